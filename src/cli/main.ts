@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+
+/**
+ * The `ringlb` command. Each subcommand lives in its own file and is a
+ * composition root: it parses flags and RINGLB_* environment once, validates
+ * them, builds the objects and starts them. Nothing else imports cli/.
+ */
+const program = new Command('ringlb')
+  .description('A gRPC-managed consistent-hash load balancer for containerised HTTP services')
+  .showHelpAfterError();
+
+const commands = await Promise.all([
+  // One line per subcommand.
+]);
+for (const register of commands) register(program);
+
+await program.parseAsync(process.argv);

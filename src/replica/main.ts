@@ -1,0 +1,36 @@
+import { ReplicaServer } from './replica-server.js';
+
+/**
+ * Entry point of a replica process or container. Kept apart from the CLI so a
+ * replica starts fast (no argument parser, no gRPC): the process driver
+ * spawns this file directly. Configuration is environment only (SPEC §2).
+ */
+export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<ReplicaServer> {
+  const port = env.PORT === undefined || env.PORT === '' ? 5000 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got '${env.PORT}'`);
+  }
+  const serverId = env.SERVER_ID || env.HOSTNAME || 'unknown';
+  const server = new ReplicaServer({
+    serverId,
+    port,
+    host: env.HOST || '127.0.0.1',
+    faultHook: env.RINGLB_FAULT_HOOK === '1',
+  });
+  const address = await server.start();
+  // The process driver starts replicas on port 0 and learns the port here.
+  process.send?.({ type: 'listening', port: address.port });
+  const stop = (): void => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return server;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runReplica().catch((err: unknown) => {
+    console.error(`replica: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,37 @@
+import { RinglbError } from '../shared/errors.js';
+import { classicStrategy } from './classic-strategy.js';
+import type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+
+const STRATEGIES = new Map<string, RingStrategy>([[classicStrategy.name, classicStrategy]]);
+
+export function strategyNames(): string[] {
+  return [...STRATEGIES.keys()];
+}
+
+export function getStrategy(name: string): RingStrategy {
+  const strategy = STRATEGIES.get(name);
+  if (!strategy) {
+    throw RinglbError.invalidArgument(`unknown ring strategy '${name}' (known: ${strategyNames().join(', ')})`);
+  }
+  return strategy;
+}
+
+export const DEFAULT_POLICY: RingPolicy = Object.freeze({ strategy: 'classic', options: Object.freeze({}), loadBound: 0 });
+
+/** Validates a policy and fills in the strategy's defaults. */
+export function normalizePolicy(policy: RingPolicy): RingPolicy {
+  const strategy = getStrategy(policy.strategy);
+  const loadBound = policy.loadBound;
+  if (!Number.isFinite(loadBound) || (loadBound !== 0 && loadBound <= 1)) {
+    throw RinglbError.invalidArgument(`load bound must be 0 (off) or a factor above 1, got ${loadBound}`);
+  }
+  return Object.freeze({
+    strategy: strategy.name,
+    options: Object.freeze(strategy.normalizeOptions(policy.options)),
+    loadBound,
+  });
+}
+
+export function buildRing(members: readonly RingMember[], policy: RingPolicy): RingTable {
+  return getStrategy(policy.strategy).build(members, policy.options);
+}

@@ -1,0 +1,49 @@
+/** A replica as the ring sees it: identity plus where to send traffic. */
+export interface RingMember {
+  readonly hostname: string;
+  /** Small integer, the lowest free one at add time (SPEC §3). */
+  readonly serverId: number;
+  /** host:port */
+  readonly address: string;
+}
+
+/** Which strategy builds the table, with its options. */
+export interface RingPolicy {
+  readonly strategy: string;
+  /** Strategy options as strings, as they travel in the proto map. */
+  readonly options: Readonly<Record<string, string>>;
+  /** Bounded-loads factor c (> 1); 0 disables the overlay. */
+  readonly loadBound: number;
+}
+
+/**
+ * An immutable lookup table built from one membership under one strategy.
+ * Keys are non-negative integers: a 6-digit request id, or a routing key
+ * hashed to 32 bits by `hashString`.
+ */
+export interface RingTable {
+  readonly strategy: string;
+  /** In ascending server id. */
+  readonly members: readonly RingMember[];
+  /** The member that owns `key`; undefined only when there are no members. */
+  owner(key: number): RingMember | undefined;
+  /**
+   * Up to `count` distinct members in preference order, owner first: where a
+   * failed request is retried and where bounded loads spills over.
+   */
+  preference(key: number, count: number): RingMember[];
+  /** Slot-based strategies only: the hostname at each slot, null where empty. */
+  slots?(): (string | null)[];
+}
+
+/** A hash strategy. Implementations are pure and deterministic. */
+export interface RingStrategy {
+  readonly name: string;
+  /**
+   * Validates and completes options (defaults filled in), throwing
+   * RinglbError INVALID_ARGUMENT naming the bad option.
+   */
+  normalizeOptions(options: Readonly<Record<string, string>>): Record<string, string>;
+  /** Builds the table. Must not depend on the order of `members`. */
+  build(members: readonly RingMember[], options: Readonly<Record<string, string>>): RingTable;
+}

@@ -1,0 +1,55 @@
+/** What the control plane asks a driver to run. */
+export interface ReplicaSpec {
+  /** DNS label; also the container name under the docker driver. */
+  readonly hostname: string;
+  readonly serverId: number;
+}
+
+/** A replica the driver runs (or found running, on adoption). */
+export interface ReplicaInstance {
+  readonly hostname: string;
+  readonly serverId: number;
+  /** host:port the control plane health-checks and data planes proxy to. */
+  readonly address: string;
+  /** Process id or container id. */
+  readonly instanceId: string;
+  readonly startedAt: Date;
+}
+
+/**
+ * A hint that something about the driver's replicas changed (a process exited,
+ * a container died). Consumers treat it level-triggered: re-list and reconcile,
+ * never trust the event's content as the whole truth.
+ */
+export interface DriverEvent {
+  readonly hostname: string;
+  /** e.g. 'exit', 'die', 'oom', 'kill'. */
+  readonly type: string;
+  readonly detail?: string;
+}
+
+/**
+ * Where replicas run (SPEC §5). The control plane's ReplicaManager is the only
+ * user; it owns naming, server ids and health. Drivers only start, list and
+ * remove. Every method throws RinglbError (UNAVAILABLE when the runtime itself
+ * is unreachable, FAILED_PRECONDITION when e.g. an image is missing).
+ */
+export interface ReplicaDriver {
+  readonly kind: string;
+  /** Connects to the runtime and checks it can run replicas. */
+  start(): Promise<void>;
+  /** Replicas this driver instance manages that exist now, running or not. */
+  list(): Promise<ReplicaInstance[]>;
+  /** Starts a replica and resolves once it is started (not yet necessarily healthy). */
+  create(spec: ReplicaSpec): Promise<ReplicaInstance>;
+  /** Stops (SIGTERM, then SIGKILL after graceMs) and removes. Idempotent. */
+  remove(hostname: string, graceMs?: number): Promise<void>;
+  /** Subscribes to change hints; returns the unsubscribe function. */
+  onEvent(listener: (event: DriverEvent) => void): () => void;
+  /**
+   * Stops watching the runtime. Replicas that can outlive the control plane
+   * (containers) are left running for adoption; child processes cannot, and
+   * are stopped.
+   */
+  close(): Promise<void>;
+}
