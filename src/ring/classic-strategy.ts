@@ -1,5 +1,5 @@
-import { RinglbError } from '../shared/errors.js';
 import { SlotTable } from './slot-table.js';
+import { intOption, rejectUnknownOptions } from './strategy-options.js';
 import type { RingMember, RingStrategy } from './types.js';
 
 export const CLASSIC_SLOTS = 512;
@@ -20,21 +20,11 @@ export function classicVirtualSlot(i: number, j: number, m = CLASSIC_SLOTS): num
   return (i + j + 2 * j * j + 25) % m;
 }
 
-/** Parses a positive integer option, naming the option when it is bad. */
-export function intOption(options: Readonly<Record<string, string>>, name: string, fallback: number, min = 1, max = 1 << 24): number {
-  const raw = options[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw RinglbError.invalidArgument(`ring option '${name}' must be an integer from ${min} to ${max}, got '${raw}'`);
-  }
-  return value;
-}
-
 /** The classic contract's ring, exactly (SPEC §3). Options: slots (M), vnodes (K). */
 export const classicStrategy: RingStrategy = {
   name: 'classic',
   normalizeOptions(options) {
+    rejectUnknownOptions('classic', options, ['slots', 'vnodes']);
     const m = intOption(options, 'slots', CLASSIC_SLOTS, 1);
     const k = intOption(options, 'vnodes', Math.max(1, Math.round(Math.log2(m))), 1, m);
     return { slots: String(m), vnodes: String(k) };

@@ -1,4 +1,5 @@
 import { RinglbError } from '../shared/errors.js';
+import { sortMembers } from './strategy-options.js';
 import type { RingMember, RingTable } from './types.js';
 
 /** The hash functions of a slot table: H for requests, Φ for virtual servers. */
@@ -42,7 +43,7 @@ export class SlotTable implements RingTable {
     }
     // Placement order is part of the contract: ascending server id, j = 0…K-1,
     // so a collision always resolves the same way whatever order members came in.
-    this.members = [...members].sort((a, b) => a.serverId - b.serverId);
+    this.members = sortMembers(members);
     this.#hashes = hashes;
     this.#m = m;
     const slots: (RingMember | null)[] = new Array(m).fill(null);
