@@ -13,6 +13,7 @@ export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<
   const serverId = env.SERVER_ID || env.HOSTNAME || 'unknown';
   const server = new ReplicaServer({
     serverId,
+    hostname: env.REPLICA_HOSTNAME || env.HOSTNAME || serverId,
     port,
     host: env.HOST || '127.0.0.1',
     faultHook: env.RINGLB_FAULT_HOOK === '1',

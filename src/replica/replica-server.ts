@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface ReplicaServerOptions {
   serverId: string;
+  /** The replica's hostname, sent back in `X-Ringlb-Replica` so clients can tell replicas apart. */
+  hostname?: string;
   port: number;
   host?: string;
   /**
@@ -25,12 +27,14 @@ export class ReplicaServer {
   readonly #options: ReplicaServerOptions;
   readonly #server: http.Server;
   readonly #homeBody: Buffer;
+  readonly #replica: string;
 
   constructor(options: ReplicaServerOptions) {
     this.#options = options;
     this.#homeBody = Buffer.from(
       JSON.stringify({ message: `Hello from Server: ${options.serverId}`, status: 'successful' }),
     );
+    this.#replica = options.hostname ?? options.serverId;
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 65_000;
   }
@@ -65,7 +69,7 @@ export class ReplicaServer {
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': this.#homeBody.length,
-        'x-served-by': this.#options.serverId,
+        'x-ringlb-replica': this.#replica,
       });
       res.end(req.method === 'HEAD' ? undefined : this.#homeBody);
       return;
@@ -90,6 +94,7 @@ export class ReplicaServer {
     req.on('end', () => {
       const body = Buffer.from(JSON.stringify({
         serverId: this.#options.serverId,
+        replica: this.#replica,
         method: req.method,
         url: req.url,
         headers: req.headers,
@@ -98,7 +103,7 @@ export class ReplicaServer {
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': body.length,
-        'x-served-by': this.#options.serverId,
+        'x-ringlb-replica': this.#replica,
         'x-echo': 'yes',
       });
       res.end(body);

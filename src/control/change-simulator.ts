@@ -1,0 +1,66 @@
+import type { SimulateChangeRequest, SimulateChangeResponse } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { buildRing, type RingMember, type RingPolicy } from '../ring/index.js';
+import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
+import { RinglbError } from '../shared/errors.js';
+import { hostnameKey, validateHostnames } from './hostnames.js';
+import type { RingState } from './ring-store.js';
+import { fromProtoPolicy, toProtoPolicy } from './control-service.js';
+
+const MAX_SAMPLE_KEYS = 1_000_000;
+
+/**
+ * Dry runs for SimulateChange and the check SetRingPolicy does before
+ * publishing: hypothetical memberships are built the way the ReplicaManager
+ * would build them (lowest free server id), but nothing is started.
+ */
+export class ChangeSimulator {
+  constructor(readonly maxReplicas: number) {}
+
+  /** Throws (INVALID_ARGUMENT / RESOURCE_EXHAUSTED) if `policy` cannot build a ring over `members`. */
+  check(members: readonly RingMember[], policy: RingPolicy): void {
+    buildRing(members, policy);
+  }
+
+  simulate(current: RingState, req: SimulateChangeRequest): SimulateChangeResponse {
+    const sample = req.sampleKeys || DEFAULT_SAMPLE_KEYS;
+    if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE_KEYS) {
+      throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${MAX_SAMPLE_KEYS}, got ${sample}`);
+    }
+    if (req.addCount < 0) throw RinglbError.invalidArgument(`<Error> add_count must not be negative, got ${req.addCount}`);
+    const policy = req.policy?.strategy ? fromProtoPolicy(req.policy) : current.policy;
+    const members = new Map(current.members.map((m) => [hostnameKey(m.hostname), m]));
+    for (const name of validateHostnames(req.removeHostnames)) {
+      if (!members.delete(hostnameKey(name))) throw RinglbError.notFound(`<Error> Hostname '${name}' is not in the ring`);
+    }
+    const adding = [...validateHostnames(req.addHostnames)];
+    if (members.size + adding.length + req.addCount > this.maxReplicas) {
+      throw RinglbError.resourceExhausted(
+        `<Error> The change would make ${members.size + adding.length + req.addCount} replicas, above the maximum of ${this.maxReplicas}`,
+      );
+    }
+    for (let k = 1; adding.length < req.addHostnames.length + req.addCount; k++) {
+      if (!members.has(`sim-${k}`) && !adding.includes(`sim-${k}`)) adding.push(`sim-${k}`);
+    }
+    for (const hostname of adding) {
+      if (members.has(hostnameKey(hostname))) throw RinglbError.alreadyExists(`<Error> Hostname '${hostname}' is already in the ring`);
+      const used = new Set([...members.values()].map((m) => m.serverId));
+      let serverId = 1;
+      while (used.has(serverId)) serverId++;
+      members.set(hostnameKey(hostname), { hostname, serverId, address: '' });
+    }
+    const after = [...members.values()].sort((a, b) => a.serverId - b.serverId);
+    const impact = simulateChange({ members: current.members, policy: current.policy }, { members: after, policy }, sample);
+    return {
+      movedFraction: impact.movedFraction,
+      idealMovedFraction: impact.idealMovedFraction,
+      before: toProtoBalance(impact.before),
+      after: toProtoBalance(impact.after),
+      policy: toProtoPolicy(policy),
+      members: after.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    };
+  }
+}
+
+function toProtoBalance(b: Balance): SimulateChangeResponse['before'] {
+  return { maxOverMean: b.maxOverMean, stdDev: b.stdDev, shares: { ...b.shares } };
+}

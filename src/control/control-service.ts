@@ -1,0 +1,169 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import {
+  HealthEvent_Kind,
+  HealthState,
+  type ControlPlaneServer as ControlPlaneHandlers,
+  type HealthEvent,
+  type Replica,
+  type ReplicaSet,
+  type RingPolicy as ProtoRingPolicy,
+  type RingSnapshot,
+} from '../../clients/gen/ringlb/v1/ringlb.js';
+import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { RinglbError, toGrpcError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manager.js';
+import type { RingState, RingStore } from './ring-store.js';
+import type { ChangeSimulator } from './change-simulator.js';
+
+const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
+  starting: HealthState.HEALTH_STATE_STARTING,
+  healthy: HealthState.HEALTH_STATE_HEALTHY,
+  unhealthy: HealthState.HEALTH_STATE_UNHEALTHY,
+  removed: HealthState.HEALTH_STATE_REMOVED,
+};
+
+const EVENT_KIND: Record<HealthChange['kind'], HealthEvent_Kind> = {
+  added: HealthEvent_Kind.KIND_ADDED,
+  healthy: HealthEvent_Kind.KIND_HEALTHY,
+  unhealthy: HealthEvent_Kind.KIND_UNHEALTHY,
+  removed: HealthEvent_Kind.KIND_REMOVED,
+  replaced: HealthEvent_Kind.KIND_REPLACED,
+};
+
+/** Proto ⇄ domain conversions live at this edge only. */
+export function toProtoReplica(r: ReplicaView): Replica {
+  return {
+    hostname: r.hostname,
+    serverId: r.serverId,
+    address: r.address,
+    health: HEALTH_STATE[r.health],
+    since: r.since,
+    instanceId: r.instanceId,
+  };
+}
+
+export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
+  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound };
+}
+
+export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
+  if (!p || !p.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
+  return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
+}
+
+export function toProtoSnapshot(s: RingState): RingSnapshot {
+  return {
+    version: s.version,
+    policy: toProtoPolicy(s.policy),
+    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    createdAt: s.createdAt,
+  };
+}
+
+/**
+ * The gRPC service: translate, delegate to the ReplicaManager / RingStore,
+ * and map every error once through toGrpcError.
+ */
+export function createControlService(deps: {
+  manager: ReplicaManager;
+  ring: RingStore;
+  simulator: ChangeSimulator;
+  log: Logger;
+  /** Called with every open stream so close() can end them (grpc-js tryShutdown waits for streams). */
+  trackStream: (call: ServerWritableStream<unknown, unknown>) => void;
+}): ControlPlaneHandlers {
+  const { manager, ring, simulator, log, trackStream } = deps;
+
+  const replicaSet = (replicas: ReplicaView[]): ReplicaSet => ({
+    n: replicas.length,
+    replicas: replicas.map(toProtoReplica),
+    ringVersion: ring.current.version,
+  });
+
+  function unary<Req, Res>(handler: (req: Req) => Promise<Res> | Res) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      Promise.resolve()
+        .then(() => handler(call.request))
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            if (!(err instanceof RinglbError)) log.error('unexpected error in a gRPC handler', { error: String((err as Error)?.stack ?? err) });
+            callback(toGrpcError(err));
+          },
+        );
+    };
+  }
+
+  return {
+    addReplicas: unary((req) => manager.add(req.n, req.hostnames).then(replicaSet)),
+    removeReplicas: unary((req) => manager.remove(req.n, req.hostnames).then(replicaSet)),
+    listReplicas: unary(() => replicaSet(manager.list())),
+    reportFailure: unary((req) => ({ accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed') })),
+    setRingPolicy: unary((req) => {
+      const policy = fromProtoPolicy(req.policy);
+      // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
+      simulator.check(ring.current.members, policy);
+      log.info('ring policy changed', { strategy: policy.strategy, options: policy.options, loadBound: policy.loadBound });
+      return toProtoSnapshot(ring.publish({ policy }));
+    }),
+    simulateChange: unary((req) => simulator.simulate(ring.current, req)),
+
+    watchRing(call) {
+      trackStream(call);
+      log.debug('ring watcher subscribed', { nodeId: call.request.nodeId });
+      // Only the newest snapshot matters: if the client is slow, older unsent ones are dropped.
+      let pending: RingState | undefined;
+      let draining = false;
+      const send = (state: RingState): void => {
+        if (call.cancelled || call.writableEnded) return;
+        if (draining) {
+          pending = state;
+          return;
+        }
+        if (!call.write(toProtoSnapshot(state))) {
+          draining = true;
+          call.once('drain', () => {
+            draining = false;
+            const next = pending;
+            pending = undefined;
+            if (next) send(next);
+          });
+        }
+      };
+      const unwatch = ring.watch(send);
+      call.on('cancelled', unwatch);
+      call.on('close', unwatch);
+      call.on('error', unwatch);
+    },
+
+    watchHealth(call) {
+      trackStream(call);
+      const snapshot: HealthEvent = {
+        kind: HealthEvent_Kind.KIND_SNAPSHOT,
+        replica: undefined,
+        replicas: manager.list().map(toProtoReplica),
+        replacedBy: '',
+        reason: '',
+        at: new Date(),
+        sequence: 0,
+      };
+      call.write(snapshot);
+      const unsubscribe = manager.onHealthChange((change) => {
+        if (call.cancelled || call.writableEnded) return;
+        call.write({
+          kind: EVENT_KIND[change.kind],
+          replica: toProtoReplica(change.replica),
+          replicas: [],
+          replacedBy: change.replacedBy ?? '',
+          reason: change.reason ?? '',
+          at: change.at,
+          sequence: change.sequence,
+        });
+      });
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+      call.on('error', unsubscribe);
+    },
+  };
+}

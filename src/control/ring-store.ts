@@ -1,0 +1,71 @@
+import type { RingMember, RingPolicy } from '../ring/index.js';
+
+/** One immutable, versioned ring: what WatchRing sends. */
+export interface RingState {
+  readonly version: number;
+  readonly policy: RingPolicy;
+  /** In ascending server id. */
+  readonly members: readonly RingMember[];
+  readonly createdAt: Date;
+}
+
+type Watcher = (state: RingState) => void;
+
+/**
+ * Holds the current ring and publishes every new one to watchers, as
+ * go-control-plane's snapshot cache does: a change builds a whole new
+ * snapshot, watchers are called only when the version moves, and a
+ * publication that changes nothing keeps the version.
+ *
+ * Versions start at the control plane's start time in milliseconds and go up
+ * by one per change, so they keep increasing across control-plane restarts
+ * (data planes compare versions for convergence, not for ordering across
+ * streams, but humans reading /ring appreciate it).
+ */
+export class RingStore {
+  #state: RingState;
+  readonly #watchers = new Set<Watcher>();
+
+  constructor(policy: RingPolicy, members: readonly RingMember[] = [], firstVersion = Date.now()) {
+    this.#state = Object.freeze({ version: firstVersion, policy, members: freezeMembers(members), createdAt: new Date() });
+  }
+
+  get current(): RingState {
+    return this.#state;
+  }
+
+  /** Publishes a new membership and/or policy; returns the (possibly unchanged) state. */
+  publish(change: { members?: readonly RingMember[]; policy?: RingPolicy }): RingState {
+    const members = change.members ? freezeMembers(change.members) : this.#state.members;
+    const policy = change.policy ?? this.#state.policy;
+    if (sameMembers(members, this.#state.members) && samePolicy(policy, this.#state.policy)) return this.#state;
+    this.#state = Object.freeze({ version: this.#state.version + 1, policy, members, createdAt: new Date() });
+    for (const watcher of this.#watchers) watcher(this.#state);
+    return this.#state;
+  }
+
+  /** Calls `watcher` with the current state at once, then with every new one. */
+  watch(watcher: Watcher): () => void {
+    this.#watchers.add(watcher);
+    watcher(this.#state);
+    return () => this.#watchers.delete(watcher);
+  }
+}
+
+function freezeMembers(members: readonly RingMember[]): readonly RingMember[] {
+  return Object.freeze([...members].sort((a, b) => a.serverId - b.serverId).map((m) => Object.freeze({ ...m })));
+}
+
+function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.hostname === b[i].hostname && m.serverId === b[i].serverId && m.address === b[i].address);
+}
+
+function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
+  const ka = Object.keys(a.options);
+  return (
+    a.strategy === b.strategy &&
+    a.loadBound === b.loadBound &&
+    ka.length === Object.keys(b.options).length &&
+    ka.every((k) => a.options[k] === b.options[k])
+  );
+}
