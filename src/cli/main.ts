@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import registerControl from './control-command.js';
+import registerReplica from './replica-command.js';
+import registerUp from './up-command.js';
 
 /**
  * The `ringlb` command. Each subcommand lives in its own file and is a
@@ -10,9 +13,11 @@ const program = new Command('ringlb')
   .description('A gRPC-managed consistent-hash load balancer for containerised HTTP services')
   .showHelpAfterError();
 
-const commands = await Promise.all([
-  // One line per subcommand.
-]);
+const commands = [
+  registerUp,
+  registerControl,
+  registerReplica,
+];
 for (const register of commands) register(program);
 
 await program.parseAsync(process.argv);

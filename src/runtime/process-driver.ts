@@ -172,8 +172,13 @@ export class ProcessDriver implements ReplicaDriver {
   #writeState(): void {
     // Write-then-rename so a control plane killed mid-write leaves a whole file.
     const tmp = `${this.#statePath}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify([...this.#entries.values()], null, 2));
-    renameSync(tmp, this.#statePath);
+    try {
+      writeFileSync(tmp, JSON.stringify([...this.#entries.values()], null, 2));
+      renameSync(tmp, this.#statePath);
+    } catch (err) {
+      // The folder went away (an operator or a test removed it): nothing left to adopt from.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 }
 

@@ -1,0 +1,106 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Option } from 'commander';
+import { ControlPlaneServer } from '../control/control-plane-server.js';
+import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { ProcessDriver } from '../runtime/process-driver.js';
+import type { ReplicaDriver } from '../runtime/replica-driver.js';
+import type { Logger } from '../shared/logger.js';
+import { opt, type ConfigReader } from './options.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The replica entry point, beside this file in dist/. */
+export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
+
+export type RuntimeKind = 'process' | 'docker';
+
+export interface ControlConfig {
+  listen: string;
+  runtime: RuntimeKind;
+  replicas: number;
+  maxReplicas: number;
+  policy: RingPolicy;
+  instance: string;
+  stateDir: string;
+  image: string;
+  network: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  fall: number;
+  faultHook: boolean;
+}
+
+/** The control plane's flags; `ringlb up` and `ringlb control` share them. */
+export function controlOptions(listenFlag: string): Option[] {
+  return [
+    opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', '127.0.0.1:50051'),
+    opt('--runtime <kind>', 'where replicas run: process | docker', 'RINGLB_RUNTIME', 'process'),
+    opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', '3'),
+    opt('--max-replicas <n>', 'upper bound on N; AddReplicas beyond it is refused', 'RINGLB_MAX_REPLICAS', '50'),
+    opt('--strategy <name>', 'ring strategy: classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY', 'classic'),
+    opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
+    opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
+    opt('--instance <name>', 'instance label: replicas of other instances are never touched', 'RINGLB_INSTANCE', 'default'),
+    opt('--state-dir <dir>', 'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)', 'RINGLB_STATE_DIR'),
+    opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', 'ringlb/replica:latest'),
+    opt('--network <name>', "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name", 'RINGLB_NETWORK', 'host'),
+    opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
+    opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
+    opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
+    opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
+  ];
+}
+
+export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
+  const instance = reader.nonEmpty('instance', o.instance, /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a label of letters, digits, _ . -');
+  const strategy = String(o.strategy ?? 'classic');
+  const options = reader.pairs('ringOption', o.ringOption);
+  const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
+  let policy: RingPolicy = { strategy, options, loadBound };
+  try {
+    policy = normalizePolicy(policy);
+  } catch (err) {
+    reader.fail('strategy', (err as Error).message.replace(/^<Error> /, ''));
+  }
+  const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
+  const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
+  const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
+  return {
+    listen: reader.hostPort(listenKey, o[listenKey]).text,
+    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker'] as const),
+    replicas: reader.int('replicas', o.replicas, 0, maxReplicas),
+    maxReplicas,
+    policy,
+    instance,
+    stateDir: o.stateDir ? String(o.stateDir) : path.join(os.tmpdir(), `ringlb-${instance}`),
+    image: reader.nonEmpty('image', o.image),
+    network: reader.nonEmpty('network', o.network),
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    fall: reader.int('fall', o.fall, 1, 100),
+    faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
+  };
+}
+
+export async function createDriver(config: ControlConfig): Promise<ReplicaDriver> {
+  if (config.runtime === 'docker') {
+    const { DockerDriver } = await import('../runtime/docker-driver.js');
+    return new DockerDriver({ image: config.image, network: config.network, instance: config.instance });
+  }
+  return new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook });
+}
+
+export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
+  return new ControlPlaneServer({
+    listen: config.listen,
+    driver: await createDriver(config),
+    replicas: config.replicas,
+    maxReplicas: config.maxReplicas,
+    policy: config.policy,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    fall: config.fall,
+    log,
+  });
+}

@@ -1,0 +1,56 @@
+import os from 'node:os';
+import type { Option } from 'commander';
+import { DataPlane } from '../dataplane/data-plane.js';
+import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
+import type { LogLevel } from '../shared/logger.js';
+import { opt, type ConfigReader } from './options.js';
+
+export interface DataPlaneConfig {
+  controlAddress: string;
+  host: string;
+  port: number;
+  admin: { host: string; port: number } | null;
+  routingKey: RoutingKeyPolicy;
+  nodeId: string;
+}
+
+/** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
+export function dataPlaneOptions(): Option[] {
+  return [
+    opt('--host <host>', 'data plane bind address', 'RINGLB_HOST', '0.0.0.0'),
+    opt('--port <port>', 'data plane port (proxy and REST shims)', 'RINGLB_PORT', '5000'),
+    opt('--admin <host:port>', "admin server (metrics, /ring, dashboard); 'off' disables it", 'RINGLB_ADMIN', '127.0.0.1:9901'),
+    opt('--routing-key <policy>', 'random | header:<name> | cookie:<name> | client-ip | path', 'RINGLB_ROUTING_KEY', 'random'),
+    opt('--node-id <id>', 'name this data plane reports to the control plane', 'RINGLB_NODE_ID', `${os.hostname()}-${process.pid}`),
+  ];
+}
+
+export function readDataPlaneConfig(reader: ConfigReader, o: Record<string, unknown>, controlAddress: string): DataPlaneConfig {
+  let routingKey: RoutingKeyPolicy = { kind: 'random' };
+  try {
+    routingKey = parseRoutingKey(String(o.routingKey ?? 'random'));
+  } catch (err) {
+    reader.fail('routingKey', (err as Error).message.replace(/^<Error> /, ''));
+  }
+  return {
+    controlAddress,
+    host: reader.nonEmpty('host', o.host),
+    port: reader.port('port', o.port),
+    admin: o.admin === 'off' ? null : reader.hostPort('admin', o.admin),
+    routingKey,
+    nodeId: reader.nonEmpty('nodeId', o.nodeId),
+  };
+}
+
+export function createDataPlane(config: DataPlaneConfig, logLevel: LogLevel): DataPlane {
+  return new DataPlane({
+    controlAddress: config.controlAddress,
+    host: config.host,
+    port: config.port,
+    adminHost: config.admin?.host ?? '127.0.0.1',
+    adminPort: config.admin ? config.admin.port : null,
+    routingKey: config.routingKey,
+    nodeId: config.nodeId,
+    logLevel: logLevel === 'debug' ? 'debug' : logLevel === 'silent' ? 'silent' : 'info',
+  });
+}
