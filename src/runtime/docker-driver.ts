@@ -1,0 +1,376 @@
+import net from 'node:net';
+import Dockerode from 'dockerode';
+import { RinglbError } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
+import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+
+export interface DockerDriverOptions {
+  /** An engine client; by default one is made from socketPath (or DOCKER_HOST). */
+  docker?: Dockerode;
+  /** The engine's unix socket. Default: DOCKER_HOST, else /var/run/docker.sock. */
+  socketPath?: string;
+  /** Replica image. Default ringlb/replica:latest (`npm run images` builds it). */
+  image?: string;
+  /**
+   * 'host' (default): host networking, each replica on 127.0.0.1 with a port
+   * the driver picks, addressed 127.0.0.1:<port> (tests, single host).
+   * Any other value: a user-defined bridge network of that name (created if
+   * missing); replicas listen on 0.0.0.0:5000 and are addressed
+   * <container name>:5000, so the control and data planes must be on it too
+   * (compose).
+   */
+  network?: string;
+  /**
+   * Scopes everything this driver sees and touches: containers carry the
+   * label ringlb.instance=<instance>. Two stacks on one engine use two values.
+   * Containers of the 'default' instance are named <hostname>; others
+   * <instance>-<hostname>, so their names cannot collide either.
+   */
+  instance?: string;
+  /** Grace period of remove() when the caller gives none. Default 5 s. */
+  stopGraceMs?: number;
+  /** Upper bound on any single engine call. Default 10 s. */
+  callTimeoutMs?: number;
+  /** Enables the replicas' test fault hook (X-Ringlb-Fault). */
+  faultHook?: boolean;
+  log?: Logger;
+}
+
+/** Label keys; together they let a restarted control plane adopt what it left running. */
+export const DOCKER_LABELS = Object.freeze({
+  managed: 'ringlb.managed',
+  instance: 'ringlb.instance',
+  serverId: 'ringlb.server-id',
+  hostname: 'ringlb.hostname',
+  port: 'ringlb.port',
+});
+
+const BRIDGE_PORT = 5000;
+/** Instance values become part of container names and label filters. */
+const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** Docker's own rule for container names. */
+const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const WATCHED_ACTIONS = ['die', 'oom', 'kill', 'stop', 'destroy'] as const;
+
+/**
+ * Replicas as Docker containers (SPEC §5), through dockerode.
+ *
+ * The engine is the only state: every container carries labels with its
+ * hostname, server id and port, and list() reads them back, so a control
+ * plane restarted against the same engine adopts its replicas instead of
+ * starting over, and never touches a container whose labels are not its own.
+ * Every engine call has a deadline; an unreachable engine is UNAVAILABLE and a
+ * missing image FAILED_PRECONDITION, never a hang.
+ */
+export class DockerDriver implements ReplicaDriver {
+  readonly kind = 'docker';
+  readonly #docker: Dockerode;
+  readonly #engine: string;
+  readonly #image: string;
+  readonly #network: string;
+  readonly #instance: string;
+  readonly #stopGraceMs: number;
+  readonly #callTimeoutMs: number;
+  readonly #faultHook: boolean;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  /** Containers being removed on request: their deaths are not news. */
+  readonly #removing = new Set<string>();
+  /** Ports handed out recently, so two quick creates never get the same one. */
+  readonly #recentPorts = new Set<number>();
+  #watcher: DockerEventWatcher | undefined;
+  #closed = false;
+
+  constructor(options: DockerDriverOptions = {}) {
+    const instance = options.instance ?? 'default';
+    if (!INSTANCE_PATTERN.test(instance)) {
+      throw RinglbError.invalidArgument(`instance label '${instance}' must be lowercase letters, digits, '.', '_' or '-' (at most 63)`);
+    }
+    const network = options.network ?? 'host';
+    if (network !== 'host' && !CONTAINER_NAME_PATTERN.test(network)) {
+      throw RinglbError.invalidArgument(`network '${network}' is not a valid Docker network name`);
+    }
+    this.#engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+    this.#docker = options.docker ?? new Dockerode(options.socketPath ? { socketPath: options.socketPath } : undefined);
+    this.#image = options.image ?? 'ringlb/replica:latest';
+    this.#network = network;
+    this.#instance = instance;
+    this.#stopGraceMs = options.stopGraceMs ?? 5_000;
+    this.#callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.#faultHook = options.faultHook ?? false;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /** The label filters that select this instance's containers (also for `docker ps --filter`). */
+  get labelFilters(): string[] {
+    return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${this.#instance}`];
+  }
+
+  /** Pings the engine, checks the image exists, makes the bridge network if needed, then watches events. */
+  async start(): Promise<void> {
+    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
+    // dockerode honours the signal here although its types omit the argument.
+    const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await this.#call('ping', (abortSignal) => ping({ abortSignal }));
+    await this.#call(`inspect image '${this.#image}'`, () => this.#docker.getImage(this.#image).inspect(), {
+      404: () => RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
+    });
+    if (this.#network !== 'host') await this.#ensureNetwork();
+    this.#watcher ??= new DockerEventWatcher({
+      docker: this.#docker,
+      labels: this.labelFilters,
+      actions: WATCHED_ACTIONS,
+      onEvent: (event) => this.#onEngineEvent(event),
+      log: this.#log,
+    });
+    await this.#watcher.start();
+  }
+
+  async list(): Promise<ReplicaInstance[]> {
+    const summaries = await this.#call('list containers', (abortSignal) =>
+      this.#docker.listContainers({ all: true, filters: { label: this.labelFilters }, abortSignal } as Dockerode.ContainerListOptions),
+    );
+    const found = await Promise.all(
+      summaries.map(async (summary) => {
+        // Inspect for the exact start time; a container gone meanwhile is skipped.
+        const info = await this.#inspect(summary.Id);
+        return info ? this.#toInstance(info) : undefined;
+      }),
+    );
+    return found.filter((x): x is ReplicaInstance => x !== undefined).sort((a, b) => a.serverId - b.serverId);
+  }
+
+  async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
+    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
+    const name = this.#containerName(spec.hostname);
+    if (!CONTAINER_NAME_PATTERN.test(name) || !Number.isInteger(spec.serverId) || spec.serverId < 0) {
+      throw RinglbError.invalidArgument(`cannot run replica '${spec.hostname}' (server id ${spec.serverId}) as a container`);
+    }
+    const host = this.#network === 'host';
+    const port = host ? await this.#freePort() : BRIDGE_PORT;
+    const created = await this.#call(
+      `create container '${name}'`,
+      (abortSignal) =>
+        this.#docker.createContainer({
+          name,
+          Image: this.#image,
+          Hostname: spec.hostname.toLowerCase(),
+          Env: [
+            `SERVER_ID=${spec.serverId}`,
+            `REPLICA_HOSTNAME=${spec.hostname}`,
+            `PORT=${port}`,
+            `HOST=${host ? '127.0.0.1' : '0.0.0.0'}`,
+            `RINGLB_FAULT_HOOK=${this.#faultHook ? '1' : '0'}`,
+          ],
+          Labels: {
+            [DOCKER_LABELS.managed]: 'true',
+            [DOCKER_LABELS.instance]: this.#instance,
+            [DOCKER_LABELS.serverId]: String(spec.serverId),
+            [DOCKER_LABELS.hostname]: spec.hostname,
+            [DOCKER_LABELS.port]: String(port),
+          },
+          ExposedPorts: host ? undefined : { [`${BRIDGE_PORT}/tcp`]: {} },
+          StopSignal: 'SIGTERM',
+          HostConfig: {
+            NetworkMode: this.#network,
+            // The control plane replaces failed replicas; the engine must not restart them behind its back.
+            RestartPolicy: { Name: 'no' },
+            LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } },
+          },
+          abortSignal,
+        } as Dockerode.ContainerCreateOptions),
+      {
+        404: (reason) =>
+          /network/i.test(reason)
+            ? RinglbError.failedPrecondition(`docker network '${this.#network}' not found: ${reason}`)
+            : RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
+        409: () => RinglbError.alreadyExists(`a container named '${name}' already exists on the docker engine`),
+      },
+    );
+    const container = this.#docker.getContainer(created.id);
+    try {
+      await this.#call(`start container '${name}'`, (abortSignal) => container.start({ abortSignal }));
+      const info = await this.#inspect(created.id);
+      const instance = info && this.#toInstance(info);
+      if (!instance) throw RinglbError.unavailable(`container '${name}' vanished right after it started`);
+      return instance;
+    } catch (err) {
+      // Leave nothing half-made behind: a created but unstartable container would be adopted later.
+      await this.#forceRemove(created.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async remove(hostname: string, graceMs = this.#stopGraceMs): Promise<void> {
+    const name = this.#containerName(hostname);
+    const info = await this.#inspect(name);
+    // Idempotent, and never touches a container this instance does not own.
+    if (!info || !this.#owns(info.Config.Labels)) return;
+    this.#removing.add(info.Id);
+    setTimeout(() => this.#removing.delete(info.Id), 60_000).unref();
+    if (info.State.Running && graceMs > 0) {
+      const t = Math.ceil(graceMs / 1000);
+      await this.#call(
+        `stop container '${name}'`,
+        (abortSignal) => this.#docker.getContainer(info.Id).stop({ t, abortSignal }),
+        { 304: () => undefined, 404: () => undefined },
+        t * 1000 + this.#callTimeoutMs,
+      );
+    }
+    await this.#forceRemove(info.Id);
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops watching the engine. Containers keep running, for the next control plane to adopt. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#listeners.clear();
+  }
+
+  #containerName(hostname: string): string {
+    // Hostnames are case-insensitive DNS labels; container names are not.
+    const label = hostname.toLowerCase();
+    return this.#instance === 'default' ? label : `${this.#instance}-${label}`;
+  }
+
+  #owns(labels: Record<string, string> | undefined): boolean {
+    return labels?.[DOCKER_LABELS.managed] === 'true' && labels[DOCKER_LABELS.instance] === this.#instance;
+  }
+
+  #toInstance(info: Dockerode.ContainerInspectInfo): ReplicaInstance | undefined {
+    const labels = info.Config.Labels ?? {};
+    const serverId = Number(labels[DOCKER_LABELS.serverId]);
+    const port = Number(labels[DOCKER_LABELS.port]);
+    const hostname = labels[DOCKER_LABELS.hostname];
+    if (!this.#owns(labels) || !hostname || !Number.isInteger(serverId) || !Number.isInteger(port)) return undefined;
+    // Address by how the container was made, not by today's options: an adopted
+    // replica keeps the network mode it was started with.
+    const onHost = info.HostConfig.NetworkMode === 'host';
+    return {
+      hostname,
+      serverId,
+      address: onHost ? `127.0.0.1:${port}` : `${info.Name.replace(/^\//, '')}:${port}`,
+      instanceId: info.Id,
+      startedAt: new Date(info.State.StartedAt),
+    };
+  }
+
+  async #inspect(idOrName: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
+    return this.#call(
+      `inspect container '${idOrName}'`,
+      (abortSignal) => this.#docker.getContainer(idOrName).inspect({ abortSignal }),
+      { 404: () => undefined },
+    );
+  }
+
+  async #forceRemove(id: string): Promise<void> {
+    await this.#call(
+      `remove container '${id.slice(0, 12)}'`,
+      (abortSignal) => this.#docker.getContainer(id).remove({ force: true, abortSignal }),
+      // 409: the engine is already removing it.
+      { 404: () => undefined, 409: () => undefined },
+    );
+  }
+
+  async #ensureNetwork(): Promise<void> {
+    const exists = await this.#call(
+      `inspect network '${this.#network}'`,
+      () => this.#docker.getNetwork(this.#network).inspect().then(() => true),
+      { 404: () => false },
+    );
+    if (exists) return;
+    this.#log.info('creating docker network', { network: this.#network });
+    await this.#call(
+      `create network '${this.#network}'`,
+      (abortSignal) =>
+        this.#docker.createNetwork({
+          Name: this.#network,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: { [DOCKER_LABELS.managed]: 'true' },
+          abortSignal,
+        } as Dockerode.NetworkCreateOptions),
+      // 409: another control plane made it first.
+      { 409: () => undefined },
+    );
+  }
+
+  /** Host networking: a port free on 127.0.0.1 now. The replica binds it moments later. */
+  async #freePort(): Promise<number> {
+    for (let tries = 0; ; tries++) {
+      const port = await new Promise<number>((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          const { port: p } = server.address() as net.AddressInfo;
+          server.close(() => resolve(p));
+        });
+      });
+      if (!this.#recentPorts.has(port) || tries >= 10) {
+        this.#recentPorts.add(port);
+        setTimeout(() => this.#recentPorts.delete(port), 30_000).unref();
+        return port;
+      }
+    }
+  }
+
+  #onEngineEvent(event: DockerEngineEvent): void {
+    const id = event.Actor.ID;
+    if (this.#removing.has(id)) {
+      if (event.Action === 'destroy') this.#removing.delete(id);
+      return;
+    }
+    const attrs = event.Actor.Attributes;
+    const hostname = attrs[DOCKER_LABELS.hostname];
+    if (!hostname || !this.#owns(attrs)) return;
+    const detail = event.Action === 'die' ? `exit code ${attrs.exitCode ?? '?'}` : event.Action === 'kill' ? `signal ${attrs.signal ?? '?'}` : undefined;
+    const driverEvent: DriverEvent = detail ? { hostname, type: event.Action, detail } : { hostname, type: event.Action };
+    for (const listener of this.#listeners) listener(driverEvent);
+  }
+
+  /**
+   * Runs one engine call under a deadline and maps its failures: the engine
+   * unreachable or silent → UNAVAILABLE; an HTTP status listed in `byStatus`
+   * → that mapping (a RinglbError is thrown, anything else returned); other
+   * engine errors → UNAVAILABLE with the engine's message.
+   */
+  async #call<T, R = never>(
+    what: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    byStatus: Record<number, (reason: string) => R | RinglbError> = {},
+    timeoutMs = this.#callTimeoutMs,
+  ): Promise<T | Exclude<R, RinglbError>> {
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(RinglbError.unavailable(`docker engine at ${this.#engine} did not answer '${what}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([fn(abort.signal), deadline]);
+    } catch (err) {
+      if (err instanceof RinglbError) throw err;
+      const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
+      if (typeof e.statusCode === 'number') {
+        const reason = String(e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`).trim();
+        const mapped = byStatus[e.statusCode]?.(reason);
+        if (mapped instanceof RinglbError) throw mapped;
+        if (e.statusCode in byStatus) return mapped as Exclude<R, RinglbError>;
+        throw RinglbError.unavailable(`docker engine refused '${what}': ${reason}`, err);
+      }
+      throw RinglbError.unavailable(`docker engine is not reachable at ${this.#engine} (${e.code ?? e.message ?? 'unknown error'})`, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import type Dockerode from 'dockerode';
+import { silentLogger, type Logger } from '../shared/logger.js';
+
+/** The part of a Docker engine event this driver reads. */
+export interface DockerEngineEvent {
+  readonly Action: string;
+  readonly Actor: { readonly ID: string; readonly Attributes: Readonly<Record<string, string>> };
+  /** Seconds since the epoch. */
+  readonly time: number;
+}
+
+export interface DockerEventWatcherOptions {
+  docker: Dockerode;
+  /** Label filters (`key=value`); the engine ANDs them. */
+  labels: readonly string[];
+  /** Container actions to receive, e.g. die, oom, kill. */
+  actions: readonly string[];
+  onEvent: (event: DockerEngineEvent) => void;
+  log?: Logger;
+  /** First and largest reconnect delay. Defaults 250 ms and 10 s. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * Follows the engine's event stream for one set of labelled containers and
+ * survives the engine going away: on error or end it reconnects under
+ * jittered exponential backoff, asking for the events it missed (`since` the
+ * last one it saw; the engine keeps a short history), so a container that
+ * died meanwhile is still reported. The delay resets once a stream is open.
+ */
+export class DockerEventWatcher {
+  readonly #o: Required<DockerEventWatcherOptions>;
+  #stream: NodeJS.ReadableStream | undefined;
+  #abort: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  /** Seconds; where a reconnect resumes. */
+  #since = 0;
+  #closed = false;
+
+  constructor(options: DockerEventWatcherOptions) {
+    this.#o = { log: silentLogger, minBackoffMs: 250, maxBackoffMs: 10_000, ...options };
+  }
+
+  /** Opens the first stream; failures are retried in the background, never thrown. */
+  async start(): Promise<void> {
+    this.#since = Math.floor(Date.now() / 1000);
+    await this.#connect();
+  }
+
+  /** Ends the stream and stops reconnecting. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#abort?.abort();
+    (this.#stream as { destroy?: () => void } | undefined)?.destroy?.();
+    this.#stream = undefined;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    let stream: NodeJS.ReadableStream;
+    try {
+      const options = {
+        since: this.#since,
+        filters: { type: ['container'], label: [...this.#o.labels], event: [...this.#o.actions] },
+        abortSignal: abort.signal,
+      };
+      stream = await this.#o.docker.getEvents(options as Dockerode.GetEventsOptions);
+    } catch (err) {
+      this.#retry(err);
+      return;
+    }
+    if (this.#closed) {
+      (stream as { destroy?: () => void }).destroy?.();
+      return;
+    }
+    this.#stream = stream;
+    this.#attempt = 0;
+    this.#o.log.debug('watching docker events', { since: this.#since });
+    let buffered = '';
+    stream.on('data', (chunk: Buffer | string) => {
+      // One JSON object per line; a chunk may end mid-object.
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line) this.#deliver(line);
+      }
+    });
+    let ended = false;
+    const onEnd = (err?: unknown): void => {
+      if (ended || this.#stream !== stream) return;
+      ended = true;
+      this.#stream = undefined;
+      this.#retry(err ?? new Error('the engine closed the event stream'));
+    };
+    stream.on('error', onEnd);
+    stream.on('end', () => onEnd());
+    stream.on('close', () => onEnd());
+  }
+
+  #deliver(line: string): void {
+    let event: DockerEngineEvent;
+    try {
+      event = JSON.parse(line) as DockerEngineEvent;
+    } catch {
+      this.#o.log.warn('unparsable docker event skipped', { line: line.slice(0, 200) });
+      return;
+    }
+    if (typeof event?.Action !== 'string' || typeof event.Actor?.ID !== 'string') return;
+    if (typeof event.time === 'number') this.#since = Math.max(this.#since, event.time);
+    this.#o.onEvent(event);
+  }
+
+  #retry(err: unknown): void {
+    if (this.#closed) return;
+    // Jittered (half fixed, half random) so control planes that lost the same
+    // engine do not all come back in step.
+    const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.minBackoffMs * 2 ** this.#attempt);
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.#attempt++;
+    this.#o.log.warn('docker event stream lost, reconnecting', { error: (err as Error)?.message ?? String(err), inMs: delay });
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#connect(), delay).unref();
+  }
+}
