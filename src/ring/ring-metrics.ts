@@ -103,7 +103,7 @@ export function idealMovedFraction(before: readonly RingMember[], after: readonl
   if (largest === 0) return 0;
   const names = new Set(before.map((m) => m.hostname));
   const common = after.filter((m) => names.has(m.hostname)).length;
-  return 1 - common / largest;
+  return (largest - common) / largest;
 }
 
 /**
