@@ -1,0 +1,196 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+
+/** Latency histogram buckets, seconds (Prometheus `le`). */
+export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+/** A replica is shown as down for this long after a failed connection, unless it answered since. */
+const DOWN_FOR_MS = 10_000;
+/** Replicas remembered after they left the ring, so counters stay monotonic; beyond this the oldest go. */
+const MAX_TRACKED = 1_000;
+
+/**
+ * Per-replica counters, plain numbers bumped on the hot path. Prometheus and
+ * the dashboard read them at scrape time, so a proxied request costs a few
+ * increments, not a prom-client label lookup.
+ */
+export class UpstreamStats {
+  inflight = 0;
+  requests = 0;
+  /** Failed attempts on this replica that were retried on another one. */
+  retries = 0;
+  /** Connection-level failures (refused, reset, timeout). */
+  failures = 0;
+  lastFailureAt = 0;
+  lastFailureReason = '';
+  lastSuccessAt = 0;
+  latencySum = 0;
+  /** Responses sent to clients, by HTTP status (index = status code). */
+  readonly byStatus = new Float64Array(600);
+  /** Non-cumulative bucket counts; the last cell is +Inf. */
+  readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
+
+  constructor(readonly hostname: string) {}
+
+  /** One response sent to a client; `seconds` from request start. */
+  record(status: number, seconds: number): void {
+    this.requests++;
+    this.byStatus[status < 600 && status >= 0 ? status : 0]++;
+    this.latencySum += seconds;
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
+    this.latency[i]++;
+  }
+
+  failed(reason: string, now: number): void {
+    this.failures++;
+    this.lastFailureAt = now;
+    this.lastFailureReason = reason;
+  }
+
+  /** Health as this data plane saw it: down after a failed connection, until it answers again. */
+  up(now: number): boolean {
+    return !(this.lastFailureAt > this.lastSuccessAt && now - this.lastFailureAt < DOWN_FOR_MS);
+  }
+}
+
+/** Where the data plane's gauges come from at scrape time. */
+export interface DataPlaneMetricsSource {
+  ringVersion(): number | undefined;
+  ringMembers(): readonly string[];
+  controlPlaneConnected(): boolean;
+  ringUpdates(): number;
+}
+
+/** Label for responses the data plane produced itself (no replica involved). */
+export const LOCAL = 'none';
+
+/**
+ * The data plane's metrics: per-replica counters for the hot path and a
+ * prom-client registry that renders them (plus process metrics) for /metrics.
+ */
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  readonly #upstreams = new Map<string, UpstreamStats>();
+  readonly local = new UpstreamStats(LOCAL);
+
+  constructor(source: DataPlaneMetricsSource) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
+    const all = (): UpstreamStats[] => [...this.#upstreams.values(), this.local];
+    const upstreams = this.#upstreams;
+
+    new Counter({
+      name: 'ringlb_dataplane_requests_total',
+      help: 'Responses sent to clients, by replica that served them (none: answered by the data plane) and HTTP status.',
+      labelNames: ['replica', 'code'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of all()) {
+          for (let code = 0; code < s.byStatus.length; code++) {
+            if (s.byStatus[code] > 0) this.inc({ replica: s.hostname, code: String(code) }, s.byStatus[code]);
+          }
+        }
+      },
+    });
+    const registers = [this.registry];
+    // Per-replica counts and whole-process gauges, all read at scrape time.
+    const perReplica = (name: string, help: string, value: (s: UpstreamStats) => number): void => {
+      new Counter({ name, help, labelNames: ['replica'], registers, collect() {
+        this.reset();
+        for (const s of upstreams.values()) this.inc({ replica: s.hostname }, value(s));
+      } });
+    };
+    const gauge = (name: string, help: string, value: () => number): void => {
+      new Gauge({ name, help, registers, collect() {
+        this.set(value());
+      } });
+    };
+    perReplica('ringlb_dataplane_retries_total', 'Requests retried on the next ring member after a failed attempt on this replica.', (s) => s.retries);
+    perReplica('ringlb_dataplane_upstream_failures_total', 'Connection-level failures (refused, reset, timeout) talking to a replica.', (s) => s.failures);
+    new Gauge({
+      name: 'ringlb_dataplane_inflight_requests',
+      help: 'Requests in flight to each replica.',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of upstreams.values()) this.set({ replica: s.hostname }, s.inflight);
+      },
+    });
+    new Gauge({
+      name: 'ringlb_dataplane_replica_up',
+      help: 'Replica health as this data plane sees it: 0 after a failed connection until it answers again. Ring members only.',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const hostname of source.ringMembers()) this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
+      },
+    });
+    gauge('ringlb_dataplane_ring_version', 'Version of the ring snapshot in service (0 before the first).', () => source.ringVersion() ?? 0);
+    gauge('ringlb_dataplane_ring_members', 'Replicas in the ring in service.', () => source.ringMembers().length);
+    gauge('ringlb_dataplane_control_plane_connected', '1 while the ring stream from the control plane is open.', () => (source.controlPlaneConnected() ? 1 : 0));
+    gauge('ringlb_dataplane_ring_updates', 'Ring snapshots applied since start.', () => source.ringUpdates());
+    this.registry.registerMetric(latencyHistogram(all) as unknown as Metric);
+  }
+
+  /** The stats of replica `hostname`, created on first use. */
+  upstream(hostname: string): UpstreamStats {
+    let stats = this.#upstreams.get(hostname);
+    if (!stats) {
+      if (this.#upstreams.size >= MAX_TRACKED) this.#evictOne();
+      stats = new UpstreamStats(hostname);
+      this.#upstreams.set(hostname, stats);
+    }
+    return stats;
+  }
+
+  upstreams(): IterableIterator<UpstreamStats> {
+    return this.#upstreams.values();
+  }
+
+  /** Drops the first idle replica (insertion order: the oldest). */
+  #evictOne(): void {
+    for (const [hostname, stats] of this.#upstreams) {
+      if (stats.inflight === 0) {
+        this.#upstreams.delete(hostname);
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * A histogram rendered from UpstreamStats' bucket arrays. prom-client's
+ * Histogram keeps its own per-label state, which would mean a labelled
+ * observe() on every request; the registry accepts any object with get().
+ */
+function latencyHistogram(all: () => UpstreamStats[]) {
+  const name = 'ringlb_dataplane_request_duration_seconds';
+  const help = 'Time from request arrival until the response was complete, by replica that served it.';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const s of all()) {
+        if (s.requests === 0) continue;
+        let cumulative = 0;
+        for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+          cumulative += s.latency[i];
+          values.push({ metricName: `${name}_bucket`, labels: { replica: s.hostname, le: LATENCY_BUCKETS[i] }, value: cumulative });
+        }
+        cumulative += s.latency[LATENCY_BUCKETS.length];
+        values.push({ metricName: `${name}_bucket`, labels: { replica: s.hostname, le: '+Inf' }, value: cumulative });
+        values.push({ metricName: `${name}_sum`, labels: { replica: s.hostname }, value: s.latencySum });
+        values.push({ metricName: `${name}_count`, labels: { replica: s.hostname }, value: cumulative });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { credentials } from '@grpc/grpc-js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ControlPlaneClient } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
+import { AdminServer } from './admin-server.js';
+import { classicErrorHandler } from './classic-errors.js';
+import { classicShims, SHIM_PATHS } from './classic-shims.js';
+import { DataPlaneMetrics } from './data-plane-metrics.js';
+import { FailureReporter } from './failure-reporter.js';
+import { ProxyHandler } from './proxy-handler.js';
+import { RingSubscriber, type RingView } from './ring-subscriber.js';
+import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
+
+export interface DataPlaneOptions {
+  /** host:port of the control plane's gRPC server. */
+  controlAddress: string;
+  /** Traffic address. The CLI defaults to 0.0.0.0; tests use 127.0.0.1. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  adminHost: string;
+  /** 0 picks a free port; -1 or null disables the admin server. */
+  adminPort: number | null;
+  routingKey: RoutingKeyPolicy;
+  /** This data plane's name in the control plane's logs and in failure reports. */
+  nodeId: string;
+  /** Extra attempts on the next ring members after a failed connection. Default 2. */
+  retries?: number;
+  /** Max wait for a replica's response headers (and between body chunks). Default 30 s. */
+  upstreamTimeoutMs?: number;
+  /** Keep-alive connections per replica. Default 128. */
+  connectionsPerReplica?: number;
+  /** Default 'info'. Requests are never logged per request at info. */
+  logLevel?: LogLevel;
+  /** Overrides logLevel with a logger of the caller's. */
+  log?: Logger;
+}
+
+/**
+ * A data plane: subscribes to the control plane's ring, proxies every path to
+ * the replica the ring picks, answers the classic REST shims (/rep /add /rm)
+ * by calling the control plane, and serves an admin port.
+ *
+ * The traffic port is a Fastify server whose node request listener sends the
+ * shim paths to Fastify's router and everything else straight to the proxy
+ * handler, so proxied requests pay for no router, hooks or reply objects.
+ * It never imports the control plane: it is a gRPC client of it.
+ */
+export class DataPlane {
+  readonly #options: DataPlaneOptions;
+  readonly #log: Logger;
+  readonly #client: ControlPlaneClient;
+  readonly ring: RingSubscriber;
+  readonly metrics: DataPlaneMetrics;
+  readonly proxy: ProxyHandler;
+  readonly #app: FastifyInstance;
+  readonly #admin: AdminServer | undefined;
+  #server: http.Server | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: DataPlaneOptions) {
+    this.#options = options;
+    this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
+    this.#client = new ControlPlaneClient(options.controlAddress, credentials.createInsecure(), {
+      // The control plane is usually on the same host: after a restart, come
+      // back within a couple of seconds rather than grpc's default minutes.
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
+    this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
+    this.metrics = new DataPlaneMetrics({
+      ringVersion: () => this.ring.current?.version,
+      ringMembers: () => this.ring.current?.members.map((m) => m.hostname) ?? [],
+      controlPlaneConnected: () => this.ring.connected,
+      ringUpdates: () => this.ring.updates,
+    });
+    const reporter = new FailureReporter({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('report') });
+    this.proxy = new ProxyHandler({
+      ring: this.ring,
+      routingKey: options.routingKey,
+      metrics: this.metrics,
+      reporter,
+      retries: options.retries,
+      upstreamTimeoutMs: options.upstreamTimeoutMs,
+      connectionsPerReplica: options.connectionsPerReplica,
+      log: this.#log.child('proxy'),
+    });
+    this.ring.onChange((view) => this.proxy.syncPools(view));
+
+    const proxyHandle = this.proxy.handle;
+    this.#app = Fastify({
+      logger: false,
+      serverFactory: (fastifyHandler) => {
+        const server = http.createServer((req, res) => {
+          if (isShimRequest(req.url!)) fastifyHandler(req, res);
+          else proxyHandle(req, res);
+        });
+        this.#server = server;
+        return server;
+      },
+    });
+    this.#app.setErrorHandler(classicErrorHandler(this.#log));
+    classicShims(this.#app, { client: this.#client, controlAddress: options.controlAddress });
+
+    if (options.adminPort !== null && options.adminPort >= 0) {
+      this.#admin = new AdminServer({
+        host: options.adminHost,
+        port: options.adminPort,
+        ring: this.ring,
+        metrics: this.metrics,
+        nodeId: options.nodeId,
+        routingKey: formatRoutingKey(options.routingKey),
+        log: this.#log.child('admin'),
+      });
+    }
+  }
+
+  /**
+   * Subscribes to the ring and binds both ports. Does not wait for the first
+   * ring: until it arrives, proxied requests get 503 and /healthz says so
+   * (use waitForRing to wait).
+   */
+  async start(): Promise<{ url: string; adminUrl?: string }> {
+    this.ring.start();
+    await this.#app.listen({ host: this.#options.host, port: this.#options.port });
+    // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
+    this.#server!.keepAliveTimeout = 65_000;
+    const address = this.#server!.address() as AddressInfo;
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    let adminUrl: string | undefined;
+    try {
+      adminUrl = this.#admin ? (await this.#admin.start()).url : undefined;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#log.info('data plane listening', { url, admin: adminUrl ?? 'off', control: this.#options.controlAddress });
+    return adminUrl ? { url, adminUrl } : { url };
+  }
+
+  /** The ring in service, waiting up to `timeoutMs` for the first one. */
+  waitForRing(timeoutMs = 10_000): Promise<RingView> {
+    return this.ring.waitForRing(timeoutMs);
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (forcing after
+   * `graceMs`), then closes the pools, the ring stream and the gRPC channel.
+   */
+  close(graceMs = 3_000): Promise<void> {
+    this.#closing ??= (async () => {
+      const server = this.#server;
+      const force = setTimeout(() => server?.closeAllConnections(), graceMs);
+      force.unref();
+      await this.#app.close();
+      clearTimeout(force);
+      await Promise.all([this.proxy.close(), this.#admin?.close()]);
+      this.ring.close();
+      this.#client.close();
+    })();
+    return this.#closing;
+  }
+}
+
+/** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */
+function isShimRequest(url: string): boolean {
+  const c = url.charCodeAt(1);
+  if (c !== 114 /* r */ && c !== 97 /* a */) return false;
+  const q = url.indexOf('?');
+  return SHIM_PATHS.has(q < 0 ? url : url.slice(0, q));
+}
