@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import registerControl from './control-command.js';
+import registerDataplane from './dataplane-command.js';
 import registerReplica from './replica-command.js';
 import registerUp from './up-command.js';
 
@@ -16,6 +17,7 @@ const program = new Command('ringlb')
 const commands = [
   registerUp,
   registerControl,
+  registerDataplane,
   registerReplica,
 ];
 for (const register of commands) register(program);
