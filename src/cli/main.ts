@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import registerBench from './bench-command.js';
 import registerControl from './control-command.js';
 import registerDataplane from './dataplane-command.js';
 import registerReplica from './replica-command.js';
@@ -19,6 +20,7 @@ const commands = [
   registerControl,
   registerDataplane,
   registerReplica,
+  registerBench,
 ];
 for (const register of commands) register(program);
 

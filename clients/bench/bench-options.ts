@@ -1,0 +1,56 @@
+/**
+ * The bench's settings and defaults, kept apart from the code that runs it so
+ * that the CLI can describe and validate them without loading the bench (and
+ * the control plane it starts) into every `ringlb` process.
+ */
+
+/** Every target id, in the order a round runs them. */
+export const TARGET_IDS = ['direct', 'ringlb-1', 'ringlb-n', 'nginx-1', 'nginx-2', 'haproxy-1', 'haproxy-2'] as const;
+export type TargetId = (typeof TARGET_IDS)[number];
+
+export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';
+
+/** Validated settings of one bench (the CLI parses and checks them). */
+export interface BenchOptions {
+  readonly rounds: number;
+  readonly durationSeconds: number;
+  /** Load before the first round, per target, not measured: JIT, pools, caches. */
+  readonly warmupSeconds: number;
+  readonly connections: number;
+  readonly threads: number;
+  readonly replicas: number;
+  /** Worker processes of the `ringlb-n` target. */
+  readonly workers: number;
+  readonly targets: readonly TargetId[];
+  readonly loadGenerator: LoadGeneratorChoice;
+  /** Paths or names on PATH; a missing one makes its targets skipped. */
+  readonly binaries: { readonly nginx: string; readonly haproxy: string; readonly wrk: string };
+}
+
+export const DEFAULT_BENCH_OPTIONS: BenchOptions = Object.freeze({
+  rounds: 3,
+  durationSeconds: 10,
+  warmupSeconds: 2,
+  connections: 64,
+  threads: 1,
+  replicas: 3,
+  workers: 2,
+  targets: TARGET_IDS,
+  loadGenerator: 'auto',
+  binaries: Object.freeze({ nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' }),
+});
+
+/** Settings of the ring micro-benchmarks (`ringlb bench --ring`). */
+export interface RingBenchOptions {
+  /** Replica counts to measure each strategy at. */
+  readonly sizes: readonly number[];
+  /** Lookups per timed pass. */
+  readonly lookups: number;
+  readonly passes: number;
+}
+
+export const DEFAULT_RING_BENCH_OPTIONS: RingBenchOptions = Object.freeze({
+  sizes: Object.freeze([3, 10, 100]),
+  lookups: 2_000_000,
+  passes: 5,
+});

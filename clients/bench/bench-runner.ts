@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { addRatios, machineInfo, summarize, type BenchReport, type RunRecord, type TargetResult } from './bench-report.js';
+import type { BenchOptions, TargetId } from './bench-options.js';
+import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
+import { directTarget } from './direct-target.js';
+import { haproxyTarget } from './haproxy-target.js';
+import { findLoadGenerator } from './load-generator.js';
+import { nginxTarget } from './nginx-target.js';
+import { ProcessSampler } from './process-sampler.js';
+import { ProcessSet } from './process-set.js';
+import { startReplicas } from './replica-fleet.js';
+import { ringlbTarget } from './ringlb-target.js';
+
+function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
+  switch (id) {
+    case 'direct': return directTarget();
+    case 'ringlb-1': return ringlbTarget(1);
+    case 'ringlb-n': return ringlbTarget(options.workers);
+    case 'nginx-1': return nginxTarget(1, options.binaries.nginx);
+    case 'nginx-2': return nginxTarget(2, options.binaries.nginx);
+    case 'haproxy-1': return haproxyTarget(1, options.binaries.haproxy);
+    case 'haproxy-2': return haproxyTarget(2, options.binaries.haproxy);
+  }
+}
+
+/** An upper bound of the bench's wall time in seconds, to tell the user before starting. */
+export function estimateSeconds(options: BenchOptions): number {
+  const n = options.targets.length;
+  return Math.ceil(n * (options.warmupSeconds + options.rounds * (options.durationSeconds + 0.5)) + 5 + 3 * n);
+}
+
+export interface BenchHooks {
+  log?: (line: string) => void;
+  /** Aborting stops the current run and every process, then rejects. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The side-by-side benchmark: starts the replicas once, starts every target
+ * that can run here in front of them, warms each up, then runs interleaved
+ * rounds (A B C … A B C) so that drift in the machine's state (other work,
+ * thermal, page cache) spreads over all targets alike. Every process it
+ * started is stopped before it returns or throws.
+ */
+export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): Promise<BenchReport> {
+  const log = hooks.log ?? (() => {});
+  const signal = hooks.signal;
+  const startedAt = new Date().toISOString();
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'ringlb-bench-'));
+  const processes = new ProcessSet();
+  // If the bench dies without reaching `finally` (an uncaught error elsewhere), the children must still go.
+  const onExit = (): void => processes.killAllNow();
+  process.once('exit', onExit);
+  const running = new Map<string, RunningTarget>();
+  const results = new Map<string, TargetResult>();
+  const runs: RunRecord[] = [];
+  const targets = options.targets.map((id) => makeTarget(id, options));
+  try {
+    const loadGenerator = await findLoadGenerator(options.loadGenerator, options.binaries.wrk, workDir, processes);
+    log(`load generator: ${loadGenerator.version}`);
+    const replicas = await startReplicas(processes, options.replicas);
+    log(`replicas: ${replicas.map((r) => `${r.hostname}@${r.address}`).join(' ')}`);
+    const settings = { connections: options.connections, threads: options.threads };
+
+    for (const target of targets) {
+      signal?.throwIfAborted();
+      const reason = await target.unavailable();
+      if (reason) {
+        log(`${target.id}: skipped (${reason})`);
+        results.set(target.id, { ...summarize(target.id, target.label(), []), status: 'skipped', reason });
+        continue;
+      }
+      try {
+        const started = await target.start({ replicas, workDir: path.join(workDir, target.id), processes });
+        if (options.warmupSeconds > 0) {
+          await loadGenerator.run(started.url, { ...settings, durationSeconds: options.warmupSeconds }, signal);
+        }
+        running.set(target.id, started);
+        log(`${target.id}: ${target.label()} at ${started.url}`);
+      } catch (err) {
+        signal?.throwIfAborted();
+        log(`${target.id}: failed to start (${(err as Error).message})`);
+        results.set(target.id, { ...summarize(target.id, target.label(), []), reason: (err as Error).message });
+      }
+    }
+
+    const failures = new Map<string, string>();
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const target of targets) {
+        const live = running.get(target.id);
+        if (!live) continue;
+        signal?.throwIfAborted();
+        const proxy = new ProcessSampler(() => live.pids());
+        const backends = new ProcessSampler(() => replicas.map((r) => r.process.pid));
+        proxy.start();
+        backends.start();
+        try {
+          const r = await loadGenerator.run(live.url, { ...settings, durationSeconds: options.durationSeconds }, signal);
+          const p = proxy.stop();
+          const b = backends.stop();
+          const hasProxy = live.pids().length > 0;
+          const perRequest = (cpuSeconds: number): number => (r.requests > 0 ? (cpuSeconds * 1e6) / r.requests : 0);
+          runs.push({
+            round,
+            target: target.id,
+            ...r,
+            proxyCpuUsPerRequest: hasProxy ? perRequest(p.cpuSeconds) : null,
+            backendCpuUsPerRequest: perRequest(b.cpuSeconds),
+            proxyRssPeakMb: hasProxy ? p.rssPeakBytes / 2 ** 20 : null,
+            proxyProcesses: p.processes,
+          });
+          log(`round ${round}/${options.rounds} ${target.id}: ${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+        } catch (err) {
+          proxy.stop();
+          backends.stop();
+          signal?.throwIfAborted();
+          failures.set(target.id, (err as Error).message);
+          log(`round ${round}/${options.rounds} ${target.id}: run failed (${(err as Error).message})`);
+        }
+        // Lets closed connections drain before the next target starts.
+        await sleep(300);
+      }
+    }
+
+    for (const target of targets) {
+      if (results.has(target.id)) continue;
+      const result = summarize(target.id, target.label(), runs, running.get(target.id)?.config);
+      if (failures.has(target.id)) result.reason = `a run failed: ${failures.get(target.id)}`;
+      results.set(target.id, result);
+    }
+    const ordered = targets.map((t) => results.get(t.id)!);
+    addRatios(ordered);
+    return {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: machineInfo(),
+      loadGenerator: loadGenerator.version,
+      settings: {
+        rounds: options.rounds,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        connections: options.connections,
+        threads: options.threads,
+        replicas: options.replicas,
+        workers: options.workers,
+        path: BENCH_PATH,
+      },
+      targets: ordered,
+      runs,
+    };
+  } finally {
+    await Promise.allSettled([...running.values()].map((t) => t.close()));
+    await processes.close();
+    process.off('exit', onExit);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

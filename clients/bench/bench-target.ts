@@ -1,0 +1,42 @@
+import type { ProcessSet } from './process-set.js';
+import type { BenchReplica } from './replica-fleet.js';
+
+/** What a target needs to start: the shared backends and a private folder for its files. */
+export interface TargetContext {
+  readonly replicas: readonly BenchReplica[];
+  /** A folder of its own under the bench's temporary folder. */
+  readonly workDir: string;
+  readonly processes: ProcessSet;
+}
+
+/** A target that is up and serving. */
+export interface RunningTarget {
+  /** The URL the load generator requests. */
+  readonly url: string;
+  /** The configuration file generated for it, kept in the report verbatim. */
+  readonly config?: string;
+  /**
+   * The processes whose CPU and memory are the target's cost (a proxy's
+   * master; its workers are found as descendants). Empty for `direct`.
+   */
+  pids(): number[];
+  close(): Promise<void>;
+}
+
+/** One configuration the bench measures. */
+export interface BenchTarget {
+  /** As given to --targets, e.g. `nginx-1`. */
+  readonly id: string;
+  /** What it is, for the table: program, version, processes, hashing. */
+  label(): string;
+  /**
+   * Why this target cannot run on this machine (binary missing, feature not
+   * built yet), or undefined when it can. A target that cannot run is
+   * reported as skipped with this reason, never replaced by something else.
+   */
+  unavailable(): Promise<string | undefined>;
+  start(context: TargetContext): Promise<RunningTarget>;
+}
+
+/** The path every target is asked for: the replica's cheapest 200. */
+export const BENCH_PATH = '/home';

@@ -1,0 +1,62 @@
+import type { BenchTarget } from './bench-target.js';
+import { startConfigProxy } from './config-proxy.js';
+import { resolveBinary, versionLine } from './load-generator.js';
+import type { BenchReplica } from './replica-fleet.js';
+
+/**
+ * HAProxy doing ringlb's job: a consistent-hash ring over a per-request
+ * random key. `balance hash rand(1000000)` is the same idea as ringlb's
+ * random 6-digit request id and nginx's $request_id: `balance uri` would send
+ * every /home to one backend, and a header key would make wrk run Lua per
+ * request. `http-reuse always` shares idle backend connections; no logging.
+ */
+export function haproxyConfig(threads: number, port: number, replicas: readonly BenchReplica[]): string {
+  const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
+  return `global
+  nbthread ${threads}
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 30s
+
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend replicas
+
+backend replicas
+  balance hash rand(1000000)
+  hash-type consistent
+  http-reuse always
+${servers}
+`;
+}
+
+/** HAProxy with `threads` threads in one process. */
+export function haproxyTarget(threads: number, binary: string): BenchTarget {
+  let version = 'HAProxy';
+  return {
+    id: `haproxy-${threads}`,
+    label: () => `${version}, ${threads} thread${threads > 1 ? 's' : ''}, hash-type consistent on rand(), http-reuse always`,
+    async unavailable() {
+      const found = await resolveBinary(binary);
+      if (!found) return `haproxy not found at '${binary}'`;
+      const line = await versionLine(found, ['-v']);
+      const number = /HAProxy version (\S+)/.exec(line)?.[1];
+      if (number) version = `HAProxy ${number}`;
+      return undefined;
+    },
+    start: (context) => startConfigProxy({
+      name: `haproxy-${threads}`,
+      binary,
+      configFile: 'haproxy.cfg',
+      config: (port) => haproxyConfig(threads, port, context.replicas),
+      // -db: stay in the foreground, so the bench owns the process and its exit.
+      args: (cfg) => ['-db', '-f', cfg],
+    }, context),
+  };
+}

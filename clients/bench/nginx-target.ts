@@ -1,0 +1,75 @@
+import path from 'node:path';
+
+import type { BenchTarget } from './bench-target.js';
+import { startConfigProxy } from './config-proxy.js';
+import { resolveBinary, versionLine } from './load-generator.js';
+import type { BenchReplica } from './replica-fleet.js';
+
+/**
+ * nginx as a user would set it up to do ringlb's job: consistent hashing on a
+ * per-request random key ($request_id, like ringlb's random request id), a
+ * keep-alive pool to the backends, no access log. keepalive_requests is
+ * raised on both sides so that neither wrk's nor the upstream connections
+ * are closed every 1,000 requests, which the other proxies do not do either.
+ */
+export function nginxConfig(dir: string, workers: number, port: number, replicas: readonly BenchReplica[]): string {
+  const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
+  return `daemon off;
+master_process on;
+worker_processes ${workers};
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+
+events {
+  worker_connections 4096;
+}
+
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${path.join(dir, 'client_body')};
+  proxy_temp_path ${path.join(dir, 'proxy')};
+  fastcgi_temp_path ${path.join(dir, 'fastcgi')};
+  uwsgi_temp_path ${path.join(dir, 'uwsgi')};
+  scgi_temp_path ${path.join(dir, 'scgi')};
+
+  upstream replicas {
+    hash $request_id consistent;
+${servers}
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://replicas;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** nginx with `workers` worker processes; the binary comes from `binary` (a path or a name on PATH). */
+export function nginxTarget(workers: number, binary: string): BenchTarget {
+  let version = 'nginx';
+  return {
+    id: `nginx-${workers}`,
+    label: () => `${version}, ${workers} worker${workers > 1 ? 's' : ''}, hash $request_id consistent, keepalive 64`,
+    async unavailable() {
+      const found = await resolveBinary(binary);
+      if (!found) return `nginx not found at '${binary}'`;
+      version = (await versionLine(found, ['-v'])).replace(/^nginx version: /, '') || version;
+      return undefined;
+    },
+    start: (context) => startConfigProxy({
+      name: `nginx-${workers}`,
+      binary,
+      configFile: 'nginx.conf',
+      config: (port, dir) => nginxConfig(dir, workers, port, context.replicas),
+      args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
+    }, context),
+  };
+}

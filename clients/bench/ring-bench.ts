@@ -1,0 +1,110 @@
+import { Worker } from 'node:worker_threads';
+
+import { strategyNames } from '../../src/ring/index.js';
+import type { RingBenchOptions } from './bench-options.js';
+import { machineInfo, spread, writeJsonAndMarkdown, type MachineInfo, type Spread } from './bench-report.js';
+import type { LookupJob, LookupOutcome } from './ring-lookup-worker.js';
+
+const WORKER = new URL('./ring-lookup-worker.js', import.meta.url);
+
+/** Strategy options the micro-benchmark uses instead of the defaults (the issue's reference points). */
+const BENCH_OPTIONS: Readonly<Record<string, Record<string, string>>> = {
+  ketama: { vnodes: '1000' },
+};
+
+export interface LookupResult {
+  strategy: string;
+  replicas: number;
+  options: Record<string, string>;
+  /** skipped: the strategy does not allow this N (e.g. classic's 512 slots hold at most 56 × 9 vnodes). */
+  status: 'ran' | 'skipped';
+  reason?: string;
+  nsPerLookup?: Spread;
+  buildMs?: Spread;
+}
+
+export interface RingBenchReport {
+  startedAt: string;
+  machine: MachineInfo;
+  settings: RingBenchOptions;
+  lookups: LookupResult[];
+}
+
+function runWorker(job: LookupJob): Promise<LookupOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER, { workerData: job });
+    worker.once('message', (outcome: LookupOutcome) => {
+      resolve(outcome);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`ring lookup worker exited with code ${code}`)));
+  });
+}
+
+/**
+ * ns per lookup and build time of every registered strategy at every N, each
+ * measured in a fresh worker thread (see ring-lookup-worker.ts). Strategies
+ * are whatever the ring registry holds when it runs.
+ */
+export async function runLookupBench(options: RingBenchOptions, log: (line: string) => void = () => {}, signal?: AbortSignal): Promise<LookupResult[]> {
+  const results: LookupResult[] = [];
+  for (const strategy of strategyNames()) {
+    for (const replicas of options.sizes) {
+      signal?.throwIfAborted();
+      const jobOptions = BENCH_OPTIONS[strategy] ?? {};
+      const outcome = await runWorker({ strategy, replicas, options: jobOptions, lookups: options.lookups, passes: options.passes, builds: 3 });
+      if (!outcome.ok) {
+        results.push({ strategy, replicas, options: jobOptions, status: 'skipped', reason: outcome.reason });
+        log(`${strategy} N=${replicas}: skipped (${outcome.reason})`);
+        continue;
+      }
+      const result: LookupResult = {
+        strategy,
+        replicas,
+        options: jobOptions,
+        status: 'ran',
+        nsPerLookup: spread(outcome.lookupNs),
+        buildMs: spread(outcome.buildNs.map((ns) => ns / 1e6)),
+      };
+      results.push(result);
+      log(`${strategy} N=${replicas}: ${result.nsPerLookup!.median.toFixed(1)} ns/lookup, build ${result.buildMs!.median.toFixed(3)} ms`);
+    }
+  }
+  return results;
+}
+
+export function renderRingMarkdown(report: RingBenchReport): string {
+  const m = report.machine;
+  const lines = [
+    '# ringlb ring micro-benchmarks',
+    '',
+    `${m.cpus} × ${m.cpuModel}, ${m.os}, Node ${m.node}; ${report.settings.passes} passes of ${report.settings.lookups.toLocaleString('en-US')} lookups `
+      + `of random 6-digit request ids per strategy and N, each in a fresh worker thread; ${report.startedAt}.`,
+    '',
+    '| strategy | options | N | ns per lookup median (min–max) | build ms median (min–max) |',
+    '|---|---|---|---|---|',
+  ];
+  for (const r of report.lookups) {
+    const opts = Object.entries(r.options).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
+    if (r.status !== 'ran') {
+      lines.push(`| ${r.strategy} | ${opts} | ${r.replicas} | skipped: ${r.reason} | — |`);
+      continue;
+    }
+    const ns = r.nsPerLookup!;
+    const b = r.buildMs!;
+    lines.push(`| ${r.strategy} | ${opts} | ${r.replicas} | ${ns.median.toFixed(1)} (${ns.min.toFixed(1)}–${ns.max.toFixed(1)}) | `
+      + `${b.median.toFixed(3)} (${b.min.toFixed(3)}–${b.max.toFixed(3)}) |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runRingBench(options: RingBenchOptions, hooks: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<RingBenchReport> {
+  const startedAt = new Date().toISOString();
+  const lookups = await runLookupBench(options, hooks.log, hooks.signal);
+  return { startedAt, machine: machineInfo(), settings: options, lookups };
+}
+
+export function writeRingReport(report: RingBenchReport, outDir: string): Promise<{ json: string; markdown: string }> {
+  return writeJsonAndMarkdown(outDir, 'ring-bench', report, renderRingMarkdown(report));
+}

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
+import { BENCH_PATH, type BenchTarget } from './bench-target.js';
+import { FixedReplicaDriver } from './fixed-replica-driver.js';
+import { freePort } from './free-port.js';
+import { waitForHttp } from './wait-for-http.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The `ringlb` binary, as users run it. */
+const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/**
+ * ringlb's data plane with `workers` processes, in front of the bench's
+ * replicas, started as users start it: `ringlb dataplane` with its default
+ * routing (a random 6-digit request id per request) and logging at warn. The
+ * control plane runs inside the bench process (its CPU is not the data
+ * plane's, as nginx has none) and adopts the replicas through a
+ * FixedReplicaDriver.
+ */
+export function ringlbTarget(workers: number): BenchTarget {
+  return {
+    id: workers === 1 ? 'ringlb-1' : 'ringlb-n',
+    label: () => `ringlb data plane, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
+    async unavailable() {
+      if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
+      let help: string;
+      try {
+        help = (await execFileAsync(process.execPath, [RINGLB_MAIN, 'dataplane', '--help'], { timeout: 15_000 })).stdout;
+      } catch (err) {
+        return `ringlb dataplane does not run: ${(err as Error).message.split('\n')[0]}`;
+      }
+      if (workers > 1 && !help.includes('--workers')) return 'ringlb dataplane has no worker-process mode (--workers) yet';
+      return undefined;
+    },
+    async start({ replicas, processes }) {
+      const control = new ControlPlaneServer({
+        listen: '127.0.0.1:0',
+        driver: new FixedReplicaDriver(replicas),
+        replicas: replicas.length,
+      });
+      try {
+        const { address } = await control.start();
+        const port = await freePort();
+        const args = [RINGLB_MAIN, 'dataplane', '--control', address, '--host', '127.0.0.1', '--port', String(port), '--admin', 'off', '--log-level', 'warn'];
+        if (workers > 1) args.push('--workers', String(workers));
+        const proc = processes.spawn(`ringlb-${workers}`, process.execPath, args);
+        const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
+        await waitForHttp(url, proc);
+        return {
+          url,
+          pids: () => (proc.hasExited() ? [] : [proc.pid]),
+          close: async () => {
+            await processes.stop(proc);
+            await control.close();
+          },
+        };
+      } catch (err) {
+        await control.close();
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import type { BenchReport } from '../../clients/bench/bench-report.js';
+import { resolveBinary } from '../../clients/bench/load-generator.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RINGLB_BIN = path.resolve(here, '../../src/cli/main.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `ringlb bench <args>`, bounded: a wedged bench fails the test instead of hanging it. */
+function ringlbBench(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [RINGLB_BIN, 'bench', ...args], { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function tempOut(t: TestContext): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Processes whose command line mentions one of the bench's temporary folders (nginx -p, haproxy -f). */
+function benchProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (/ringlb-bench-(?!test-)\w{6}/.test(cmdline)) found.push(`${pid} ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+const SHORT = ['--rounds', '1', '--duration', '2', '--warmup', '0'];
+
+test('ringlb bench: a short run measures every installed peer and writes the table and JSON', async (t) => {
+  const out = tempOut(t);
+  // ringlb itself and whichever peers this machine has: each of them must run.
+  const installed = ['direct', 'ringlb-1'];
+  if (await resolveBinary('nginx')) installed.push('nginx-1');
+  if (await resolveBinary('haproxy')) installed.push('haproxy-1');
+  const targets = installed;
+  const run = await ringlbBench([...SHORT, '--targets', targets.join(','), '--out', out]);
+  assert.equal(run.code, 0, run.stderr);
+
+  const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
+  assert.deepEqual(report.targets.map((r) => r.id), targets);
+  for (const id of installed) {
+    const r = report.targets.find((x) => x.id === id)!;
+    assert.equal(r.status, 'ran', `${id}: ${r.reason}`);
+  }
+  for (const r of report.targets.filter((x) => x.status === 'ran')) {
+    assert.ok(r.requestsPerSecond!.median > 0, `${r.id} req/s`);
+    assert.ok(r.p99Ms!.median > 0 && r.p99Ms!.median >= r.p50Ms!.median, `${r.id} latency`);
+    assert.equal(r.errors + r.non2xx, 0, `${r.id} had errors`);
+    // The table on stdout and in bench.md has a row for it.
+    assert.match(run.stdout, new RegExp(`^\\| ${r.id}: `, 'm'));
+    if (r.id !== 'direct') {
+      assert.ok(r.proxyCpuUsPerRequest!.median > 0, `${r.id} CPU per request`);
+      assert.ok(r.proxyRssPeakMb!.max > 1, `${r.id} RSS`);
+    }
+  }
+  if (installed.includes('nginx-1')) {
+    assert.ok(report.targets.find((x) => x.id === 'direct')!.ratios.requestsPerSecond.nginx! > 0);
+  }
+  const markdown = readFileSync(path.join(out, 'bench.md'), 'utf8');
+  assert.match(markdown, /\| target \| req\/s median/);
+  assert.match(markdown, /^\| direct: /m);
+  assert.deepEqual(benchProcesses(), [], 'processes left behind');
+});
+
+test('ringlb bench: a missing peer is reported as skipped, never measured; no wrk means autocannon', async (t) => {
+  const out = tempOut(t);
+  const missing = path.join(out, 'no-such-nginx');
+  // wrk missing too: the bench falls back to autocannon rather than giving up.
+  const run = await ringlbBench([...SHORT, '--targets', 'direct,nginx-1,nginx-2', '--wrk', path.join(out, 'no-such-wrk'), '--out', out], {
+    RINGLB_BENCH_NGINX: missing,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
+  for (const id of ['nginx-1', 'nginx-2']) {
+    const r = report.targets.find((x) => x.id === id)!;
+    assert.equal(r.status, 'skipped');
+    assert.match(r.reason!, /not found/);
+    assert.equal(r.requestsPerSecond, undefined);
+    assert.equal(report.runs.filter((x) => x.target === id).length, 0);
+    assert.match(run.stdout, new RegExp(`- ${id}: \\*\\*skipped\\*\\* — nginx not found at '${missing}'`));
+  }
+  assert.equal(report.targets.find((x) => x.id === 'direct')!.status, 'ran');
+  assert.match(report.loadGenerator, /^autocannon /);
+  // With no nginx there is nothing to divide by: no ratio rather than a made-up one.
+  assert.equal(report.targets.find((x) => x.id === 'direct')!.ratios.requestsPerSecond.nginx, undefined);
+  assert.deepEqual(benchProcesses(), [], 'processes left behind');
+});
+
+test('ringlb bench: bad flags are refused with exit code 2, naming the flag', async () => {
+  const run = await ringlbBench(['--rounds', '0', '--targets', 'direct,squid']);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /--rounds \(RINGLB_BENCH_ROUNDS\): must be an integer from 1 to 100/);
+  assert.match(run.stderr, /--targets \(RINGLB_BENCH_TARGETS\): unknown target 'squid'/);
+});
