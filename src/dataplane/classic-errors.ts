@@ -31,25 +31,24 @@ export function classicErrorHandler(log: Logger) {
 }
 
 /**
- * A failed control-plane call → RinglbError. The control plane's own
- * statuses (INVALID_ARGUMENT, NOT_FOUND, …) already carry classic,
- * user-facing details and pass through; transport failures get a message
- * about the control plane instead of grpc-js internals.
+ * A failed control-plane call → RinglbError with the same gRPC code (so the
+ * HTTP status comes from the shared table). The control plane's messages
+ * pass through; transport failures get a message about the control plane
+ * instead of grpc-js internals.
  */
 export function fromGrpcError(err: unknown, controlAddress: string): RinglbError {
   const code = grpcCodeOf(err) ?? GrpcStatus.UNKNOWN;
   const details = String((err as { details?: unknown }).details ?? '');
+  // The control plane's own errors are classic and user-facing ("<Error> …"),
+  // whatever their code (UNAVAILABLE too: a replica that would not start).
+  if (details.startsWith('<Error> ')) return new RinglbError(code, details);
   switch (code) {
     case GrpcStatus.UNAVAILABLE:
       return RinglbError.unavailable(`control plane unavailable at ${controlAddress}`, err);
     case GrpcStatus.DEADLINE_EXCEEDED:
       return RinglbError.deadlineExceeded(`control plane at ${controlAddress} did not answer in time`);
-    case GrpcStatus.CANCELLED:
-    case GrpcStatus.UNKNOWN:
-    case GrpcStatus.INTERNAL:
-    case GrpcStatus.UNIMPLEMENTED:
-      return new RinglbError(code, `control plane error${details.startsWith('<Error> ') ? `: ${details.slice(8)}` : ''}`);
     default:
-      return new RinglbError(code, details || `control plane refused the request (gRPC status ${code})`);
+      // grpc-js or server internals: say which status, not what the library said.
+      return new RinglbError(code, `control plane call failed (gRPC status ${GrpcStatus[code] ?? code})`);
   }
 }
