@@ -129,6 +129,27 @@ test('data plane proxying', async (t) => {
     await eventually('the classic ring again', () => dataPlane.ring.current?.policy.strategy === 'classic');
   });
 
+  await t.test('bounded loads: concurrent requests spill over from an overloaded owner', async (t) => {
+    const client = controlClient(t, control.address);
+    const concurrent = async (): Promise<Map<string, number>> => {
+      const results = await Promise.all(Array.from({ length: 12 }, () => httpRequest(`${url}/home`, { headers: { 'x-ringlb-fault': 'stall=300' } })));
+      const counts = new Map<string, number>();
+      for (const r of results) counts.set(String(r.headers['x-ringlb-replica']), (counts.get(String(r.headers['x-ringlb-replica'])) ?? 0) + 1);
+      return counts;
+    };
+    // Plain classic: nearly all of them pile onto server-1.
+    const piled = await concurrent();
+    assert.ok((piled.get('server-1') ?? 0) >= 9, JSON.stringify([...piled]));
+    await call(client, 'setRingPolicy', { policy: { strategy: 'classic', options: {}, loadBound: 1.25 } });
+    await eventually('the bounded ring', () => dataPlane.ring.current?.policy.loadBound === 1.25);
+    const spread = await concurrent();
+    // Capacity for the 12th request is ⌈1.25 × 12 / 3⌉ = 5 in flight per replica.
+    assert.ok([...spread.values()].every((n) => n <= 5), JSON.stringify([...spread]));
+    assert.equal(spread.size, 3, JSON.stringify([...spread]));
+    await call(client, 'setRingPolicy', { policy: { strategy: 'classic', options: {}, loadBound: 0 } });
+    await eventually('the unbounded ring', () => dataPlane.ring.current?.policy.loadBound === 0);
+  });
+
   await t.test('a replica killed mid-request: its requests are retried on the next ring member, the client sees only 2xx', async () => {
     const client = controlClient(t, control.address);
     const before = await call(client, 'listReplicas', {});
