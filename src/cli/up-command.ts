@@ -31,7 +31,10 @@ export default function register(program: Command): void {
       let started: Awaited<ReturnType<typeof dataPlane.start>>;
       try {
         started = await dataPlane.start();
+        // "Up" means answering: the control plane is local, so the first ring is a round trip away.
+        await dataPlane.waitForRing(10_000);
       } catch (err) {
+        await dataPlane.close();
         await controlPlane.close({ removeReplicas: true });
         throw err;
       }

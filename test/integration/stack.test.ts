@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Agent, request } from 'undici';
+import { HealthEvent_Kind, type HealthEvent } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
+import { spawnRinglb, startStack } from '../helpers/ringlb-process.js';
+import { tempStateDir } from '../helpers/control-plane.js';
+
+async function getJson(url: string, init: Parameters<typeof request>[1] = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+  const res = await request(url, init);
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * A client hammering GET /home until stopped: counts statuses and which
+ * replica answered. Bounded by `maxMs` whatever happens.
+ */
+function loopHome(url: string, maxMs = 20_000) {
+  const agent = new Agent({ connections: 4 });
+  const statuses = new Map<number, number>();
+  const replicas = new Map<string, number>();
+  const errors: string[] = [];
+  let stopped = false;
+  let closing: Promise<void> | undefined;
+  const deadline = Date.now() + maxMs;
+  const worker = async (): Promise<void> => {
+    while (!stopped && Date.now() < deadline) {
+      try {
+        const res = await request(`${url}/home`, { dispatcher: agent });
+        await res.body.text();
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        const replica = String(res.headers['x-ringlb-replica'] ?? '?');
+        replicas.set(replica, (replicas.get(replica) ?? 0) + 1);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+  };
+  const workers = Promise.all([worker(), worker(), worker(), worker()]);
+  return {
+    statuses,
+    replicas,
+    errors,
+    total: () => [...statuses.values()].reduce((a, b) => a + b, 0),
+    stop() {
+      stopped = true;
+      closing ??= workers.then(() => agent.close());
+      return closing;
+    },
+  };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('ringlb up with the defaults (npm start): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {
+  const startedAt = Date.now();
+  const proc = spawnRinglb(t, ['up'], { env: { RINGLB_INSTANCE: `test-${process.pid}` } });
+  await proc.waitForLog(/ringlb is up/);
+  const upMs = Date.now() - startedAt;
+  const home = await getJson('http://127.0.0.1:5000/home');
+  assert.equal(home.status, 200);
+  assert.equal(home.body.status, 'successful');
+  assert.match(home.body.message, /^Hello from Server: [123]$/);
+  const rep = await getJson('http://127.0.0.1:5000/rep');
+  assert.deepEqual(rep.body, { message: { N: 3, replicas: ['server-1', 'server-2', 'server-3'] }, status: 'successful' });
+  const health = await request('http://127.0.0.1:9901/healthz');
+  await health.body.text();
+  assert.equal(health.statusCode, 200);
+  t.diagnostic(`ringlb up to first answer: ${upMs} ms`);
+  await proc.stop();
+  assert.equal(await proc.exited, 0, 'clean exit on SIGTERM');
+});
+
+test('a bad flag or environment value stops start-up with a message naming it', async (t) => {
+  const proc = spawnRinglb(t, ['up', '--replicas', 'three', '--port', '70000', '--routing-key', 'header:'], { env: { RINGLB_FALL: '0' } });
+  const code = await proc.exited;
+  assert.equal(code, 2);
+  const log = proc.log();
+  assert.match(log, /--replicas \(RINGLB_REPLICAS\): must be an integer from 0 to 50, got 'three'/);
+  assert.match(log, /--port \(RINGLB_PORT\): must be an integer from 0 to 65535, got '70000'/);
+  assert.match(log, /--fall \(RINGLB_FALL\): must be an integer from 1 to 100, got '0'/);
+  assert.match(log, /--routing-key \(RINGLB_ROUTING_KEY\)/);
+});
+
+test('kill -9 of a replica under load: replaced under a new name within 5 s, zero non-2xx responses', async (t) => {
+  const stack = await startStack(t);
+  const client = controlClient(t, stack.control);
+  const health = collect<HealthEvent>(t, client.watchHealth({}));
+  await health.next((e) => e.kind === HealthEvent_Kind.KIND_SNAPSHOT);
+  const before = await call(client, 'listReplicas', {});
+  const victim = before.replicas.find((r) => r.hostname === 'server-1')!;
+
+  const load = loopHome(stack.url);
+  t.after(() => load.stop());
+  await waitFor('some traffic', () => load.total() > 200);
+  const killedAt = Date.now();
+  process.kill(Number(victim.instanceId), 'SIGKILL');
+  const replaced = await health.next((e) => e.kind === HealthEvent_Kind.KIND_REPLACED && e.replica?.hostname === 'server-1', 10_000);
+  const replacedMs = Date.now() - killedAt;
+  // Keep the load on until the replacement has served some of it.
+  await waitFor('the replacement to serve', () => (load.replicas.get(replaced.replacedBy) ?? 0) > 20, 10_000);
+  const servingMs = Date.now() - killedAt;
+  await new Promise((r) => setTimeout(r, 500));
+  await load.stop();
+
+  assert.ok(servingMs < 5_000, `replacement serving after ${servingMs} ms`);
+  assert.notEqual(replaced.replacedBy, 'server-1');
+  assert.ok(health.messages.some((e) => e.kind === HealthEvent_Kind.KIND_UNHEALTHY && e.replica?.hostname === 'server-1'), 'failure reported');
+  const after = await call(client, 'listReplicas', {});
+  assert.equal(after.n, 3);
+  assert.ok(after.replicas.some((r) => r.hostname === replaced.replacedBy));
+  const non2xx = [...load.statuses].filter(([s]) => s < 200 || s > 299).reduce((a, [, n]) => a + n, 0);
+  assert.deepEqual(load.errors, [], 'no client errors');
+  assert.equal(non2xx, 0, `statuses: ${JSON.stringify([...load.statuses])}`);
+  t.diagnostic(`kill -9 → replaced ${replacedMs} ms, replacement serving ${servingMs} ms; ${load.total()} requests, all 2xx; per replica ${JSON.stringify([...load.replicas])}`);
+});
+
+test('two data planes on one control plane converge on the same ring version after add and rm', async (t) => {
+  const control = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0']);
+  const [, address] = await control.waitForLog(/ready address=(\S+)/);
+  const planes = await Promise.all(
+    [1, 2].map(async (i) => {
+      const dp = spawnRinglb(t, ['dataplane', '--control', address, '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0', '--node-id', `dp-${i}`]);
+      const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
+      return { url, adminUrl };
+    }),
+  );
+  const versions = async (): Promise<number[]> => Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body.version as number));
+  const client = controlClient(t, address);
+
+  const added = await getJson(`${planes[0].url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 2, hostnames: ['S5', 'S4'] }) });
+  assert.equal(added.status, 200);
+  assert.deepEqual(added.body.message.replicas, ['server-1', 'server-2', 'server-3', 'S5', 'S4']);
+  const wantAfterAdd = (await call(client, 'listReplicas', {})).ringVersion;
+  await waitFor('both data planes at the version after add', async () => (await versions()).every((v) => v === wantAfterAdd));
+
+  const removed = await getJson(`${planes[1].url}/rm`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1, hostnames: ['S5'] }) });
+  assert.equal(removed.status, 200);
+  assert.equal(removed.body.message.N, 4);
+  const wantAfterRm = (await call(client, 'listReplicas', {})).ringVersion;
+  assert.ok(wantAfterRm > wantAfterAdd);
+  await waitFor('both data planes at the version after rm', async () => (await versions()).every((v) => v === wantAfterRm));
+  const rings = await Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body));
+  assert.deepEqual(rings[0].replicas, rings[1].replicas);
+  assert.deepEqual(rings[0].slots, rings[1].slots);
+});
+
+test('control plane killed and restarted: the data plane keeps answering, then resubscribes', async (t) => {
+  const stateDir = tempStateDir(t);
+  const first = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0'], { stateDir });
+  const [, address] = await first.waitForLog(/ready address=(\S+)/);
+  const dp = spawnRinglb(t, ['dataplane', '--control', address, '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0']);
+  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
+  const ringBefore = (await getJson(`${adminUrl}/ring`)).body;
+
+  await first.kill();
+  const load = loopHome(url, 10_000);
+  t.after(() => load.stop());
+  await new Promise((r) => setTimeout(r, 1_500));
+  const duringOutage = load.total();
+
+  // Same address, same state folder: the new control plane adopts the running replicas.
+  const second = spawnRinglb(t, ['control', '--listen', address], { stateDir });
+  await second.waitForLog(/ready address=/);
+  const ringAfter = await waitFor('the data plane to resubscribe', async () => {
+    const ring = (await getJson(`${adminUrl}/ring`)).body;
+    return ring.version > ringBefore.version ? ring : undefined;
+  }, 15_000);
+  await load.stop();
+
+  assert.ok(duringOutage > 50, `served ${duringOutage} requests while the control plane was down`);
+  assert.deepEqual([...load.statuses.keys()], [200], `statuses: ${JSON.stringify([...load.statuses])}`);
+  assert.deepEqual(load.errors, []);
+  assert.deepEqual(ringAfter.replicas, ringBefore.replicas, 'adopted replicas: the same ring');
+  t.diagnostic(`served ${duringOutage} requests during the 1.5 s outage, ${load.total()} in all, all 200`);
+});
