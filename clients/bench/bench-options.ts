@@ -47,10 +47,16 @@ export interface RingBenchOptions {
   /** Lookups per timed pass. */
   readonly lookups: number;
   readonly passes: number;
+  /** Propagation: data plane processes subscribed to the control plane (0: skip the measurement). */
+  readonly dataPlanes: number;
+  /** Propagation: ring versions published. */
+  readonly updates: number;
 }
 
 export const DEFAULT_RING_BENCH_OPTIONS: RingBenchOptions = Object.freeze({
   sizes: Object.freeze([3, 10, 100]),
   lookups: 2_000_000,
   passes: 5,
+  dataPlanes: 10,
+  updates: 50,
 });

@@ -78,6 +78,8 @@ export interface BenchSettings {
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
+  /** 1-minute load average at start and end: other work on the machine shows here. */
+  loadAverage: { start: number; end: number };
   machine: MachineInfo;
   loadGenerator: string;
   settings: BenchSettings;
@@ -101,6 +103,12 @@ export function spread(values: readonly number[]): Spread {
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+/** Nearest-rank percentile (p in 0–100) of a non-empty list. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 /** Folds the runs of one target into its result (ratios are filled in by `addRatios`). */
@@ -178,7 +186,8 @@ export function renderSettings(report: BenchReport): string {
   const { machine: m, settings: s } = report;
   return `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.os}, Node ${m.node}; load generator ${report.loadGenerator}, `
     + `${s.threads} thread(s), ${s.connections} connections, ${s.durationSeconds} s per run after a ${s.warmupSeconds} s warm-up, `
-    + `${s.rounds} interleaved round(s), ${s.replicas} node:http replicas, GET ${s.path}; ${report.startedAt}.`;
+    + `${s.rounds} interleaved round(s), ${s.replicas} node:http replicas, GET ${s.path}; ${report.startedAt}; `
+    + `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`;
 }
 
 export function renderMarkdown(report: BenchReport): string {

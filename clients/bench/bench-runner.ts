@@ -50,6 +50,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   const log = hooks.log ?? (() => {});
   const signal = hooks.signal;
   const startedAt = new Date().toISOString();
+  const loadAtStart = os.loadavg()[0];
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'ringlb-bench-'));
   const processes = new ProcessSet();
   // If the bench dies without reaching `finally` (an uncaught error elsewhere), the children must still go.
@@ -137,6 +138,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     return {
       startedAt,
       finishedAt: new Date().toISOString(),
+      loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
       machine: machineInfo(),
       loadGenerator: loadGenerator.version,
       settings: {

@@ -25,6 +25,9 @@ export interface SpawnOptions {
 
 const TAIL_BYTES = 4096;
 
+/** Environment variable holding the pid of the bench that started a process. */
+export const OWNER_ENV = 'RINGLB_BENCH_OWNER';
+
 /**
  * Every process the bench starts, so that all of them are stopped at the end,
  * on error and on Ctrl-C. Each child gets its own process group (detached):
@@ -40,7 +43,8 @@ export class ProcessSet {
     if (this.#closed) throw new Error('process set is closed');
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      // Marks the child as this bench's, so a leftover can be traced back (the bench's own test does).
+      env: { ...(options.env ?? process.env), [OWNER_ENV]: String(process.pid) },
       detached: true,
       stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });

@@ -1,8 +1,10 @@
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import { strategyNames } from '../../src/ring/index.js';
 import type { RingBenchOptions } from './bench-options.js';
 import { machineInfo, spread, writeJsonAndMarkdown, type MachineInfo, type Spread } from './bench-report.js';
+import { runPropagationBench, type PropagationResult } from './propagation-bench.js';
 import type { LookupJob, LookupOutcome } from './ring-lookup-worker.js';
 
 const WORKER = new URL('./ring-lookup-worker.js', import.meta.url);
@@ -28,6 +30,10 @@ export interface RingBenchReport {
   machine: MachineInfo;
   settings: RingBenchOptions;
   lookups: LookupResult[];
+  /** 1-minute load average at start and end: other work on the machine shows here. */
+  loadAverage: { start: number; end: number };
+  /** Absent reason: measured; otherwise why not (never a made-up figure). */
+  propagation: PropagationResult | { skipped: string };
 }
 
 function runWorker(job: LookupJob): Promise<LookupOutcome> {
@@ -80,7 +86,8 @@ export function renderRingMarkdown(report: RingBenchReport): string {
     '# ringlb ring micro-benchmarks',
     '',
     `${m.cpus} × ${m.cpuModel}, ${m.os}, Node ${m.node}; ${report.settings.passes} passes of ${report.settings.lookups.toLocaleString('en-US')} lookups `
-      + `of random 6-digit request ids per strategy and N, each in a fresh worker thread; ${report.startedAt}.`,
+      + `of random 6-digit request ids per strategy and N, each in a fresh worker thread; ${report.startedAt}; `
+      + `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`,
     '',
     '| strategy | options | N | ns per lookup median (min–max) | build ms median (min–max) |',
     '|---|---|---|---|---|',
@@ -96,13 +103,39 @@ export function renderRingMarkdown(report: RingBenchReport): string {
     lines.push(`| ${r.strategy} | ${opts} | ${r.replicas} | ${ns.median.toFixed(1)} (${ns.min.toFixed(1)}–${ns.max.toFixed(1)}) | `
       + `${b.median.toFixed(3)} (${b.min.toFixed(3)}–${b.max.toFixed(3)}) |`);
   }
+  lines.push('', '## Ring-update propagation', '');
+  const p = report.propagation;
+  if ('skipped' in p) {
+    lines.push(`skipped: ${p.skipped}`);
+  } else {
+    const ms = (x: number): string => x.toFixed(2);
+    lines.push(
+      `${p.updates} ring versions published by the control plane, one at a time, to ${p.dataPlanes} data plane processes subscribed over gRPC `
+        + '(WatchRing); time from the publish to each data plane\'s swap of its rebuilt table.',
+      '',
+      '| measure | p50 ms | p99 ms | max ms |',
+      '|---|---|---|---|',
+      `| reaches all ${p.dataPlanes} data planes | ${ms(p.allDataPlanesMs.p50)} | ${ms(p.allDataPlanesMs.p99)} | ${ms(p.allDataPlanesMs.max)} |`,
+      `| reaches one data plane | ${ms(p.deliveryMs.p50)} | ${ms(p.deliveryMs.p99)} | ${ms(p.deliveryMs.max)} |`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
 export async function runRingBench(options: RingBenchOptions, hooks: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<RingBenchReport> {
   const startedAt = new Date().toISOString();
+  const loadAtStart = os.loadavg()[0];
   const lookups = await runLookupBench(options, hooks.log, hooks.signal);
-  return { startedAt, machine: machineInfo(), settings: options, lookups };
+  let propagation: RingBenchReport['propagation'] = { skipped: 'not asked for (0 data planes)' };
+  if (options.dataPlanes > 0 && options.updates > 0) {
+    try {
+      propagation = await runPropagationBench(options, hooks.log, hooks.signal);
+    } catch (err) {
+      hooks.signal?.throwIfAborted();
+      propagation = { skipped: `failed: ${(err as Error).message}` };
+    }
+  }
+  return { startedAt, machine: machineInfo(), settings: options, lookups, loadAverage: { start: loadAtStart, end: os.loadavg()[0] }, propagation };
 }
 
 export function writeRingReport(report: RingBenchReport, outDir: string): Promise<{ json: string; markdown: string }> {

@@ -36,6 +36,8 @@ export default function register(program: Command): void {
     opt('--out <dir>', 'where bench.json and bench.md (or ring-bench.*) are written', 'RINGLB_BENCH_OUT', './ringlb-bench'),
     opt('--ring', 'run the ring micro-benchmarks instead: ns per lookup, build time, update propagation', 'RINGLB_BENCH_RING'),
     opt('--lookups <n>', '--ring: lookups per timed pass', 'RINGLB_BENCH_LOOKUPS', String(DEFAULT_RING_BENCH_OPTIONS.lookups)),
+    opt('--data-planes <n>', '--ring: data plane processes for the propagation measurement (0: skip it)', 'RINGLB_BENCH_DATA_PLANES', String(DEFAULT_RING_BENCH_OPTIONS.dataPlanes)),
+    opt('--updates <n>', '--ring: ring versions published for the propagation measurement', 'RINGLB_BENCH_UPDATES', String(DEFAULT_RING_BENCH_OPTIONS.updates)),
   ];
   const command = program
     .command('bench')
@@ -46,7 +48,12 @@ export default function register(program: Command): void {
       const reader = ConfigReader.forCommand(options);
       const out = path.resolve(reader.nonEmpty('out', o.out));
       const ring = o.ring === true || o.ring === '1' || o.ring === 'true';
-      const lookups = reader.int('lookups', o.lookups, 1000, 1e9);
+      const ringSettings: RingBenchOptions = Object.freeze({
+        ...DEFAULT_RING_BENCH_OPTIONS,
+        lookups: reader.int('lookups', o.lookups, 1000, 1e9),
+        dataPlanes: reader.int('dataPlanes', o.dataPlanes, 0, 50),
+        updates: reader.int('updates', o.updates, 1, 10_000),
+      });
       const bench = readBenchOptions(reader, o);
       reader.done();
 
@@ -63,8 +70,7 @@ export default function register(program: Command): void {
         // Loaded here, not at the top: every `ringlb` process (a data plane too) loads this file.
         if (ring) {
           const { renderRingMarkdown, runRingBench, writeRingReport } = await import('../../clients/bench/ring-bench.js');
-          const settings: RingBenchOptions = { ...DEFAULT_RING_BENCH_OPTIONS, lookups };
-          const report = await runRingBench(settings, { log, signal: controller.signal });
+          const report = await runRingBench(ringSettings, { log, signal: controller.signal });
           const files = await writeRingReport(report, out);
           process.stdout.write(`${renderRingMarkdown(report)}\nwritten: ${files.markdown}, ${files.json}\n`);
           return;

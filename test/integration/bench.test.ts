@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 import type { BenchReport } from '../../clients/bench/bench-report.js';
 import { resolveBinary } from '../../clients/bench/load-generator.js';
+import { OWNER_ENV } from '../../clients/bench/process-set.js';
+import type { PropagationResult } from '../../clients/bench/propagation-bench.js';
+import type { RingBenchReport } from '../../clients/bench/ring-bench.js';
+import { strategyNames } from '../../src/ring/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RINGLB_BIN = path.resolve(here, '../../src/cli/main.js');
@@ -16,35 +20,38 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** Processes the bench started that are still there after it exited. */
+  leftovers: string[];
 }
 
 /** `ringlb bench <args>`, bounded: a wedged bench fails the test instead of hanging it. */
 function ringlbBench(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [RINGLB_BIN, 'bench', ...args], { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    const child = execFile(process.execPath, [RINGLB_BIN, 'bench', ...args], { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, leftovers: startedBy(child.pid!) });
     });
   });
+}
+
+/** Processes whose environment says the bench with this pid started them. */
+function startedBy(benchPid: number): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${OWNER_ENV}=${benchPid}`)) {
+        found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
 
 function tempOut(t: TestContext): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Processes whose command line mentions one of the bench's temporary folders (nginx -p, haproxy -f). */
-function benchProcesses(): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (/ringlb-bench-(?!test-)\w{6}/.test(cmdline)) found.push(`${pid} ${cmdline}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 const SHORT = ['--rounds', '1', '--duration', '2', '--warmup', '0'];
@@ -82,7 +89,7 @@ test('ringlb bench: a short run measures every installed peer and writes the tab
   const markdown = readFileSync(path.join(out, 'bench.md'), 'utf8');
   assert.match(markdown, /\| target \| req\/s median/);
   assert.match(markdown, /^\| direct: /m);
-  assert.deepEqual(benchProcesses(), [], 'processes left behind');
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 
 test('ringlb bench: a missing peer is reported as skipped, never measured; no wrk means autocannon', async (t) => {
@@ -106,7 +113,7 @@ test('ringlb bench: a missing peer is reported as skipped, never measured; no wr
   assert.match(report.loadGenerator, /^autocannon /);
   // With no nginx there is nothing to divide by: no ratio rather than a made-up one.
   assert.equal(report.targets.find((x) => x.id === 'direct')!.ratios.requestsPerSecond.nginx, undefined);
-  assert.deepEqual(benchProcesses(), [], 'processes left behind');
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 
 test('ringlb bench: bad flags are refused with exit code 2, naming the flag', async () => {
@@ -114,4 +121,50 @@ test('ringlb bench: bad flags are refused with exit code 2, naming the flag', as
   assert.equal(run.code, 2);
   assert.match(run.stderr, /--rounds \(RINGLB_BENCH_ROUNDS\): must be an integer from 1 to 100/);
   assert.match(run.stderr, /--targets \(RINGLB_BENCH_TARGETS\): unknown target 'squid'/);
+});
+
+test('ringlb bench --ring: every strategy timed, and ring updates timed to each subscribed data plane', async (t) => {
+  const out = tempOut(t);
+  const run = await ringlbBench(['--ring', '--lookups', '1000', '--data-planes', '2', '--updates', '5', '--out', out]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'ring-bench.json'), 'utf8')) as RingBenchReport;
+  assert.deepEqual([...new Set(report.lookups.map((r) => r.strategy))], strategyNames());
+  for (const r of report.lookups) {
+    if (r.status === 'ran') assert.ok(r.nsPerLookup!.median > 0 && r.buildMs!.median > 0, `${r.strategy} N=${r.replicas}`);
+    else assert.ok(r.reason, `${r.strategy} N=${r.replicas} skipped without a reason`);
+  }
+  // N = 3 fits every strategy.
+  assert.ok(report.lookups.filter((r) => r.replicas === 3).every((r) => r.status === 'ran'));
+  assert.ok(!('skipped' in report.propagation), JSON.stringify(report.propagation));
+  const p = report.propagation as PropagationResult;
+  assert.equal(p.dataPlanes, 2);
+  assert.ok(p.allDataPlanesMs.p50 > 0 && p.allDataPlanesMs.p99 >= p.allDataPlanesMs.p50);
+  assert.match(run.stdout, /\| reaches all 2 data planes \|/);
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
+});
+
+test('ringlb bench: Ctrl-C in the middle of a run stops every process it started', async () => {
+  const child = spawn(process.execPath, [RINGLB_BIN, 'bench', '--rounds', '1', '--duration', '60', '--warmup', '0', '--targets', 'direct,nginx-1,ringlb-1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // Everything is up and the first measured run is going on.
+        if (/round 1\/1|\bringlb-1: ringlb data plane.* at http/.test(stderr)) resolve();
+      });
+      void exited.then(() => reject(new Error(`bench exited early: ${stderr}`)));
+    });
+    assert.ok(startedBy(child.pid!).length >= 3, 'the bench should have replicas and proxies running');
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.deepEqual(startedBy(child.pid!), [], 'processes left behind');
+  } finally {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+  }
 });

@@ -1,0 +1,40 @@
+import { performance } from 'node:perf_hooks';
+
+import { DataPlane } from '../../src/dataplane/data-plane.js';
+
+/**
+ * One data plane of the propagation benchmark, in a process of its own as in
+ * production: a real DataPlane subscribed to the control plane, which tells
+ * the bench over IPC when each ring version was swapped in. The timestamp is
+ * wall-clock time at sub-millisecond resolution (timeOrigin + now()), which
+ * processes on one machine share, so the bench can subtract its own.
+ */
+const controlAddress = process.env.RINGLB_BENCH_CONTROL;
+if (!controlAddress || !process.send) {
+  console.error('ring probe: run by ringlb bench --ring (needs RINGLB_BENCH_CONTROL and an IPC channel)');
+  process.exit(2);
+}
+
+const dataPlane = new DataPlane({
+  controlAddress,
+  host: '127.0.0.1',
+  port: 0,
+  adminHost: '127.0.0.1',
+  adminPort: null,
+  routingKey: { kind: 'random' },
+  nodeId: process.env.RINGLB_BENCH_NODE_ID ?? `ring-probe-${process.pid}`,
+  logLevel: 'warn',
+});
+dataPlane.ring.onChange((view) => {
+  process.send?.({ type: 'ring', version: view.version, at: performance.timeOrigin + performance.now() });
+});
+await dataPlane.start();
+process.send({ type: 'ready' });
+
+const stop = (): void => {
+  void dataPlane.close().then(() => process.exit(0));
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
+// The bench went away without stopping us.
+process.once('disconnect', stop);
