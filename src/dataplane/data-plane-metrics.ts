@@ -5,7 +5,7 @@ export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
 
-/** A replica is shown as down for this long after a failed connection, unless it answered since. */
+/** A replica is skipped for this long after a refused connection, unless it answered since. */
 const DOWN_FOR_MS = 10_000;
 /** Replicas remembered after they left the ring, so counters stay monotonic; beyond this the oldest go. */
 const MAX_TRACKED = 1_000;
@@ -24,7 +24,8 @@ export class UpstreamStats {
   failures = 0;
   lastFailureAt = 0;
   lastFailureReason = '';
-  lastSuccessAt = 0;
+  /** When a connection to it was last refused (0: not since it last answered). */
+  downSince = 0;
   latencySum = 0;
   /** Responses sent to clients, by HTTP status (index = status code). */
   readonly byStatus = new Float64Array(600);
@@ -43,15 +44,24 @@ export class UpstreamStats {
     this.latency[i]++;
   }
 
-  failed(reason: string, now: number): void {
+  /**
+   * A connection-level failure. `refused` ones (nothing listening) also mark
+   * the replica down: a strong signal, unlike one reset or slow response.
+   */
+  failed(reason: string, now: number, refused: boolean): void {
     this.failures++;
     this.lastFailureAt = now;
     this.lastFailureReason = reason;
+    if (refused) this.downSince = now;
   }
 
-  /** Health as this data plane saw it: down after a failed connection, until it answers again. */
+  /**
+   * Health as this data plane saw it: down for a while after a refused
+   * connection, until it answers again; after DOWN_FOR_MS one request may
+   * probe it.
+   */
   up(now: number): boolean {
-    return !(this.lastFailureAt > this.lastSuccessAt && now - this.lastFailureAt < DOWN_FOR_MS);
+    return this.downSince === 0 || now - this.downSince >= DOWN_FOR_MS;
   }
 }
 

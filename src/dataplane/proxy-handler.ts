@@ -119,26 +119,25 @@ export class ProxyHandler {
       return;
     }
     const key = this.#keyOf(req);
-    const member = this.#choose(view, key);
-    const exchange = new Exchange(this, req, res as TrackedResponse, key, member);
-    exchange.begin(this.#maxReplay);
-  };
-
-  /** Owner of `key`, or the least-loaded acceptable member under bounded loads; skips replicas seen down. */
-  #choose(view: RingView, key: number): RingMember {
     const table = view.table;
-    const owner = view.policy.loadBound > 0
-      ? pickWithBoundedLoad(table, key, (m) => this.metrics.upstream(m.hostname).inflight, this.inflight, view.policy.loadBound)!
+    let member = view.policy.loadBound > 0
+      ? pickWithBoundedLoad(table, key, this.#inflightOf, this.inflight, view.policy.loadBound)!
       : table.owner(key)!;
-    const stats = this.metrics.upstream(owner.hostname);
+    let stats = this.metrics.upstream(member.hostname);
     // Passive outlier ejection: a replica that just refused a connection is
     // skipped until it answers again or the ring drops it, so requests do not
     // each pay for a failed attempt while the control plane confirms it dead.
-    if (stats.lastFailureAt > stats.lastSuccessAt && !stats.up(Date.now())) {
-      return this.next(key, [owner.hostname], true) ?? owner;
+    if (stats.downSince !== 0 && !stats.up(Date.now())) {
+      const alternative = this.next(key, [member.hostname], true);
+      if (alternative) {
+        member = alternative;
+        stats = this.metrics.upstream(member.hostname);
+      }
     }
-    return owner;
-  }
+    new Exchange(this, req, res as TrackedResponse, key, member, stats).begin(this.#maxReplay);
+  };
+
+  readonly #inflightOf = (m: RingMember): number => this.metrics.upstream(m.hostname).inflight;
 
   /** The next distinct member of the current ring for `key`, not in `tried`. */
   next(key: number, tried: readonly string[], skipDown = false): RingMember | undefined {
@@ -229,13 +228,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   #clientGone = false;
   #finished = false;
 
-  constructor(proxy: ProxyHandler, req: IncomingMessage, res: TrackedResponse, key: number, member: RingMember) {
+  constructor(proxy: ProxyHandler, req: IncomingMessage, res: TrackedResponse, key: number, member: RingMember, stats: UpstreamStats) {
     this.#proxy = proxy;
     this.#req = req;
     this.#res = res;
     this.#key = key;
     this.#member = member;
-    this.#stats = proxy.metrics.upstream(member.hostname);
+    this.#stats = stats;
   }
 
   /** Builds the upstream headers, reads a small body if any, then dispatches. */
@@ -356,7 +355,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#settleUpstream();
-    this.#stats.lastSuccessAt = Date.now();
+    this.#stats.downSince = 0;
     if (this.#replaced) {
       this.#finish(400, this.#stats);
       return;
@@ -376,7 +375,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
-      this.#stats.failed(code || 'body error', Date.now());
+      this.#stats.failed(code || 'body error', Date.now(), false);
       res.destroy(err);
       this.#finish(this.#status || 502, this.#stats);
       return;
@@ -384,7 +383,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const notSent = NOT_SENT.has(code);
     const broken = BROKEN.has(code);
     if ((notSent || broken || TIMEOUT.has(code)) && code !== 'UND_ERR_CLOSED') {
-      this.#stats.failed(code, Date.now());
+      this.#stats.failed(code, Date.now(), code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT');
       this.#proxy.reportFailure(member, describe(code));
     }
     const retryable = this.#replayable && (notSent || (broken && IDEMPOTENT.has(this.#req.method!)));
