@@ -48,7 +48,7 @@ export const DOCKER_LABELS = Object.freeze({
 
 const BRIDGE_PORT = 5000;
 /** Instance values become part of container names and label filters. */
-const INSTANCE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const INSTANCE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 /** Docker's own rule for container names. */
 const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const WATCHED_ACTIONS = ['die', 'oom', 'kill', 'stop', 'destroy'] as const;
@@ -85,7 +85,7 @@ export class DockerDriver implements ReplicaDriver {
   constructor(options: DockerDriverOptions = {}) {
     const instance = options.instance ?? 'default';
     if (!INSTANCE_PATTERN.test(instance)) {
-      throw RinglbError.invalidArgument(`instance label '${instance}' must be lowercase letters, digits, '.', '_' or '-' (at most 63)`);
+      throw RinglbError.invalidArgument(`instance label '${instance}' must be letters, digits, '.', '_' or '-' (at most 63, not starting with a symbol)`);
     }
     const network = options.network ?? 'host';
     if (network !== 'host' && !CONTAINER_NAME_PATTERN.test(network)) {
@@ -117,7 +117,8 @@ export class DockerDriver implements ReplicaDriver {
       404: () => RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
     });
     if (this.#network !== 'host') await this.#ensureNetwork();
-    this.#watcher ??= new DockerEventWatcher({
+    if (this.#watcher) return; // started before: the checks above were all there was to redo
+    this.#watcher = new DockerEventWatcher({
       docker: this.#docker,
       labels: this.labelFilters,
       actions: WATCHED_ACTIONS,

@@ -199,6 +199,28 @@ test('the event stream survives losing the engine and reports what happened mean
   await waitForEvent(events, (e) => e.hostname === 'server-1' && e.type === 'die', 15_000);
 });
 
+test('bridge mode makes the network if missing and addresses replicas by name on port 5000', opts, async (t) => {
+  assertEngineUsable(engine);
+  // Only the engine's bookkeeping is checked: no traffic goes to bridge (private-range) addresses.
+  const instance = uniqueInstance('bridge');
+  const network = `${instance}-net`;
+  const driver = new DockerDriver({ instance, image: REPLICA_IMAGE, network });
+  t.after(async () => {
+    await driver.close();
+    await removeInstanceContainers(docker, instance);
+    await docker.getNetwork(network).remove().catch(() => undefined);
+  });
+  await driver.start();
+  await driver.start(); // the network exists now: found, not made twice
+  const replica = await driver.create({ hostname: 'server-1', serverId: 1 });
+  assert.equal(replica.address, `${instance}-server-1:5000`);
+  const info = await docker.getContainer(replica.instanceId).inspect();
+  assert.deepEqual(Object.keys(info.NetworkSettings.Networks), [network]);
+  assert.ok(info.Config.Env.includes('HOST=0.0.0.0') && info.Config.Env.includes('PORT=5000'));
+  assert.deepEqual(await driver.list(), [replica]);
+  await driver.remove('server-1', 0);
+});
+
 test('a missing image is FAILED_PRECONDITION at once', opts, async (t) => {
   assertEngineUsable(engine);
   const instance = uniqueInstance('noimage');
@@ -225,7 +247,7 @@ test('an unreachable engine is UNAVAILABLE at once, for every call', async () =>
 });
 
 test('bad constructor options are INVALID_ARGUMENT before any engine call', () => {
-  assert.throws(() => new DockerDriver({ instance: 'Not Valid' }), (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT);
+  assert.throws(() => new DockerDriver({ instance: '-not valid' }), (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT);
   assert.throws(() => new DockerDriver({ network: 'bad name!' }), (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT);
 });
 
