@@ -41,3 +41,57 @@ export function pickWithBoundedLoad(
   }
   return owner;
 }
+
+/** Settings of a closed-loop bounded-loads simulation. */
+export interface LoadSimulation {
+  requests: number;
+  /** Requests in flight at once (a closed loop: one finishes, the next starts). */
+  concurrency: number;
+  /** Bounded-loads factor c; 0 places every request on its owner. */
+  c: number;
+  seed?: number;
+}
+
+export interface LoadSimulationResult {
+  /** Requests placed on each member, in table member order. */
+  counts: number[];
+  /** Largest in-flight count seen on a member over ⌈c × mean in flight⌉ right after placing (≤ 1 when c > 0). */
+  worstLoadRatio: number;
+}
+
+/**
+ * What bounded loads does to request counts when every replica is equally
+ * fast: `concurrency` requests in flight, each new request (a random 6-digit
+ * id) placed once a random in-flight one finishes. A pure model beside the
+ * live experiment, where replicas are not equally fast and the overlay
+ * (rightly) sends less to a slower one.
+ */
+export function simulateBoundedLoads(table: RingTable, sim: LoadSimulation, keys: Iterable<number>): LoadSimulationResult {
+  const n = table.members.length;
+  const index = new Map(table.members.map((m, k) => [m, k]));
+  const inFlight = new Array<number>(n).fill(0);
+  const counts = new Array<number>(n).fill(0);
+  const live: number[] = [];
+  let rng = (sim.seed ?? 12345) >>> 0;
+  let worst = 0;
+  let placed = 0;
+  for (const key of keys) {
+    if (placed++ >= sim.requests || n === 0) break;
+    if (live.length >= sim.concurrency) {
+      rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0;
+      const slot = rng % live.length;
+      inFlight[live[slot]!]!--;
+      live[slot] = live[live.length - 1]!;
+      live.pop();
+    }
+    const member = sim.c > 0
+      ? pickWithBoundedLoad(table, key, (m) => inFlight[index.get(m)!]!, live.length, sim.c)!
+      : table.owner(key)!;
+    const k = index.get(member)!;
+    inFlight[k]!++;
+    counts[k]!++;
+    live.push(k);
+    if (sim.c > 0) worst = Math.max(worst, inFlight[k]! / Math.ceil((sim.c * live.length) / n));
+  }
+  return { counts, worstLoadRatio: worst };
+}

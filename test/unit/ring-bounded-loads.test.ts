@@ -1,41 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { balanceFromCounts, buildRing, loadCapacity, pickWithBoundedLoad, sampleRequestIds } from '../../src/ring/index.js';
+import { balanceFromCounts, buildRing, loadCapacity, pickWithBoundedLoad, sampleRequestIds, simulateBoundedLoads } from '../../src/ring/index.js';
 import type { RingMember, RingTable } from '../../src/ring/index.js';
 
 const members = (n: number): RingMember[] =>
   Array.from({ length: n }, (_, k) => ({ hostname: `server-${k + 1}`, serverId: k + 1, address: `127.0.0.1:${6001 + k}` }));
 
-/**
- * A closed-loop load generator: `concurrency` requests in flight; each new
- * request waits for a random in-flight one to finish (seeded), then is placed
- * with bounded loads. Returns per-member totals and the worst observed ratio
- * of a member's in-flight count to ⌈c × mean⌉.
- */
+/** The closed-loop model of bounded-loads.ts: worst in-flight ratio and count balance. */
 function simulate(table: RingTable, c: number, requests = 10_000, concurrency = 64) {
-  const index = new Map(table.members.map((m, n) => [m, n]));
-  const inFlight = new Array<number>(table.members.length).fill(0);
-  const totals = new Array<number>(table.members.length).fill(0);
-  const live: number[] = [];
-  let rng = 12345;
-  let worst = 0;
-  for (const key of sampleRequestIds(requests, 7)) {
-    if (live.length === concurrency) {
-      rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0;
-      const slot = rng % live.length;
-      inFlight[live[slot]!]!--;
-      live[slot] = live[live.length - 1]!;
-      live.pop();
-    }
-    const picked = pickWithBoundedLoad(table, key, (m) => inFlight[index.get(m)!]!, live.length, c)!;
-    const n = index.get(picked)!;
-    inFlight[n]!++;
-    totals[n]!++;
-    live.push(n);
-    const bound = Math.ceil((c * live.length) / table.members.length);
-    worst = Math.max(worst, inFlight[n]! / bound);
-  }
-  return { worst, balance: balanceFromCounts(table.members, totals) };
+  const { counts, worstLoadRatio } = simulateBoundedLoads(table, { requests, concurrency, c }, sampleRequestIds(requests, 7));
+  return { worst: worstLoadRatio, balance: balanceFromCounts(table.members, counts) };
 }
 
 test('capacity is ⌈c × (total + 1) / N⌉', () => {
