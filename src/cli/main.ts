@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import registerAnalyze from './analyze-command.js';
 import registerBench from './bench-command.js';
 import registerControl from './control-command.js';
 import registerDataplane from './dataplane-command.js';
@@ -21,6 +22,7 @@ const commands = [
   registerDataplane,
   registerReplica,
   registerBench,
+  registerAnalyze,
 ];
 for (const register of commands) register(program);
 
