@@ -100,7 +100,8 @@ function a2Chart(rows: Measurement[], v: Variant, requests: number): ChartPlan {
 function a3Chart(results: ExperimentResults): ChartPlan {
   const k = results.kill!;
   const toS = (ms: number): number => Math.round(ms) / 1000;
-  const values = k.timeline.flatMap((b) => [
+  // The last bucket is cut short by the end of the loop: leave it out rather than draw a false dip.
+  const values = k.timeline.slice(0, k.timeline.length > 2 ? -1 : undefined).flatMap((b) => [
     { t: toS(b.startMs), outcome: '2xx', requests: b.ok },
     { t: toS(b.startMs), outcome: 'failed', requests: b.failed },
   ]);

@@ -16,6 +16,8 @@ export interface Verdict {
   pass: boolean;
 }
 
+/** Inline code, so `*`, `<` and `|` in expressions and messages show as typed. */
+const code = (x: string): string => `\`${x.replace(/`/g, "'")}\``;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const f3 = (x: number): string => x.toFixed(3);
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -151,7 +153,7 @@ export function renderReport(results: ExperimentResults, charts: ChartPlan[], ct
   if (results.checks.length || results.kill) {
     out.push('## A-3: every endpoint, and a replica killed under load', '');
     if (results.checks.length) {
-      out.push(table(['request', 'expected', 'got', ''], results.checks.map((c) => [c.name, c.expected, c.got, c.pass ? 'pass' : '**fail**'])), '');
+      out.push(table(['request', 'expected', 'got', ''], results.checks.map((c) => [code(c.name), code(c.expected), code(c.got), c.pass ? 'pass' : '**fail**'])), '');
     }
     const k = results.kill;
     if (k) {
@@ -178,7 +180,7 @@ export function renderReport(results: ExperimentResults, charts: ChartPlan[], ct
 
   if (s.runA4) {
     out.push('## A-4: other hash functions and strategies', '');
-    out.push(table(['strategy', 'policy'], s.variants.map((v) => [v.label, policyText(v.policy)])), '');
+    out.push(table(['strategy', 'policy'], s.variants.map((v) => [v.label, code(policyText(v.policy))])), '');
     const atBase = results.measurements.filter((m) => m.n === s.baseN);
     out.push(`### A-1 again, every strategy (N=${s.baseN})`, '');
     out.push(table(['strategy', 'max/mean (live)', 'min/mean', 'std dev / mean', 'req/s', 'requests per replica', 'max/mean (model)'], atBase.map((m) => [
