@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { createLogger } from '../shared/logger.js';
-import { createDataPlane, dataPlaneOptions, readDataPlaneConfig } from './dataplane-config.js';
+import { DataPlaneCluster, runDataPlaneWorker } from '../dataplane/data-plane-cluster.js';
+import type { DataPlaneOptions } from '../dataplane/data-plane.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, type DataPlaneConfig } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 
 export { parseRoutingKey } from '../dataplane/routing-key.js';
@@ -11,12 +14,14 @@ const FIRST_RING_WARN_MS = 10_000;
 /**
  * `ringlb dataplane`: one data plane against a running control plane
  * (`ringlb control`). Several can share one control plane; each builds the
- * same ring from the same snapshots.
+ * same ring from the same snapshots. With --workers N, N processes share the
+ * port and the primary serves the admin port for all of them.
  */
 export default function register(program: Command): void {
   const options = [
     opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
     ...dataPlaneOptions(),
+    opt('--workers <n>', 'processes sharing the port (1: no worker processes)', 'RINGLB_WORKERS', '1'),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
   ];
   const command = program
@@ -28,13 +33,19 @@ export default function register(program: Command): void {
       const reader = ConfigReader.forCommand(options);
       const control = reader.hostPort('control', o.control);
       const config = readDataPlaneConfig(reader, o, control.text);
+      const workers = reader.int('workers', o.workers, 1, 64);
       const logLevel = reader.logLevel('logLevel', o.logLevel);
       reader.done();
-      const log = createLogger(logLevel, 'dataplane');
-      const dataPlane = createDataPlane(config, logLevel);
+      const log = createLogger(logLevel, cluster.isWorker ? `dataplane/w${cluster.worker!.id}` : 'dataplane');
+      if (cluster.isWorker) {
+        // Forked by DataPlaneCluster below, with the same flags.
+        await runDataPlaneWorker(toOptions(config, log));
+        return;
+      }
+      const dataPlane = workers > 1 ? new DataPlaneCluster({ ...toOptions(config, log), workers }) : createDataPlane(config, logLevel);
       const started = await dataPlane.start();
-      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text });
-      dataPlane.waitForRing(FIRST_RING_WARN_MS).then(
+      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text, workers });
+      dataPlane.ring.waitForRing(FIRST_RING_WARN_MS).then(
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
         () => log.warn(`no ring from the control plane at ${control.text} yet; answering 503 until it comes`),
       );
@@ -43,4 +54,17 @@ export default function register(program: Command): void {
       await dataPlane.close();
     }),
   );
+}
+
+function toOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {
+  return {
+    controlAddress: config.controlAddress,
+    host: config.host,
+    port: config.port,
+    adminHost: config.admin?.host ?? '127.0.0.1',
+    adminPort: config.admin ? config.admin.port : null,
+    routingKey: config.routingKey,
+    nodeId: config.nodeId,
+    log,
+  };
 }

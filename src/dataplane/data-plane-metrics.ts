@@ -44,6 +44,41 @@ export class UpstreamStats {
     this.latency[i]++;
   }
 
+  /** Plain data, to send to another process (worker → primary). */
+  snapshot(): UpstreamSnapshot {
+    const byStatus: [number, number][] = [];
+    for (let code = 0; code < this.byStatus.length; code++) if (this.byStatus[code] > 0) byStatus.push([code, this.byStatus[code]]);
+    return {
+      hostname: this.hostname,
+      inflight: this.inflight,
+      requests: this.requests,
+      retries: this.retries,
+      failures: this.failures,
+      lastFailureAt: this.lastFailureAt,
+      lastFailureReason: this.lastFailureReason,
+      downSince: this.downSince,
+      latencySum: this.latencySum,
+      byStatus,
+      latency: [...this.latency],
+    };
+  }
+
+  /** Adds another process's counts; health follows the most recent failure. */
+  add(other: UpstreamSnapshot): void {
+    this.inflight += other.inflight;
+    this.requests += other.requests;
+    this.retries += other.retries;
+    this.failures += other.failures;
+    if (other.lastFailureAt > this.lastFailureAt) {
+      this.lastFailureAt = other.lastFailureAt;
+      this.lastFailureReason = other.lastFailureReason;
+    }
+    this.downSince = Math.max(this.downSince, other.downSince);
+    this.latencySum += other.latencySum;
+    for (const [code, count] of other.byStatus) this.byStatus[code] += count;
+    for (let i = 0; i < this.latency.length; i++) this.latency[i] += other.latency[i] ?? 0;
+  }
+
   /**
    * A connection-level failure. `refused` ones (nothing listening) also mark
    * the replica down: a strong signal, unlike one reset or slow response.
@@ -65,6 +100,28 @@ export class UpstreamStats {
   }
 }
 
+/** UpstreamStats as plain data (structured-clone and JSON safe). */
+export interface UpstreamSnapshot {
+  hostname: string;
+  inflight: number;
+  requests: number;
+  retries: number;
+  failures: number;
+  lastFailureAt: number;
+  lastFailureReason: string;
+  downSince: number;
+  latencySum: number;
+  /** [status, count] for non-zero counts. */
+  byStatus: [number, number][];
+  latency: number[];
+}
+
+/** All of one process's counters. */
+export interface MetricsSnapshot {
+  upstreams: UpstreamSnapshot[];
+  local: UpstreamSnapshot;
+}
+
 /** Where the data plane's gauges come from at scrape time. */
 export interface DataPlaneMetricsSource {
   ringVersion(): number | undefined;
@@ -83,11 +140,11 @@ export const LOCAL = 'none';
 export class DataPlaneMetrics {
   readonly registry = new Registry();
   readonly #upstreams = new Map<string, UpstreamStats>();
-  readonly local = new UpstreamStats(LOCAL);
+  #local = new UpstreamStats(LOCAL);
 
   constructor(source: DataPlaneMetricsSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
-    const all = (): UpstreamStats[] => [...this.#upstreams.values(), this.local];
+    const all = (): UpstreamStats[] => [...this.#upstreams.values(), this.#local];
     const upstreams = this.#upstreams;
 
     new Counter({
@@ -145,6 +202,28 @@ export class DataPlaneMetrics {
     gauge('ringlb_dataplane_control_plane_connected', '1 while the ring stream from the control plane is open.', () => (source.controlPlaneConnected() ? 1 : 0));
     gauge('ringlb_dataplane_ring_updates', 'Ring snapshots applied since start.', () => source.ringUpdates());
     this.registry.registerMetric(latencyHistogram(all) as unknown as Metric);
+  }
+
+  /** Responses the data plane produced itself (no replica involved). */
+  get local(): UpstreamStats {
+    return this.#local;
+  }
+
+  snapshot(): MetricsSnapshot {
+    return { upstreams: [...this.#upstreams.values()].map((s) => s.snapshot()), local: this.#local.snapshot() };
+  }
+
+  /**
+   * Replaces every counter with the sum of other processes' snapshots: how a
+   * primary process shows its workers' traffic on one admin port.
+   */
+  replaceWith(snapshots: Iterable<MetricsSnapshot>): void {
+    this.#upstreams.clear();
+    this.#local = new UpstreamStats(LOCAL);
+    for (const snapshot of snapshots) {
+      for (const upstream of snapshot.upstreams) this.upstream(upstream.hostname).add(upstream);
+      this.#local.add(snapshot.local);
+    }
   }
 
   /** The stats of replica `hostname`, created on first use. */

@@ -63,19 +63,9 @@ export class DataPlane {
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
-    this.#client = new ControlPlaneClient(options.controlAddress, credentials.createInsecure(), {
-      // The control plane is usually on the same host: after a restart, come
-      // back within a couple of seconds rather than grpc's default minutes.
-      'grpc.initial_reconnect_backoff_ms': 250,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-    });
+    this.#client = connectControlPlane(options.controlAddress);
     this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
-    this.metrics = new DataPlaneMetrics({
-      ringVersion: () => this.ring.current?.version,
-      ringMembers: () => this.ring.current?.members.map((m) => m.hostname) ?? [],
-      controlPlaneConnected: () => this.ring.connected,
-      ringUpdates: () => this.ring.updates,
-    });
+    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log));
     const reporter = new FailureReporter({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('report') });
     this.proxy = new ProxyHandler({
       ring: this.ring,
@@ -104,17 +94,6 @@ export class DataPlane {
     this.#app.setErrorHandler(classicErrorHandler(this.#log));
     classicShims(this.#app, { client: this.#client, controlAddress: options.controlAddress });
 
-    if (options.adminPort !== null && options.adminPort >= 0) {
-      this.#admin = new AdminServer({
-        host: options.adminHost,
-        port: options.adminPort,
-        ring: this.ring,
-        metrics: this.metrics,
-        nodeId: options.nodeId,
-        routingKey: formatRoutingKey(options.routingKey),
-        log: this.#log.child('admin'),
-      });
-    }
   }
 
   /**
@@ -162,6 +141,38 @@ export class DataPlane {
     })();
     return this.#closing;
   }
+}
+
+/** The gRPC client a data plane talks to its control plane with. */
+export function connectControlPlane(address: string): ControlPlaneClient {
+  return new ControlPlaneClient(address, credentials.createInsecure(), {
+    // The control plane is usually on the same host: after a restart, come
+    // back within a couple of seconds rather than grpc's default minutes.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  });
+}
+
+/** Metrics over a ring subscription, and the admin server showing them unless it is disabled. */
+export function observe(ring: RingSubscriber, options: DataPlaneOptions, log: Logger): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
+  const metrics = new DataPlaneMetrics({
+    ringVersion: () => ring.current?.version,
+    ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
+    controlPlaneConnected: () => ring.connected,
+    ringUpdates: () => ring.updates,
+  });
+  const admin = options.adminPort !== null && options.adminPort >= 0
+    ? new AdminServer({
+        host: options.adminHost,
+        port: options.adminPort,
+        ring,
+        metrics,
+        nodeId: options.nodeId,
+        routingKey: formatRoutingKey(options.routingKey),
+        log: log.child('admin'),
+      })
+    : undefined;
+  return { metrics, admin };
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */

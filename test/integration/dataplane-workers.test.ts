@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { startControlPlane } from '../helpers/control-plane.js';
+import { eventually, httpRequest } from '../helpers/data-plane.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('ringlb dataplane --workers 2: two processes share the port, one admin port sums them, a dead worker is replaced', async (t) => {
+  const control = await startControlPlane(t);
+  const dp = spawnRinglb(t, ['dataplane', '--control', control.address, '--host', '127.0.0.1', '--port', '0', '--admin', '127.0.0.1:0', '--workers', '2']);
+  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/);
+  const workers = childPids(dp.child.pid!);
+  assert.equal(workers.length, 2, `worker pids ${workers}`);
+
+  for (let i = 0; i < 40; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
+  assert.equal((await httpRequest(`${url}/rep`)).json.message.N, 3);
+  // Workers report once a second; the primary's /stats is their sum.
+  await eventually('the summed counters', async () => {
+    const stats = (await httpRequest(`${adminUrl}/stats`)).json;
+    return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 40;
+  }, 5_000);
+  const health = await httpRequest(`${adminUrl}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal(health.json.replicas, 3);
+
+  process.kill(workers[0], 'SIGKILL');
+  const replaced = await eventually('a new worker', () => {
+    const now = childPids(dp.child.pid!);
+    return now.length === 2 && !now.includes(workers[0]) ? now : undefined;
+  }, 10_000);
+  assert.ok(replaced.includes(workers[1]));
+  for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
+  await eventually('counters kept across the restart', async () => {
+    const stats = (await httpRequest(`${adminUrl}/stats`)).json;
+    return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 60;
+  }, 5_000);
+
+  await dp.stop();
+  assert.equal(await dp.exited, 0);
+  for (const pid of replaced) assert.ok(!alive(pid), `worker ${pid} still running`);
+});
