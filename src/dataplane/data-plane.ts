@@ -103,21 +103,24 @@ export class DataPlane {
    */
   async start(): Promise<{ url: string; adminUrl?: string }> {
     this.ring.start();
-    await this.#app.listen({ host: this.#options.host, port: this.#options.port });
-    // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
-    this.#server!.keepAliveTimeout = 65_000;
-    const address = this.#server!.address() as AddressInfo;
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    let url: string;
     let adminUrl: string | undefined;
     try {
+      await this.#app.listen({ host: this.#options.host, port: this.#options.port });
+      // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
+      this.#server!.keepAliveTimeout = 65_000;
+      const address = this.#server!.address() as AddressInfo;
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       adminUrl = this.#admin ? (await this.#admin.start()).url : undefined;
     } catch (err) {
+      // E.g. a port is taken: do not leave the other port, the ring stream or the channel open.
       await this.close();
       throw err;
     }
     this.#log.info('data plane listening', { url, admin: adminUrl ?? 'off', control: this.#options.controlAddress });
     return adminUrl ? { url, adminUrl } : { url };
   }
+
 
   /** The ring in service, waiting up to `timeoutMs` for the first one. */
   waitForRing(timeoutMs = 10_000): Promise<RingView> {
