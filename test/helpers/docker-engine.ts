@@ -70,6 +70,12 @@ export async function instanceContainers(docker: Dockerode, instance: string): P
   return docker.listContainers({ all: true, filters: { label: [`ringlb.managed=true`, `ringlb.instance=${instance}`] } });
 }
 
+/** The engine's unix socket, as dockerode picks it (DOCKER_HOST, else the usual path). */
+export function engineSocketPath(): string {
+  const host = process.env.DOCKER_HOST;
+  return host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock';
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([

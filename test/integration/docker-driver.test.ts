@@ -7,6 +7,7 @@ import type { DriverEvent } from '../../src/runtime/replica-driver.js';
 import { GrpcStatus, RinglbError } from '../../src/shared/errors.js';
 import {
   assertEngineUsable,
+  engineSocketPath,
   instanceContainers,
   probeDockerEngine,
   removeInstanceContainers,
@@ -182,7 +183,7 @@ test('docker kill is reported at once; remove stops, deletes and stays quiet', o
 test('the event stream survives losing the engine and reports what happened meanwhile', opts, async (t) => {
   assertEngineUsable(engine);
   // A real unix-socket relay in front of the engine that the test can cut and restore.
-  const relay = await EngineRelay.start(engineSocket());
+  const relay = await EngineRelay.start(engineSocketPath());
   t.after(() => relay.close());
   const driver = newDriver(t, uniqueInstance('relay'), { socketPath: relay.path });
   await driver.start();
@@ -295,11 +296,6 @@ class EngineRelay {
   close(): Promise<void> {
     return this.cut();
   }
-}
-
-function engineSocket(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
+import { freePort } from '../../clients/bench/free-port.js';
 import type { RingSnapshot } from '../../clients/gen/ringlb/v1/ringlb.js';
-import { assertEngineUsable, instanceContainers, probeDockerEngine, REPLICA_IMAGE, uniqueInstance } from '../helpers/docker-engine.js';
+import {
+  assertEngineUsable,
+  engineSocketPath,
+  instanceContainers,
+  probeDockerEngine,
+  removeInstanceContainers,
+  REPLICA_IMAGE,
+  uniqueInstance,
+} from '../helpers/docker-engine.js';
 import { getJson, loopHome, postJson, startDockerControl, startDockerStack, waitFor } from '../helpers/docker-stack.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
@@ -11,6 +21,7 @@ import { spawnRinglb } from '../helpers/ringlb-process.js';
 const engine = await probeDockerEngine();
 const { docker } = engine;
 const opts = { skip: engine.skip };
+const RINGLB_IMAGE = 'ringlb/ringlb:latest';
 
 /** The instance's containers by their hostname label, with state, as `docker ps -a` shows them. */
 async function containersByHostname(instance: string): Promise<Map<string, { id: string; state: string; name: string }>> {
@@ -141,6 +152,39 @@ test('a missing image or an unreachable engine stops ringlb up at once with a cl
   assert.deepEqual(await instanceContainers(docker, instance), []);
 });
 
+test('the ringlb image runs the stack as a non-root container with the Docker socket; docker stop removes its replicas', opts, async (t) => {
+  assertEngineUsable(engine);
+  const image = await probeDockerEngine([RINGLB_IMAGE]);
+  if (image.problem) {
+    // Built by the same `npm run images` as the replica image; required under RINGLB_REQUIRE_DOCKER=1.
+    if (image.skip) return t.skip(image.skip);
+    assertEngineUsable(image);
+  }
+  const instance = uniqueInstance('image');
+  const port = await freePort();
+  const socket = engineSocketPath();
+  t.after(() => removeInstanceContainers(docker, instance));
+  const container = await docker.createContainer({
+    name: `${instance}-ringlb`,
+    Image: RINGLB_IMAGE,
+    // `ringlb.instance` (without `ringlb.managed`) only so the cleanup below finds it.
+    Labels: { 'ringlb.instance': instance },
+    Cmd: ['up', '--runtime', 'docker', '--instance', instance, '--image', REPLICA_IMAGE, '--host', '127.0.0.1', '--port', String(port), '--admin', 'off', '--control-listen', '127.0.0.1:0'],
+    HostConfig: { NetworkMode: 'host', Binds: [`${socket}:/var/run/docker.sock`], GroupAdd: [String(statSync(socket).gid)] },
+  });
+  await container.start();
+  const url = `http://127.0.0.1:${port}`;
+  const rep = await waitFor('the stack in the container to answer /rep', () => getJson(`${url}/rep`).catch(() => undefined), 30_000);
+  assert.deepEqual(rep.body.message, { N: 3, replicas: ['server-1', 'server-2', 'server-3'] });
+  assert.match((await getJson(`${url}/home`)).body.message, /^Hello from Server: [123]$/);
+  assert.equal((await container.inspect()).Config.User, 'node');
+  assert.equal((await containersByHostname(instance)).size, 3);
+
+  await container.stop({ t: 15 });
+  assert.equal((await container.inspect()).State.ExitCode, 0, 'clean exit on SIGTERM');
+  assert.deepEqual(await instanceContainers(docker, instance), [], 'replicas removed on the way out');
+});
+
 /** What adoption must preserve: the ring, the replica set and each container's identity and start time. */
 async function snapshot(t: Parameters<typeof controlClient>[0], address: string, instance: string) {
   const client = controlClient(t, address);
@@ -174,3 +218,4 @@ async function engineEvents(instance: string, sinceMs: number, action: string): 
     .map((line) => JSON.parse(line) as { timeNano: number })
     .filter((e) => e.timeNano / 1e6 >= sinceMs);
 }
+
