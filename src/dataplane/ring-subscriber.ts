@@ -128,13 +128,14 @@ export class RingSubscriber {
     this.#call = call;
     call.on('data', (snapshot: RingSnapshot) => {
       if (this.#call !== call) return;
+      const firstOfStream = first;
       if (first) {
         first = false;
         this.#attempt = 0;
         this.#connected = true;
         this.#log.info('subscribed to ring updates', { version: snapshot.version });
       }
-      this.#apply(snapshot, first);
+      this.#apply(snapshot, firstOfStream);
     });
     // 'error' and 'end' may both fire; the identity check makes the retry happen once.
     const lost = (reason: string): void => {

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { ControlPlaneClient, ControlPlaneService, type RingSnapshot, type WatchRingRequest } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { RingSubscriber } from '../../src/dataplane/ring-subscriber.js';
+import { eventually, freePort } from '../helpers/data-plane.js';
+
+const snapshot = (version: number, hostnames: string[]): RingSnapshot => ({
+  version,
+  policy: { strategy: 'classic', options: {}, loadBound: 0 },
+  members: hostnames.map((hostname, i) => ({ hostname, serverId: i + 1, address: `127.0.0.1:${10_000 + i}` })),
+});
+
+/**
+ * A real gRPC server on 127.0.0.1 whose WatchRing the test scripts, to pin
+ * version handling that the real control plane (versions from its start
+ * time) cannot easily show: a restarted control plane with a lower version.
+ */
+async function scriptedControlPlane(address: string) {
+  const server = new grpc.Server();
+  const streams: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot>[] = [];
+  server.addService(ControlPlaneService, {
+    watchRing: (call: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot>) => void streams.push(call),
+  } as unknown as grpc.UntypedServiceImplementation);
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  return {
+    streams,
+    stop: () => {
+      for (const s of streams) s.destroy();
+      server.forceShutdown();
+    },
+  };
+}
+
+test('ring subscriber: versions only grow within a stream; a new stream is authoritative; the last ring is kept between', async (t) => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const first = await scriptedControlPlane(address);
+  t.after(() => first.stop());
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 500,
+  });
+  t.after(() => client.close());
+  const subscriber = new RingSubscriber({ client, nodeId: 'test', initialBackoffMs: 50, maxBackoffMs: 200 });
+  t.after(() => subscriber.close());
+  const seen: number[] = [];
+  subscriber.onChange((view) => seen.push(view.version));
+  subscriber.start();
+
+  const stream = await eventually('the watch call', () => first.streams[0]);
+  stream.write(snapshot(10, ['a', 'b']));
+  const view = await subscriber.waitForRing(5_000);
+  assert.equal(view.version, 10);
+  assert.deepEqual([...view.byHostname.keys()], ['a', 'b']);
+  assert.equal(subscriber.connected, true);
+  stream.write(snapshot(9, ['a']));
+  stream.write(snapshot(11, ['a', 'b', 'c']));
+  await eventually('version 11', () => subscriber.current?.version === 11);
+  assert.deepEqual(seen, [10, 11], 'an older version within a stream is ignored');
+
+  first.stop();
+  await eventually('the stream to drop', () => !subscriber.connected);
+  assert.equal(subscriber.current?.version, 11, 'the last ring stays in service');
+
+  // A control plane restarted from scratch may count from lower: its first snapshot wins.
+  const second = await scriptedControlPlane(address);
+  t.after(() => second.stop());
+  const next = await eventually('the resubscription', () => second.streams[0], 10_000);
+  next.write(snapshot(3, ['a', 'd']));
+  await eventually('version 3', () => subscriber.current?.version === 3);
+  assert.equal(subscriber.connected, true);
+  assert.deepEqual(seen, [10, 11, 3]);
+  assert.deepEqual(subscriber.current?.members.map((m) => m.hostname), ['a', 'd']);
+  assert.equal(subscriber.updates, 3);
+});
