@@ -35,7 +35,7 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   await eventually('the summed counters', async () => {
     const stats = (await httpRequest(`${adminUrl}/stats`)).json;
     return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 40;
-  }, 5_000);
+  }, 15_000);
   const health = await httpRequest(`${adminUrl}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(health.json.replicas, 3);
@@ -44,13 +44,13 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   const replaced = await eventually('a new worker', () => {
     const now = childPids(dp.child.pid!);
     return now.length === 2 && !now.includes(workers[0]) ? now : undefined;
-  }, 10_000);
+  }, 20_000);
   assert.ok(replaced.includes(workers[1]));
   for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   await eventually('counters kept across the restart', async () => {
     const stats = (await httpRequest(`${adminUrl}/stats`)).json;
     return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 60;
-  }, 5_000);
+  }, 15_000);
 
   await dp.stop();
   assert.equal(await dp.exited, 0);
