@@ -47,6 +47,12 @@ export class ControlPlaneServer {
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   readonly #log: Logger;
   #address = '';
+  #markReady!: () => void;
+  #markFailed!: (err: unknown) => void;
+  readonly #ready = new Promise<void>((resolve, reject) => {
+    this.#markReady = resolve;
+    this.#markFailed = reject;
+  });
   #closing: Promise<void> | undefined;
 
   constructor(options: ControlPlaneOptions) {
@@ -73,6 +79,7 @@ export class ControlPlaneServer {
         ring: this.ring,
         simulator: new ChangeSimulator(maxReplicas),
         log: this.#log,
+        ready: this.#ready,
         trackStream: (call) => {
           this.#streams.add(call);
           const forget = (): void => void this.#streams.delete(call);
@@ -113,7 +120,10 @@ export class ControlPlaneServer {
     this.#log.info('control plane listening', { address: this.#address });
     try {
       await this.manager.start();
+      this.#markReady();
     } catch (err) {
+      this.#ready.catch(() => undefined);
+      this.#markFailed(err);
       await this.close();
       throw err;
     }

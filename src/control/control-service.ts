@@ -4,6 +4,7 @@ import {
   HealthState,
   type ControlPlaneServer as ControlPlaneHandlers,
   type HealthEvent,
+  type WatchHealthRequest,
   type Replica,
   type ReplicaSet,
   type RingPolicy as ProtoRingPolicy,
@@ -70,10 +71,16 @@ export function createControlService(deps: {
   ring: RingStore;
   simulator: ChangeSimulator;
   log: Logger;
+  /**
+   * Resolves once the replica set is up (adopted or started). Watchers wait
+   * for it: a data plane must never be handed the empty ring of a control
+   * plane that is still adopting, or it would drop every replica it serves.
+   */
+  ready: Promise<void>;
   /** Called with every open stream so close() can end them (grpc-js tryShutdown waits for streams). */
   trackStream: (call: ServerWritableStream<unknown, unknown>) => void;
 }): ControlPlaneHandlers {
-  const { manager, ring, simulator, log, trackStream } = deps;
+  const { manager, ring, simulator, log, ready, trackStream } = deps;
 
   const replicaSet = (replicas: ReplicaView[]): ReplicaSet => ({
     n: replicas.length,
@@ -98,7 +105,10 @@ export function createControlService(deps: {
   return {
     addReplicas: unary((req) => manager.add(req.n, req.hostnames).then(replicaSet)),
     removeReplicas: unary((req) => manager.remove(req.n, req.hostnames).then(replicaSet)),
-    listReplicas: unary(() => replicaSet(manager.list())),
+    listReplicas: unary(async () => {
+      await ready;
+      return replicaSet(manager.list());
+    }),
     reportFailure: unary((req) => ({ accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed') })),
     setRingPolicy: unary((req) => {
       const policy = fromProtoPolicy(req.policy);
@@ -131,39 +141,48 @@ export function createControlService(deps: {
           });
         }
       };
-      const unwatch = ring.watch(send);
-      call.on('cancelled', unwatch);
-      call.on('close', unwatch);
-      call.on('error', unwatch);
+      let unwatch = (): void => undefined;
+      const stop = (): void => unwatch();
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+      void ready.then(() => {
+        if (!call.cancelled && !call.writableEnded) unwatch = ring.watch(send);
+      }, () => call.end());
     },
 
     watchHealth(call) {
       trackStream(call);
-      const snapshot: HealthEvent = {
-        kind: HealthEvent_Kind.KIND_SNAPSHOT,
-        replica: undefined,
-        replicas: manager.list().map(toProtoReplica),
-        replacedBy: '',
-        reason: '',
-        at: new Date(),
-        sequence: 0,
-      };
-      call.write(snapshot);
-      const unsubscribe = manager.onHealthChange((change) => {
-        if (call.cancelled || call.writableEnded) return;
-        call.write({
-          kind: EVENT_KIND[change.kind],
-          replica: toProtoReplica(change.replica),
-          replicas: [],
-          replacedBy: change.replacedBy ?? '',
-          reason: change.reason ?? '',
-          at: change.at,
-          sequence: change.sequence,
-        });
-      });
-      call.on('cancelled', unsubscribe);
-      call.on('close', unsubscribe);
-      call.on('error', unsubscribe);
+      void ready.then(() => watchHealth(call), () => call.end());
     },
   };
+
+  function watchHealth(call: ServerWritableStream<WatchHealthRequest, HealthEvent>): void {
+    if (call.cancelled || call.writableEnded) return;
+    const snapshot: HealthEvent = {
+      kind: HealthEvent_Kind.KIND_SNAPSHOT,
+      replica: undefined,
+      replicas: manager.list().map(toProtoReplica),
+      replacedBy: '',
+      reason: '',
+      at: new Date(),
+      sequence: 0,
+    };
+    call.write(snapshot);
+    const unsubscribe = manager.onHealthChange((change) => {
+      if (call.cancelled || call.writableEnded) return;
+      call.write({
+        kind: EVENT_KIND[change.kind],
+        replica: toProtoReplica(change.replica),
+        replicas: [],
+        replacedBy: change.replacedBy ?? '',
+        reason: change.reason ?? '',
+        at: change.at,
+        sequence: change.sequence,
+      });
+    });
+    call.on('cancelled', unsubscribe);
+    call.on('close', unsubscribe);
+    call.on('error', unsubscribe);
+  }
 }
