@@ -83,10 +83,11 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   };
 }
 
-export async function createDriver(config: ControlConfig): Promise<ReplicaDriver> {
+export async function createDriver(config: ControlConfig, log: Logger): Promise<ReplicaDriver> {
   if (config.runtime === 'docker') {
+    // Loaded only for --runtime docker: the process runtime needs no engine client.
     const { DockerDriver } = await import('../runtime/docker-driver.js');
-    return new DockerDriver({ image: config.image, network: config.network, instance: config.instance });
+    return new DockerDriver({ image: config.image, network: config.network, instance: config.instance, faultHook: config.faultHook, log: log.child('docker') });
   }
   return new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook });
 }
@@ -94,7 +95,7 @@ export async function createDriver(config: ControlConfig): Promise<ReplicaDriver
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
   return new ControlPlaneServer({
     listen: config.listen,
-    driver: await createDriver(config),
+    driver: await createDriver(config, log),
     replicas: config.replicas,
     maxReplicas: config.maxReplicas,
     policy: config.policy,

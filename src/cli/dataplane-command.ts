@@ -1,9 +1,8 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { DataPlaneCluster, runDataPlaneWorker } from '../dataplane/data-plane-cluster.js';
-import type { DataPlaneOptions } from '../dataplane/data-plane.js';
-import { createLogger, type Logger } from '../shared/logger.js';
-import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, type DataPlaneConfig } from './dataplane-config.js';
+import { createLogger } from '../shared/logger.js';
+import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, toDataPlaneOptions } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 
 export { parseRoutingKey } from '../dataplane/routing-key.js';
@@ -39,10 +38,10 @@ export default function register(program: Command): void {
       const log = createLogger(logLevel, cluster.isWorker ? `dataplane/w${cluster.worker!.id}` : 'dataplane');
       if (cluster.isWorker) {
         // Forked by DataPlaneCluster below, with the same flags.
-        await runDataPlaneWorker(toOptions(config, log));
+        await runDataPlaneWorker(toDataPlaneOptions(config, log));
         return;
       }
-      const dataPlane = workers > 1 ? new DataPlaneCluster({ ...toOptions(config, log), workers }) : createDataPlane(config, logLevel);
+      const dataPlane = workers > 1 ? new DataPlaneCluster({ ...toDataPlaneOptions(config, log), workers }) : createDataPlane(config, log);
       const started = await dataPlane.start();
       log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text, workers });
       dataPlane.ring.waitForRing(FIRST_RING_WARN_MS).then(
@@ -54,17 +53,4 @@ export default function register(program: Command): void {
       await dataPlane.close();
     }),
   );
-}
-
-function toOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {
-  return {
-    controlAddress: config.controlAddress,
-    host: config.host,
-    port: config.port,
-    adminHost: config.admin?.host ?? '127.0.0.1',
-    adminPort: config.admin ? config.admin.port : null,
-    routingKey: config.routingKey,
-    nodeId: config.nodeId,
-    log,
-  };
 }

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import type { Option } from 'commander';
-import { DataPlane } from '../dataplane/data-plane.js';
+import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
-import type { LogLevel } from '../shared/logger.js';
+import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
 
 export interface DataPlaneConfig {
@@ -12,6 +12,9 @@ export interface DataPlaneConfig {
   admin: { host: string; port: number } | null;
   routingKey: RoutingKeyPolicy;
   nodeId: string;
+  retries: number;
+  upstreamTimeoutMs: number;
+  connectionsPerReplica: number;
 }
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
@@ -22,6 +25,9 @@ export function dataPlaneOptions(): Option[] {
     opt('--admin <host:port>', "admin server (metrics, /ring, dashboard); 'off' disables it", 'RINGLB_ADMIN', '127.0.0.1:9901'),
     opt('--routing-key <policy>', 'random | header:<name> | cookie:<name> | client-ip | path', 'RINGLB_ROUTING_KEY', 'random'),
     opt('--node-id <id>', 'name this data plane reports to the control plane', 'RINGLB_NODE_ID', `${os.hostname()}-${process.pid}`),
+    opt('--retries <n>', 'extra attempts on the next ring members after a failed connection', 'RINGLB_RETRIES', '2'),
+    opt('--upstream-timeout <ms>', "max wait for a replica's response headers", 'RINGLB_UPSTREAM_TIMEOUT', '30000'),
+    opt('--connections <n>', 'keep-alive connections per replica', 'RINGLB_CONNECTIONS', '128'),
   ];
 }
 
@@ -39,11 +45,14 @@ export function readDataPlaneConfig(reader: ConfigReader, o: Record<string, unkn
     admin: o.admin === 'off' ? null : reader.hostPort('admin', o.admin),
     routingKey,
     nodeId: reader.nonEmpty('nodeId', o.nodeId),
+    retries: reader.int('retries', o.retries, 0, 10),
+    upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
+    connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
   };
 }
 
-export function createDataPlane(config: DataPlaneConfig, logLevel: LogLevel): DataPlane {
-  return new DataPlane({
+export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {
+  return {
     controlAddress: config.controlAddress,
     host: config.host,
     port: config.port,
@@ -51,6 +60,13 @@ export function createDataPlane(config: DataPlaneConfig, logLevel: LogLevel): Da
     adminPort: config.admin ? config.admin.port : null,
     routingKey: config.routingKey,
     nodeId: config.nodeId,
-    logLevel: logLevel === 'debug' ? 'debug' : logLevel === 'silent' ? 'silent' : 'info',
-  });
+    retries: config.retries,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    connectionsPerReplica: config.connectionsPerReplica,
+    log,
+  };
+}
+
+export function createDataPlane(config: DataPlaneConfig, log: Logger): DataPlane {
+  return new DataPlane(toDataPlaneOptions(config, log));
 }

@@ -27,7 +27,7 @@ export default function register(program: Command): void {
       const log = createLogger(logLevel, 'up');
       const controlPlane = await createControlPlane(control, log.child('control'));
       const { address } = await controlPlane.start();
-      const dataPlane = createDataPlane({ ...data, controlAddress: address }, logLevel);
+      const dataPlane = createDataPlane({ ...data, controlAddress: address }, log.child('dataplane'));
       let started: Awaited<ReturnType<typeof dataPlane.start>>;
       try {
         started = await dataPlane.start();
