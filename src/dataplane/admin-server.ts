@@ -4,6 +4,7 @@ import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
+import { ringPolicyRoutes, type RingPolicyRoutesOptions } from './ring-policy-routes.js';
 import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
 
@@ -22,6 +23,8 @@ export interface AdminServerOptions {
   nodeId: string;
   /** The routing-key policy in flag syntax, shown on the dashboard. */
   routingKey: string;
+  /** When given, PUT /ring/policy and POST /ring/simulate call this control plane. */
+  control?: RingPolicyRoutesOptions;
   log?: Logger;
 }
 
@@ -96,6 +99,11 @@ export class AdminServer {
     };
     app.get('/', page);
     app.get('/dashboard', page);
+    if (options.control) {
+      // The policy routes read bodies as text and validate them themselves.
+      app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+      ringPolicyRoutes(app, options.control);
+    }
   }
 
   /** Binds; resolves with the admin base URL. */

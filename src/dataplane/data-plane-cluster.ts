@@ -55,7 +55,7 @@ export class DataPlaneCluster {
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress);
     this.ring = new RingSubscriber({ client: this.#client, nodeId: `${options.nodeId}-primary`, log: this.#log.child('ring') });
-    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log));
+    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
   }
 
   /** Forks the workers and resolves once every one listens. */

@@ -65,7 +65,7 @@ export class DataPlane {
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress);
     this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
-    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log));
+    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
     const reporter = new FailureReporter({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('report') });
     this.proxy = new ProxyHandler({
       ring: this.ring,
@@ -157,7 +157,7 @@ export function connectControlPlane(address: string): ControlPlaneClient {
 }
 
 /** Metrics over a ring subscription, and the admin server showing them unless it is disabled. */
-export function observe(ring: RingSubscriber, options: DataPlaneOptions, log: Logger): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
+export function observe(ring: RingSubscriber, options: DataPlaneOptions, log: Logger, client: ControlPlaneClient): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
   const metrics = new DataPlaneMetrics({
     ringVersion: () => ring.current?.version,
     ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
@@ -172,6 +172,7 @@ export function observe(ring: RingSubscriber, options: DataPlaneOptions, log: Lo
         metrics,
         nodeId: options.nodeId,
         routingKey: formatRoutingKey(options.routingKey),
+        control: { client, controlAddress: options.controlAddress },
         log: log.child('admin'),
       })
     : undefined;
