@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ControlPlaneServer, type ControlPlaneOptions } from '../../src/control/control-plane-server.js';
 import { ProcessDriver } from '../../src/runtime/process-driver.js';
+import { defer } from './cleanup.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/src/replica/main.js, from dist/test/helpers. */
@@ -13,9 +14,10 @@ export const REPLICA_ENTRY = path.resolve(here, '../../src/replica/main.js');
 /** A fresh state folder for a process runtime, removed (with any replica it lists) when the test ends. */
 export function tempStateDir(t: TestContext): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-test-'));
-  t.after(() => {
+  defer(t, () => {
     killListedReplicas(dir);
-    rmSync(dir, { recursive: true, force: true });
+    // Retries: a process still stopping may write its state file meanwhile.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
   return dir;
 }
@@ -56,7 +58,7 @@ export async function startControlPlane(
     heartbeatTimeoutMs: 300,
     ...options,
   });
-  t.after(() => server.close({ removeReplicas: true }));
+  defer(t, () => server.close({ removeReplicas: true }));
   const { address } = await server.start();
   return { server, address, stateDir };
 }

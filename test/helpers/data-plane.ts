@@ -80,16 +80,7 @@ export function sendJson(url: string, method: string, body: unknown, contentType
   return httpRequest(url, { method, headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) }, body: text });
 }
 
-/** Polls `fn` every 50 ms until it returns something truthy; fails after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor as eventually } from './http.js';
 
 /** A port that was free a moment ago on 127.0.0.1, for a server that must come back on the same address. */
 export async function freePort(): Promise<number> {

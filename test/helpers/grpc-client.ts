@@ -13,6 +13,7 @@ import {
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { defer } from './cleanup.js';
 
 interface Unary {
   addReplicas: [AddReplicasRequest, ReplicaSet];
@@ -29,7 +30,7 @@ type ResponseOf<M extends UnaryMethods> = Unary[M][1];
 /** The generated client, closed when the test ends. */
 export function controlClient(t: TestContext, address: string): ControlPlaneClient {
   const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
-  t.after(() => client.close());
+  defer(t, () => client.close());
   return client;
 }
 
@@ -61,7 +62,7 @@ export function collect<T>(t: TestContext, stream: grpc.ClientReadableStream<T>)
     for (const w of waiters) w();
   });
   stream.on('error', () => undefined);
-  t.after(() => stream.cancel());
+  defer(t, () => stream.cancel());
   return {
     messages,
     next(pred, timeoutMs = 15_000) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { killListedReplicas, tempStateDir } from './control-plane.js';
+import { defer } from './cleanup.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/src/cli/main.js: the real `ringlb` binary. */
@@ -47,7 +48,7 @@ export function spawnRinglb(t: TestContext, args: string[], options: { env?: Rec
     await exited;
     clearTimeout(timer);
   };
-  t.after(async () => {
+  defer(t, async () => {
     await stop();
     killListedReplicas(stateDir);
   });

@@ -5,6 +5,7 @@ import { HealthEvent_Kind, HealthState, type HealthEvent, type RingSnapshot } fr
 import { call, callError, collect, controlClient } from '../helpers/grpc-client.js';
 import { startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { ReflectionClient } from '../helpers/reflection-client.js';
+import { waitFor } from '../helpers/http.js';
 
 const { status } = grpc;
 
@@ -14,16 +15,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
