@@ -22,6 +22,16 @@ export function tempStateDir(t: TestContext): string {
   return dir;
 }
 
+/** Whether a process exists (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Kills every replica a state folder lists: the safety net if a test failed before its own cleanup. */
 export function killListedReplicas(stateDir: string): void {
   try {

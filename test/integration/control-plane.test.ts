@@ -3,20 +3,12 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { HealthEvent_Kind, HealthState, type HealthEvent, type RingSnapshot } from '../../clients/gen/ringlb/v1/ringlb.js';
 import { call, callError, collect, controlClient } from '../helpers/grpc-client.js';
-import { startControlPlane, tempStateDir } from '../helpers/control-plane.js';
+import { processAlive, startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { ReflectionClient } from '../helpers/reflection-client.js';
 import { waitFor } from '../helpers/http.js';
 
 const { status } = grpc;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('starts N=3 replicas named server-1…3, serves health, and answers a reflection-only client', async (t) => {
   const { address } = await startControlPlane(t);
@@ -93,7 +85,7 @@ test('the generated client adds, lists, removes and watches', async (t) => {
   assert.deepEqual(removed.replicas.map((r) => r.hostname), ['server-1', 'server-2', 'server-3']);
   const shrunk = await ring.next((s) => s.members.length === 3 && s.version > grown.version);
   assert.deepEqual(shrunk.members.map((m) => m.hostname), ['server-1', 'server-2', 'server-3']);
-  await waitFor('S5 process to exit', () => !isAlive(Number(s5.instanceId)), 5_000);
+  await waitFor('S5 process to exit', () => !processAlive(Number(s5.instanceId)), 5_000);
   assert.equal(server.manager.desired, 3);
   const versions = ring.messages.map((m) => m.version);
   assert.deepEqual(versions, [...versions].sort((a, b) => a - b), 'versions only increase');
@@ -152,7 +144,7 @@ test('a restarted control plane adopts running replicas: same names, ids and pro
   const first = await startControlPlane(t, { stateDir });
   const before = first.server.manager.list();
   await first.server.close(); // replicas keep running
-  for (const r of before) assert.ok(isAlive(Number(r.instanceId)), `${r.hostname} survived the control plane`);
+  for (const r of before) assert.ok(processAlive(Number(r.instanceId)), `${r.hostname} survived the control plane`);
 
   const second = await startControlPlane(t, { stateDir });
   const after = second.server.manager.list();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { startControlPlane } from '../helpers/control-plane.js';
+import { processAlive, startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest } from '../helpers/data-plane.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
 
@@ -13,14 +13,6 @@ function childPids(pid: number): number[] {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('ringlb dataplane --workers 2: two processes share the port, one admin port sums them, a dead worker is replaced', async (t) => {
   const control = await startControlPlane(t);
@@ -54,5 +46,5 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
 
   await dp.stop();
   assert.equal(await dp.exited, 0);
-  for (const pid of replaced) assert.ok(!alive(pid), `worker ${pid} still running`);
+  for (const pid of replaced) assert.ok(!processAlive(pid), `worker ${pid} still running`);
 });
