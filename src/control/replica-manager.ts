@@ -80,6 +80,8 @@ export class ReplicaManager {
   #retryTimer: NodeJS.Timeout | undefined;
   #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
+  /** Consecutive failed reconciles, for the retry backoff. */
+  #reconcileFailures = 0;
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
@@ -331,10 +333,17 @@ export class ReplicaManager {
     this.#reconcilePending = true;
     const run = (): void => {
       this.#reconcilePending = false;
-      void this.#enqueue(() => this.#reconcile()).catch((err: unknown) => {
-        this.#log.error('reconcile failed, retrying', { error: (err as Error).message });
-        this.#scheduleReconcile(1_000);
-      });
+      void this.#enqueue(() => this.#reconcile()).then(
+        () => {
+          this.#reconcileFailures = 0;
+        },
+        (err: unknown) => {
+          // Back off (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered.
+          const delay = Math.min(30_000, 1_000 * 2 ** this.#reconcileFailures++);
+          this.#log.error('reconcile failed, retrying', { error: (err as Error).message, retryInMs: delay });
+          this.#scheduleReconcile(delay);
+        },
+      );
     };
     if (delayMs > 0) this.#retryTimer = setTimeout(run, delayMs).unref();
     else queueMicrotask(run);

@@ -57,7 +57,7 @@ export class ProcessDriver implements ReplicaDriver {
     mkdirSync(this.#options.stateDir, { recursive: true });
     // Adopt what a previous control plane left running; forget the dead.
     for (const entry of this.#readState()) {
-      if (isAlive(entry.pid)) this.#entries.set(entry.hostname, entry);
+      if (isAlive(entry.pid) && runs(entry.pid, this.#options.entry)) this.#entries.set(entry.hostname, entry);
     }
     this.#writeState();
   }
@@ -207,6 +207,19 @@ function isAlive(pid: number): boolean {
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether `pid` still runs our replica entry point: after a reboot a pid in
+ * an old state file may belong to anything, and we must never signal that.
+ */
+function runs(pid: number, entry: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(entry);
+  } catch {
+    // No /proc (not Linux): trust the pid.
     return true;
   }
 }
