@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
+import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
@@ -15,6 +16,7 @@ export interface DataPlaneConfig {
   retries: number;
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
+  proxyEngine: ProxyEngine;
 }
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
@@ -28,6 +30,7 @@ export function dataPlaneOptions(): Option[] {
     opt('--retries <n>', 'extra attempts on the next ring members after a failed connection', 'RINGLB_RETRIES', '2'),
     opt('--upstream-timeout <ms>', "max wait for a replica's response headers", 'RINGLB_UPSTREAM_TIMEOUT', '30000'),
     opt('--connections <n>', 'keep-alive connections per replica', 'RINGLB_CONNECTIONS', '128'),
+    opt('--proxy-engine <engine>', 'undici (fast path) | reply-from (Fastify + @fastify/reply-from, for comparison)', 'RINGLB_PROXY_ENGINE', 'undici'),
   ];
 }
 
@@ -48,6 +51,7 @@ export function readDataPlaneConfig(reader: ConfigReader, o: Record<string, unkn
     retries: reader.int('retries', o.retries, 0, 10),
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
+    proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
   };
 }
 
@@ -63,6 +67,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     retries: config.retries,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
+    proxyEngine: config.proxyEngine,
     log,
   };
 }

@@ -9,7 +9,8 @@ import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { FailureReporter } from './failure-reporter.js';
-import { ProxyHandler } from './proxy-handler.js';
+import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
+import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
 import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
 
@@ -32,6 +33,12 @@ export interface DataPlaneOptions {
   upstreamTimeoutMs?: number;
   /** Keep-alive connections per replica. Default 128. */
   connectionsPerReplica?: number;
+  /**
+   * 'undici' (default): node's request listener dispatches straight to undici.
+   * 'reply-from': a Fastify route with @fastify/reply-from, same behaviour,
+   * kept to measure the difference (README, Performance).
+   */
+  proxyEngine?: ProxyEngine;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -56,6 +63,9 @@ export class DataPlane {
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
   readonly #app: FastifyInstance;
+  #replyFrom: ReplyFromProxy | undefined;
+  /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
+  #proxyHandle: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   readonly #admin: AdminServer | undefined;
   #server: http.Server | undefined;
   #closing: Promise<void> | undefined;
@@ -79,13 +89,13 @@ export class DataPlane {
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
 
-    const proxyHandle = this.proxy.handle;
+    this.#proxyHandle = this.proxy.handle;
     this.#app = Fastify({
       logger: false,
       serverFactory: (fastifyHandler) => {
         const server = http.createServer((req, res) => {
           if (isShimRequest(req.url!)) fastifyHandler(req, res);
-          else proxyHandle(req, res);
+          else this.#proxyHandle(req, res);
         });
         this.#server = server;
         return server;
@@ -106,6 +116,13 @@ export class DataPlane {
     let url: string;
     let adminUrl: string | undefined;
     try {
+      if (this.#options.proxyEngine === 'reply-from') {
+        // Loaded only when asked for: the default data plane does not carry it.
+        const { ReplyFromProxy } = await import('./reply-from-proxy.js');
+        this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));
+        await this.#replyFrom.start();
+        this.#proxyHandle = this.#replyFrom.handle;
+      }
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
       this.#server!.keepAliveTimeout = 65_000;
@@ -138,7 +155,7 @@ export class DataPlane {
       force.unref();
       await this.#app.close();
       clearTimeout(force);
-      await Promise.all([this.proxy.close(), this.#admin?.close()]);
+      await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);
       this.ring.close();
       this.#client.close();
     })();

@@ -29,6 +29,14 @@ export interface ProxyHandlerOptions {
   log?: Logger;
 }
 
+/**
+ * Which code proxies a request: `undici`, ProxyHandler's dispatch straight
+ * from node's request listener, or `reply-from`, a Fastify route with
+ * @fastify/reply-from (ReplyFromProxy), kept to measure the difference.
+ */
+export type ProxyEngine = 'undici' | 'reply-from';
+export const PROXY_ENGINES: readonly ProxyEngine[] = ['undici', 'reply-from'];
+
 // Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, not the next.
 // `expect` is answered by this server (node sends 100 Continue itself), and
 // `host` is passed on unchanged, as Envoy and HAProxy do.
@@ -38,6 +46,11 @@ const HOP_BY_HOP = new Set([
 ]);
 // Lengths of the names above: most headers are skipped without lowercasing.
 const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+
+/** Whether a lower-case header name is hop-by-hop (not passed on by a proxy). */
+export function isHopByHop(name: string): boolean {
+  return HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name);
+}
 
 /** Methods a broken connection may be retried for: repeating them is harmless (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -106,36 +119,92 @@ export class ProxyHandler {
 
   /** The node request listener for proxied requests. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? '';
-    if (url.charCodeAt(0) !== 47 /* '/' */) {
-      sendFailure(res, 400, `<Error> cannot proxy request target '${url}'`);
-      this.metrics.local.record(400, 0);
-      return;
-    }
     const view = this.#ring.current;
-    if (view === undefined || view.members.length === 0) {
-      sendFailure(res, 503, view ? '<Error> no replica available: the replica set is empty' : '<Error> no replica available: no ring from the control plane yet');
-      this.metrics.local.record(503, 0);
+    const refusal = this.refusal(req.url ?? '', view);
+    if (refusal !== undefined) {
+      sendFailure(res, refusal.status, refusal.message);
+      this.metrics.local.record(refusal.status, 0);
       return;
     }
     const key = this.#keyOf(req);
+    const member = this.pick(view!, key);
+    new Exchange(this, req, res as TrackedResponse, key, member, this.metrics.upstream(member.hostname)).begin(this.#maxReplay);
+  };
+
+  /** The request's ring key (routing-key policy). */
+  keyOf(req: IncomingMessage): number {
+    return this.#keyOf(req);
+  }
+
+  /** Request bodies up to this size are buffered so that a retry can resend them. */
+  get maxReplayBytes(): number {
+    return this.#maxReplay;
+  }
+
+  /** The ring in service. */
+  get view(): RingView | undefined {
+    return this.#ring.current;
+  }
+
+  /**
+   * Why a request cannot be proxied at all (a request target that is not a
+   * path, or no ring members), or undefined when it can.
+   */
+  refusal(url: string, view: RingView | undefined): { status: number; message: string } | undefined {
+    if (url.charCodeAt(0) !== 47 /* '/' */) return { status: 400, message: `<Error> cannot proxy request target '${url}'` };
+    if (view === undefined) return { status: 503, message: '<Error> no replica available: no ring from the control plane yet' };
+    if (view.members.length === 0) return { status: 503, message: '<Error> no replica available: the replica set is empty' };
+    return undefined;
+  }
+
+  /**
+   * The member to try first for `key`: the owner, or with bounded loads the
+   * first one with room; not one that just refused a connection.
+   */
+  pick(view: RingView, key: number): RingMember {
     const table = view.table;
-    let member = view.policy.loadBound > 0
+    const member = view.policy.loadBound > 0
       ? pickWithBoundedLoad(table, key, this.#inflightOf, this.inflight, view.policy.loadBound)!
       : table.owner(key)!;
-    let stats = this.metrics.upstream(member.hostname);
+    const stats = this.metrics.upstream(member.hostname);
     // Passive outlier ejection: a replica that just refused a connection is
     // skipped until it answers again or the ring drops it, so requests do not
     // each pay for a failed attempt while the control plane confirms it dead.
-    if (stats.downSince !== 0 && !stats.up(Date.now())) {
-      const alternative = this.next(key, [member.hostname], true);
-      if (alternative) {
-        member = alternative;
-        stats = this.metrics.upstream(member.hostname);
-      }
+    if (stats.downSince !== 0 && !stats.up(Date.now())) return this.next(key, [member.hostname], true) ?? member;
+    return member;
+  }
+
+  /**
+   * After an attempt on `member` failed with `code` before any response was
+   * sent: counts it, marks the replica down if it refused, reports it to the
+   * control plane, and returns the next ring member to retry on (added to
+   * `tried`), or undefined when the request must fail. Both proxy engines
+   * retry by this one rule.
+   */
+  failover(code: string, method: string, replayable: boolean, key: number, member: RingMember, stats: UpstreamStats, tried: string[]): RingMember | undefined {
+    const notSent = NOT_SENT.has(code);
+    const broken = BROKEN.has(code);
+    if ((notSent || broken || TIMEOUT.has(code)) && code !== 'UND_ERR_CLOSED') {
+      stats.failed(code, Date.now(), code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT');
+      this.reportFailure(member, describe(code));
     }
-    new Exchange(this, req, res as TrackedResponse, key, member, stats).begin(this.#maxReplay);
-  };
+    const retryable = replayable && (notSent || (broken && IDEMPOTENT.has(method)));
+    if (!retryable || tried.length > this.retries) return undefined;
+    const next = this.next(key, tried);
+    if (!next) return undefined;
+    stats.retries++;
+    this.#log.debug('retrying on next ring member', { from: member.hostname, to: next.hostname, code });
+    tried.push(next.hostname);
+    return next;
+  }
+
+  /** The classic error for a request that failed on `member` after `attempts` attempts. */
+  failure(code: string, err: Error, member: RingMember, attempts: number): { status: number; message: string } {
+    const status = TIMEOUT.has(code) ? 504 : 502;
+    const what = code ? describe(code) : err.message;
+    this.#log.debug('upstream failed', { replica: member.hostname, code, status });
+    return { status, message: `<Error> replica '${member.hostname}' failed: ${what}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}` };
+  }
 
   readonly #inflightOf = (m: RingMember): number => this.metrics.upstream(m.hostname).inflight;
 
@@ -380,30 +449,16 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#finish(this.#status || 502, this.#stats);
       return;
     }
-    const notSent = NOT_SENT.has(code);
-    const broken = BROKEN.has(code);
-    if ((notSent || broken || TIMEOUT.has(code)) && code !== 'UND_ERR_CLOSED') {
-      this.#stats.failed(code, Date.now(), code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT');
-      this.#proxy.reportFailure(member, describe(code));
-    }
-    const retryable = this.#replayable && (notSent || (broken && IDEMPOTENT.has(this.#req.method!)));
     const tried = (this.#tried ??= [member.hostname]);
-    if (retryable && tried.length <= this.#proxy.retries) {
-      const next = this.#proxy.next(this.#key, tried);
-      if (next) {
-        this.#stats.retries++;
-        this.#proxy.log.debug('retrying on next ring member', { from: member.hostname, to: next.hostname, code });
-        tried.push(next.hostname);
-        this.#member = next;
-        this.#stats = this.#proxy.metrics.upstream(next.hostname);
-        this.#dispatch();
-        return;
-      }
+    const next = this.#proxy.failover(code, this.#req.method!, this.#replayable, this.#key, member, this.#stats, tried);
+    if (next) {
+      this.#member = next;
+      this.#stats = this.#proxy.metrics.upstream(next.hostname);
+      this.#dispatch();
+      return;
     }
-    const status = TIMEOUT.has(code) ? 504 : 502;
-    const what = code ? describe(code) : err.message;
-    this.#proxy.log.debug('upstream failed', { replica: member.hostname, code, status });
-    this.#respond(status, `<Error> replica '${member.hostname}' failed: ${what}${tried.length > 1 ? ` (after ${tried.length} attempts)` : ''}`);
+    const { status, message } = this.#proxy.failure(code, err, member, tried.length);
+    this.#respond(status, message);
     this.#finish(status, this.#stats);
   }
 
@@ -449,7 +504,7 @@ function stripListed(headers: string[], tokens: readonly string[]): void {
 }
 
 /** Reads a body of known, small size into one buffer. */
-function readBody(req: IncomingMessage, length: number, done: (err: Error | null, body?: Buffer) => void): void {
+export function readBody(req: IncomingMessage, length: number, done: (err: Error | null, body?: Buffer) => void): void {
   const body = Buffer.allocUnsafe(length);
   let offset = 0;
   let settled = false;

@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { PROXY_ENGINES } from '../../src/dataplane/proxy-handler.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
 import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
 
 // One control plane with three real replica processes (fault hook on) and a
-// data plane in front, shared by the subtests below.
-test('data plane proxying', async (t) => {
+// data plane in front, shared by the subtests below; the same behaviour is
+// checked for both proxy engines (ProxyHandler's undici dispatch and the
+// Fastify + @fastify/reply-from route kept for comparison).
+for (const proxyEngine of PROXY_ENGINES) test(`data plane proxying (${proxyEngine} engine)`, async (t) => {
   const control = await startControlPlane(t);
-  const { dataPlane, url, adminUrl } = await startDataPlane(t, control.address);
+  const { dataPlane, url, adminUrl } = await startDataPlane(t, control.address, { proxyEngine });
   await dataPlane.waitForRing(10_000);
 
   await t.test('an unknown path gets the classic 400', async () => {
@@ -98,7 +101,7 @@ test('data plane proxying', async (t) => {
   });
 
   await t.test('a replica that stalls past the upstream timeout gives a classic 504', async (t) => {
-    const short = await startDataPlane(t, control.address, { upstreamTimeoutMs: 300, adminPort: null });
+    const short = await startDataPlane(t, control.address, { upstreamTimeoutMs: 300, adminPort: null, proxyEngine });
     await short.dataPlane.waitForRing(5_000);
     const res = await httpRequest(`${short.url}/home`, { headers: { 'x-ringlb-fault': 'stall=2000' } });
     assert.equal(res.status, 504);
@@ -110,7 +113,7 @@ test('data plane proxying', async (t) => {
     const client = controlClient(t, control.address);
     // classic puts ~97% of keys on one replica; maglev spreads them, so stickiness is not trivially true.
     await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
-    const sticky = await startDataPlane(t, control.address, { routingKey: { kind: 'header', name: 'x-user' }, adminPort: null });
+    const sticky = await startDataPlane(t, control.address, { routingKey: { kind: 'header', name: 'x-user' }, adminPort: null, proxyEngine });
     await eventually('the maglev ring', () => sticky.dataPlane.ring.current?.policy.strategy === 'maglev');
     const owners = new Map<string, Set<string>>();
     for (let round = 0; round < 3; round++) {
