@@ -30,7 +30,7 @@ export function dataPlaneOptions(): Option[] {
     opt('--retries <n>', 'extra attempts on the next ring members after a failed connection', 'RINGLB_RETRIES', '2'),
     opt('--upstream-timeout <ms>', "max wait for a replica's response headers", 'RINGLB_UPSTREAM_TIMEOUT', '30000'),
     opt('--connections <n>', 'keep-alive connections per replica', 'RINGLB_CONNECTIONS', '128'),
-    opt('--proxy-engine <engine>', 'undici (fast path) | reply-from (Fastify + @fastify/reply-from, for comparison)', 'RINGLB_PROXY_ENGINE', 'undici'),
+    opt('--proxy-engine <engine>', 'builtin (ringlb\'s HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison', 'RINGLB_PROXY_ENGINE', 'builtin'),
   ];
 }
 

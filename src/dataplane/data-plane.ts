@@ -34,9 +34,10 @@ export interface DataPlaneOptions {
   /** Keep-alive connections per replica. Default 128. */
   connectionsPerReplica?: number;
   /**
-   * 'undici' (default): node's request listener dispatches straight to undici.
-   * 'reply-from': a Fastify route with @fastify/reply-from, same behaviour,
-   * kept to measure the difference (README, Performance).
+   * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
+   * 'undici': the same over undici pools. 'reply-from': a Fastify route with
+   * @fastify/reply-from. Same behaviour; the last two are kept to measure
+   * the difference (README, Performance).
    */
   proxyEngine?: ProxyEngine;
   /** Default 'info'. Requests are never logged per request at info. */
@@ -116,8 +117,10 @@ export class DataPlane {
     let url: string;
     let adminUrl: string | undefined;
     try {
-      if (this.#options.proxyEngine === 'reply-from') {
-        // Loaded only when asked for: the default data plane does not carry it.
+      const engine = this.#options.proxyEngine ?? 'builtin';
+      // Loaded only when asked for: the default data plane does not carry them.
+      if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);
+      if (engine === 'reply-from') {
         const { ReplyFromProxy } = await import('./reply-from-proxy.js');
         this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));
         await this.#replyFrom.start();

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { pickWithBoundedLoad } from '../ring/bounded-loads.js';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { type DataPlaneMetrics, type UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
+import { UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -30,12 +31,22 @@ export interface ProxyHandlerOptions {
 }
 
 /**
- * Which code proxies a request: `undici`, ProxyHandler's dispatch straight
- * from node's request listener, or `reply-from`, a Fastify route with
- * @fastify/reply-from (ReplyFromProxy), kept to measure the difference.
+ * Which code proxies a request. `builtin` (the default): ProxyHandler from
+ * node's request listener, over UpstreamPool, ringlb's own keep-alive
+ * HTTP/1.1 client. `undici`: the same handler over undici pools
+ * (`Dispatcher.dispatch`). `reply-from`: a Fastify route with
+ * @fastify/reply-from over undici pools (ReplyFromProxy). The last two are
+ * kept to measure the difference (README, Performance).
  */
-export type ProxyEngine = 'undici' | 'reply-from';
-export const PROXY_ENGINES: readonly ProxyEngine[] = ['undici', 'reply-from'];
+export type ProxyEngine = 'builtin' | 'undici' | 'reply-from';
+export const PROXY_ENGINES: readonly ProxyEngine[] = ['builtin', 'undici', 'reply-from'];
+
+/** A replica's connection pool as the proxy uses it: an UpstreamPool or an undici Pool. */
+interface Upstream {
+  dispatch(request: UpstreamRequest, handler: UpstreamHandler): unknown;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, not the next.
 // `expect` is answered by this server (node sends 100 Continue itself), and
@@ -57,10 +68,15 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** The request never reached the replica: safe to resend whatever the method. */
 const NOT_SENT = new Set([
   'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CLOSED',
+  UpstreamCode.CONNECT_TIMEOUT, UpstreamCode.POOL_CLOSED,
 ]);
 /** The connection broke before a response: the replica may have seen the request. */
-const BROKEN = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_DESTROYED']);
-const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const BROKEN = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_DESTROYED', UpstreamCode.SOCKET_CLOSED, UpstreamCode.DESTROYED]);
+const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', UpstreamCode.HEADERS_TIMEOUT, UpstreamCode.BODY_TIMEOUT]);
+/** The pool was closed (the replica left the ring): not the replica's failure. */
+const LEFT = new Set(['UND_ERR_CLOSED', UpstreamCode.POOL_CLOSED]);
+/** Nothing listening, or no answer to the connect: the replica is down. */
+const REFUSED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', UpstreamCode.CONNECT_TIMEOUT]);
 
 const kExchange = Symbol('ringlb.exchange');
 type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
@@ -89,8 +105,10 @@ export class ProxyHandler {
   readonly metrics: DataPlaneMetrics;
   readonly #reporter: ProxyHandlerOptions['reporter'];
   readonly #log: Logger;
-  readonly #pools = new Map<string, Pool>();
-  readonly #poolOptions: Pool.Options;
+  readonly #pools = new Map<string, Upstream>();
+  readonly #connections: number;
+  readonly #connectTimeoutMs: number;
+  #undici: typeof Pool | undefined;
   readonly retries: number;
   readonly timeoutMs: number;
   readonly #maxReplay: number;
@@ -107,14 +125,17 @@ export class ProxyHandler {
     this.retries = options.retries ?? 2;
     this.timeoutMs = options.upstreamTimeoutMs ?? 30_000;
     this.#maxReplay = options.maxReplayBodyBytes ?? 64 * 1024;
-    this.#poolOptions = {
-      connections: options.connectionsPerReplica ?? 128,
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      connect: { timeout: options.connectTimeoutMs ?? 2_000 },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    };
+    this.#connections = options.connectionsPerReplica ?? 128;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+  }
+
+  /**
+   * Talks to replicas through undici pools instead of UpstreamPool (the
+   * `undici` and `reply-from` engines). undici is passed in, not imported,
+   * so the default data plane does not load it. Call before any traffic.
+   */
+  useUndici(PoolClass: typeof Pool): void {
+    this.#undici = PoolClass;
   }
 
   /** The node request listener for proxied requests. */
@@ -184,8 +205,8 @@ export class ProxyHandler {
   failover(code: string, method: string, replayable: boolean, key: number, member: RingMember, stats: UpstreamStats, tried: string[]): RingMember | undefined {
     const notSent = NOT_SENT.has(code);
     const broken = BROKEN.has(code);
-    if ((notSent || broken || TIMEOUT.has(code)) && code !== 'UND_ERR_CLOSED') {
-      stats.failed(code, Date.now(), code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT');
+    if ((notSent || broken || TIMEOUT.has(code)) && !LEFT.has(code)) {
+      stats.failed(code, Date.now(), REFUSED.has(code));
       this.reportFailure(member, describe(code));
     }
     const retryable = replayable && (notSent || (broken && IDEMPOTENT.has(method)));
@@ -222,13 +243,45 @@ export class ProxyHandler {
   }
 
   /** The keep-alive pool for a replica address, created on first use. */
-  pool(address: string): Pool {
+  pool(address: string): Upstream {
     let pool = this.#pools.get(address);
     if (pool === undefined) {
-      pool = new Pool(`http://${address}`, this.#poolOptions);
+      pool = this.#undici ? this.#newUndiciPool(address) : this.#newPool(address);
       this.#pools.set(address, pool);
     }
     return pool;
+  }
+
+  /** The undici pool for a replica address (after useUndici). */
+  undiciPool(address: string): Pool {
+    if (!this.#undici) throw new Error('the proxy is not using undici');
+    return this.pool(address) as unknown as Pool;
+  }
+
+  #newPool(address: string): UpstreamPool {
+    const colon = address.lastIndexOf(':');
+    let host = address.slice(0, colon);
+    if (host.startsWith('[')) host = host.slice(1, -1);
+    return new UpstreamPool({
+      host,
+      port: Number(address.slice(colon + 1)),
+      connections: this.#connections,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      headersTimeoutMs: this.timeoutMs,
+      bodyTimeoutMs: this.timeoutMs,
+      idleTimeoutMs: 60_000,
+    });
+  }
+
+  #newUndiciPool(address: string): Upstream {
+    return new this.#undici!(`http://${address}`, {
+      connections: this.#connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      connect: { timeout: this.#connectTimeoutMs },
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    }) as unknown as Upstream;
   }
 
   /**
@@ -276,7 +329,7 @@ export class ProxyHandler {
  * dispatch handler (the legacy callback shape, which undici's HTTP/1 client
  * calls directly, without an adapter that parses headers into an object).
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   readonly #proxy: ProxyHandler;
   readonly #req: IncomingMessage;
   readonly #res: TrackedResponse;
@@ -287,6 +340,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #stats: UpstreamStats;
   #body: Buffer | IncomingMessage | null = null;
   #replayable = true;
+  /** The body is streamed without a known length. */
+  #chunked = false;
   #tried: string[] | undefined;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
@@ -315,11 +370,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     let chunked = false;
     let forwardedFor: string | undefined;
     let forwardedProto = false;
+    let host = false;
     let connectionTokens: string[] | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const len = name.length;
-      if (HOP_LENGTHS.has(len)) {
+      if (len === 4) {
+        host ||= name.toLowerCase() === 'host';
+      } else if (HOP_LENGTHS.has(len)) {
         const lower = name.toLowerCase();
         if (HOP_BY_HOP.has(lower)) {
           if (lower === 'transfer-encoding') chunked = true;
@@ -340,6 +398,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const client = req.socket.remoteAddress ?? '';
     out.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
     if (!forwardedProto) out.push('x-forwarded-proto', 'http');
+    // Only an HTTP/1.0 client can leave it out; HTTP/1.1 needs one.
+    if (!host) out.push('host', this.#member.address);
 
     this.#res[kExchange] = this;
     this.#res.on('close', onClientClose);
@@ -347,6 +407,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       // Too big (or unknown size) to hold: stream it, and give up on retries.
       this.#body = req;
       this.#replayable = false;
+      this.#chunked = chunked;
       this.#dispatch();
     } else if (contentLength > 0) {
       readBody(req, contentLength, (err, body) => {
@@ -371,9 +432,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     try {
       this.#proxy.pool(this.#member.address).dispatch({
         path: req.url!,
-        method: req.method as Dispatcher.HttpMethod,
+        method: req.method!,
         headers: this.#headers,
         body: this.#body,
+        chunked: this.#chunked,
       }, this);
     } catch (err) {
       // Invalid header value or method: the client's fault, caught synchronously.
@@ -388,7 +450,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+  /** Headers come as latin1 strings from UpstreamPool, as Buffers from undici. */
+  onHeaders(status: number, raw: (Buffer | string)[], resume: () => void, statusText: string): boolean {
     if (status < 200) return true;
     const res = this.#res;
     this.#resume = resume;
@@ -402,9 +465,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const headers: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i].toString('latin1');
+      const r = raw[i];
+      const name = typeof r === 'string' ? r : r.toString('latin1');
       if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
-      headers.push(name, raw[i + 1].toString('latin1'));
+      const v = raw[i + 1];
+      headers.push(name, typeof v === 'string' ? v : v.toString('latin1'));
     }
     this.#status = status;
     if (statusText) res.writeHead(status, statusText, headers);
@@ -540,11 +605,13 @@ export function sendFailure(res: ServerResponse, status: number, message: string
 function describe(code: string): string {
   switch (code) {
     case 'ECONNREFUSED': return 'connection refused';
-    case 'UND_ERR_CONNECT_TIMEOUT': return 'connect timeout';
-    case 'UND_ERR_HEADERS_TIMEOUT': return 'no response in time';
-    case 'UND_ERR_BODY_TIMEOUT': return 'response body stalled';
+    case 'UND_ERR_CONNECT_TIMEOUT': case UpstreamCode.CONNECT_TIMEOUT: return 'connect timeout';
+    case 'UND_ERR_HEADERS_TIMEOUT': case UpstreamCode.HEADERS_TIMEOUT: return 'no response in time';
+    case 'UND_ERR_BODY_TIMEOUT': case UpstreamCode.BODY_TIMEOUT: return 'response body stalled';
+    case UpstreamCode.SOCKET_CLOSED: return 'connection closed before the response';
+    case UpstreamCode.BAD_RESPONSE: return 'malformed response';
     case 'UND_ERR_SOCKET': case 'ECONNRESET': case 'EPIPE': return 'connection closed before the response';
-    case 'UND_ERR_CLOSED': case 'UND_ERR_DESTROYED': return 'replica left the ring';
+    case 'UND_ERR_CLOSED': case 'UND_ERR_DESTROYED': case UpstreamCode.POOL_CLOSED: case UpstreamCode.DESTROYED: return 'replica left the ring';
     default: return code.toLowerCase() || 'upstream error';
   }
 }

@@ -38,8 +38,8 @@ declare module 'fastify' {
  * headers and appends X-Forwarded-For, `rewriteHeaders` drops the replica's
  * hop-by-hop headers, `onResponse` turns a replica's 404 into the classic
  * 400, and `onError` fails over to the next ring member by the same rule
- * (ProxyHandler.failover) and with the same keep-alive pools as the default
- * engine.
+ * (ProxyHandler.failover). Its upstreams are undici pools (reply-from's own
+ * client), owned by the ProxyHandler like the default engine's.
  *
  * It is kept to measure what Fastify's request/reply objects and
  * reply-from's per-request work cost against the default engine
@@ -72,7 +72,7 @@ export class ReplyFromProxy {
     // The pools are the default engine's, one per replica; reply-from only asks for `request`.
     const dispatcher = {
       request: (options: Dispatcher.RequestOptions & { origin: string }, callback: (err: Error | null, data?: Dispatcher.ResponseData) => void) =>
-        proxy.pool(options.origin.slice(7 /* 'http://' */)).request(options, callback as never),
+        proxy.undiciPool(options.origin.slice(7 /* 'http://' */)).request(options, callback as never),
     };
     app.register(replyFrom, { undici: dispatcher as never, disableRequestLogging: true });
     app.decorateRequest('ringlb', null);
