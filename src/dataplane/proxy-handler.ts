@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { type DataPlaneMetrics, type UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
-import { UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
+import { HOP_BY_HOP, UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -48,14 +48,7 @@ interface Upstream {
   destroy(): Promise<void>;
 }
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, not the next.
-// `expect` is answered by this server (node sends 100 Continue itself), and
-// `host` is passed on unchanged, as Envoy and HAProxy do.
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate', 'expect',
-]);
-// Lengths of the names above: most headers are skipped without lowercasing.
+// Lengths of the hop-by-hop names: most headers are skipped without lowercasing.
 const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
 
 /** Whether a lower-case header name is hop-by-hop (not passed on by a proxy). */
@@ -450,7 +443,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (this.#clientGone) abort(new Error('client closed the connection'));
   }
 
-  /** Headers come as latin1 strings from UpstreamPool, as Buffers from undici. */
+  /** Headers come as latin1 strings from UpstreamPool (end-to-end ones only), as Buffers from undici (all). */
   onHeaders(status: number, raw: (Buffer | string)[], resume: () => void, statusText: string): boolean {
     if (status < 200) return true;
     const res = this.#res;
@@ -463,13 +456,17 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       this.#respond(400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
       return true;
     }
-    const headers: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const r = raw[i];
-      const name = typeof r === 'string' ? r : r.toString('latin1');
-      if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
-      const v = raw[i + 1];
-      headers.push(name, typeof v === 'string' ? v : v.toString('latin1'));
+    let headers: string[];
+    if (raw.length === 0 || typeof raw[0] === 'string') {
+      // UpstreamPool left the hop-by-hop headers out already.
+      headers = raw as string[];
+    } else {
+      headers = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i].toString('latin1');
+        if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
+        headers.push(name, raw[i + 1].toString('latin1'));
+      }
     }
     this.#status = status;
     if (statusText) res.writeHead(status, statusText, headers);
@@ -488,13 +485,19 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   readonly #onDrain = (): void => this.#resume?.();
 
   onComplete(): void {
+    this.onEnd(undefined);
+  }
+
+  /** The last body chunk and the end of the response at once (UpstreamPool): one write to the client. */
+  onEnd(last: Buffer | string | undefined): void {
     this.#settleUpstream();
     this.#stats.downSince = 0;
     if (this.#replaced) {
       this.#finish(400, this.#stats);
       return;
     }
-    this.#res.end();
+    if (typeof last === 'string') this.#res.end(last, 'latin1');
+    else this.#res.end(last);
     this.#finish(this.#status, this.#stats);
   }
 

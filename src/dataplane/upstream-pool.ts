@@ -38,11 +38,21 @@ export interface UpstreamRequest {
  */
 export interface UpstreamHandler {
   onConnect(abort: (err?: Error) => void): void;
-  /** The final response head (1xx are skipped); return value ignored. */
+  /**
+   * The final response head (1xx are skipped); return value ignored.
+   * End-to-end headers only: hop-by-hop ones, and those the Connection
+   * header names, are left out.
+   */
   onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
   /** A body chunk the handler may keep; false asks to pause until `resume`. */
   onData(chunk: Buffer): boolean;
   onComplete(trailers: null): void;
+  /**
+   * Optional: the final body chunk together with the end of the response,
+   * instead of onData then onComplete, so that a proxy can write both at
+   * once. Small chunks come as latin1 strings (byte for byte the same).
+   */
+  onEnd?(last: Buffer | string): void;
   onError(err: Error): void;
 }
 
@@ -60,11 +70,24 @@ export interface UpstreamPoolOptions {
   idleTimeoutMs: number;
 }
 
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, not the next.
+ * `expect` is answered by the proxy's server (node sends 100 Continue
+ * itself), and `host` is passed on unchanged, as Envoy and HAProxy do. The
+ * response parser below checks the same names by length (keep them in step).
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'expect',
+]);
+
 /** The largest response head accepted (status line and headers). */
 const MAX_HEAD_BYTES = 64 * 1024;
 /** The largest chunk-size line or trailer section accepted. */
 const MAX_LINE_BYTES = 16 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** Final body parts up to this size are handed on as latin1 strings (onEnd). */
+const SMALL_BODY = 16 * 1024;
 
 // Response parsing states.
 const IDLE = 0;
@@ -388,6 +411,13 @@ class Connection {
         case FIXED: {
           const take = Math.min(this.#remaining, end - pos);
           this.#remaining -= take;
+          if (this.#remaining === 0 && this.#handler!.onEnd !== undefined) {
+            pos += take;
+            // A latin1 string costs less than a Buffer to make, and node's
+            // response joins it to its head string: one write, no writev.
+            this.#complete(pos < end, take <= SMALL_BODY ? buf.toString('latin1', pos - take, pos) : Buffer.copyBytesFrom(buf, pos - take, take));
+            break;
+          }
           this.#deliver(buf, pos, pos + take);
           pos += take;
           if (this.#remaining === 0) this.#complete(pos < end);
@@ -466,6 +496,7 @@ class Connection {
     let chunked = false;
     let transferEncoding = false;
     const headers: string[] = [];
+    let listed: Set<string> | undefined;
     let pos = eol + 2;
     while (pos < head.length) {
       let lineEnd = head.indexOf('\r\n', pos);
@@ -478,40 +509,71 @@ class Connection {
       while (vs < ve && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
       while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
       const value = head.slice(vs, ve);
+      // Hop-by-hop headers (RFC 9110 §7.6.1) are this connection's, not the proxy's client's.
+      let hop = false;
       switch (name.length) {
         case 14:
-          if (name.toLowerCase() === 'content-length') {
+          if (sameName(name, 'content-length')) {
             const n = parseLength(value);
             if (n < 0 || (contentLength >= 0 && n !== contentLength)) throw new Error('bad content-length');
             contentLength = n;
           }
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
+          if (sameName(name, 'transfer-encoding')) {
+            hop = true;
             transferEncoding = true;
             // Only a final `chunked` coding frames the body; anything else runs until close.
             chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
           }
           break;
-        case 10: {
-          const lower = name.toLowerCase();
-          if (lower === 'connection') {
+        case 10:
+          if (sameName(name, 'connection')) {
+            hop = true;
             if (value === 'keep-alive') keepAlive = true;
-            else if (value === 'close' || /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) keepAlive = false;
-            else if (/(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/i.test(value)) keepAlive = true;
-          } else if (lower === 'keep-alive' && value !== this.#keepAliveHint) {
-            // Parsed once per connection (replicas send the same value every time).
-            this.#keepAliveHint = value;
-            const m = /timeout=(\d+)/i.exec(value);
-            // Leave a second's margin so this side closes first, not the replica mid-reuse.
-            this.#idleLimit = m ? Math.min(this.#pool.options.idleTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000)) : this.#pool.options.idleTimeoutMs;
+            else if (value === 'close') keepAlive = false;
+            else {
+              for (const token of value.toLowerCase().split(',')) {
+                const t = token.trim();
+                if (t === 'close') keepAlive = false;
+                else if (t === 'keep-alive') keepAlive = true;
+                else if (t) (listed ??= new Set()).add(t);
+              }
+            }
+          } else if (sameName(name, 'keep-alive')) {
+            hop = true;
+            if (value !== this.#keepAliveHint) {
+              // Parsed once per connection (replicas send the same value every time).
+              this.#keepAliveHint = value;
+              const m = /timeout=(\d+)/i.exec(value);
+              // Leave a second's margin so this side closes first, not the replica mid-reuse.
+              this.#idleLimit = m ? Math.min(this.#pool.options.idleTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000)) : this.#pool.options.idleTimeoutMs;
+            }
           }
           break;
-        }
+        case 2:
+          hop = sameName(name, 'te');
+          break;
+        case 6:
+          hop = sameName(name, 'expect');
+          break;
+        case 7:
+          hop = sameName(name, 'trailer') || sameName(name, 'upgrade');
+          break;
+        case 16:
+          hop = sameName(name, 'proxy-connection');
+          break;
+        case 18:
+          hop = sameName(name, 'proxy-authenticate');
+          break;
+        case 19:
+          hop = sameName(name, 'proxy-authorization');
+          break;
       }
-      headers.push(name, value);
+      if (!hop) headers.push(name, value);
       pos = lineEnd + 2;
     }
+    if (listed !== undefined) dropListed(headers, listed);
     if (status < 200) {
       if (status === 101) throw new Error('unexpected protocol switch');
       return false; // 100 Continue and friends: the final head follows
@@ -600,13 +662,14 @@ class Connection {
   }
 
   /** The response is complete; `extra` means bytes followed it, which a one-at-a-time connection must not see. */
-  #complete(extra = false): void {
+  #complete(extra = false, last?: Buffer | string): void {
     const handler = this.#handler!;
     this.#handler = null;
     this.#state = IDLE;
     this.#deadline = 0;
     this.#paused = false;
-    handler.onComplete(null);
+    if (last !== undefined) handler.onEnd!(last);
+    else handler.onComplete(null);
     if (this.#keepAlive && !extra && !this.#socket.destroyed) this.#pool.release(this);
     else this.destroy();
   }
@@ -621,6 +684,27 @@ class Connection {
     const err = this.#error ?? upstreamError(UpstreamCode.SOCKET_CLOSED, this.#connected ? 'the replica closed the connection before the response ended' : 'connection closed before it was established');
     handler.onError(err);
   }
+}
+
+/** Whether a header name equals `lower` (a lower-case name) ignoring ASCII case. */
+function sameName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    const t = lower.charCodeAt(i);
+    if (c !== t && !(t >= 97 && t <= 122 && c === t - 32)) return false;
+  }
+  return true;
+}
+
+/** Removes the headers a response's Connection header names (they are hop-by-hop too). */
+function dropListed(headers: string[], names: ReadonlySet<string>): void {
+  let w = 0;
+  for (let r = 0; r < headers.length; r += 2) {
+    if (names.has(headers[r].toLowerCase())) continue;
+    headers[w++] = headers[r];
+    headers[w++] = headers[r + 1];
+  }
+  headers.length = w;
 }
 
 /** A Content-Length value: digits only. -1 if it is not one. */
