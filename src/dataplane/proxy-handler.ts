@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { type DataPlaneMetrics, type UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
-import { HOP_BY_HOP, UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
+import { dropNamed, HOP_BY_HOP, UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -413,6 +413,12 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
         this.#dispatch();
       });
     } else {
+      // No body (HTTP/1.1 has none without Content-Length or Transfer-Encoding).
+      // After the response node still "dumps" the unread request (resume,
+      // 'end', destroy: measured ~3 µs of stream work per request, a tenth of
+      // the proxy's CPU). Marked dumped, it skips that. node's own flag: if a
+      // version drops it, this only gets slower, never wrong.
+      (req as IncomingMessage & { _dumped?: boolean })._dumped = true;
       this.#dispatch();
     }
   }
@@ -561,14 +567,7 @@ function onClientClose(this: TrackedResponse): void {
 /** Drops the headers a client's Connection header names (they are hop-by-hop too). */
 function stripListed(headers: string[], tokens: readonly string[]): void {
   const drop = new Set(tokens.filter((t) => t && t !== 'close' && t !== 'keep-alive'));
-  if (drop.size === 0) return;
-  let w = 0;
-  for (let r = 0; r < headers.length; r += 2) {
-    if (drop.has(headers[r].toLowerCase())) continue;
-    headers[w++] = headers[r];
-    headers[w++] = headers[r + 1];
-  }
-  headers.length = w;
+  if (drop.size > 0) dropNamed(headers, drop);
 }
 
 /** Reads a body of known, small size into one buffer. */

@@ -573,7 +573,8 @@ class Connection {
       if (!hop) headers.push(name, value);
       pos = lineEnd + 2;
     }
-    if (listed !== undefined) dropListed(headers, listed);
+    // Headers the Connection header names are hop-by-hop too.
+    if (listed !== undefined) dropNamed(headers, listed);
     if (status < 200) {
       if (status === 101) throw new Error('unexpected protocol switch');
       return false; // 100 Continue and friends: the final head follows
@@ -696,8 +697,8 @@ function sameName(name: string, lower: string): boolean {
   return true;
 }
 
-/** Removes the headers a response's Connection header names (they are hop-by-hop too). */
-function dropListed(headers: string[], names: ReadonlySet<string>): void {
+/** Removes the headers whose lower-case names are in `names`, from a flat [name, value, …] list. */
+export function dropNamed(headers: string[], names: ReadonlySet<string>): void {
   let w = 0;
   for (let r = 0; r < headers.length; r += 2) {
     if (names.has(headers[r].toLowerCase())) continue;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { test } from 'node:test';
 import { PROXY_ENGINES } from '../../src/dataplane/proxy-handler.js';
 import { startControlPlane } from '../helpers/control-plane.js';
@@ -98,6 +99,36 @@ for (const proxyEngine of PROXY_ENGINES) test(`data plane proxying (${proxyEngin
     const head = await httpRequest(`${url}/home`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.text, '');
+  });
+
+  await t.test('one keep-alive client connection carries GETs, bodies, HEADs and 404s in a row', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const sockets = new Set<unknown>();
+      const one = (path: string, method = 'GET', body?: string): Promise<{ status: number; text: string }> =>
+        new Promise((resolve, reject) => {
+          const req = http.request(`${url}${path}`, { method, agent, headers: body ? { 'content-length': String(body.length) } : {} }, (res) => {
+            sockets.add(res.socket);
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await one('/home')).status, 200);
+        const echoed = await one('/echo', 'POST', `body-${i}`);
+        assert.equal(JSON.parse(echoed.text).body, `body-${i}`);
+        assert.equal((await one('/home', 'HEAD')).text, '');
+        assert.equal((await one('/nope')).status, 400);
+        assert.equal((await one('/echo', 'DELETE')).status, 200);
+      }
+      assert.equal(sockets.size, 1, 'every request went over the one client connection');
+    } finally {
+      agent.destroy();
+    }
   });
 
   await t.test('a replica that stalls past the upstream timeout gives a classic 504', async (t) => {
