@@ -64,6 +64,7 @@ export class DataPlaneCluster {
     // accepting and handing each connection over (round-robin), which would
     // cost the primary a syscall per connection.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ execArgv: workerExecArgv() });
     this.ring.start();
     try {
       const urls = await Promise.all(Array.from({ length: this.#options.workers }, () => this.#fork()));
@@ -154,6 +155,18 @@ export class DataPlaneCluster {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * node flags of the workers: the primary's, plus a 2 MB young-generation
+ * semi-space unless the operator chose one (flag or NODE_OPTIONS). Measured
+ * under wrk load: the same CPU per request as V8's default of 16 MB (a proxied
+ * request's garbage dies young either way), and about 20 MB less RSS per
+ * worker (README, Performance).
+ */
+export function workerExecArgv(): string[] {
+  const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));
+  return chosen ? process.execArgv : [...process.execArgv, '--max-semi-space-size=2'];
 }
 
 /**
