@@ -59,7 +59,7 @@ const SHORT = ['--rounds', '1', '--duration', '2', '--warmup', '0'];
 test('ringlb bench: a short run measures every installed peer and writes the table and JSON', async (t) => {
   const out = tempOut(t);
   // ringlb itself and whichever peers this machine has: each of them must run.
-  const installed = ['direct', 'ringlb-1'];
+  const installed = ['direct', 'ringlb-1', 'ringlb-reply-from'];
   if (await resolveBinary('nginx')) installed.push('nginx-1');
   if (await resolveBinary('haproxy')) installed.push('haproxy-1');
   const targets = installed;
