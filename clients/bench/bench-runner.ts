@@ -20,6 +20,7 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
     case 'direct': return directTarget();
     case 'ringlb-1': return ringlbTarget(1);
     case 'ringlb-n': return ringlbTarget(options.workers);
+    case 'ringlb-undici': return ringlbTarget(1, 'undici');
     case 'ringlb-reply-from': return ringlbTarget(1, 'reply-from');
     case 'nginx-1': return nginxTarget(1, options.binaries.nginx);
     case 'nginx-2': return nginxTarget(2, options.binaries.nginx);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
+import type { ProxyEngine } from '../../src/dataplane/proxy-handler.js';
 import { BENCH_PATH, type BenchTarget } from './bench-target.js';
 import { FixedReplicaDriver } from './fixed-replica-driver.js';
 import { freePort } from './free-port.js';
@@ -17,18 +18,18 @@ const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.u
 /**
  * ringlb's data plane with `workers` processes, in front of the bench's
  * replicas, started as users start it: `ringlb dataplane` with its default
- * routing (a random 6-digit request id per request) and logging at warn;
- * `engine` reply-from runs the same data plane with `--proxy-engine
- * reply-from` (Fastify + @fastify/reply-from instead of undici dispatch). The
- * control plane runs inside the bench process (its CPU is not the data
- * plane's, as nginx has none) and adopts the replicas through a
- * FixedReplicaDriver.
+ * routing (a random 6-digit request id per request) and logging at warn.
+ * `engine` picks `--proxy-engine`: builtin (the default, ringlb's own
+ * HTTP/1.1 client), undici, or reply-from (Fastify + @fastify/reply-from),
+ * so the bench shows what each costs. The control plane runs inside the
+ * bench process (its CPU is not the data plane's, as nginx has none) and
+ * adopts the replicas through a FixedReplicaDriver.
  */
-export function ringlbTarget(workers: number, engine: 'undici' | 'reply-from' = 'undici'): BenchTarget {
-  const replyFrom = engine === 'reply-from';
+export function ringlbTarget(workers: number, engine: ProxyEngine = 'builtin'): BenchTarget {
+  const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[engine];
   return {
-    id: replyFrom ? 'ringlb-reply-from' : workers === 1 ? 'ringlb-1' : 'ringlb-n',
-    label: () => `ringlb data plane${replyFrom ? ' on Fastify + @fastify/reply-from' : ''}, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
+    id: engine !== 'builtin' ? `ringlb-${engine}` : workers === 1 ? 'ringlb-1' : 'ringlb-n',
+    label: () => `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
     async unavailable() {
       if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
       let help: string;
@@ -38,7 +39,7 @@ export function ringlbTarget(workers: number, engine: 'undici' | 'reply-from' = 
         return `ringlb dataplane does not run: ${(err as Error).message.split('\n')[0]}`;
       }
       if (workers > 1 && !help.includes('--workers')) return 'ringlb dataplane has no worker-process mode (--workers) yet';
-      if (replyFrom && !help.includes('--proxy-engine')) return 'ringlb dataplane has no --proxy-engine option';
+      if (engine !== 'builtin' && !help.includes('--proxy-engine')) return 'ringlb dataplane has no --proxy-engine option';
       return undefined;
     },
     async start({ replicas, processes }) {
@@ -52,8 +53,8 @@ export function ringlbTarget(workers: number, engine: 'undici' | 'reply-from' = 
         const port = await freePort();
         const args = [RINGLB_MAIN, 'dataplane', '--control', address, '--host', '127.0.0.1', '--port', String(port), '--admin', 'off', '--log-level', 'warn'];
         if (workers > 1) args.push('--workers', String(workers));
-        if (replyFrom) args.push('--proxy-engine', 'reply-from');
-        const proc = processes.spawn(replyFrom ? 'ringlb-reply-from' : `ringlb-${workers}`, process.execPath, args);
+        if (engine !== 'builtin') args.push('--proxy-engine', engine);
+        const proc = processes.spawn(engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}`, process.execPath, args);
         const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {
