@@ -275,6 +275,8 @@ class Connection {
   /** When the current wait (for the head, for the next body read) times out; 0 when not waiting. */
   #deadline = 0;
   #paused = false;
+  /** A streamed request body is still being sent: the connection cannot take another request yet. */
+  #sending = false;
   #connected = false;
   #error: Error | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -331,6 +333,7 @@ class Connection {
   /** Sends a request body as it arrives from the client, with back-pressure both ways. */
   #stream(body: Readable, chunked: boolean, handler: UpstreamHandler): void {
     const socket = this.#socket;
+    this.#sending = true;
     const current = (): boolean => this.#handler === handler && !socket.destroyed;
     const onDrain = (): void => {
       if (current()) body.resume();
@@ -349,7 +352,9 @@ class Connection {
     };
     const onEnd = (): void => {
       cleanup();
-      if (chunked && current()) socket.write('0\r\n\r\n', 'latin1');
+      if (!current()) return;
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.#sending = false;
     };
     body.on('data', onData);
     body.once('end', onEnd);
@@ -671,7 +676,9 @@ class Connection {
     this.#paused = false;
     if (last !== undefined) handler.onEnd!(last);
     else handler.onComplete(null);
-    if (this.#keepAlive && !extra && !this.#socket.destroyed) this.#pool.release(this);
+    // A replica may answer before the request body is all sent (an early 413, say): the rest of
+    // that body would reach the next request's replica as garbage, so such a connection closes.
+    if (this.#keepAlive && !extra && !this.#sending && !this.#socket.destroyed) this.#pool.release(this);
     else this.destroy();
   }
 

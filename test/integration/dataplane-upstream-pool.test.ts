@@ -337,3 +337,21 @@ test('UpstreamPool hands on end-to-end headers only, and any body byte for byte'
   const bytes = typeof last === 'string' ? Buffer.from(last, 'latin1') : last!;
   assert.ok(bytes.equals(binary), 'every byte value survives');
 });
+
+test('UpstreamPool: a response that comes before the streamed request body is all sent retires the connection', async (t) => {
+  const { port, connections } = await rawServer(t, (socket, head) => {
+    // Answers as soon as it has the head, like a replica refusing a body it will not read.
+    if (head.startsWith('POST')) socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+    else socket.write(OK('next'));
+  });
+  const pool = makePool(t, port);
+  const slow = new Readable({ read() {} });
+  slow.push('first part ');
+  const early = await send(pool, { method: 'POST', body: slow, chunked: true });
+  assert.equal(early.status, 413);
+  slow.push('the rest, which must not reach the next request');
+  slow.push(null);
+  const next = await send(pool);
+  assert.equal(next.body, 'next');
+  assert.equal(connections(), 2, 'the next request did not share a connection with a half-sent body');
+});
