@@ -275,8 +275,8 @@ class Connection {
   /** When the current wait (for the head, for the next body read) times out; 0 when not waiting. */
   #deadline = 0;
   #paused = false;
-  /** A streamed request body is still being sent: the connection cannot take another request yet. */
-  #sending = false;
+  /** A streamed request body still being sent: the connection cannot take another request yet. */
+  #sending: Readable | null = null;
   #connected = false;
   #error: Error | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -333,7 +333,7 @@ class Connection {
   /** Sends a request body as it arrives from the client, with back-pressure both ways. */
   #stream(body: Readable, chunked: boolean, handler: UpstreamHandler): void {
     const socket = this.#socket;
-    this.#sending = true;
+    this.#sending = body;
     const current = (): boolean => this.#handler === handler && !socket.destroyed;
     const onDrain = (): void => {
       if (current()) body.resume();
@@ -354,7 +354,7 @@ class Connection {
       cleanup();
       if (!current()) return;
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
-      this.#sending = false;
+      this.#sending = null;
     };
     body.on('data', onData);
     body.once('end', onEnd);
@@ -678,12 +678,16 @@ class Connection {
     else handler.onComplete(null);
     // A replica may answer before the request body is all sent (an early 413, say): the rest of
     // that body would reach the next request's replica as garbage, so such a connection closes.
-    if (this.#keepAlive && !extra && !this.#sending && !this.#socket.destroyed) this.#pool.release(this);
+    if (this.#keepAlive && !extra && this.#sending === null && !this.#socket.destroyed) this.#pool.release(this);
     else this.destroy();
   }
 
   #onClose(): void {
     clearTimeout(this.#connectTimer);
+    // A body left paused for a drain that will never come would stall the client's connection:
+    // let it flow (nothing is sent any more) so that the client's server can read past it.
+    this.#sending?.resume();
+    this.#sending = null;
     const handler = this.#handler;
     this.#handler = null;
     this.#state = IDLE;

@@ -355,3 +355,38 @@ test('UpstreamPool: a response that comes before the streamed request body is al
   assert.equal(next.body, 'next');
   assert.equal(connections(), 2, 'the next request did not share a connection with a half-sent body');
 });
+
+test('UpstreamPool: when the connection dies during a paused request body, the body is let flow so its sender is not stalled', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    // Reads nothing, so the pool's writes back up; then drops the connection.
+    socket.pause();
+    setTimeout(() => socket.destroy(), 300);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const pool = makePool(t, (server.address() as net.AddressInfo).port);
+  let produced = 0;
+  const chunk = Buffer.alloc(64 * 1024, 97);
+  // 64 MB on offer: far more than loopback buffers hold, so the upload pauses.
+  const body = new Readable({
+    read() {
+      produced += chunk.length;
+      this.push(produced <= 64 * 2 ** 20 ? chunk : null);
+    },
+  });
+  const ended = new Promise<void>((resolve) => body.once('end', resolve));
+  const result = await send(pool, { method: 'POST', body, chunked: true });
+  assert.ok(result.error, 'the request failed');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([ended, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the body stayed paused')), 10_000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+});
