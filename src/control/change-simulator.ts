@@ -2,7 +2,7 @@ import type { SimulateChangeRequest, SimulateChangeResponse } from '../../client
 import { buildRing, type RingMember, type RingPolicy } from '../ring/index.js';
 import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
-import { hostnameKey, validateHostnames } from './hostnames.js';
+import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';
 import type { RingState } from './ring-store.js';
 import { fromProtoPolicy, toProtoPolicy } from './control-service.js';
 
@@ -43,9 +43,7 @@ export class ChangeSimulator {
     }
     for (const hostname of adding) {
       if (members.has(hostnameKey(hostname))) throw RinglbError.alreadyExists(`<Error> Hostname '${hostname}' is already in the ring`);
-      const used = new Set([...members.values()].map((m) => m.serverId));
-      let serverId = 1;
-      while (used.has(serverId)) serverId++;
+      const serverId = lowestFreeServerId([...members.values()].map((m) => m.serverId));
       members.set(hostnameKey(hostname), { hostname, serverId, address: '' });
     }
     const after = [...members.values()].sort((a, b) => a.serverId - b.serverId);

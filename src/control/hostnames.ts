@@ -38,3 +38,21 @@ export function validateCount(n: unknown): number {
   }
   return n;
 }
+
+/**
+ * Checks an AddReplicas/RemoveReplicas request's shape before anything is
+ * looked up: n first, then the classic length rule, then each hostname.
+ */
+export function validateChange(n: unknown, hostnames: readonly unknown[], lengthMessage: string): { count: number; hostnames: string[] } {
+  const count = validateCount(n);
+  if (hostnames.length > count) throw RinglbError.invalidArgument(lengthMessage);
+  return { count, hostnames: validateHostnames(hostnames) };
+}
+
+/** Server ids are the lowest free small integer (SPEC §3), so results are reproducible. */
+export function lowestFreeServerId(used: Iterable<number>): number {
+  const taken = new Set(used);
+  let id = 1;
+  while (taken.has(id)) id++;
+  return id;
+}

@@ -4,7 +4,7 @@ import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.j
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { checkHeartbeat } from './heartbeat.js';
-import { hostnameKey, validateCount, validateHostnames } from './hostnames.js';
+import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
 import type { RingStore } from './ring-store.js';
 
 export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
@@ -142,11 +142,7 @@ export class ReplicaManager {
   }
 
   async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const count = validateCount(n);
-    if (hostnamesIn.length > count) {
-      throw RinglbError.invalidArgument('<Error> Length of hostname list is more than newly added instances');
-    }
-    const hostnames = validateHostnames(hostnamesIn);
+    const { count, hostnames } = validateChange(n, hostnamesIn, '<Error> Length of hostname list is more than newly added instances');
     return this.#enqueue(async () => {
       for (const name of hostnames) {
         if (this.#replicas.has(hostnameKey(name))) throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
@@ -165,11 +161,7 @@ export class ReplicaManager {
   }
 
   async remove(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const count = validateCount(n);
-    if (hostnamesIn.length > count) {
-      throw RinglbError.invalidArgument('<Error> Length of hostname list is more than removable instances');
-    }
-    const hostnames = validateHostnames(hostnamesIn);
+    const { count, hostnames } = validateChange(n, hostnamesIn, '<Error> Length of hostname list is more than removable instances');
     return this.#enqueue(async () => {
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
@@ -239,7 +231,7 @@ export class ReplicaManager {
     const records = names.map((hostname) => {
       const record: ReplicaRecord = {
         hostname,
-        serverId: this.#lowestFreeServerId(),
+        serverId: lowestFreeServerId([...this.#replicas.values()].map((r) => r.serverId)),
         address: '',
         instanceId: '',
         health: 'starting',
@@ -389,13 +381,6 @@ export class ReplicaManager {
       ...extra,
     };
     this.#events.emit('change', change);
-  }
-
-  #lowestFreeServerId(): number {
-    const used = new Set([...this.#replicas.values()].map((r) => r.serverId));
-    let id = 1;
-    while (used.has(id)) id++;
-    return id;
   }
 
   /** server-1 … server-N on a fresh start, as the classic contract names them. */
