@@ -3,7 +3,7 @@
 # `npm run build` first; `npm run images` does both).
 #
 # The Dockerfiles are COPY-only; this script stages a small build context with
-# exactly what they copy: package.json, proto/, dist/src and dist/clients
+# exactly what they copy: package.json, proto/ and dist/src
 # without source maps, and only the production packages of node_modules (as
 # `npm ls --omit=dev` lists them), so no .dockerignore is needed and the
 # engine is not sent the 250 MB development tree.
@@ -28,7 +28,7 @@ trap 'rm -rf "$ctx"' EXIT
 cp package.json "$ctx/"
 cp -R proto "$ctx/proto"
 mkdir -p "$ctx/dist"
-cp -R dist/src dist/clients "$ctx/dist/"
+cp -R dist/src "$ctx/dist/"
 find "$ctx/dist" -name '*.map' -delete
 
 # Production packages, outermost first; a nested package travels with its

@@ -9,7 +9,6 @@ WORKDIR /app
 COPY package.json ./
 COPY node_modules ./node_modules
 COPY proto ./proto
-COPY dist/clients ./dist/clients
 COPY dist/src ./dist/src
 USER node
 ENV NODE_ENV=production

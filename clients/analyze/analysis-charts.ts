@@ -39,7 +39,10 @@ function a1Chart(m: Measurement, v: Variant, requests: number): ChartPlan {
     caption: `A-1: ${fmt(requests)} requests on N=${m.n} with the ${v.label} ring; ${top.hostname} takes ${share}%.`,
     spec: {
       $schema: SCHEMA,
-      title: { text: `A-1: requests per replica (${v.label}, N=${m.n})`, subtitle: `${fmt(requests)} requests, random 6-digit request ids; max/mean ${m.maxOverMean.toFixed(2)}` },
+      title: {
+        text: `A-1: requests per replica (${v.label}, N=${m.n})`,
+        subtitle: `${fmt(requests)} requests, random 6-digit request ids; max/mean ${m.maxOverMean.toFixed(2)}`,
+      },
       width: WIDTH,
       height: HEIGHT,
       data: { values: m.perReplica.map((r) => ({ replica: r.hostname, requests: r.requests })) },
@@ -81,7 +84,10 @@ function a2Chart(rows: Measurement[], v: Variant, requests: number): ChartPlan {
     caption: `A-2: ${fmt(requests)} requests for each N with the ${v.label} ring: the mean load per replica falls as 1/N, but the busiest replica keeps almost everything.`,
     spec: {
       $schema: SCHEMA,
-      title: { text: `A-2: load per replica as N grows (${v.label})`, subtitle: `${fmt(requests)} requests per N; mean, max and min requests per replica` },
+      title: {
+        text: `A-2: load per replica as N grows (${v.label})`,
+        subtitle: `${fmt(requests)} requests per N; mean, max and min requests per replica`,
+      },
       width: WIDTH,
       height: HEIGHT,
       data: { values },
@@ -109,7 +115,9 @@ function a3Chart(results: ExperimentResults): ChartPlan {
   const marks = [
     { t: 0, label: `kill -9 ${k.victim}` },
     ...(k.detectMs === undefined ? [] : [{ t: toS(k.detectMs), label: `detected (${Math.round(k.detectMs)} ms)` }]),
-    ...(k.replaceMs === undefined ? [] : [{ t: toS(k.replaceMs), label: `${k.replacement} healthy (${Math.round(k.replaceMs)} ms)` }]),
+    ...(k.replaceMs === undefined
+      ? []
+      : [{ t: toS(k.replaceMs), label: `${k.replacement} healthy (${Math.round(k.replaceMs)} ms)` }]),
   ].map((m, row) => ({ ...m, ypx: 4 + row * 16 }));
   return {
     name: 'a3-kill-timeline',
@@ -129,7 +137,12 @@ function a3Chart(results: ExperimentResults): ChartPlan {
           encoding: {
             x: { field: 't', type: 'quantitative', title: 'Seconds since the kill' },
             y: { field: 'requests', type: 'quantitative', title: 'Requests per 250 ms' },
-            color: { field: 'outcome', type: 'nominal', title: 'Outcome', scale: { domain: ['2xx', 'failed'], range: ['#4c78a8', '#e45756'] } },
+            color: {
+              field: 'outcome',
+              type: 'nominal',
+              title: 'Outcome',
+              scale: { domain: ['2xx', 'failed'], range: ['#4c78a8', '#e45756'] },
+            },
           },
         },
         {
@@ -168,7 +181,10 @@ function a4Charts(results: ExperimentResults): ChartPlan[] {
     caption: `A-4: max/mean load at N=${s.baseN} per strategy (1.00 is perfect), live and in the closed-loop model; dashed lines at 1.10 and 1.05.`,
     spec: {
       $schema: SCHEMA,
-      title: { text: `A-4: balance per strategy (N=${s.baseN})`, subtitle: `${fmt(s.requests)} requests each; busiest replica's load over the mean` },
+      title: {
+        text: `A-4: balance per strategy (N=${s.baseN})`,
+        subtitle: `${fmt(s.requests)} requests each; busiest replica's load over the mean`,
+      },
       width: WIDTH + 140,
       height: HEIGHT,
       layer: [
@@ -179,11 +195,22 @@ function a4Charts(results: ExperimentResults): ChartPlan[] {
             x: { field: 'strategy', type: 'nominal', title: 'Strategy', sort: order, axis: { labelAngle: -30 } },
             xOffset: { field: 'measure', type: 'nominal', sort: measures },
             y: { field: 'maxOverMean', type: 'quantitative', title: 'Max / mean load', scale: { domainMin: 0 } },
-            color: { field: 'measure', type: 'nominal', title: 'Measured', sort: measures, scale: { range: ['#4c78a8', '#9ecae9'] } },
+            color: {
+              field: 'measure',
+              type: 'nominal',
+              title: 'Measured',
+              sort: measures,
+              scale: { range: ['#4c78a8', '#9ecae9'] },
+            },
           },
         },
         {
-          data: { values: [{ y: 1.1, bound: 'target 1.10' }, { y: 1.05, bound: 'target 1.05 (bounded loads)' }] },
+          data: {
+            values: [
+              { y: 1.1, bound: 'target 1.10' },
+              { y: 1.05, bound: 'target 1.05 (bounded loads)' },
+            ],
+          },
           mark: { type: 'rule', strokeDash: [6, 4] },
           encoding: {
             y: { field: 'y', type: 'quantitative' },
@@ -199,10 +226,17 @@ function a4Charts(results: ExperimentResults): ChartPlan[] {
     caption: `A-4: A-1 repeated for every strategy (N=${s.baseN}): requests per replica.`,
     spec: {
       $schema: SCHEMA,
-      title: { text: `A-4: requests per replica, every strategy (N=${s.baseN})`, subtitle: `${fmt(s.requests)} live requests per strategy` },
+      title: {
+        text: `A-4: requests per replica, every strategy (N=${s.baseN})`,
+        subtitle: `${fmt(s.requests)} live requests per strategy`,
+      },
       width: WIDTH + 140,
       height: HEIGHT,
-      data: { values: atBase.flatMap((m) => m.perReplica.map((r) => ({ strategy: label.get(m.variant), replica: r.hostname, requests: r.requests }))) },
+      data: {
+        values: atBase.flatMap((m) =>
+          m.perReplica.map((r) => ({ strategy: label.get(m.variant), replica: r.hostname, requests: r.requests })),
+        ),
+      },
       mark: { type: 'bar', tooltip: true },
       encoding: {
         x: { field: 'strategy', type: 'nominal', title: 'Strategy', sort: order, axis: { labelAngle: -30 } },
@@ -221,14 +255,22 @@ function a4Charts(results: ExperimentResults): ChartPlan[] {
       caption: `A-4: A-2 repeated for every strategy: max/mean load for N = ${s.nMin}…${s.nMax} (log scale).`,
       spec: {
         $schema: SCHEMA,
-        title: { text: 'A-4: balance as N grows, every strategy', subtitle: `${fmt(s.requests)} live requests per point; max/mean load, log scale` },
+        title: {
+          text: 'A-4: balance as N grows, every strategy',
+          subtitle: `${fmt(s.requests)} live requests per point; max/mean load, log scale`,
+        },
         width: WIDTH,
         height: HEIGHT,
         data: { values: swept.map((m) => ({ n: m.n, strategy: label.get(m.variant), maxOverMean: m.maxOverMean })) },
         mark: { type: 'line', point: true, tooltip: true },
         encoding: {
           x: { field: 'n', type: 'ordinal', title: 'Replicas (N)', axis: { labelAngle: 0 } },
-          y: { field: 'maxOverMean', type: 'quantitative', title: 'Max / mean load', scale: { type: 'log', domainMin: 1 } },
+          y: {
+            field: 'maxOverMean',
+            type: 'quantitative',
+            title: 'Max / mean load',
+            scale: { type: 'log', domainMin: 1 },
+          },
           color: { field: 'strategy', type: 'nominal', title: 'Strategy', sort: order },
         },
       } as ChartSpec,
@@ -248,7 +290,10 @@ function a4Charts(results: ExperimentResults): ChartPlan[] {
       caption: `A-4: keys that move when one replica is removed from or added to N=${n} (SimulateChange, 100,000 keys), against the ideal.`,
       spec: {
         $schema: SCHEMA,
-        title: { text: `A-4: disruption on a membership change (N=${n})`, subtitle: 'SimulateChange dry runs on the live control plane, 100,000 sampled keys' },
+        title: {
+          text: `A-4: disruption on a membership change (N=${n})`,
+          subtitle: 'SimulateChange dry runs on the live control plane, 100,000 sampled keys',
+        },
         width: WIDTH,
         height: HEIGHT,
         data: { values },

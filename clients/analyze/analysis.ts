@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RingPolicy } from '../../src/ring/index.js';
-import type { Replica } from '../gen/ringlb/v1/ringlb.js';
+import type { Replica } from '../../src/gen/ringlb/v1/ringlb.js';
 import { planCharts } from './analysis-charts.js';
 import { renderChart } from './chart-renderer.js';
 import { ExperimentRunner, type ExperimentResults, type ExperimentSettings, type Variant } from './experiments.js';
@@ -74,7 +74,11 @@ export async function runAnalysis(options: AnalyzeOptions, progress: Progress): 
   let endpoints = options.target;
   if (!endpoints) {
     progress.log(`starting a stack: ringlb up --runtime ${options.runtime} --replicas ${options.settings.baseN}`);
-    const live = await startLiveStack({ runtime: options.runtime, replicas: options.settings.baseN, instance: `analyze-${process.pid}` });
+    const live = await startLiveStack({
+      runtime: options.runtime,
+      replicas: options.settings.baseN,
+      instance: `analyze-${process.pid}`,
+    });
     progress.log(`stack up: proxy ${live.url}, control ${live.control}, admin ${live.adminUrl ?? 'off'}`);
     stack = live;
     endpoints = live;
@@ -102,7 +106,10 @@ export async function runAnalysis(options: AnalyzeOptions, progress: Progress): 
   }
   const reportPath = path.join(options.out, 'report.md');
   const target = options.target ? `${options.target.url} (existing stack)` : 'a stack started for the run';
-  await writeFile(reportPath, renderReport(results, plans, { target, runtime: options.runtime, command: options.command }));
+  await writeFile(
+    reportPath,
+    renderReport(results, plans, { target, runtime: options.runtime, command: options.command }),
+  );
   await writeFile(path.join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   return { results, reportPath, charts, summary: renderSummary(results, { report: reportPath, charts }) };
 }
@@ -120,5 +127,3 @@ async function killReplica(replica: Replica): Promise<void> {
   const { default: Docker } = await import('dockerode');
   await new Docker().getContainer(replica.instanceId).kill({ signal: 'SIGKILL' });
 }
-
-

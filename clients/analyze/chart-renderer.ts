@@ -10,7 +10,10 @@ export type ChartSpec = TopLevelSpec;
 /** One font for layout (vega) and rasterising (resvg), so text fits its boxes. */
 const FONT_FAMILY = 'DejaVu Sans';
 /** Where Debian's fonts-dejavu-core puts it; resvg also scans the system fonts. */
-const FONT_FILES = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'];
+const FONT_FILES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+];
 
 /** Defaults every chart shares: white background (PNGs are viewed on dark themes too), readable sizes. */
 const BASE_CONFIG = {

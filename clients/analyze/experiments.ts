@@ -1,8 +1,15 @@
-import { balanceFromCounts, buildRing, sampleRequestIds, simulateBoundedLoads, type RingMember, type RingPolicy } from '../../src/ring/index.js';
-import { HealthEvent_Kind, HealthState, type HealthEvent, type Replica } from '../gen/ringlb/v1/ringlb.js';
+import {
+  balanceFromCounts,
+  buildRing,
+  sampleRequestIds,
+  simulateBoundedLoads,
+  type RingMember,
+  type RingPolicy,
+} from '../../src/ring/index.js';
+import { HealthEvent_Kind, HealthState, type HealthEvent, type Replica } from '../../src/gen/ringlb/v1/ringlb.js';
 import { runLoad, type RequestRecord } from './load-runner.js';
 import type { Progress } from './progress.js';
-import { sleep, StackClient } from './stack-client.js';
+import { sleep, type StackClient } from './stack-client.js';
 
 /** A ring policy under test, with the name it has in tables and charts. */
 export interface Variant {
@@ -128,7 +135,14 @@ export class ExperimentRunner {
     const s = this.settings;
     const initial = await this.client.rep();
     const initialPolicy = await this.client.currentPolicy();
-    const results: ExperimentResults = { settings: s, measurements: [], disruption: [], checks: [], startedAt, durationMs: 0 };
+    const results: ExperimentResults = {
+      settings: s,
+      measurements: [],
+      disruption: [],
+      checks: [],
+      startedAt,
+      durationMs: 0,
+    };
     const variants = s.runA4 ? s.variants : s.variants.slice(0, 1);
     const ns = range(s.nMin, s.nMax);
     if (!ns.includes(s.baseN)) ns.push(s.baseN);
@@ -141,7 +155,8 @@ export class ExperimentRunner {
         await this.ensureReplicas(n);
         for (const v of variants) {
           results.measurements.push(await this.measure(v, n));
-          if (n === s.baseN && s.runA4 && v.policy.loadBound === 0) results.disruption.push(await this.disruption(v, n));
+          if (n === s.baseN && s.runA4 && v.policy.loadBound === 0)
+            results.disruption.push(await this.disruption(v, n));
         }
       }
       await this.ensureReplicas(s.baseN);
@@ -152,7 +167,9 @@ export class ExperimentRunner {
         results.kill = await this.killDuringLoad(busiest);
       }
     } finally {
-      await this.restore(initial.N, initialPolicy).catch((err: unknown) => this.progress.log(`could not restore N=${initial.N}: ${(err as Error).message}`));
+      await this.restore(initial.N, initialPolicy).catch((err: unknown) =>
+        this.progress.log(`could not restore N=${initial.N}: ${(err as Error).message}`),
+      );
     }
     results.durationMs = performance.now() - started;
     return results;
@@ -171,7 +188,10 @@ export class ExperimentRunner {
     } else if (rep.N > n) {
       // Remove the newest (highest server id) so that low ids stay put.
       const { replicas } = await this.client.listReplicas();
-      const names = replicas.sort((a, b) => b.serverId - a.serverId).slice(0, rep.N - n).map((r) => r.hostname);
+      const names = replicas
+        .sort((a, b) => b.serverId - a.serverId)
+        .slice(0, rep.N - n)
+        .map((r) => r.hostname);
       this.progress.log(`DELETE /rm ${JSON.stringify({ n: rep.N - n, hostnames: names })}`);
       await this.client.scale('rm', rep.N - n, names);
     }
@@ -274,7 +294,10 @@ export class ExperimentRunner {
     });
     await check('GET /other', "400, <Error> '/other' endpoint does not exist in server replicas", async () => {
       const a = await c.http('GET', '/other');
-      return [`${a.status}, ${message(a.body)}`, a.status === 400 && message(a.body) === "<Error> '/other' endpoint does not exist in server replicas"];
+      return [
+        `${a.status}, ${message(a.body)}`,
+        a.status === 400 && message(a.body) === "<Error> '/other' endpoint does not exist in server replicas",
+      ];
     });
     await check(`POST /add {"n":1,"hostnames":["${probe}"]}`, `200, N=${n0 + 1}`, async () => {
       const a = await c.http('POST', '/add', { n: 1, hostnames: [probe] });
@@ -286,16 +309,44 @@ export class ExperimentRunner {
       const m = (a.body as { message: { N: number; replicas: string[] } }).message;
       return [`${a.status}, N=${m?.N}`, a.status === 200 && m.N === n0 && !m.replicas.includes(probe)];
     });
-    const refused = async (method: 'POST' | 'DELETE', path: string, body: unknown, status: number, text?: string): Promise<[string, boolean]> => {
+    const refused = async (
+      method: 'POST' | 'DELETE',
+      path: string,
+      body: unknown,
+      status: number,
+      text?: string,
+    ): Promise<[string, boolean]> => {
       const a = await c.http(method, path, body);
       const msg = message(a.body);
       return [`${a.status}, ${msg}`, a.status === status && (text === undefined || msg === text)];
     };
-    await check('POST /add, more hostnames than n', '400, <Error> Length of hostname list is more than newly added instances', () =>
-      refused('POST', '/add', { n: 1, hostnames: ['a3-x', 'a3-y'] }, 400, '<Error> Length of hostname list is more than newly added instances'));
-    await check('DELETE /rm, more hostnames than n', '400, <Error> Length of hostname list is more than removable instances', () =>
-      refused('DELETE', '/rm', { n: 1, hostnames: ['a3-x', 'a3-y'] }, 400, '<Error> Length of hostname list is more than removable instances'));
-    await check('DELETE /rm, unknown hostname', '404', () => refused('DELETE', '/rm', { n: 1, hostnames: ['a3-nobody'] }, 404));
+    await check(
+      'POST /add, more hostnames than n',
+      '400, <Error> Length of hostname list is more than newly added instances',
+      () =>
+        refused(
+          'POST',
+          '/add',
+          { n: 1, hostnames: ['a3-x', 'a3-y'] },
+          400,
+          '<Error> Length of hostname list is more than newly added instances',
+        ),
+    );
+    await check(
+      'DELETE /rm, more hostnames than n',
+      '400, <Error> Length of hostname list is more than removable instances',
+      () =>
+        refused(
+          'DELETE',
+          '/rm',
+          { n: 1, hostnames: ['a3-x', 'a3-y'] },
+          400,
+          '<Error> Length of hostname list is more than removable instances',
+        ),
+    );
+    await check('DELETE /rm, unknown hostname', '404', () =>
+      refused('DELETE', '/rm', { n: 1, hostnames: ['a3-nobody'] }, 404),
+    );
     await check('POST /add, malformed JSON', '400', () => refused('POST', '/add', '{"n": 1,', 400));
     await check('POST /add, negative n', '400', () => refused('POST', '/add', { n: -1 }, 400));
     await check('gRPC ListReplicas', `N=${n0}, all healthy`, async () => {
@@ -306,7 +357,10 @@ export class ExperimentRunner {
     await check('admin GET /ring', 'current version and strategy', async () => {
       const ring = await c.adminRing();
       if (!ring) return ['no admin address', true];
-      return [`version ${ring.version}, ${ring.strategy}, ${Object.keys(ring.replicas).length} replicas`, Object.keys(ring.replicas).length === n0];
+      return [
+        `version ${ring.version}, ${ring.strategy}, ${Object.keys(ring.replicas).length} replicas`,
+        Object.keys(ring.replicas).length === n0,
+      ];
     });
     await check('bad requests changed nothing', `N=${n0}`, async () => {
       const rep = await c.rep();
@@ -343,7 +397,8 @@ export class ExperimentRunner {
       const fresh = event.kind === HealthEvent_Kind.KIND_REPLACED ? event.replacedBy : host;
       const healthyNow =
         event.kind === HealthEvent_Kind.KIND_REPLACED ||
-        ((event.kind === HealthEvent_Kind.KIND_ADDED || event.kind === HealthEvent_Kind.KIND_HEALTHY) && event.replica?.health === HealthState.HEALTH_STATE_HEALTHY);
+        ((event.kind === HealthEvent_Kind.KIND_ADDED || event.kind === HealthEvent_Kind.KIND_HEALTHY) &&
+          event.replica?.health === HealthState.HEALTH_STATE_HEALTHY);
       if (replacedAt === undefined && healthyNow && fresh && !original.has(fresh)) {
         replacedAt = at;
         replacement = fresh;
@@ -352,7 +407,9 @@ export class ExperimentRunner {
     });
     try {
       const stopAfter = replaced.then(() => sleep(1000));
-      this.progress.log(`A-3: GET /home loop (${this.settings.killConcurrency} in flight); kill -9 ${victim.hostname} (${victim.instanceId}) in 1 s`);
+      this.progress.log(
+        `A-3: GET /home loop (${this.settings.killConcurrency} in flight); kill -9 ${victim.hostname} (${victim.instanceId}) in 1 s`,
+      );
       const loadDone = runLoad({
         origin: this.client.endpoints.url,
         count: 500_000,
@@ -419,7 +476,11 @@ function bucketize(records: RequestRecord[], shift: number, width: number): Kill
 }
 
 function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
-  return a.strategy === b.strategy && a.loadBound === b.loadBound && JSON.stringify(sorted(a.options)) === JSON.stringify(sorted(b.options));
+  return (
+    a.strategy === b.strategy &&
+    a.loadBound === b.loadBound &&
+    JSON.stringify(sorted(a.options)) === JSON.stringify(sorted(b.options))
+  );
 }
 
 function sorted(o: Readonly<Record<string, string>>): [string, string][] {

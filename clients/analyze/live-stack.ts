@@ -39,15 +39,26 @@ export interface LiveStackOptions {
 export async function startLiveStack(options: LiveStackOptions): Promise<LiveStack> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'ringlb-analyze-'));
   const args = [
-    RINGLB_BIN, 'up',
-    '--host', '127.0.0.1', '--port', '0',
-    '--admin', '127.0.0.1:0',
-    '--control-listen', '127.0.0.1:0',
-    '--runtime', options.runtime,
-    '--replicas', String(options.replicas),
-    '--instance', options.instance,
-    '--state-dir', stateDir,
-    '--log-level', 'info',
+    RINGLB_BIN,
+    'up',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--admin',
+    '127.0.0.1:0',
+    '--control-listen',
+    '127.0.0.1:0',
+    '--runtime',
+    options.runtime,
+    '--replicas',
+    String(options.replicas),
+    '--instance',
+    options.instance,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'info',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -59,7 +70,13 @@ export async function startLiveStack(options: LiveStackOptions): Promise<LiveSta
   try {
     const line = await new Promise<RegExpExecArray>((resolve, reject) => {
       const pattern = /ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/;
-      const timer = setTimeout(() => reject(new Error(`ringlb up did not come up within ${(options.startTimeoutMs ?? 60_000) / 1000} s:\n${tail(log)}`)), options.startTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`ringlb up did not come up within ${(options.startTimeoutMs ?? 60_000) / 1000} s:\n${tail(log)}`),
+          ),
+        options.startTimeoutMs ?? 60_000,
+      );
       timer.unref();
       const onData = (chunk: Buffer): void => {
         log = (log + chunk.toString()).slice(-65_536);

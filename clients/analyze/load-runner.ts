@@ -52,12 +52,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     headersTimeout: 10_000,
     bodyTimeout: 10_000,
   });
-  const result: LoadResult = { perServer: new Map(), ok: 0, failed: 0, failures: new Map(), durationMs: 0, records: [] };
+  const result: LoadResult = {
+    perServer: new Map(),
+    ok: 0,
+    failed: 0,
+    failures: new Map(),
+    durationMs: 0,
+    records: [],
+  };
   const path = options.path ?? '/home';
   const started = performance.now();
   const deadline = started + (options.maxMs ?? 10 * 60_000);
   let stop = false;
-  void options.until?.then(() => { stop = true; }, () => { stop = true; });
+  void options.until?.then(
+    () => {
+      stop = true;
+    },
+    () => {
+      stop = true;
+    },
+  );
   let issued = 0;
   let done = 0;
   const bump = (map: Map<string, number>, key: string): void => void map.set(key, (map.get(key) ?? 0) + 1);

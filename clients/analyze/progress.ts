@@ -9,7 +9,10 @@ export class Progress {
   #lastDraw = 0;
   #open = false;
 
-  constructor(out: NodeJS.WriteStream = process.stderr, readonly quiet = false) {
+  constructor(
+    out: NodeJS.WriteStream = process.stderr,
+    readonly quiet = false,
+  ) {
     this.#out = out;
     this.#tty = Boolean(out.isTTY);
   }
@@ -29,7 +32,9 @@ export class Progress {
     this.#lastDraw = now;
     const width = 24;
     const filled = Math.round((done / Math.max(1, total)) * width);
-    this.#out.write(`\r[${this.#elapsed()}] ${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+    this.#out.write(
+      `\r[${this.#elapsed()}] ${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`,
+    );
     this.#open = true;
   }
 

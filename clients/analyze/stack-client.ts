@@ -2,13 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import {
   ControlPlaneClient,
-  HealthEvent,
+  type HealthEvent,
   type ReplicaSet,
   type RingPolicy,
   type RingSnapshot,
   type SimulateChangeRequest,
   type SimulateChangeResponse,
-} from '../gen/ringlb/v1/ringlb.js';
+} from '../../src/gen/ringlb/v1/ringlb.js';
 import type { StackEndpoints } from './live-stack.js';
 
 /** An HTTP answer: status and parsed JSON body (undefined when it was not JSON). */
@@ -105,7 +105,9 @@ export class StackClient {
         if (err) reject(err);
         else resolve(policy!);
       };
-      stream.once('data', (snapshot: RingSnapshot) => finish(null, snapshot.policy ?? { strategy: 'classic', options: {}, loadBound: 0 }));
+      stream.once('data', (snapshot: RingSnapshot) =>
+        finish(null, snapshot.policy ?? { strategy: 'classic', options: {}, loadBound: 0 }),
+      );
       stream.once('error', (err: Error) => finish(err));
     });
   }
@@ -142,7 +144,9 @@ export class StackClient {
       const ring = await this.adminRing().catch(() => undefined);
       if (ring && ready(ring)) return ring;
       if (performance.now() > deadline) {
-        throw new Error(`the data plane did not serve the expected ring within ${timeoutMs} ms (it serves ${JSON.stringify(ring && { version: ring.version, strategy: ring.strategy, replicas: ring.replicas })})`);
+        throw new Error(
+          `the data plane did not serve the expected ring within ${timeoutMs} ms (it serves ${JSON.stringify(ring && { version: ring.version, strategy: ring.strategy, replicas: ring.replicas })})`,
+        );
       }
       await sleep(50);
     }

@@ -5,7 +5,17 @@
  */
 
 /** Every target id, in the order a round runs them. */
-export const TARGET_IDS = ['direct', 'ringlb-1', 'ringlb-n', 'ringlb-undici', 'ringlb-reply-from', 'nginx-1', 'nginx-2', 'haproxy-1', 'haproxy-2'] as const;
+export const TARGET_IDS = [
+  'direct',
+  'ringlb-1',
+  'ringlb-n',
+  'ringlb-undici',
+  'ringlb-reply-from',
+  'nginx-1',
+  'nginx-2',
+  'haproxy-1',
+  'haproxy-2',
+] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
 
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';

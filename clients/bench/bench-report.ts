@@ -114,7 +114,13 @@ export function percentile(values: readonly number[], p: number): number {
 /** Folds the runs of one target into its result (ratios are filled in by `addRatios`). */
 export function summarize(id: string, label: string, runs: readonly RunRecord[], config?: string): TargetResult {
   const mine = runs.filter((r) => r.target === id);
-  const base = { id, label, config, runs: mine.length, ratios: { requestsPerSecond: {}, proxyCpuUsPerRequest: {}, p99Ms: {} } };
+  const base = {
+    id,
+    label,
+    config,
+    runs: mine.length,
+    ratios: { requestsPerSecond: {}, proxyCpuUsPerRequest: {}, p99Ms: {} },
+  };
   if (mine.length === 0) return { ...base, status: 'failed', reason: 'no run completed', errors: 0, non2xx: 0 };
   const nullable = (pick: (r: RunRecord) => number | null): Spread | null => {
     const values = mine.map(pick);
@@ -169,11 +175,13 @@ export function renderTable(report: BenchReport): string {
   ];
   for (const t of report.targets) {
     if (t.status !== 'ran') continue;
-    lines.push(`| ${t.id}: ${t.label} | ${range(t.requestsPerSecond!, int)} | ${ratio(t.ratios.requestsPerSecond.nginx)} | `
-      + `${ratio(t.ratios.requestsPerSecond.haproxy)} | ${ratio(t.ratios.requestsPerSecond.direct)} | ${fixed(t.p50Ms!.median, 2)} | `
-      + `${range(t.p99Ms!, (n) => fixed(n, 2))} | ${t.proxyCpuUsPerRequest ? range(t.proxyCpuUsPerRequest, (n) => fixed(n, 1)) : '—'} | `
-      + `${ratio(t.ratios.proxyCpuUsPerRequest.nginx)} | ${fixed(t.backendCpuUsPerRequest!.median, 1)} | `
-      + `${t.proxyRssPeakMb ? fixed(t.proxyRssPeakMb.max, 0) : '—'} | ${int(t.errors)} / ${int(t.non2xx)} |`);
+    lines.push(
+      `| ${t.id}: ${t.label} | ${range(t.requestsPerSecond!, int)} | ${ratio(t.ratios.requestsPerSecond.nginx)} | ` +
+        `${ratio(t.ratios.requestsPerSecond.haproxy)} | ${ratio(t.ratios.requestsPerSecond.direct)} | ${fixed(t.p50Ms!.median, 2)} | ` +
+        `${range(t.p99Ms!, (n) => fixed(n, 2))} | ${t.proxyCpuUsPerRequest ? range(t.proxyCpuUsPerRequest, (n) => fixed(n, 1)) : '—'} | ` +
+        `${ratio(t.ratios.proxyCpuUsPerRequest.nginx)} | ${fixed(t.backendCpuUsPerRequest!.median, 1)} | ` +
+        `${t.proxyRssPeakMb ? fixed(t.proxyRssPeakMb.max, 0) : '—'} | ${int(t.errors)} / ${int(t.non2xx)} |`,
+    );
   }
   for (const t of report.targets) {
     if (t.status !== 'ran') lines.push('', `- ${t.id}: **${t.status}** — ${t.reason ?? 'no reason given'}`);
@@ -184,21 +192,30 @@ export function renderTable(report: BenchReport): string {
 /** How the table was made, so a reader can reproduce and judge it. */
 export function renderSettings(report: BenchReport): string {
   const { machine: m, settings: s } = report;
-  return `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.os}, Node ${m.node}; load generator ${report.loadGenerator}, `
-    + `${s.threads} thread(s), ${s.connections} connections, ${s.durationSeconds} s per run after a ${s.warmupSeconds} s warm-up, `
-    + `${s.rounds} interleaved round(s), ${s.replicas} node:http replicas, GET ${s.path}; ${report.startedAt}; `
-    + `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`;
+  return (
+    `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.os}, Node ${m.node}; load generator ${report.loadGenerator}, ` +
+    `${s.threads} thread(s), ${s.connections} connections, ${s.durationSeconds} s per run after a ${s.warmupSeconds} s warm-up, ` +
+    `${s.rounds} interleaved round(s), ${s.replicas} node:http replicas, GET ${s.path}; ${report.startedAt}; ` +
+    `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`
+  );
 }
 
 export function renderMarkdown(report: BenchReport): string {
-  return `# ringlb bench\n\n${renderSettings(report)}\n\n${renderTable(report)}\n\n`
-    + 'Medians over rounds (min–max). Ratios are of medians. CPU is utime + stime from /proc of every process of the proxy '
-    + '(nginx master + workers, HAProxy, ringlb data plane processes) divided by the requests of the run; '
-    + 'RSS is the peak of the summed VmRSS of those processes during the run (the highest round is shown).\n';
+  return (
+    `# ringlb bench\n\n${renderSettings(report)}\n\n${renderTable(report)}\n\n` +
+    'Medians over rounds (min–max). Ratios are of medians. CPU is utime + stime from /proc of every process of the proxy ' +
+    '(nginx master + workers, HAProxy, ringlb data plane processes) divided by the requests of the run; ' +
+    'RSS is the peak of the summed VmRSS of those processes during the run (the highest round is shown).\n'
+  );
 }
 
 /** Writes `<name>.json` and `<name>.md` into `outDir`; returns their paths. */
-export async function writeJsonAndMarkdown(outDir: string, name: string, report: unknown, markdown: string): Promise<{ json: string; markdown: string }> {
+export async function writeJsonAndMarkdown(
+  outDir: string,
+  name: string,
+  report: unknown,
+  markdown: string,
+): Promise<{ json: string; markdown: string }> {
   await mkdir(outDir, { recursive: true });
   const files = { json: path.join(outDir, `${name}.json`), markdown: path.join(outDir, `${name}.md`) };
   await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { addRatios, machineInfo, summarize, type BenchReport, type RunRecord, type TargetResult } from './bench-report.js';
+import {
+  addRatios,
+  machineInfo,
+  summarize,
+  type BenchReport,
+  type RunRecord,
+  type TargetResult,
+} from './bench-report.js';
 import type { BenchOptions, TargetId } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
 import { directTarget } from './direct-target.js';
@@ -17,15 +24,24 @@ import { ringlbTarget } from './ringlb-target.js';
 
 function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
   switch (id) {
-    case 'direct': return directTarget();
-    case 'ringlb-1': return ringlbTarget(1);
-    case 'ringlb-n': return ringlbTarget(options.workers);
-    case 'ringlb-undici': return ringlbTarget(1, 'undici');
-    case 'ringlb-reply-from': return ringlbTarget(1, 'reply-from');
-    case 'nginx-1': return nginxTarget(1, options.binaries.nginx);
-    case 'nginx-2': return nginxTarget(2, options.binaries.nginx);
-    case 'haproxy-1': return haproxyTarget(1, options.binaries.haproxy);
-    case 'haproxy-2': return haproxyTarget(2, options.binaries.haproxy);
+    case 'direct':
+      return directTarget();
+    case 'ringlb-1':
+      return ringlbTarget(1);
+    case 'ringlb-n':
+      return ringlbTarget(options.workers);
+    case 'ringlb-undici':
+      return ringlbTarget(1, 'undici');
+    case 'ringlb-reply-from':
+      return ringlbTarget(1, 'reply-from');
+    case 'nginx-1':
+      return nginxTarget(1, options.binaries.nginx);
+    case 'nginx-2':
+      return nginxTarget(2, options.binaries.nginx);
+    case 'haproxy-1':
+      return haproxyTarget(1, options.binaries.haproxy);
+    case 'haproxy-2':
+      return haproxyTarget(2, options.binaries.haproxy);
   }
 }
 
@@ -102,7 +118,11 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         proxy.start();
         backends.start();
         try {
-          const r = await loadGenerator.run(live.url, { ...settings, durationSeconds: options.durationSeconds }, signal);
+          const r = await loadGenerator.run(
+            live.url,
+            { ...settings, durationSeconds: options.durationSeconds },
+            signal,
+          );
           const p = proxy.stop();
           const b = backends.stop();
           const hasProxy = live.pids().length > 0;
@@ -116,7 +136,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
             proxyRssPeakMb: hasProxy ? p.rssPeakBytes / 2 ** 20 : null,
             proxyProcesses: p.processes,
           });
-          log(`round ${round}/${options.rounds} ${target.id}: ${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+          log(
+            `round ${round}/${options.rounds} ${target.id}: ${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`,
+          );
         } catch (err) {
           proxy.stop();
           backends.stop();

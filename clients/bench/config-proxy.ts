@@ -25,7 +25,10 @@ export interface ConfigProxySpec {
  * foreground under the bench's process set, and waits until it serves the
  * bench path through to a replica.
  */
-export async function startConfigProxy(spec: ConfigProxySpec, { workDir, processes }: TargetContext): Promise<RunningTarget> {
+export async function startConfigProxy(
+  spec: ConfigProxySpec,
+  { workDir, processes }: TargetContext,
+): Promise<RunningTarget> {
   const binary = await resolveBinary(spec.binary);
   if (!binary) throw new Error(`${spec.name} not found at '${spec.binary}'`);
   await mkdir(workDir, { recursive: true });

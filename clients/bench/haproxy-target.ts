@@ -41,7 +41,8 @@ export function haproxyTarget(threads: number, binary: string): BenchTarget {
   let version = 'HAProxy';
   return {
     id: `haproxy-${threads}`,
-    label: () => `${version}, ${threads} thread${threads > 1 ? 's' : ''}, hash-type consistent on rand(), http-reuse always`,
+    label: () =>
+      `${version}, ${threads} thread${threads > 1 ? 's' : ''}, hash-type consistent on rand(), http-reuse always`,
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `haproxy not found at '${binary}'`;
@@ -50,13 +51,17 @@ export function haproxyTarget(threads: number, binary: string): BenchTarget {
       if (number) version = `HAProxy ${number}`;
       return undefined;
     },
-    start: (context) => startConfigProxy({
-      name: `haproxy-${threads}`,
-      binary,
-      configFile: 'haproxy.cfg',
-      config: (port) => haproxyConfig(threads, port, context.replicas),
-      // -db: stay in the foreground, so the bench owns the process and its exit.
-      args: (cfg) => ['-db', '-f', cfg],
-    }, context),
+    start: (context) =>
+      startConfigProxy(
+        {
+          name: `haproxy-${threads}`,
+          binary,
+          configFile: 'haproxy.cfg',
+          config: (port) => haproxyConfig(threads, port, context.replicas),
+          // -db: stay in the foreground, so the bench owns the process and its exit.
+          args: (cfg) => ['-db', '-f', cfg],
+        },
+        context,
+      ),
   };
 }

@@ -54,7 +54,14 @@ end
 /** Kills the run if it overstays its duration by this much (a wedged proxy). */
 const OVERRUN_MS = 20_000;
 
-async function runBounded(processes: ProcessSet, name: string, command: string, args: string[], limitMs: number, signal?: AbortSignal): Promise<string> {
+async function runBounded(
+  processes: ProcessSet,
+  name: string,
+  command: string,
+  args: string[],
+  limitMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
   signal?.throwIfAborted();
   const proc = processes.spawn(name, command, args, { captureStdout: true });
   const timer = setTimeout(() => void processes.stop(proc, 500), limitMs);
@@ -82,8 +89,27 @@ class Wrk implements LoadGenerator {
   ) {}
 
   async run(url: string, s: LoadSettings, signal?: AbortSignal): Promise<LoadResult> {
-    const args = ['-t', String(s.threads), '-c', String(s.connections), '-d', `${s.durationSeconds}s`, '--timeout', '5s', '-s', this.script, url];
-    const out = await runBounded(this.processes, 'wrk', this.binary, args, s.durationSeconds * 1000 + OVERRUN_MS, signal);
+    const args = [
+      '-t',
+      String(s.threads),
+      '-c',
+      String(s.connections),
+      '-d',
+      `${s.durationSeconds}s`,
+      '--timeout',
+      '5s',
+      '-s',
+      this.script,
+      url,
+    ];
+    const out = await runBounded(
+      this.processes,
+      'wrk',
+      this.binary,
+      args,
+      s.durationSeconds * 1000 + OVERRUN_MS,
+      signal,
+    );
     const line = out.split('\n').find((l) => l.startsWith(MARK));
     if (!line) throw new Error(`wrk printed no result: ${out.slice(-500)}`);
     const r = JSON.parse(line.slice(MARK.length)) as Record<string, number>;
@@ -112,7 +138,14 @@ class Autocannon implements LoadGenerator {
     const args = [this.script, '-c', String(s.connections), '-d', String(s.durationSeconds), '-t', '5', '-j'];
     if (s.threads > 1) args.push('-w', String(s.threads));
     args.push(url);
-    const out = await runBounded(this.processes, 'autocannon', process.execPath, args, s.durationSeconds * 1000 + OVERRUN_MS, signal);
+    const out = await runBounded(
+      this.processes,
+      'autocannon',
+      process.execPath,
+      args,
+      s.durationSeconds * 1000 + OVERRUN_MS,
+      signal,
+    );
     const start = out.indexOf('{');
     if (start < 0) throw new Error(`autocannon printed no result: ${out.slice(-500)}`);
     const r = JSON.parse(out.slice(start)) as {
@@ -170,7 +203,12 @@ export async function versionLine(binary: string, args: string[]): Promise<strin
  * with, and costs less CPU per request than a node client), autocannon
  * otherwise. Throws when the one asked for is not there.
  */
-export async function findLoadGenerator(choice: LoadGeneratorChoice, wrkBinary: string, workDir: string, processes: ProcessSet): Promise<LoadGenerator> {
+export async function findLoadGenerator(
+  choice: LoadGeneratorChoice,
+  wrkBinary: string,
+  workDir: string,
+  processes: ProcessSet,
+): Promise<LoadGenerator> {
   if (choice !== 'autocannon') {
     const wrk = await resolveBinary(wrkBinary);
     if (wrk) {

@@ -64,12 +64,16 @@ export function nginxTarget(workers: number, binary: string): BenchTarget {
       version = (await versionLine(found, ['-v'])).replace(/^nginx version: /, '') || version;
       return undefined;
     },
-    start: (context) => startConfigProxy({
-      name: `nginx-${workers}`,
-      binary,
-      configFile: 'nginx.conf',
-      config: (port, dir) => nginxConfig(dir, workers, port, context.replicas),
-      args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
-    }, context),
+    start: (context) =>
+      startConfigProxy(
+        {
+          name: `nginx-${workers}`,
+          binary,
+          configFile: 'nginx.conf',
+          config: (port, dir) => nginxConfig(dir, workers, port, context.replicas),
+          args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
+        },
+        context,
+      ),
   };
 }

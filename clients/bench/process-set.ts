@@ -39,7 +39,12 @@ export class ProcessSet {
   readonly #running = new Set<ManagedProcess>();
   #closed = false;
 
-  spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ManagedProcess & { stdout(): string } {
+  spawn(
+    name: string,
+    command: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): ManagedProcess & { stdout(): string } {
     if (this.#closed) throw new Error('process set is closed');
     const child = spawn(command, args, {
       cwd: options.cwd,

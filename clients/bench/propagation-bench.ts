@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { normalizePolicy } from '../../src/ring/index.js';
 import { percentile } from './bench-report.js';
-import { FixedReplicaDriver } from './fixed-replica-driver.js';
+import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { ProcessSet, type ManagedProcess } from './process-set.js';
 import { startReplicas } from './replica-fleet.js';
 
@@ -42,7 +42,11 @@ const now = (): number => performance.timeOrigin + performance.now();
  * the time from the publish to each data plane's swap, as the data plane
  * reports it. Every process is stopped at the end.
  */
-export async function runPropagationBench(options: PropagationOptions, log: (line: string) => void = () => {}, signal?: AbortSignal): Promise<PropagationResult> {
+export async function runPropagationBench(
+  options: PropagationOptions,
+  log: (line: string) => void = () => {},
+  signal?: AbortSignal,
+): Promise<PropagationResult> {
   const processes = new ProcessSet();
   const onExit = (): void => processes.killAllNow();
   process.once('exit', onExit);
@@ -50,34 +54,43 @@ export async function runPropagationBench(options: PropagationOptions, log: (lin
   const probes: ManagedProcess[] = [];
   try {
     const replicas = await startReplicas(processes, 3);
-    control = new ControlPlaneServer({ listen: '127.0.0.1:0', driver: new FixedReplicaDriver(replicas), replicas: replicas.length });
+    control = new ControlPlaneServer({
+      listen: '127.0.0.1:0',
+      driver: new StaticDriver(replicas),
+      replicas: replicas.length,
+    });
     const { address } = await control.start();
     const waiters = new Set<() => void>();
     const seen: Map<number, number>[] = [];
-    await Promise.all(Array.from({ length: options.dataPlanes }, (_, i) => {
-      const probe = processes.spawn(`ring-probe-${i + 1}`, process.execPath, [PROBE_MAIN], {
-        ipc: true,
-        env: { ...process.env, RINGLB_BENCH_CONTROL: address, RINGLB_BENCH_NODE_ID: `bench-probe-${i + 1}` },
-      });
-      probes.push(probe);
-      const versions = new Map<number, number>();
-      seen.push(versions);
-      return new Promise<void>((resolve, reject) => {
-        probe.child.on('message', (msg: { type?: string } & RingReport) => {
-          if (msg.type === 'ready') resolve();
-          if (msg.type === 'ring') {
-            versions.set(msg.version, msg.at);
-            for (const wake of waiters) wake();
-          }
+    await Promise.all(
+      Array.from({ length: options.dataPlanes }, (_, i) => {
+        const probe = processes.spawn(`ring-probe-${i + 1}`, process.execPath, [PROBE_MAIN], {
+          ipc: true,
+          env: { ...process.env, RINGLB_BENCH_CONTROL: address, RINGLB_BENCH_NODE_ID: `bench-probe-${i + 1}` },
         });
-        void probe.exited.then((code) => reject(new Error(`${probe.name} exited (code ${code}): ${probe.outputTail()}`)));
-      });
-    }));
+        probes.push(probe);
+        const versions = new Map<number, number>();
+        seen.push(versions);
+        return new Promise<void>((resolve, reject) => {
+          probe.child.on('message', (msg: { type?: string } & RingReport) => {
+            if (msg.type === 'ready') resolve();
+            if (msg.type === 'ring') {
+              versions.set(msg.version, msg.at);
+              for (const wake of waiters) wake();
+            }
+          });
+          void probe.exited.then((code) =>
+            reject(new Error(`${probe.name} exited (code ${code}): ${probe.outputTail()}`)),
+          );
+        });
+      }),
+    );
     const until = async (version: number, timeoutMs: number): Promise<void> => {
       const deadline = Date.now() + timeoutMs;
       while (!seen.every((v) => v.has(version))) {
         signal?.throwIfAborted();
-        if (Date.now() > deadline) throw new Error(`ring version ${version} did not reach every data plane within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`ring version ${version} did not reach every data plane within ${timeoutMs} ms`);
         await new Promise<void>((resolve) => {
           const wake = (): void => {
             waiters.delete(wake);
@@ -95,7 +108,11 @@ export async function runPropagationBench(options: PropagationOptions, log: (lin
     const deliveries: number[] = [];
     const slowest: number[] = [];
     for (let u = 0; u < options.updates; u++) {
-      const policy = normalizePolicy({ strategy: 'classic', options: { slots: u % 2 === 0 ? '1024' : '512' }, loadBound: 0 });
+      const policy = normalizePolicy({
+        strategy: 'classic',
+        options: { slots: u % 2 === 0 ? '1024' : '512' },
+        loadBound: 0,
+      });
       const t0 = now();
       const { version } = control.ring.publish({ policy });
       await until(version, 5_000);
@@ -110,8 +127,15 @@ export async function runPropagationBench(options: PropagationOptions, log: (lin
       p99: percentile(values, 99),
       max: Math.max(...values),
     });
-    const result = { dataPlanes: options.dataPlanes, updates: options.updates, deliveryMs: summary(deliveries), allDataPlanesMs: summary(slowest) };
-    log(`propagation: p50 ${result.allDataPlanesMs.p50.toFixed(2)} ms, p99 ${result.allDataPlanesMs.p99.toFixed(2)} ms to all ${options.dataPlanes}`);
+    const result = {
+      dataPlanes: options.dataPlanes,
+      updates: options.updates,
+      deliveryMs: summary(deliveries),
+      allDataPlanesMs: summary(slowest),
+    };
+    log(
+      `propagation: p50 ${result.allDataPlanesMs.p50.toFixed(2)} ms, p99 ${result.allDataPlanesMs.p99.toFixed(2)} ms to all ${options.dataPlanes}`,
+    );
     return result;
   } finally {
     // Data planes first, then the control plane, then the replicas it watches.

@@ -53,13 +53,24 @@ function runWorker(job: LookupJob): Promise<LookupOutcome> {
  * measured in a fresh worker thread (see ring-lookup-worker.ts). Strategies
  * are whatever the ring registry holds when it runs.
  */
-export async function runLookupBench(options: RingBenchOptions, log: (line: string) => void = () => {}, signal?: AbortSignal): Promise<LookupResult[]> {
+export async function runLookupBench(
+  options: RingBenchOptions,
+  log: (line: string) => void = () => {},
+  signal?: AbortSignal,
+): Promise<LookupResult[]> {
   const results: LookupResult[] = [];
   for (const strategy of strategyNames()) {
     for (const replicas of options.sizes) {
       signal?.throwIfAborted();
       const jobOptions = BENCH_OPTIONS[strategy] ?? {};
-      const outcome = await runWorker({ strategy, replicas, options: jobOptions, lookups: options.lookups, passes: options.passes, builds: 3 });
+      const outcome = await runWorker({
+        strategy,
+        replicas,
+        options: jobOptions,
+        lookups: options.lookups,
+        passes: options.passes,
+        builds: 3,
+      });
       if (!outcome.ok) {
         results.push({ strategy, replicas, options: jobOptions, status: 'skipped', reason: outcome.reason });
         log(`${strategy} N=${replicas}: skipped (${outcome.reason})`);
@@ -74,7 +85,9 @@ export async function runLookupBench(options: RingBenchOptions, log: (line: stri
         buildMs: spread(outcome.buildNs.map((ns) => ns / 1e6)),
       };
       results.push(result);
-      log(`${strategy} N=${replicas}: ${result.nsPerLookup!.median.toFixed(1)} ns/lookup, build ${result.buildMs!.median.toFixed(3)} ms`);
+      log(
+        `${strategy} N=${replicas}: ${result.nsPerLookup!.median.toFixed(1)} ns/lookup, build ${result.buildMs!.median.toFixed(3)} ms`,
+      );
     }
   }
   return results;
@@ -85,23 +98,28 @@ export function renderRingMarkdown(report: RingBenchReport): string {
   const lines = [
     '# ringlb ring micro-benchmarks',
     '',
-    `${m.cpus} × ${m.cpuModel}, ${m.os}, Node ${m.node}; ${report.settings.passes} passes of ${report.settings.lookups.toLocaleString('en-US')} lookups `
-      + `of random 6-digit request ids per strategy and N, each in a fresh worker thread; ${report.startedAt}; `
-      + `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`,
+    `${m.cpus} × ${m.cpuModel}, ${m.os}, Node ${m.node}; ${report.settings.passes} passes of ${report.settings.lookups.toLocaleString('en-US')} lookups ` +
+      `of random 6-digit request ids per strategy and N, each in a fresh worker thread; ${report.startedAt}; ` +
+      `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`,
     '',
     '| strategy | options | N | ns per lookup median (min–max) | build ms median (min–max) |',
     '|---|---|---|---|---|',
   ];
   for (const r of report.lookups) {
-    const opts = Object.entries(r.options).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
+    const opts =
+      Object.entries(r.options)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'defaults';
     if (r.status !== 'ran') {
       lines.push(`| ${r.strategy} | ${opts} | ${r.replicas} | skipped: ${r.reason} | — |`);
       continue;
     }
     const ns = r.nsPerLookup!;
     const b = r.buildMs!;
-    lines.push(`| ${r.strategy} | ${opts} | ${r.replicas} | ${ns.median.toFixed(1)} (${ns.min.toFixed(1)}–${ns.max.toFixed(1)}) | `
-      + `${b.median.toFixed(3)} (${b.min.toFixed(3)}–${b.max.toFixed(3)}) |`);
+    lines.push(
+      `| ${r.strategy} | ${opts} | ${r.replicas} | ${ns.median.toFixed(1)} (${ns.min.toFixed(1)}–${ns.max.toFixed(1)}) | ` +
+        `${b.median.toFixed(3)} (${b.min.toFixed(3)}–${b.max.toFixed(3)}) |`,
+    );
   }
   lines.push('', '## Ring-update propagation', '');
   const p = report.propagation;
@@ -110,8 +128,8 @@ export function renderRingMarkdown(report: RingBenchReport): string {
   } else {
     const ms = (x: number): string => x.toFixed(2);
     lines.push(
-      `${p.updates} ring versions published by the control plane, one at a time, to ${p.dataPlanes} data plane processes subscribed over gRPC `
-        + '(WatchRing); time from the publish to each data plane\'s swap of its rebuilt table.',
+      `${p.updates} ring versions published by the control plane, one at a time, to ${p.dataPlanes} data plane processes subscribed over gRPC ` +
+        "(WatchRing); time from the publish to each data plane's swap of its rebuilt table.",
       '',
       '| measure | p50 ms | p99 ms | max ms |',
       '|---|---|---|---|',
@@ -122,7 +140,10 @@ export function renderRingMarkdown(report: RingBenchReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runRingBench(options: RingBenchOptions, hooks: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<RingBenchReport> {
+export async function runRingBench(
+  options: RingBenchOptions,
+  hooks: { log?: (line: string) => void; signal?: AbortSignal } = {},
+): Promise<RingBenchReport> {
   const startedAt = new Date().toISOString();
   const loadAtStart = os.loadavg()[0];
   const lookups = await runLookupBench(options, hooks.log, hooks.signal);
@@ -135,7 +156,14 @@ export async function runRingBench(options: RingBenchOptions, hooks: { log?: (li
       propagation = { skipped: `failed: ${(err as Error).message}` };
     }
   }
-  return { startedAt, machine: machineInfo(), settings: options, lookups, loadAverage: { start: loadAtStart, end: os.loadavg()[0] }, propagation };
+  return {
+    startedAt,
+    machine: machineInfo(),
+    settings: options,
+    lookups,
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
+    propagation,
+  };
 }
 
 export function writeRingReport(report: RingBenchReport, outDir: string): Promise<{ json: string; markdown: string }> {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy-handler.js';
 import { BENCH_PATH, type BenchTarget } from './bench-target.js';
-import { FixedReplicaDriver } from './fixed-replica-driver.js';
+import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { freePort } from './free-port.js';
 import { waitForHttp } from './wait-for-http.js';
 
@@ -23,38 +23,61 @@ const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.u
  * HTTP/1.1 client), undici, or reply-from (Fastify + @fastify/reply-from),
  * so the bench shows what each costs. The control plane runs inside the
  * bench process (its CPU is not the data plane's, as nginx has none) and
- * adopts the replicas through a FixedReplicaDriver.
+ * adopts the replicas through a StaticDriver.
  */
 export function ringlbTarget(workers: number, engine: ProxyEngine = 'builtin'): BenchTarget {
-  const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[engine];
+  const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
+    engine
+  ];
   return {
     id: engine !== 'builtin' ? `ringlb-${engine}` : workers === 1 ? 'ringlb-1' : 'ringlb-n',
-    label: () => `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
+    label: () =>
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
     async unavailable() {
       if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
       let help: string;
       try {
-        help = (await execFileAsync(process.execPath, [RINGLB_MAIN, 'dataplane', '--help'], { timeout: 15_000 })).stdout;
+        help = (await execFileAsync(process.execPath, [RINGLB_MAIN, 'dataplane', '--help'], { timeout: 15_000 }))
+          .stdout;
       } catch (err) {
         return `ringlb dataplane does not run: ${(err as Error).message.split('\n')[0]}`;
       }
-      if (workers > 1 && !help.includes('--workers')) return 'ringlb dataplane has no worker-process mode (--workers) yet';
-      if (engine !== 'builtin' && !help.includes('--proxy-engine')) return 'ringlb dataplane has no --proxy-engine option';
+      if (workers > 1 && !help.includes('--workers'))
+        return 'ringlb dataplane has no worker-process mode (--workers) yet';
+      if (engine !== 'builtin' && !help.includes('--proxy-engine'))
+        return 'ringlb dataplane has no --proxy-engine option';
       return undefined;
     },
     async start({ replicas, processes }) {
       const control = new ControlPlaneServer({
         listen: '127.0.0.1:0',
-        driver: new FixedReplicaDriver(replicas),
+        driver: new StaticDriver(replicas),
         replicas: replicas.length,
       });
       try {
         const { address } = await control.start();
         const port = await freePort();
-        const args = [RINGLB_MAIN, 'dataplane', '--control', address, '--host', '127.0.0.1', '--port', String(port), '--admin', 'off', '--log-level', 'warn'];
+        const args = [
+          RINGLB_MAIN,
+          'dataplane',
+          '--control',
+          address,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--admin',
+          'off',
+          '--log-level',
+          'warn',
+        ];
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
-        const proc = processes.spawn(engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}`, process.execPath, args);
+        const proc = processes.spawn(
+          engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}`,
+          process.execPath,
+          args,
+        );
         const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {

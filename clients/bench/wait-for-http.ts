@@ -24,7 +24,9 @@ export async function waitForHttp(url: string, proc: ManagedProcess | undefined,
   let last = '';
   while (Date.now() < deadline) {
     if (proc?.hasExited()) {
-      throw new Error(`${proc.name} exited before it served ${url}${proc.outputTail() ? `: ${proc.outputTail()}` : ''}`);
+      throw new Error(
+        `${proc.name} exited before it served ${url}${proc.outputTail() ? `: ${proc.outputTail()}` : ''}`,
+      );
     }
     try {
       const status = await probe(url, 2000);

@@ -5,7 +5,10 @@ import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 
 /** `ringlb control`: the control plane alone (compose runs it beside `ringlb dataplane`). */
 export default function register(program: Command): void {
-  const options = [...controlOptions('--listen'), opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info')];
+  const options = [
+    ...controlOptions('--listen'),
+    opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
+  ];
   const command = program.command('control').description('run the gRPC control plane and keep N replicas running');
   for (const o of options) command.addOption(o);
   command.action(

@@ -38,13 +38,32 @@ export function controlOptions(listenFlag: string): Option[] {
     opt('--runtime <kind>', 'where replicas run: process | docker', 'RINGLB_RUNTIME', 'process'),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', '3'),
     opt('--max-replicas <n>', 'upper bound on N; AddReplicas beyond it is refused', 'RINGLB_MAX_REPLICAS', '50'),
-    opt('--strategy <name>', 'ring strategy: classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY', 'classic'),
+    opt(
+      '--strategy <name>',
+      'ring strategy: classic | custom | ketama | maglev | rendezvous',
+      'RINGLB_STRATEGY',
+      'classic',
+    ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
-    opt('--instance <name>', 'instance label: replicas of other instances are never touched', 'RINGLB_INSTANCE', 'default'),
-    opt('--state-dir <dir>', 'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)', 'RINGLB_STATE_DIR'),
+    opt(
+      '--instance <name>',
+      'instance label: replicas of other instances are never touched',
+      'RINGLB_INSTANCE',
+      'default',
+    ),
+    opt(
+      '--state-dir <dir>',
+      'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)',
+      'RINGLB_STATE_DIR',
+    ),
     opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', 'ringlb/replica:latest'),
-    opt('--network <name>', "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name", 'RINGLB_NETWORK', 'host'),
+    opt(
+      '--network <name>',
+      "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name",
+      'RINGLB_NETWORK',
+      'host',
+    ),
     opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
@@ -53,7 +72,12 @@ export function controlOptions(listenFlag: string): Option[] {
 }
 
 export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
-  const instance = reader.nonEmpty('instance', o.instance, /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a label of letters, digits, _ . -');
+  const instance = reader.nonEmpty(
+    'instance',
+    o.instance,
+    /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
+    'a label of letters, digits, _ . -',
+  );
   const strategy = String(o.strategy ?? 'classic');
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
@@ -87,7 +111,13 @@ export async function createDriver(config: ControlConfig, log: Logger): Promise<
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
     const { DockerDriver } = await import('../runtime/docker-driver.js');
-    return new DockerDriver({ image: config.image, network: config.network, instance: config.instance, faultHook: config.faultHook, log: log.child('docker') });
+    return new DockerDriver({
+      image: config.image,
+      network: config.network,
+      instance: config.instance,
+      faultHook: config.faultHook,
+      log: log.child('docker'),
+    });
   }
   return new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook });
 }

@@ -25,7 +25,9 @@ export default function register(program: Command): void {
   ];
   const command = program
     .command('dataplane')
-    .description('run a data plane: proxy to the replicas of a control plane\'s ring, serve /rep /add /rm and the admin port');
+    .description(
+      "run a data plane: proxy to the replicas of a control plane's ring, serve /rep /add /rm and the admin port",
+    );
   for (const o of options) command.addOption(o);
   command.action(
     runAction(async (o: Record<string, unknown>) => {
@@ -41,7 +43,10 @@ export default function register(program: Command): void {
         await runDataPlaneWorker(toDataPlaneOptions(config, log));
         return;
       }
-      const dataPlane = workers > 1 ? new DataPlaneCluster({ ...toDataPlaneOptions(config, log), workers }) : createDataPlane(config, log);
+      const dataPlane =
+        workers > 1
+          ? new DataPlaneCluster({ ...toDataPlaneOptions(config, log), workers })
+          : createDataPlane(config, log);
       const started = await dataPlane.start();
       log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text, workers });
       dataPlane.ring.waitForRing(FIRST_RING_WARN_MS).then(

@@ -24,17 +24,41 @@ export function dataPlaneOptions(): Option[] {
   return [
     opt('--host <host>', 'data plane bind address', 'RINGLB_HOST', '0.0.0.0'),
     opt('--port <port>', 'data plane port (proxy and REST shims)', 'RINGLB_PORT', '5000'),
-    opt('--admin <host:port>', "admin server (metrics, /ring, dashboard); 'off' disables it", 'RINGLB_ADMIN', '127.0.0.1:9901'),
-    opt('--routing-key <policy>', 'random | header:<name> | cookie:<name> | client-ip | path', 'RINGLB_ROUTING_KEY', 'random'),
-    opt('--node-id <id>', 'name this data plane reports to the control plane', 'RINGLB_NODE_ID', `${os.hostname()}-${process.pid}`),
+    opt(
+      '--admin <host:port>',
+      "admin server (metrics, /ring, dashboard); 'off' disables it",
+      'RINGLB_ADMIN',
+      '127.0.0.1:9901',
+    ),
+    opt(
+      '--routing-key <policy>',
+      'random | header:<name> | cookie:<name> | client-ip | path',
+      'RINGLB_ROUTING_KEY',
+      'random',
+    ),
+    opt(
+      '--node-id <id>',
+      'name this data plane reports to the control plane',
+      'RINGLB_NODE_ID',
+      `${os.hostname()}-${process.pid}`,
+    ),
     opt('--retries <n>', 'extra attempts on the next ring members after a failed connection', 'RINGLB_RETRIES', '2'),
     opt('--upstream-timeout <ms>', "max wait for a replica's response headers", 'RINGLB_UPSTREAM_TIMEOUT', '30000'),
     opt('--connections <n>', 'keep-alive connections per replica', 'RINGLB_CONNECTIONS', '128'),
-    opt('--proxy-engine <engine>', 'builtin (ringlb\'s HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison', 'RINGLB_PROXY_ENGINE', 'builtin'),
+    opt(
+      '--proxy-engine <engine>',
+      "builtin (ringlb's HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison",
+      'RINGLB_PROXY_ENGINE',
+      'builtin',
+    ),
   ];
 }
 
-export function readDataPlaneConfig(reader: ConfigReader, o: Record<string, unknown>, controlAddress: string): DataPlaneConfig {
+export function readDataPlaneConfig(
+  reader: ConfigReader,
+  o: Record<string, unknown>,
+  controlAddress: string,
+): DataPlaneConfig {
   let routingKey: RoutingKeyPolicy = { kind: 'random' };
   try {
     routingKey = parseRoutingKey(String(o.routingKey ?? 'random'));

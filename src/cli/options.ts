@@ -33,7 +33,9 @@ export class ConfigReader {
   }
 
   static forCommand(options: readonly Option[]): ConfigReader {
-    return new ConfigReader(options.map((o) => [o.attributeName(), o.envVar ? `${o.long} (${o.envVar})` : String(o.long)] as const));
+    return new ConfigReader(
+      options.map((o) => [o.attributeName(), o.envVar ? `${o.long} (${o.envVar})` : String(o.long)] as const),
+    );
   }
 
   #problem(key: string, message: string): void {
@@ -67,7 +69,9 @@ export class ConfigReader {
   /** host:port, [v6]:port, or a bare port (then the host is `defaultHost`). */
   hostPort(key: string, raw: unknown, defaultHost = '127.0.0.1'): HostPort {
     const text = String(raw ?? '').trim();
-    const m = /^(?:\[([0-9a-f:.]+)\]|([^:\s]*)):(\d{1,5})$/i.exec(text) ?? (/^\d{1,5}$/.test(text) ? [text, undefined, defaultHost, text] : null);
+    const m =
+      /^(?:\[([0-9a-f:.]+)\]|([^:\s]*)):(\d{1,5})$/i.exec(text) ??
+      (/^\d{1,5}$/.test(text) ? [text, undefined, defaultHost, text] : null);
     const port = m ? Number(m[3]) : NaN;
     if (!m || port > 65535 || !(m[1] ?? m[2])) {
       this.#problem(key, `must be host:port (e.g. 127.0.0.1:9901), got '${text}'`);
@@ -105,7 +109,9 @@ export class ConfigReader {
 
   /** key=value pairs (repeatable flag or comma-separated env). */
   pairs(key: string, raw: unknown): Record<string, string> {
-    const items = (Array.isArray(raw) ? raw : raw === undefined || raw === '' ? [] : [raw]).flatMap((x) => String(x).split(','));
+    const items = (Array.isArray(raw) ? raw : raw === undefined || raw === '' ? [] : [raw]).flatMap((x) =>
+      String(x).split(','),
+    );
     const out: Record<string, string> = {};
     for (const item of items) {
       const eq = item.indexOf('=');

@@ -18,7 +18,13 @@ export default function register(program: Command): void {
       const port = reader.port('port', o.port);
       const serverId = reader.nonEmpty('serverId', o.serverId);
       reader.done();
-      await runReplica({ ...process.env, PORT: String(port), HOST: String(o.host), SERVER_ID: serverId, RINGLB_FAULT_HOOK: o.faultHook ? '1' : '0' });
+      await runReplica({
+        ...process.env,
+        PORT: String(port),
+        HOST: String(o.host),
+        SERVER_ID: serverId,
+        RINGLB_FAULT_HOOK: o.faultHook ? '1' : '0',
+      });
     }),
   );
 }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
-import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
 import { ConfigReader, opt, runAction } from './options.js';
 
 /**
@@ -10,10 +10,15 @@ import { ConfigReader, opt, runAction } from './options.js';
  */
 export default function register(program: Command): void {
   const ring = program.command('ring').description('show the ring, switch its strategy live, or dry-run a change');
-  const control = (): Option => opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051');
+  const control = (): Option =>
+    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051');
   const policyOptions = (): Option[] => [
     opt('--strategy <name>', 'classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY'),
-    opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160, table=65537, h=i*i+3)', 'RINGLB_RING_OPTIONS'),
+    opt(
+      '--ring-option <name=value...>',
+      'strategy option, repeatable (e.g. vnodes=160, table=65537, h=i*i+3)',
+      'RINGLB_RING_OPTIONS',
+    ),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
   ];
 
@@ -45,7 +50,9 @@ export default function register(program: Command): void {
     }),
   );
 
-  const simulate = ring.command('simulate').description('dry run: keys moved and balance for a proposed change (SimulateChange)');
+  const simulate = ring
+    .command('simulate')
+    .description('dry run: keys moved and balance for a proposed change (SimulateChange)');
   const simulateOpts = [
     control(),
     opt('--add <n>', 'replicas to add (generated names)', 'RINGLB_SIMULATE_ADD', '0'),
@@ -65,10 +72,20 @@ export default function register(program: Command): void {
       reader.done();
       const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : x ? String(x).split(',') : []);
       await withClient(address, async (client) => {
-        const res = await unary<import('../../clients/gen/ringlb/v1/ringlb.js').SimulateChangeResponse>((cb) =>
-          client.simulateChange({ addHostnames: list(o.addHostname), addCount, removeHostnames: list(o.remove), policy: proposed, sampleKeys }, cb),
+        const res = await unary<import('../gen/ringlb/v1/ringlb.js').SimulateChangeResponse>((cb) =>
+          client.simulateChange(
+            {
+              addHostnames: list(o.addHostname),
+              addCount,
+              removeHostnames: list(o.remove),
+              policy: proposed,
+              sampleKeys,
+            },
+            cb,
+          ),
         );
-        const fmt = (b: Balance | undefined): string => (b ? `max/mean ${b.maxOverMean.toFixed(3)}, std dev ${(b.stdDev * 100).toFixed(2)} pts` : '-');
+        const fmt = (b: Balance | undefined): string =>
+          b ? `max/mean ${b.maxOverMean.toFixed(3)}, std dev ${(b.stdDev * 100).toFixed(2)} pts` : '-';
         process.stdout.write(
           `keys moved: ${(res.movedFraction * 100).toFixed(2)}% (ideal ${(res.idealMovedFraction * 100).toFixed(2)}%)\n` +
             `before: ${fmt(res.before)}\nafter:  ${fmt(res.after)}\n` +
@@ -84,7 +101,11 @@ function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: 
     if (required) reader.fail('strategy', 'is required');
     return undefined;
   }
-  return { strategy: String(o.strategy), options: reader.pairs('ringOption', o.ringOption), loadBound: reader.number('loadBound', o.loadBound, 0, 100) };
+  return {
+    strategy: String(o.strategy),
+    options: reader.pairs('ringOption', o.ringOption),
+    loadBound: reader.number('loadBound', o.loadBound, 0, 100),
+  };
 }
 
 async function withClient(address: string, fn: (client: ControlPlaneClient) => Promise<void>): Promise<void> {
@@ -93,7 +114,11 @@ async function withClient(address: string, fn: (client: ControlPlaneClient) => P
     await fn(client);
   } catch (err) {
     const e = err as grpc.ServiceError;
-    throw new Error(e.code === grpc.status.UNAVAILABLE ? `control plane unavailable at ${address}` : String(e.details || e.message).replace(/^<Error> /, ''));
+    throw new Error(
+      e.code === grpc.status.UNAVAILABLE
+        ? `control plane unavailable at ${address}`
+        : String(e.details || e.message).replace(/^<Error> /, ''),
+    );
   } finally {
     client.close();
   }

@@ -15,7 +15,9 @@ export default function register(program: Command): void {
     ...dataPlaneOptions(),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
   ];
-  const command = program.command('up').description('run the control plane, N replicas and a data plane (the classic stack)');
+  const command = program
+    .command('up')
+    .description('run the control plane, N replicas and a data plane (the classic stack)');
   for (const o of options) command.addOption(o);
   command.action(
     runAction(async (o: Record<string, unknown>) => {
@@ -38,8 +40,17 @@ export default function register(program: Command): void {
         await controlPlane.close({ removeReplicas: true });
         throw err;
       }
-      const names = controlPlane.manager.list().map((r) => r.hostname).join(', ');
-      log.info('ringlb is up', { proxy: started.url, admin: started.adminUrl ?? 'off', control: address, runtime: control.runtime, replicas: names });
+      const names = controlPlane.manager
+        .list()
+        .map((r) => r.hostname)
+        .join(', ');
+      log.info('ringlb is up', {
+        proxy: started.url,
+        admin: started.adminUrl ?? 'off',
+        control: address,
+        runtime: control.runtime,
+        replicas: names,
+      });
       const sig = await untilSignal();
       log.info('shutting down', { signal: sig });
       await dataPlane.close();

@@ -1,4 +1,4 @@
-import type { SimulateChangeRequest, SimulateChangeResponse } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { SimulateChangeRequest, SimulateChangeResponse } from '../gen/ringlb/v1/ringlb.js';
 import { buildRing, type RingMember, type RingPolicy } from '../ring/index.js';
 import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
@@ -26,11 +26,13 @@ export class ChangeSimulator {
     if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE_KEYS) {
       throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${MAX_SAMPLE_KEYS}, got ${sample}`);
     }
-    if (req.addCount < 0) throw RinglbError.invalidArgument(`<Error> add_count must not be negative, got ${req.addCount}`);
+    if (req.addCount < 0)
+      throw RinglbError.invalidArgument(`<Error> add_count must not be negative, got ${req.addCount}`);
     const policy = req.policy?.strategy ? fromProtoPolicy(req.policy) : current.policy;
     const members = new Map(current.members.map((m) => [hostnameKey(m.hostname), m]));
     for (const name of validateHostnames(req.removeHostnames)) {
-      if (!members.delete(hostnameKey(name))) throw RinglbError.notFound(`<Error> Hostname '${name}' is not in the ring`);
+      if (!members.delete(hostnameKey(name)))
+        throw RinglbError.notFound(`<Error> Hostname '${name}' is not in the ring`);
     }
     const adding = [...validateHostnames(req.addHostnames)];
     if (members.size + adding.length + req.addCount > this.maxReplicas) {
@@ -42,12 +44,17 @@ export class ChangeSimulator {
       if (!members.has(`sim-${k}`) && !adding.includes(`sim-${k}`)) adding.push(`sim-${k}`);
     }
     for (const hostname of adding) {
-      if (members.has(hostnameKey(hostname))) throw RinglbError.alreadyExists(`<Error> Hostname '${hostname}' is already in the ring`);
+      if (members.has(hostnameKey(hostname)))
+        throw RinglbError.alreadyExists(`<Error> Hostname '${hostname}' is already in the ring`);
       const serverId = lowestFreeServerId([...members.values()].map((m) => m.serverId));
       members.set(hostnameKey(hostname), { hostname, serverId, address: '' });
     }
     const after = [...members.values()].sort((a, b) => a.serverId - b.serverId);
-    const impact = simulateChange({ members: current.members, policy: current.policy }, { members: after, policy }, sample);
+    const impact = simulateChange(
+      { members: current.members, policy: current.policy },
+      { members: after, policy },
+      sample,
+    );
     return {
       movedFraction: impact.movedFraction,
       idealMovedFraction: impact.idealMovedFraction,

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import { ControlPlaneService } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { ControlPlaneService } from '../gen/ringlb/v1/ringlb.js';
 import { DEFAULT_POLICY, normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
@@ -32,7 +32,10 @@ export interface ControlPlaneOptions {
 const SERVICE_NAME = 'ringlb.v1.ControlPlane';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** proto/ at the package root, from dist/src/control or src/control. */
-export const PROTO_ROOT = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../../proto' : '../../proto');
+export const PROTO_ROOT = path.resolve(
+  here,
+  here.includes(`${path.sep}dist${path.sep}`) ? '../../../proto' : '../../proto',
+);
 
 /**
  * The control plane process: gRPC server with the ControlPlane service, the
@@ -111,7 +114,9 @@ export class ControlPlaneServer {
    */
   async start(): Promise<{ address: string }> {
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(this.#options.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      this.#server.bindAsync(this.#options.listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
     }).catch((err: Error) => {
       throw RinglbError.unavailable(`cannot listen on ${this.#options.listen}: ${err.message}`, err);
     });

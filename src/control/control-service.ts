@@ -9,7 +9,7 @@ import {
   type ReplicaSet,
   type RingPolicy as ProtoRingPolicy,
   type RingSnapshot,
-} from '../../clients/gen/ringlb/v1/ringlb.js';
+} from '../gen/ringlb/v1/ringlb.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -49,7 +49,7 @@ export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
 }
 
 export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
-  if (!p || !p.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
+  if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
   return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
 }
 
@@ -95,7 +95,8 @@ export function createControlService(deps: {
         .then(
           (res) => callback(null, res),
           (err: unknown) => {
-            if (!(err instanceof RinglbError)) log.error('unexpected error in a gRPC handler', { error: String((err as Error)?.stack ?? err) });
+            if (!(err instanceof RinglbError))
+              log.error('unexpected error in a gRPC handler', { error: String((err as Error)?.stack ?? err) });
             callback(toGrpcError(err));
           },
         );
@@ -109,12 +110,18 @@ export function createControlService(deps: {
       await ready;
       return replicaSet(manager.list());
     }),
-    reportFailure: unary((req) => ({ accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed') })),
+    reportFailure: unary((req) => ({
+      accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed'),
+    })),
     setRingPolicy: unary((req) => {
       const policy = fromProtoPolicy(req.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
       simulator.check(ring.current.members, policy);
-      log.info('ring policy changed', { strategy: policy.strategy, options: policy.options, loadBound: policy.loadBound });
+      log.info('ring policy changed', {
+        strategy: policy.strategy,
+        options: policy.options,
+        loadBound: policy.loadBound,
+      });
       return toProtoSnapshot(ring.publish({ policy }));
     }),
     simulateChange: unary((req) => simulator.simulate(ring.current, req)),
@@ -146,14 +153,20 @@ export function createControlService(deps: {
       call.on('cancelled', stop);
       call.on('close', stop);
       call.on('error', stop);
-      void ready.then(() => {
-        if (!call.cancelled && !call.writableEnded) unwatch = ring.watch(send);
-      }, () => call.end());
+      void ready.then(
+        () => {
+          if (!call.cancelled && !call.writableEnded) unwatch = ring.watch(send);
+        },
+        () => call.end(),
+      );
     },
 
     watchHealth(call) {
       trackStream(call);
-      void ready.then(() => watchHealth(call), () => call.end());
+      void ready.then(
+        () => watchHealth(call),
+        () => call.end(),
+      );
     },
   };
 

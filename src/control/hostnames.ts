@@ -43,7 +43,11 @@ export function validateCount(n: unknown): number {
  * Checks an AddReplicas/RemoveReplicas request's shape before anything is
  * looked up: n first, then the classic length rule, then each hostname.
  */
-export function validateChange(n: unknown, hostnames: readonly unknown[], lengthMessage: string): { count: number; hostnames: string[] } {
+export function validateChange(
+  n: unknown,
+  hostnames: readonly unknown[],
+  lengthMessage: string,
+): { count: number; hostnames: string[] } {
   const count = validateCount(n);
   if (hostnames.length > count) throw RinglbError.invalidArgument(lengthMessage);
   return { count, hostnames: validateHostnames(hostnames) };

@@ -102,7 +102,8 @@ export class ReplicaManager {
       this.#log.debug('runtime event', { ...event });
       const replica = this.#replicas.get(hostnameKey(event.hostname));
       // The runtime saw it die: no need to wait for `fall` missed heartbeats.
-      if (replica && replica.health !== 'starting') this.#markFailed(replica, `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`);
+      if (replica && replica.health !== 'starting')
+        this.#markFailed(replica, `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`);
       else this.#scheduleReconcile();
     });
     const adopted = await driver.list();
@@ -142,10 +143,15 @@ export class ReplicaManager {
   }
 
   async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(n, hostnamesIn, '<Error> Length of hostname list is more than newly added instances');
+    const { count, hostnames } = validateChange(
+      n,
+      hostnamesIn,
+      '<Error> Length of hostname list is more than newly added instances',
+    );
     return this.#enqueue(async () => {
       for (const name of hostnames) {
-        if (this.#replicas.has(hostnameKey(name))) throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
+        if (this.#replicas.has(hostnameKey(name)))
+          throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
       }
       if (this.#replicas.size + count > this.#o.maxReplicas) {
         throw RinglbError.resourceExhausted(
@@ -161,7 +167,11 @@ export class ReplicaManager {
   }
 
   async remove(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(n, hostnamesIn, '<Error> Length of hostname list is more than removable instances');
+    const { count, hostnames } = validateChange(
+      n,
+      hostnamesIn,
+      '<Error> Length of hostname list is more than removable instances',
+    );
     return this.#enqueue(async () => {
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
@@ -170,10 +180,14 @@ export class ReplicaManager {
         victims.push(replica);
       }
       if (count > this.#replicas.size) {
-        throw RinglbError.failedPrecondition(`<Error> Cannot remove ${count} replicas: only ${this.#replicas.size} exist`);
+        throw RinglbError.failedPrecondition(
+          `<Error> Cannot remove ${count} replicas: only ${this.#replicas.size} exist`,
+        );
       }
       // The rest are the most recently added: the highest server ids.
-      const rest = [...this.#replicas.values()].filter((r) => !victims.includes(r)).sort((a, b) => b.serverId - a.serverId);
+      const rest = [...this.#replicas.values()]
+        .filter((r) => !victims.includes(r))
+        .sort((a, b) => b.serverId - a.serverId);
       victims.push(...rest.slice(0, count - victims.length));
       for (const victim of victims) this.#replicas.delete(hostnameKey(victim.hostname));
       this.#desired = Math.max(0, this.#desired - count);
@@ -208,7 +222,10 @@ export class ReplicaManager {
         misses: 0,
         checking: false,
       };
-      if (this.#replicas.has(hostnameKey(record.hostname)) || [...this.#replicas.values()].some((r) => r.serverId === record.serverId)) {
+      if (
+        this.#replicas.has(hostnameKey(record.hostname)) ||
+        [...this.#replicas.values()].some((r) => r.serverId === record.serverId)
+      ) {
         await this.#o.driver.remove(record.hostname, 0);
         return;
       }
@@ -248,7 +265,9 @@ export class ReplicaManager {
         record.address = instance.address;
         record.instanceId = instance.instanceId;
         if (!(await this.#waitHealthy(record, this.#o.startTimeoutMs))) {
-          throw RinglbError.unavailable(`<Error> Replica '${record.hostname}' did not pass a heartbeat within ${this.#o.startTimeoutMs} ms`);
+          throw RinglbError.unavailable(
+            `<Error> Replica '${record.hostname}' did not pass a heartbeat within ${this.#o.startTimeoutMs} ms`,
+          );
         }
       }),
     );
@@ -257,7 +276,9 @@ export class ReplicaManager {
       // All or nothing: a request that could not start every replica starts none.
       for (const record of records) this.#replicas.delete(hostnameKey(record.hostname));
       await Promise.allSettled(records.map((r) => this.#o.driver.remove(r.hostname, 0)));
-      throw failure.reason instanceof RinglbError ? failure.reason : RinglbError.unavailable(`<Error> ${String((failure.reason as Error)?.message ?? failure.reason)}`);
+      throw failure.reason instanceof RinglbError
+        ? failure.reason
+        : RinglbError.unavailable(`<Error> ${String((failure.reason as Error)?.message ?? failure.reason)}`);
     }
     const now = new Date();
     for (const record of records) {
@@ -268,7 +289,12 @@ export class ReplicaManager {
     records.forEach((record, i) => {
       this.#emit('added', record, { reason });
       const old = replacing?.[i];
-      if (old) this.#emit('replaced', { ...old, health: 'removed' }, { replacedBy: record.hostname, reason: 'replaced after failure' });
+      if (old)
+        this.#emit(
+          'replaced',
+          { ...old, health: 'removed' },
+          { replacedBy: record.hostname, reason: 'replaced after failure' },
+        );
     });
   }
 
@@ -372,7 +398,11 @@ export class ReplicaManager {
     this.#o.ring.publish({ members });
   }
 
-  #emit(kind: HealthChange['kind'], replica: ReplicaRecord | ReplicaView, extra: { replacedBy?: string; reason?: string } = {}): void {
+  #emit(
+    kind: HealthChange['kind'],
+    replica: ReplicaRecord | ReplicaView,
+    extra: { replacedBy?: string; reason?: string } = {},
+  ): void {
     const change: HealthChange = {
       kind,
       replica: kind === 'removed' ? { ...view(replica), health: 'removed' } : view(replica),
@@ -406,7 +436,14 @@ export class ReplicaManager {
 }
 
 function view(r: ReplicaRecord | ReplicaView): ReplicaView {
-  return { hostname: r.hostname, serverId: r.serverId, address: r.address, health: r.health, since: r.since, instanceId: r.instanceId };
+  return {
+    hostname: r.hostname,
+    serverId: r.serverId,
+    address: r.address,
+    health: r.health,
+    since: r.since,
+    instanceId: r.instanceId,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

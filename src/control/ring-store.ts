@@ -27,7 +27,12 @@ export class RingStore {
   readonly #watchers = new Set<Watcher>();
 
   constructor(policy: RingPolicy, members: readonly RingMember[] = [], firstVersion = Date.now()) {
-    this.#state = Object.freeze({ version: firstVersion, policy, members: freezeMembers(members), createdAt: new Date() });
+    this.#state = Object.freeze({
+      version: firstVersion,
+      policy,
+      members: freezeMembers(members),
+      createdAt: new Date(),
+    });
   }
 
   get current(): RingState {
@@ -57,7 +62,10 @@ function freezeMembers(members: readonly RingMember[]): readonly RingMember[] {
 }
 
 function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
-  return a.length === b.length && a.every((m, i) => m.hostname === b[i].hostname && m.serverId === b[i].serverId && m.address === b[i].address);
+  return (
+    a.length === b.length &&
+    a.every((m, i) => m.hostname === b[i].hostname && m.serverId === b[i].serverId && m.address === b[i].address)
+  );
 }
 
 function samePolicy(a: RingPolicy, b: RingPolicy): boolean {

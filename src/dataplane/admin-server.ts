@@ -76,7 +76,13 @@ export class AdminServer {
     this.#app = app;
     app.setErrorHandler(classicErrorHandler(options.log ?? silentLogger));
     app.setNotFoundHandler((request, reply) => {
-      void reply.code(404).send(classicFailure(`'${request.url.split('?', 1)[0]}' is not an admin endpoint (try /ring, /metrics, /healthz, /stats, /dashboard)`));
+      void reply
+        .code(404)
+        .send(
+          classicFailure(
+            `'${request.url.split('?', 1)[0]}' is not an admin endpoint (try /ring, /metrics, /healthz, /stats, /dashboard)`,
+          ),
+        );
     });
     app.get('/healthz', (_request, reply) => {
       const view = options.ring.current;
@@ -101,7 +107,9 @@ export class AdminServer {
     app.get('/dashboard', page);
     if (options.control) {
       // The policy routes read bodies as text and validate them themselves.
-      app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+      app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
+        done(null, body),
+      );
       ringPolicyRoutes(app, options.control);
     }
   }

@@ -1,6 +1,6 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import type { ControlPlaneClient, ReplicaSet } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { ControlPlaneClient, ReplicaSet } from '../gen/ringlb/v1/ringlb.js';
 import { classicFailure, RinglbError } from '../shared/errors.js';
 import { fromGrpcError } from './classic-errors.js';
 
@@ -43,7 +43,12 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
   const call = <Req>(
-    method: (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: ReplicaSet) => void) => unknown,
+    method: (
+      req: Req,
+      md: Metadata,
+      opts: { deadline: number },
+      cb: (err: ServiceError | null, res: ReplicaSet) => void,
+    ) => unknown,
     request: Req,
     timeoutMs: number,
   ): Promise<ClassicReplicaSet> =>
@@ -56,13 +61,18 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
 
   app.get('/rep', () => call(client.listReplicas, {}, listTimeoutMs));
   app.post('/add', (request) => call(client.addReplicas, parseReplicaChange(request.body, 'add'), changeTimeoutMs));
-  app.delete('/rm', (request) => call(client.removeReplicas, parseReplicaChange(request.body, 'remove'), changeTimeoutMs));
+  app.delete('/rm', (request) =>
+    call(client.removeReplicas, parseReplicaChange(request.body, 'remove'), changeTimeoutMs),
+  );
 
   // Only shim paths reach this app, so "not found" means a wrong method.
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0];
     const allowed = ALLOWED[path] ?? 'GET';
-    void reply.code(405).header('allow', allowed).send(classicFailure(`method ${request.method} is not allowed on ${path} (use ${allowed})`));
+    void reply
+      .code(405)
+      .header('allow', allowed)
+      .send(classicFailure(`method ${request.method} is not allowed on ${path} (use ${allowed})`));
   });
 }
 
@@ -107,7 +117,9 @@ export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: 
   }
   const bad = hostnames.findIndex((h) => typeof h !== 'string');
   if (bad >= 0) {
-    throw RinglbError.invalidArgument(`'hostnames' must be an array of strings, got ${describe(hostnames[bad])} at index ${bad}`);
+    throw RinglbError.invalidArgument(
+      `'hostnames' must be an array of strings, got ${describe(hostnames[bad])} at index ${bad}`,
+    );
   }
   return { n, hostnames: hostnames as string[] };
 }

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { ControlPlaneClient } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AdminServer } from './admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
@@ -54,7 +54,11 @@ export class DataPlaneCluster {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress);
-    this.ring = new RingSubscriber({ client: this.#client, nodeId: `${options.nodeId}-primary`, log: this.#log.child('ring') });
+    this.ring = new RingSubscriber({
+      client: this.#client,
+      nodeId: `${options.nodeId}-primary`,
+      log: this.#log.child('ring'),
+    });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
   }
 
@@ -69,7 +73,12 @@ export class DataPlaneCluster {
     try {
       const urls = await Promise.all(Array.from({ length: this.#options.workers }, () => this.#fork()));
       const adminUrl = this.#admin ? (await this.#admin.start()).url : undefined;
-      this.#log.info('data plane listening', { url: urls[0], admin: adminUrl ?? 'off', control: this.#options.controlAddress, workers: urls.length });
+      this.#log.info('data plane listening', {
+        url: urls[0],
+        admin: adminUrl ?? 'off',
+        control: this.#options.controlAddress,
+        workers: urls.length,
+      });
       return adminUrl ? { url: urls[0], adminUrl } : { url: urls[0] };
     } catch (err) {
       await this.close();
@@ -110,7 +119,9 @@ export class DataPlaneCluster {
         reject(new Error(`data plane worker ${id} exited (${signal ?? code}) before listening`));
         this.#log.error('data plane worker exited; starting another', { worker: id, code, signal });
         this.#restartTimer = setTimeout(() => {
-          this.#fork().catch((err: Error) => this.#log.error('could not restart a data plane worker', { error: err.message }));
+          this.#fork().catch((err: Error) =>
+            this.#log.error('could not restart a data plane worker', { error: err.message }),
+          );
         }, RESTART_DELAY_MS);
         this.#restartTimer.unref();
       });
@@ -136,19 +147,24 @@ export class DataPlaneCluster {
   close(graceMs = 5_000): Promise<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#restartTimer);
-      await Promise.all([...this.#workers].map((worker) => new Promise<void>((resolve) => {
-        if (worker.isDead()) return resolve();
-        const force = setTimeout(() => worker.kill('SIGKILL'), graceMs);
-        worker.once('exit', () => {
-          clearTimeout(force);
-          resolve();
-        });
-        try {
-          worker.send({ type: 'ringlb:shutdown' } satisfies PrimaryMessage);
-        } catch {
-          worker.kill('SIGTERM');
-        }
-      })));
+      await Promise.all(
+        [...this.#workers].map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              if (worker.isDead()) return resolve();
+              const force = setTimeout(() => worker.kill('SIGKILL'), graceMs);
+              worker.once('exit', () => {
+                clearTimeout(force);
+                resolve();
+              });
+              try {
+                worker.send({ type: 'ringlb:shutdown' } satisfies PrimaryMessage);
+              } catch {
+                worker.kill('SIGTERM');
+              }
+            }),
+        ),
+      );
       await this.#admin?.close();
       this.ring.close();
       this.#client.close();
@@ -183,7 +199,10 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   };
   const { url } = await dataPlane.start();
   send({ type: 'ringlb:ready', url });
-  const timer = setInterval(() => send({ type: 'ringlb:stats', stats: dataPlane.metrics.snapshot() }), STATS_INTERVAL_MS);
+  const timer = setInterval(
+    () => send({ type: 'ringlb:stats', stats: dataPlane.metrics.snapshot() }),
+    STATS_INTERVAL_MS,
+  );
   timer.unref();
   // Ctrl-C reaches the whole process group: the primary orders the shutdown.
   const ignore = (): void => undefined;

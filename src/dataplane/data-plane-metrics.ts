@@ -47,7 +47,8 @@ export class UpstreamStats {
   /** Plain data, to send to another process (worker → primary). */
   snapshot(): UpstreamSnapshot {
     const byStatus: [number, number][] = [];
-    for (let code = 0; code < this.byStatus.length; code++) if (this.byStatus[code] > 0) byStatus.push([code, this.byStatus[code]]);
+    for (let code = 0; code < this.byStatus.length; code++)
+      if (this.byStatus[code] > 0) byStatus.push([code, this.byStatus[code]]);
     return {
       hostname: this.hostname,
       inflight: this.inflight,
@@ -164,18 +165,37 @@ export class DataPlaneMetrics {
     const registers = [this.registry];
     // Per-replica counts and whole-process gauges, all read at scrape time.
     const perReplica = (name: string, help: string, value: (s: UpstreamStats) => number): void => {
-      new Counter({ name, help, labelNames: ['replica'], registers, collect() {
-        this.reset();
-        for (const s of upstreams.values()) this.inc({ replica: s.hostname }, value(s));
-      } });
+      new Counter({
+        name,
+        help,
+        labelNames: ['replica'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of upstreams.values()) this.inc({ replica: s.hostname }, value(s));
+        },
+      });
     };
     const gauge = (name: string, help: string, value: () => number): void => {
-      new Gauge({ name, help, registers, collect() {
-        this.set(value());
-      } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value());
+        },
+      });
     };
-    perReplica('ringlb_dataplane_retries_total', 'Requests retried on the next ring member after a failed attempt on this replica.', (s) => s.retries);
-    perReplica('ringlb_dataplane_upstream_failures_total', 'Connection-level failures (refused, reset, timeout) talking to a replica.', (s) => s.failures);
+    perReplica(
+      'ringlb_dataplane_retries_total',
+      'Requests retried on the next ring member after a failed attempt on this replica.',
+      (s) => s.retries,
+    );
+    perReplica(
+      'ringlb_dataplane_upstream_failures_total',
+      'Connection-level failures (refused, reset, timeout) talking to a replica.',
+      (s) => s.failures,
+    );
     new Gauge({
       name: 'ringlb_dataplane_inflight_requests',
       help: 'Requests in flight to each replica.',
@@ -194,12 +214,19 @@ export class DataPlaneMetrics {
       collect() {
         this.reset();
         const now = Date.now();
-        for (const hostname of source.ringMembers()) this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
+        for (const hostname of source.ringMembers())
+          this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
       },
     });
-    gauge('ringlb_dataplane_ring_version', 'Version of the ring snapshot in service (0 before the first).', () => source.ringVersion() ?? 0);
+    gauge(
+      'ringlb_dataplane_ring_version',
+      'Version of the ring snapshot in service (0 before the first).',
+      () => source.ringVersion() ?? 0,
+    );
     gauge('ringlb_dataplane_ring_members', 'Replicas in the ring in service.', () => source.ringMembers().length);
-    gauge('ringlb_dataplane_control_plane_connected', '1 while the ring stream from the control plane is open.', () => (source.controlPlaneConnected() ? 1 : 0));
+    gauge('ringlb_dataplane_control_plane_connected', '1 while the ring stream from the control plane is open.', () =>
+      source.controlPlaneConnected() ? 1 : 0,
+    );
     gauge('ringlb_dataplane_ring_updates', 'Ring snapshots applied since start.', () => source.ringUpdates());
     this.registry.registerMetric(latencyHistogram(all) as unknown as Metric);
   }
@@ -272,7 +299,11 @@ function latencyHistogram(all: () => UpstreamStats[]) {
         let cumulative = 0;
         for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
           cumulative += s.latency[i];
-          values.push({ metricName: `${name}_bucket`, labels: { replica: s.hostname, le: LATENCY_BUCKETS[i] }, value: cumulative });
+          values.push({
+            metricName: `${name}_bucket`,
+            labels: { replica: s.hostname, le: LATENCY_BUCKETS[i] },
+            value: cumulative,
+          });
         }
         cumulative += s.latency[LATENCY_BUCKETS.length];
         values.push({ metricName: `${name}_bucket`, labels: { replica: s.hostname, le: '+Inf' }, value: cumulative });

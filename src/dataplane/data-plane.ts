@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ControlPlaneClient } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
@@ -77,7 +77,11 @@ export class DataPlane {
     this.#client = connectControlPlane(options.controlAddress);
     this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
-    const reporter = new FailureReporter({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('report') });
+    const reporter = new FailureReporter({
+      client: this.#client,
+      nodeId: options.nodeId,
+      log: this.#log.child('report'),
+    });
     this.proxy = new ProxyHandler({
       ring: this.ring,
       routingKey: options.routingKey,
@@ -104,7 +108,6 @@ export class DataPlane {
     });
     this.#app.setErrorHandler(classicErrorHandler(this.#log));
     classicShims(this.#app, { client: this.#client, controlAddress: options.controlAddress });
-
   }
 
   /**
@@ -141,7 +144,6 @@ export class DataPlane {
     return adminUrl ? { url, adminUrl } : { url };
   }
 
-
   /** The ring in service, waiting up to `timeoutMs` for the first one. */
   waitForRing(timeoutMs = 10_000): Promise<RingView> {
     return this.ring.waitForRing(timeoutMs);
@@ -177,25 +179,31 @@ export function connectControlPlane(address: string): ControlPlaneClient {
 }
 
 /** Metrics over a ring subscription, and the admin server showing them unless it is disabled. */
-export function observe(ring: RingSubscriber, options: DataPlaneOptions, log: Logger, client: ControlPlaneClient): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
+export function observe(
+  ring: RingSubscriber,
+  options: DataPlaneOptions,
+  log: Logger,
+  client: ControlPlaneClient,
+): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
   const metrics = new DataPlaneMetrics({
     ringVersion: () => ring.current?.version,
     ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
     controlPlaneConnected: () => ring.connected,
     ringUpdates: () => ring.updates,
   });
-  const admin = options.adminPort !== null && options.adminPort >= 0
-    ? new AdminServer({
-        host: options.adminHost,
-        port: options.adminPort,
-        ring,
-        metrics,
-        nodeId: options.nodeId,
-        routingKey: formatRoutingKey(options.routingKey),
-        control: { client, controlAddress: options.controlAddress },
-        log: log.child('admin'),
-      })
-    : undefined;
+  const admin =
+    options.adminPort !== null && options.adminPort >= 0
+      ? new AdminServer({
+          host: options.adminHost,
+          port: options.adminPort,
+          ring,
+          metrics,
+          nodeId: options.nodeId,
+          routingKey: formatRoutingKey(options.routingKey),
+          control: { client, controlAddress: options.controlAddress },
+          log: log.child('admin'),
+        })
+      : undefined;
   return { metrics, admin };
 }
 

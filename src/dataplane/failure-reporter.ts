@@ -1,5 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import type { ControlPlaneClient } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 
 export interface FailureReporterOptions {

@@ -5,10 +5,17 @@ import { pickWithBoundedLoad } from '../ring/bounded-loads.js';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { type DataPlaneMetrics, type UpstreamStats } from './data-plane-metrics.js';
+import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
-import { dropNamed, HOP_BY_HOP, UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
+import {
+  dropNamed,
+  HOP_BY_HOP,
+  UpstreamCode,
+  UpstreamPool,
+  type UpstreamHandler,
+  type UpstreamRequest,
+} from './upstream-pool.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -60,12 +67,32 @@ export function isHopByHop(name: string): boolean {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** The request never reached the replica: safe to resend whatever the method. */
 const NOT_SENT = new Set([
-  'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CLOSED',
-  UpstreamCode.CONNECT_TIMEOUT, UpstreamCode.POOL_CLOSED,
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CLOSED',
+  UpstreamCode.CONNECT_TIMEOUT,
+  UpstreamCode.POOL_CLOSED,
 ]);
 /** The connection broke before a response: the replica may have seen the request. */
-const BROKEN = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_DESTROYED', UpstreamCode.SOCKET_CLOSED, UpstreamCode.DESTROYED]);
-const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', UpstreamCode.HEADERS_TIMEOUT, UpstreamCode.BODY_TIMEOUT]);
+const BROKEN = new Set([
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_DESTROYED',
+  UpstreamCode.SOCKET_CLOSED,
+  UpstreamCode.DESTROYED,
+]);
+const TIMEOUT = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  UpstreamCode.HEADERS_TIMEOUT,
+  UpstreamCode.BODY_TIMEOUT,
+]);
 /** The pool was closed (the replica left the ring): not the replica's failure. */
 const LEFT = new Set(['UND_ERR_CLOSED', UpstreamCode.POOL_CLOSED]);
 /** Nothing listening, or no answer to the connect: the replica is down. */
@@ -143,7 +170,9 @@ export class ProxyHandler {
     }
     const key = this.#keyOf(req);
     const member = this.pick(view!, key);
-    new Exchange(this, req, res as TrackedResponse, key, member, this.metrics.upstream(member.hostname)).begin(this.#maxReplay);
+    new Exchange(this, req, res as TrackedResponse, key, member, this.metrics.upstream(member.hostname)).begin(
+      this.#maxReplay,
+    );
   };
 
   /** The request's ring key (routing-key policy). */
@@ -166,9 +195,12 @@ export class ProxyHandler {
    * path, or no ring members), or undefined when it can.
    */
   refusal(url: string, view: RingView | undefined): { status: number; message: string } | undefined {
-    if (url.charCodeAt(0) !== 47 /* '/' */) return { status: 400, message: `<Error> cannot proxy request target '${url}'` };
-    if (view === undefined) return { status: 503, message: '<Error> no replica available: no ring from the control plane yet' };
-    if (view.members.length === 0) return { status: 503, message: '<Error> no replica available: the replica set is empty' };
+    if (url.charCodeAt(0) !== 47 /* '/' */)
+      return { status: 400, message: `<Error> cannot proxy request target '${url}'` };
+    if (view === undefined)
+      return { status: 503, message: '<Error> no replica available: no ring from the control plane yet' };
+    if (view.members.length === 0)
+      return { status: 503, message: '<Error> no replica available: the replica set is empty' };
     return undefined;
   }
 
@@ -178,9 +210,10 @@ export class ProxyHandler {
    */
   pick(view: RingView, key: number): RingMember {
     const table = view.table;
-    const member = view.policy.loadBound > 0
-      ? pickWithBoundedLoad(table, key, this.#inflightOf, this.inflight, view.policy.loadBound)!
-      : table.owner(key)!;
+    const member =
+      view.policy.loadBound > 0
+        ? pickWithBoundedLoad(table, key, this.#inflightOf, this.inflight, view.policy.loadBound)!
+        : table.owner(key)!;
     const stats = this.metrics.upstream(member.hostname);
     // Passive outlier ejection: a replica that just refused a connection is
     // skipped until it answers again or the ring drops it, so requests do not
@@ -196,7 +229,15 @@ export class ProxyHandler {
    * `tried`), or undefined when the request must fail. Both proxy engines
    * retry by this one rule.
    */
-  failover(code: string, method: string, replayable: boolean, key: number, member: RingMember, stats: UpstreamStats, tried: string[]): RingMember | undefined {
+  failover(
+    code: string,
+    method: string,
+    replayable: boolean,
+    key: number,
+    member: RingMember,
+    stats: UpstreamStats,
+    tried: string[],
+  ): RingMember | undefined {
     const notSent = NOT_SENT.has(code);
     const broken = BROKEN.has(code);
     if ((notSent || broken || TIMEOUT.has(code)) && !LEFT.has(code)) {
@@ -218,7 +259,10 @@ export class ProxyHandler {
     const status = TIMEOUT.has(code) ? 504 : 502;
     const what = code ? describe(code) : err.message;
     this.#log.debug('upstream failed', { replica: member.hostname, code, status });
-    return { status, message: `<Error> replica '${member.hostname}' failed: ${what}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}` };
+    return {
+      status,
+      message: `<Error> replica '${member.hostname}' failed: ${what}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`,
+    };
   }
 
   readonly #inflightOf = (m: RingMember): number => this.metrics.upstream(m.hostname).inflight;
@@ -306,15 +350,17 @@ export class ProxyHandler {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map(async (pool) => {
-      let timer: NodeJS.Timeout | undefined;
-      const forced = new Promise<void>((resolve) => {
-        timer = setTimeout(() => void pool.destroy().then(resolve, resolve), graceMs);
-        timer.unref();
-      });
-      await Promise.race([pool.close().catch(() => pool.destroy()), forced]);
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      pools.map(async (pool) => {
+        let timer: NodeJS.Timeout | undefined;
+        const forced = new Promise<void>((resolve) => {
+          timer = setTimeout(() => void pool.destroy().then(resolve, resolve), graceMs);
+          timer.unref();
+        });
+        await Promise.race([pool.close().catch(() => pool.destroy()), forced]);
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 
@@ -347,7 +393,14 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   #clientGone = false;
   #finished = false;
 
-  constructor(proxy: ProxyHandler, req: IncomingMessage, res: TrackedResponse, key: number, member: RingMember, stats: UpstreamStats) {
+  constructor(
+    proxy: ProxyHandler,
+    req: IncomingMessage,
+    res: TrackedResponse,
+    key: number,
+    member: RingMember,
+    stats: UpstreamStats,
+  ) {
     this.#proxy = proxy;
     this.#req = req;
     this.#res = res;
@@ -376,7 +429,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
         const lower = name.toLowerCase();
         if (HOP_BY_HOP.has(lower)) {
           if (lower === 'transfer-encoding') chunked = true;
-          else if (lower === 'connection') connectionTokens = raw[i + 1].toLowerCase().split(',').map((t) => t.trim());
+          else if (lower === 'connection')
+            connectionTokens = raw[i + 1]
+              .toLowerCase()
+              .split(',')
+              .map((t) => t.trim());
           continue;
         }
       } else if (len === 14 || len === 15 || len === 17) {
@@ -431,13 +488,16 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     this.#proxy.inflight++;
     const req = this.#req;
     try {
-      this.#proxy.pool(this.#member.address).dispatch({
-        path: req.url!,
-        method: req.method!,
-        headers: this.#headers,
-        body: this.#body,
-        chunked: this.#chunked,
-      }, this);
+      this.#proxy.pool(this.#member.address).dispatch(
+        {
+          path: req.url!,
+          method: req.method!,
+          headers: this.#headers,
+          body: this.#body,
+          chunked: this.#chunked,
+        },
+        this,
+      );
     } catch (err) {
       // Invalid header value or method: the client's fault, caught synchronously.
       this.#settleUpstream();
@@ -602,20 +662,40 @@ export function readBody(req: IncomingMessage, length: number, done: (err: Error
 export function sendFailure(res: ServerResponse, status: number, message: string): void {
   if (res.headersSent || res.writableEnded) return;
   const body = JSON.stringify(classicFailure(message));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
 function describe(code: string): string {
   switch (code) {
-    case 'ECONNREFUSED': return 'connection refused';
-    case 'UND_ERR_CONNECT_TIMEOUT': case UpstreamCode.CONNECT_TIMEOUT: return 'connect timeout';
-    case 'UND_ERR_HEADERS_TIMEOUT': case UpstreamCode.HEADERS_TIMEOUT: return 'no response in time';
-    case 'UND_ERR_BODY_TIMEOUT': case UpstreamCode.BODY_TIMEOUT: return 'response body stalled';
-    case UpstreamCode.SOCKET_CLOSED: return 'connection closed before the response';
-    case UpstreamCode.BAD_RESPONSE: return 'malformed response';
-    case 'UND_ERR_SOCKET': case 'ECONNRESET': case 'EPIPE': return 'connection closed before the response';
-    case 'UND_ERR_CLOSED': case 'UND_ERR_DESTROYED': case UpstreamCode.POOL_CLOSED: case UpstreamCode.DESTROYED: return 'replica left the ring';
-    default: return code.toLowerCase() || 'upstream error';
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case UpstreamCode.CONNECT_TIMEOUT:
+      return 'connect timeout';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case UpstreamCode.HEADERS_TIMEOUT:
+      return 'no response in time';
+    case 'UND_ERR_BODY_TIMEOUT':
+    case UpstreamCode.BODY_TIMEOUT:
+      return 'response body stalled';
+    case UpstreamCode.SOCKET_CLOSED:
+      return 'connection closed before the response';
+    case UpstreamCode.BAD_RESPONSE:
+      return 'malformed response';
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'connection closed before the response';
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+    case UpstreamCode.POOL_CLOSED:
+    case UpstreamCode.DESTROYED:
+      return 'replica left the ring';
+    default:
+      return code.toLowerCase() || 'upstream error';
   }
 }

@@ -71,20 +71,27 @@ export class ReplyFromProxy {
 
     // The pools are the default engine's, one per replica; reply-from only asks for `request`.
     const dispatcher = {
-      request: (options: Dispatcher.RequestOptions & { origin: string }, callback: (err: Error | null, data?: Dispatcher.ResponseData) => void) =>
-        proxy.undiciPool(options.origin.slice(7 /* 'http://' */)).request(options, callback as never),
+      request: (
+        options: Dispatcher.RequestOptions & { origin: string },
+        callback: (err: Error | null, data?: Dispatcher.ResponseData) => void,
+      ) => proxy.undiciPool(options.origin.slice(7 /* 'http://' */)).request(options, callback as never),
     };
     app.register(replyFrom, { undici: dispatcher as never, disableRequestLogging: true });
     app.decorateRequest('ringlb', null);
 
     const hooks = {
       getUpstream: (request: FastifyRequest): string => request.ringlb!.origin,
-      rewriteRequestHeaders: (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders => upstreamHeaders(request, headers),
+      rewriteRequestHeaders: (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders =>
+        upstreamHeaders(request, headers),
       rewriteHeaders: (headers: IncomingHttpHeaders): IncomingHttpHeaders => {
         for (const name of Object.keys(headers)) if (isHopByHop(name)) delete headers[name];
         return headers;
       },
-      onResponse: (request: FastifyRequest, reply: FastifyReply, res: { statusCode: number; stream: IncomingMessage }): void => {
+      onResponse: (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        res: { statusCode: number; stream: IncomingMessage },
+      ): void => {
         // It answered: whatever refused a connection before is over.
         request.ringlb!.stats.downSince = 0;
         if (res.statusCode !== 404) {
@@ -129,7 +136,10 @@ export class ReplyFromProxy {
       // 'close' comes whether the response finished or the client left mid-way.
       reply.raw.once('close', () => {
         this.#settle(attempt);
-        attempt.stats.record(reply.raw.writableFinished ? reply.statusCode : 499, (performance.now() - attempt.start) / 1e3);
+        attempt.stats.record(
+          reply.raw.writableFinished ? reply.statusCode : 499,
+          (performance.now() - attempt.start) / 1e3,
+        );
       });
       this.#send(reply, attempt, hooks);
     });
@@ -162,7 +172,11 @@ export class ReplyFromProxy {
     const body = attempt.body;
     if (body !== null && body.length > 0) {
       // reply-from would re-encode a Buffer body of a JSON request as JSON; passing it explicitly sends it as is.
-      void reply.from(undefined, { ...hooks, body, contentType: reply.request.headers['content-type'] ?? 'application/octet-stream' });
+      void reply.from(undefined, {
+        ...hooks,
+        body,
+        contentType: reply.request.headers['content-type'] ?? 'application/octet-stream',
+      });
     } else {
       void reply.from(undefined, hooks);
     }
@@ -176,7 +190,15 @@ export class ReplyFromProxy {
     const code = cause?.code ?? (error as { code?: string }).code ?? '';
     const member = attempt.member;
     const tried = (attempt.tried ??= [member.hostname]);
-    const next = this.#proxy.failover(code, reply.request.method, attempt.replayable, attempt.key, member, attempt.stats, tried);
+    const next = this.#proxy.failover(
+      code,
+      reply.request.method,
+      attempt.replayable,
+      attempt.key,
+      member,
+      attempt.stats,
+      tried,
+    );
     if (next) {
       attempt.member = next;
       attempt.origin = `http://${next.address}`;

@@ -1,6 +1,6 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../gen/ringlb/v1/ringlb.js';
 import { RinglbError } from '../shared/errors.js';
 import { fromGrpcError } from './classic-errors.js';
 
@@ -21,14 +21,27 @@ export interface RingPolicyRoutesOptions {
 export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutesOptions): void {
   const { client, controlAddress } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const unary = <Req, Res>(method: (req: Req, md: Metadata, o: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown, request: Req): Promise<Res> =>
+  const unary = <Req, Res>(
+    method: (
+      req: Req,
+      md: Metadata,
+      o: { deadline: number },
+      cb: (err: ServiceError | null, res: Res) => void,
+    ) => unknown,
+    request: Req,
+  ): Promise<Res> =>
     new Promise((resolve, reject) => {
-      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(fromGrpcError(err, controlAddress)) : resolve(res)));
+      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(fromGrpcError(err, controlAddress)) : resolve(res),
+      );
     });
 
   app.put('/ring/policy', async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });
-    return { message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length }, status: 'successful' };
+    return {
+      message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length },
+      status: 'successful',
+    };
   });
 
   app.post('/ring/simulate', async (request) => {
@@ -53,34 +66,41 @@ function objectBody(body: unknown): Record<string, unknown> {
       throw RinglbError.invalidArgument('the request body is not valid JSON');
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw RinglbError.invalidArgument('the request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw RinglbError.invalidArgument('the request body must be a JSON object');
   return value as Record<string, unknown>;
 }
 
 function parsePolicy(raw: unknown, where: string): RingPolicy {
   const body = objectBody(raw);
-  if (typeof body.strategy !== 'string' || body.strategy === '') throw RinglbError.invalidArgument(`${where}.strategy must be a strategy name, e.g. "maglev"`);
+  if (typeof body.strategy !== 'string' || body.strategy === '')
+    throw RinglbError.invalidArgument(`${where}.strategy must be a strategy name, e.g. "maglev"`);
   const options: Record<string, string> = {};
   if (body.options !== undefined) {
-    if (typeof body.options !== 'object' || body.options === null || Array.isArray(body.options)) throw RinglbError.invalidArgument(`${where}.options must be an object of strings or numbers`);
+    if (typeof body.options !== 'object' || body.options === null || Array.isArray(body.options))
+      throw RinglbError.invalidArgument(`${where}.options must be an object of strings or numbers`);
     for (const [k, v] of Object.entries(body.options)) {
-      if (typeof v !== 'string' && typeof v !== 'number') throw RinglbError.invalidArgument(`${where}.options.${k} must be a string or a number`);
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw RinglbError.invalidArgument(`${where}.options.${k} must be a string or a number`);
       options[k] = String(v);
     }
   }
   const loadBound = body.loadBound ?? 0;
-  if (typeof loadBound !== 'number' || !Number.isFinite(loadBound)) throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
+  if (typeof loadBound !== 'number' || !Number.isFinite(loadBound))
+    throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
   return { strategy: body.strategy, options, loadBound };
 }
 
 function stringList(raw: unknown, name: string): string[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string')) throw RinglbError.invalidArgument(`${name} must be an array of hostnames`);
+  if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string'))
+    throw RinglbError.invalidArgument(`${name} must be an array of hostnames`);
   return raw;
 }
 
 function count(raw: unknown, name: string): number {
   if (raw === undefined) return 0;
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 1_000_000) throw RinglbError.invalidArgument(`${name} must be an integer from 0 to 1000000`);
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 1_000_000)
+    throw RinglbError.invalidArgument(`${name} must be an integer from 0 to 1000000`);
   return raw;
 }

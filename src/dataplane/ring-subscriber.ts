@@ -1,5 +1,5 @@
 import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import type { ControlPlaneClient, RingSnapshot } from '../../clients/gen/ringlb/v1/ringlb.js';
+import type { ControlPlaneClient, RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
 import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../ring/index.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -180,7 +180,11 @@ export class RingSubscriber {
     }
     this.#current = view;
     this.#updates++;
-    this.#log.debug('ring updated', { version: view.version, members: view.members.length, strategy: view.policy.strategy });
+    this.#log.debug('ring updated', {
+      version: view.version,
+      members: view.members.length,
+      strategy: view.policy.strategy,
+    });
     for (const listener of this.#listeners) listener(view);
   }
 }

@@ -41,11 +41,15 @@ export function parseRoutingKey(text: string): RoutingKeyPolicy {
   const name = colon < 0 ? '' : value.slice(colon + 1).trim();
   if (kind === 'header' || kind === 'cookie') {
     if (!TOKEN.test(name)) {
-      throw RinglbError.invalidArgument(`routing key '${text}' needs a ${kind} name, e.g. ${kind}:${kind === 'header' ? 'X-Request-Id' : 'session'}`);
+      throw RinglbError.invalidArgument(
+        `routing key '${text}' needs a ${kind} name, e.g. ${kind}:${kind === 'header' ? 'X-Request-Id' : 'session'}`,
+      );
     }
     return kind === 'header' ? { kind, name: name.toLowerCase() } : { kind, name };
   }
-  throw RinglbError.invalidArgument(`routing key must be random, header:<name>, cookie:<name>, client-ip or path, got '${text}'`);
+  throw RinglbError.invalidArgument(
+    `routing key must be random, header:<name>, cookie:<name>, client-ip or path, got '${text}'`,
+  );
 }
 
 /** The policy back in the flag syntax, for logs and /ring. */

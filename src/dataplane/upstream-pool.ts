@@ -77,8 +77,16 @@ export interface UpstreamPoolOptions {
  * response parser below checks the same names by length (keep them in step).
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate', 'expect',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
 ]);
 
 /** The largest response head accepted (status line and headers). */
@@ -227,7 +235,8 @@ export class UpstreamPool {
     const waiting = this.#queue.slice(this.#queueHead);
     this.#queue = [];
     this.#queueHead = 0;
-    for (const { handler } of waiting) queueMicrotask(() => handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring')));
+    for (const { handler } of waiting)
+      queueMicrotask(() => handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring')));
   }
 
   #whenEmpty(): Promise<void> {
@@ -286,9 +295,19 @@ class Connection {
     this.#pool = pool;
     const o = pool.options;
     this.#idleLimit = o.idleTimeoutMs;
-    const socket = net.connect({ host: o.host, port: o.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, onread: { buffer: readBuffer, callback: this.#onRead } });
+    const socket = net.connect({
+      host: o.host,
+      port: o.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
+      onread: { buffer: readBuffer, callback: this.#onRead },
+    });
     this.#socket = socket;
-    this.#connectTimer = setTimeout(() => this.destroy(upstreamError(UpstreamCode.CONNECT_TIMEOUT, 'connect timeout')), o.connectTimeoutMs);
+    this.#connectTimer = setTimeout(
+      () => this.destroy(upstreamError(UpstreamCode.CONNECT_TIMEOUT, 'connect timeout')),
+      o.connectTimeoutMs,
+    );
     this.#connectTimer.unref();
     socket.once('connect', () => {
       this.#connected = true;
@@ -385,9 +404,11 @@ class Connection {
       return;
     }
     if (this.#deadline === 0 || this.#paused || now < this.#deadline) return;
-    this.destroy(this.#state === HEAD
-      ? upstreamError(UpstreamCode.HEADERS_TIMEOUT, 'no response head in time')
-      : upstreamError(UpstreamCode.BODY_TIMEOUT, 'response body stalled'));
+    this.destroy(
+      this.#state === HEAD
+        ? upstreamError(UpstreamCode.HEADERS_TIMEOUT, 'no response head in time')
+        : upstreamError(UpstreamCode.BODY_TIMEOUT, 'response body stalled'),
+    );
   }
 
   readonly #onRead = (n: number, buf: Buffer): boolean => {
@@ -399,7 +420,9 @@ class Connection {
     try {
       this.#parse(buf, 0, n);
     } catch (err) {
-      this.destroy(upstreamError(UpstreamCode.BAD_RESPONSE, `bad response from the replica: ${(err as Error).message}`));
+      this.destroy(
+        upstreamError(UpstreamCode.BAD_RESPONSE, `bad response from the replica: ${(err as Error).message}`),
+      );
       return false;
     }
     return !this.#paused;
@@ -420,7 +443,12 @@ class Connection {
             pos += take;
             // A latin1 string costs less than a Buffer to make, and node's
             // response joins it to its head string: one write, no writev.
-            this.#complete(pos < end, take <= SMALL_BODY ? buf.toString('latin1', pos - take, pos) : Buffer.copyBytesFrom(buf, pos - take, take));
+            this.#complete(
+              pos < end,
+              take <= SMALL_BODY
+                ? buf.toString('latin1', pos - take, pos)
+                : Buffer.copyBytesFrom(buf, pos - take, take),
+            );
             break;
           }
           this.#deliver(buf, pos, pos + take);
@@ -552,7 +580,9 @@ class Connection {
               this.#keepAliveHint = value;
               const m = /timeout=(\d+)/i.exec(value);
               // Leave a second's margin so this side closes first, not the replica mid-reuse.
-              this.#idleLimit = m ? Math.min(this.#pool.options.idleTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000)) : this.#pool.options.idleTimeoutMs;
+              this.#idleLimit = m
+                ? Math.min(this.#pool.options.idleTimeoutMs, Math.max(0, Number(m[1]) * 1000 - 1000))
+                : this.#pool.options.idleTimeoutMs;
             }
           }
           break;
@@ -589,7 +619,8 @@ class Connection {
     this.#deadline = Date.now() + this.#pool.options.bodyTimeoutMs;
     handler.onHeaders(status, headers, this.#resume, statusText);
     if (this.#handler !== handler) return false;
-    if (this.#headRequest || status === 204 || status === 304 || (contentLength === 0 && !transferEncoding)) return true;
+    if (this.#headRequest || status === 204 || status === 304 || (contentLength === 0 && !transferEncoding))
+      return true;
     if (chunked) {
       this.#state = CHUNK_SIZE;
       this.#remaining = 0;
@@ -693,7 +724,14 @@ class Connection {
     this.#state = IDLE;
     this.#pool.removed(this);
     if (handler === null) return;
-    const err = this.#error ?? upstreamError(UpstreamCode.SOCKET_CLOSED, this.#connected ? 'the replica closed the connection before the response ended' : 'connection closed before it was established');
+    const err =
+      this.#error ??
+      upstreamError(
+        UpstreamCode.SOCKET_CLOSED,
+        this.#connected
+          ? 'the replica closed the connection before the response ended'
+          : 'connection closed before it was established',
+      );
     handler.onError(err);
   }
 }

@@ -92,14 +92,16 @@ export class ReplicaServer {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.from(JSON.stringify({
-        serverId: this.#options.serverId,
-        replica: this.#replica,
-        method: req.method,
-        url: req.url,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      }));
+      const body = Buffer.from(
+        JSON.stringify({
+          serverId: this.#options.serverId,
+          replica: this.#replica,
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
       res.writeHead(200, {
         'content-type': 'application/json',
         'content-length': body.length,

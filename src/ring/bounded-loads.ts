@@ -66,7 +66,11 @@ export interface LoadSimulationResult {
  * live experiment, where replicas are not equally fast and the overlay
  * (rightly) sends less to a slower one.
  */
-export function simulateBoundedLoads(table: RingTable, sim: LoadSimulation, keys: Iterable<number>): LoadSimulationResult {
+export function simulateBoundedLoads(
+  table: RingTable,
+  sim: LoadSimulation,
+  keys: Iterable<number>,
+): LoadSimulationResult {
   const n = table.members.length;
   const index = new Map(table.members.map((m, k) => [m, k]));
   const inFlight = new Array<number>(n).fill(0);
@@ -84,9 +88,10 @@ export function simulateBoundedLoads(table: RingTable, sim: LoadSimulation, keys
       live[slot] = live[live.length - 1]!;
       live.pop();
     }
-    const member = sim.c > 0
-      ? pickWithBoundedLoad(table, key, (m) => inFlight[index.get(m)!]!, live.length, sim.c)!
-      : table.owner(key)!;
+    const member =
+      sim.c > 0
+        ? pickWithBoundedLoad(table, key, (m) => inFlight[index.get(m)!]!, live.length, sim.c)!
+        : table.owner(key)!;
     const k = index.get(member)!;
     inFlight[k]!++;
     counts[k]!++;

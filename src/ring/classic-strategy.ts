@@ -32,9 +32,15 @@ export const classicStrategy: RingStrategy = {
   build(members: readonly RingMember[], options) {
     const { slots, vnodes } = this.normalizeOptions(options);
     const m = Number(slots);
-    return new SlotTable('classic', members, {
-      h: (i) => classicRequestSlot(i, m),
-      phi: (i, j) => classicVirtualSlot(i, j, m),
-    }, m, Number(vnodes));
+    return new SlotTable(
+      'classic',
+      members,
+      {
+        h: (i) => classicRequestSlot(i, m),
+        phi: (i, j) => classicVirtualSlot(i, j, m),
+      },
+      m,
+      Number(vnodes),
+    );
   },
 };

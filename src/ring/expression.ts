@@ -68,7 +68,8 @@ export function parseExpression(source: string, variables: readonly string[], op
   let depth = 0;
   const used = new Set<string>();
   const peek = (): string | undefined => tokens[pos]?.text;
-  const where = (): string => (pos < tokens.length ? `'${tokens[pos]!.text}' at position ${tokens[pos]!.at + 1}` : 'the end');
+  const where = (): string =>
+    pos < tokens.length ? `'${tokens[pos]!.text}' at position ${tokens[pos]!.at + 1}` : 'the end';
 
   const expr = (): Node => {
     if (++depth > MAX_DEPTH) fail(`it nests deeper than ${MAX_DEPTH} levels`);
@@ -210,20 +211,26 @@ function compileFloat(node: Node): Fn {
       const a = compileFloat(node.left);
       const b = compileFloat(node.right);
       switch (node.op) {
-        case '+': return (i, j) => a(i, j) + b(i, j);
-        case '-': return (i, j) => a(i, j) - b(i, j);
-        case '*': return (i, j) => a(i, j) * b(i, j);
-        case '^': return (i, j) => a(i, j) ** b(i, j);
-        case '/': return (i, j) => {
-          const d = b(i, j);
-          return d === 0 ? 0 : Math.trunc(a(i, j) / d);
-        };
-        case '%': return (i, j) => {
-          const d = Math.abs(b(i, j));
-          if (d === 0) return 0;
-          const r = a(i, j) % d;
-          return r < 0 ? r + d : r;
-        };
+        case '+':
+          return (i, j) => a(i, j) + b(i, j);
+        case '-':
+          return (i, j) => a(i, j) - b(i, j);
+        case '*':
+          return (i, j) => a(i, j) * b(i, j);
+        case '^':
+          return (i, j) => a(i, j) ** b(i, j);
+        case '/':
+          return (i, j) => {
+            const d = b(i, j);
+            return d === 0 ? 0 : Math.trunc(a(i, j) / d);
+          };
+        case '%':
+          return (i, j) => {
+            const d = Math.abs(b(i, j));
+            if (d === 0) return 0;
+            const r = a(i, j) % d;
+            return r < 0 ? r + d : r;
+          };
       }
     }
   }
@@ -250,9 +257,12 @@ function compileModular(node: Node): (i: number, j: number, m: number) => number
       }
       const b = compileModular(node.right);
       switch (node.op) {
-        case '+': return (i, j, m) => (a(i, j, m) + b(i, j, m)) % m;
-        case '-': return (i, j, m) => (a(i, j, m) - b(i, j, m) + m) % m;
-        default: return (i, j, m) => (a(i, j, m) * b(i, j, m)) % m;
+        case '+':
+          return (i, j, m) => (a(i, j, m) + b(i, j, m)) % m;
+        case '-':
+          return (i, j, m) => (a(i, j, m) - b(i, j, m) + m) % m;
+        default:
+          return (i, j, m) => (a(i, j, m) * b(i, j, m)) % m;
       }
     }
   }

@@ -37,9 +37,7 @@ export class SlotTable implements RingTable {
     k: number,
   ) {
     if (members.length * k > m) {
-      throw RinglbError.resourceExhausted(
-        `${members.length} servers × ${k} virtual servers do not fit in ${m} slots`,
-      );
+      throw RinglbError.resourceExhausted(`${members.length} servers × ${k} virtual servers do not fit in ${m} slots`);
     }
     // Placement order is part of the contract: ascending server id, j = 0…K-1,
     // so a collision always resolves the same way whatever order members came in.

@@ -51,7 +51,8 @@ export function sortMembers(members: readonly RingMember[]): readonly RingMember
     if (n > 0 && sorted[n - 1]!.serverId === m.serverId) {
       throw RinglbError.invalidArgument(`server id ${m.serverId} appears twice in the ring`);
     }
-    if (hostnames.has(m.hostname)) throw RinglbError.invalidArgument(`hostname '${m.hostname}' appears twice in the ring`);
+    if (hostnames.has(m.hostname))
+      throw RinglbError.invalidArgument(`hostname '${m.hostname}' appears twice in the ring`);
     hostnames.add(m.hostname);
   }
   return Object.freeze(sorted);

@@ -22,7 +22,11 @@ export function getStrategy(name: string): RingStrategy {
   return strategy;
 }
 
-export const DEFAULT_POLICY: RingPolicy = Object.freeze({ strategy: 'classic', options: Object.freeze({}), loadBound: 0 });
+export const DEFAULT_POLICY: RingPolicy = Object.freeze({
+  strategy: 'classic',
+  options: Object.freeze({}),
+  loadBound: 0,
+});
 
 /** Validates a policy and fills in the strategy's defaults. */
 export function normalizePolicy(policy: RingPolicy): RingPolicy {

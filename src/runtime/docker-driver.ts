@@ -85,7 +85,9 @@ export class DockerDriver implements ReplicaDriver {
   constructor(options: DockerDriverOptions = {}) {
     const instance = options.instance ?? 'default';
     if (!INSTANCE_PATTERN.test(instance)) {
-      throw RinglbError.invalidArgument(`instance label '${instance}' must be letters, digits, '.', '_' or '-' (at most 63, not starting with a symbol)`);
+      throw RinglbError.invalidArgument(
+        `instance label '${instance}' must be letters, digits, '.', '_' or '-' (at most 63, not starting with a symbol)`,
+      );
     }
     const network = options.network ?? 'host';
     if (network !== 'host' && !CONTAINER_NAME_PATTERN.test(network)) {
@@ -111,7 +113,9 @@ export class DockerDriver implements ReplicaDriver {
   async start(): Promise<void> {
     if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
     // dockerode honours the signal here although its types omit the argument.
-    const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+    const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: {
+      abortSignal: AbortSignal;
+    }) => Promise<unknown>;
     await this.#call('ping', (abortSignal) => ping({ abortSignal }));
     await this.#call(`inspect image '${this.#image}'`, () => this.#docker.getImage(this.#image).inspect(), {
       404: () => RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
@@ -130,7 +134,11 @@ export class DockerDriver implements ReplicaDriver {
 
   async list(): Promise<ReplicaInstance[]> {
     const summaries = await this.#call('list containers', (abortSignal) =>
-      this.#docker.listContainers({ all: true, filters: { label: this.labelFilters }, abortSignal } as Dockerode.ContainerListOptions),
+      this.#docker.listContainers({
+        all: true,
+        filters: { label: this.labelFilters },
+        abortSignal,
+      } as Dockerode.ContainerListOptions),
     );
     const found = await Promise.all(
       summaries.map(async (summary) => {
@@ -146,7 +154,9 @@ export class DockerDriver implements ReplicaDriver {
     if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
     const name = this.#containerName(spec.hostname);
     if (!CONTAINER_NAME_PATTERN.test(name) || !Number.isInteger(spec.serverId) || spec.serverId < 0) {
-      throw RinglbError.invalidArgument(`cannot run replica '${spec.hostname}' (server id ${spec.serverId}) as a container`);
+      throw RinglbError.invalidArgument(
+        `cannot run replica '${spec.hostname}' (server id ${spec.serverId}) as a container`,
+      );
     }
     const host = this.#network === 'host';
     const port = host ? await this.#freePort() : BRIDGE_PORT;
@@ -282,7 +292,11 @@ export class DockerDriver implements ReplicaDriver {
   async #ensureNetwork(): Promise<void> {
     const exists = await this.#call(
       `inspect network '${this.#network}'`,
-      () => this.#docker.getNetwork(this.#network).inspect().then(() => true),
+      () =>
+        this.#docker
+          .getNetwork(this.#network)
+          .inspect()
+          .then(() => true),
       { 404: () => false },
     );
     if (exists) return;
@@ -331,8 +345,15 @@ export class DockerDriver implements ReplicaDriver {
     const attrs = event.Actor.Attributes;
     const hostname = attrs[DOCKER_LABELS.hostname];
     if (!hostname || !this.#owns(attrs)) return;
-    const detail = event.Action === 'die' ? `exit code ${attrs.exitCode ?? '?'}` : event.Action === 'kill' ? `signal ${attrs.signal ?? '?'}` : undefined;
-    const driverEvent: DriverEvent = detail ? { hostname, type: event.Action, detail } : { hostname, type: event.Action };
+    const detail =
+      event.Action === 'die'
+        ? `exit code ${attrs.exitCode ?? '?'}`
+        : event.Action === 'kill'
+          ? `signal ${attrs.signal ?? '?'}`
+          : undefined;
+    const driverEvent: DriverEvent = detail
+      ? { hostname, type: event.Action, detail }
+      : { hostname, type: event.Action };
     for (const listener of this.#listeners) listener(driverEvent);
   }
 
@@ -353,7 +374,9 @@ export class DockerDriver implements ReplicaDriver {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         abort.abort();
-        reject(RinglbError.unavailable(`docker engine at ${this.#engine} did not answer '${what}' within ${timeoutMs} ms`));
+        reject(
+          RinglbError.unavailable(`docker engine at ${this.#engine} did not answer '${what}' within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       timer.unref();
     });
@@ -369,7 +392,10 @@ export class DockerDriver implements ReplicaDriver {
         if (e.statusCode in byStatus) return mapped as Exclude<R, RinglbError>;
         throw RinglbError.unavailable(`docker engine refused '${what}': ${reason}`, err);
       }
-      throw RinglbError.unavailable(`docker engine is not reachable at ${this.#engine} (${e.code ?? e.message ?? 'unknown error'})`, err);
+      throw RinglbError.unavailable(
+        `docker engine is not reachable at ${this.#engine} (${e.code ?? e.message ?? 'unknown error'})`,
+        err,
+      );
     } finally {
       clearTimeout(timer);
     }

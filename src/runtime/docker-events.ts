@@ -124,7 +124,10 @@ export class DockerEventWatcher {
     const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.minBackoffMs * 2 ** this.#attempt);
     const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
     this.#attempt++;
-    this.#o.log.warn('docker event stream lost, reconnecting', { error: (err as Error)?.message ?? String(err), inMs: delay });
+    this.#o.log.warn('docker event stream lost, reconnecting', {
+      error: (err as Error)?.message ?? String(err),
+      inMs: delay,
+    });
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#connect(), delay).unref();
   }

@@ -52,7 +52,9 @@ export class ProcessDriver implements ReplicaDriver {
 
   async start(): Promise<void> {
     if (!existsSync(this.#options.entry)) {
-      throw RinglbError.failedPrecondition(`replica entry point ${this.#options.entry} does not exist: run npm run build`);
+      throw RinglbError.failedPrecondition(
+        `replica entry point ${this.#options.entry} does not exist: run npm run build`,
+      );
     }
     mkdirSync(this.#options.stateDir, { recursive: true });
     // Adopt what a previous control plane left running; forget the dead.
@@ -76,7 +78,8 @@ export class ProcessDriver implements ReplicaDriver {
 
   async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
     if (this.#closed) throw RinglbError.unavailable('the process runtime is closed');
-    if (this.#entries.has(spec.hostname)) throw RinglbError.alreadyExists(`replica '${spec.hostname}' is already running`);
+    if (this.#entries.has(spec.hostname))
+      throw RinglbError.alreadyExists(`replica '${spec.hostname}' is already running`);
     const log = openSync(path.join(this.#options.stateDir, `${spec.hostname}.log`), 'a');
     let child: ChildProcess;
     try {
@@ -114,7 +117,11 @@ export class ProcessDriver implements ReplicaDriver {
     child.once('exit', (code, signal) => {
       if (this.#children.get(spec.hostname) !== child) return;
       this.#forget(spec.hostname);
-      this.#events.emit('event', { hostname: spec.hostname, type: 'exit', detail: signal ?? `code ${code}` } satisfies DriverEvent);
+      this.#events.emit('event', {
+        hostname: spec.hostname,
+        type: 'exit',
+        detail: signal ?? `code ${code}`,
+      } satisfies DriverEvent);
     });
     this.#writeState();
     return toInstance(entry, this.#options.host);
@@ -194,7 +201,12 @@ function toInstance(entry: StateEntry, host: string): ReplicaInstance {
 
 function isStateEntry(x: unknown): x is StateEntry {
   const e = x as StateEntry;
-  return typeof e?.hostname === 'string' && Number.isInteger(e.serverId) && Number.isInteger(e.pid) && Number.isInteger(e.port);
+  return (
+    typeof e?.hostname === 'string' &&
+    Number.isInteger(e.serverId) &&
+    Number.isInteger(e.pid) &&
+    Number.isInteger(e.port)
+  );
 }
 
 function isAlive(pid: number): boolean {
@@ -243,7 +255,8 @@ function waitForPort(child: ChildProcess, timeoutMs: number): Promise<number> {
       const m = msg as { type?: string; port?: number };
       if (m?.type === 'listening' && typeof m.port === 'number') done(undefined, m.port);
     };
-    const onExit = (code: number | null, sig: string | null): void => done(new Error(`exited (${sig ?? `code ${code}`}) before listening`));
+    const onExit = (code: number | null, sig: string | null): void =>
+      done(new Error(`exited (${sig ?? `code ${code}`}) before listening`));
     const onError = (err: Error): void => done(err);
     function done(err?: Error, port?: number): void {
       clearTimeout(timer);

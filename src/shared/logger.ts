@@ -15,11 +15,20 @@ export interface Logger {
   child(component: string): Logger;
 }
 
-export function createLogger(level: LogLevel = 'info', component = 'ringlb', write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel = 'info',
+  component = 'ringlb',
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const rank = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[lvl] > rank) return;
-    const extra = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '';
+    const extra = fields
+      ? ' ' +
+        Object.entries(fields)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ')
+      : '';
     write(`${new Date().toISOString()} ${lvl.padEnd(5)} [${component}] ${msg}${extra}\n`);
   };
   return {

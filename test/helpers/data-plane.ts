@@ -13,7 +13,11 @@ export interface StartedDataPlane {
  * A real data plane on 127.0.0.1 (traffic and admin on free ports) against
  * `controlAddress`, closed when the test ends. Does not wait for a ring.
  */
-export async function startDataPlane(t: TestContext, controlAddress: string, options: Partial<DataPlaneOptions> = {}): Promise<StartedDataPlane> {
+export async function startDataPlane(
+  t: TestContext,
+  controlAddress: string,
+  options: Partial<DataPlaneOptions> = {},
+): Promise<StartedDataPlane> {
   const dataPlane = new DataPlane({
     controlAddress,
     host: '127.0.0.1',
@@ -48,21 +52,25 @@ export function httpRequest(
   options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | (string | Buffer)[] } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
     req.on('error', reject);
     const body = options.body;
     if (Array.isArray(body)) {
@@ -75,9 +83,18 @@ export function httpRequest(
 }
 
 /** JSON request helper for the REST shims. */
-export function sendJson(url: string, method: string, body: unknown, contentType = 'application/json'): Promise<HttpResult> {
+export function sendJson(
+  url: string,
+  method: string,
+  body: unknown,
+  contentType = 'application/json',
+): Promise<HttpResult> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return httpRequest(url, { method, headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) }, body: text });
+  return httpRequest(url, {
+    method,
+    headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) },
+    body: text,
+  });
 }
 
 export { waitFor as eventually } from './http.js';
@@ -94,7 +111,7 @@ export async function freePort(): Promise<number> {
 /** Value of one Prometheus sample line (`name{labels} value`), or undefined. */
 export function metricValue(text: string, series: string): number | undefined {
   for (const line of text.split('\n')) {
-    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return undefined;
 }

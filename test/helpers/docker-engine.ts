@@ -25,13 +25,16 @@ export async function probeDockerEngine(images: readonly string[] = [REPLICA_IMA
   try {
     await withTimeout(docker.ping(), 3_000, 'the docker engine did not answer a ping within 3 s');
     for (const image of images) {
-      const found = await docker.getImage(image).inspect().then(
-        () => true,
-        (err: { statusCode?: number }) => {
-          if (err?.statusCode === 404) return false;
-          throw err;
-        },
-      );
+      const found = await docker
+        .getImage(image)
+        .inspect()
+        .then(
+          () => true,
+          (err: { statusCode?: number }) => {
+            if (err?.statusCode === 404) return false;
+            throw err;
+          },
+        );
       if (!found) {
         problem = `image ${image} is missing (build it: npm run images; on a host with no registry, BASE_IMAGE=ringlb/node-base:local after npm run images:base)`;
         break;
@@ -40,7 +43,10 @@ export async function probeDockerEngine(images: readonly string[] = [REPLICA_IMA
   } catch (err) {
     problem = `no docker engine reachable (${(err as Error).message})`;
   }
-  const skip = problem && !REQUIRED ? `docker tests skipped: ${problem}; set RINGLB_REQUIRE_DOCKER=1 to make this a failure` : false;
+  const skip =
+    problem && !REQUIRED
+      ? `docker tests skipped: ${problem}; set RINGLB_REQUIRE_DOCKER=1 to make this a failure`
+      : false;
   return { docker, problem, skip };
 }
 
@@ -67,7 +73,10 @@ export async function removeInstanceContainers(docker: Dockerode, instance: stri
 
 /** The instance's containers as `docker ps -a` would show them. */
 export async function instanceContainers(docker: Dockerode, instance: string): Promise<Dockerode.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`ringlb.managed=true`, `ringlb.instance=${instance}`] } });
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`ringlb.managed=true`, `ringlb.instance=${instance}`] },
+  });
 }
 
 /** The engine's unix socket, as dockerode picks it (DOCKER_HOST, else the usual path). */

@@ -10,7 +10,17 @@ import { spawnRinglb, startStack, type RinglbProcess } from './ringlb-process.js
 export async function startDockerStack(t: TestContext, engine: DockerEngine, extraArgs: string[] = []) {
   const instance = uniqueInstance('stack');
   const started = Date.now();
-  const stack = await startStack(t, ['--runtime', 'docker', '--network', 'host', '--image', REPLICA_IMAGE, '--instance', instance, ...extraArgs]);
+  const stack = await startStack(t, [
+    '--runtime',
+    'docker',
+    '--network',
+    'host',
+    '--image',
+    REPLICA_IMAGE,
+    '--instance',
+    instance,
+    ...extraArgs,
+  ]);
   const upMs = Date.now() - started;
   t.after(async () => {
     await stack.proc.stop();
@@ -20,9 +30,26 @@ export async function startDockerStack(t: TestContext, engine: DockerEngine, ext
 }
 
 /** `ringlb control --runtime docker` alone, resolving with its gRPC address once it is ready. */
-export async function startDockerControl(t: TestContext, engine: DockerEngine, instance: string, listen = '127.0.0.1:0'): Promise<{ proc: RinglbProcess; address: string; readyMs: number }> {
+export async function startDockerControl(
+  t: TestContext,
+  engine: DockerEngine,
+  instance: string,
+  listen = '127.0.0.1:0',
+): Promise<{ proc: RinglbProcess; address: string; readyMs: number }> {
   const started = Date.now();
-  const proc = spawnRinglb(t, ['control', '--runtime', 'docker', '--network', 'host', '--image', REPLICA_IMAGE, '--instance', instance, '--listen', listen]);
+  const proc = spawnRinglb(t, [
+    'control',
+    '--runtime',
+    'docker',
+    '--network',
+    'host',
+    '--image',
+    REPLICA_IMAGE,
+    '--instance',
+    instance,
+    '--listen',
+    listen,
+  ]);
   t.after(async () => {
     await proc.stop();
     await removeInstanceContainers(engine.docker, instance);

@@ -12,7 +12,7 @@ import {
   type SetRingPolicyRequest,
   type SimulateChangeRequest,
   type SimulateChangeResponse,
-} from '../../clients/gen/ringlb/v1/ringlb.js';
+} from '../../src/gen/ringlb/v1/ringlb.js';
 import { defer } from './cleanup.js';
 
 interface Unary {
@@ -35,16 +35,25 @@ export function controlClient(t: TestContext, address: string): ControlPlaneClie
 }
 
 /** Promise form of a unary call on the generated client. */
-export function call<M extends UnaryMethods>(client: ControlPlaneClient, method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
+export function call<M extends UnaryMethods>(
+  client: ControlPlaneClient,
+  method: M,
+  request: RequestOf<M>,
+): Promise<ResponseOf<M>> {
   return new Promise((resolve, reject) => {
-    (client[method] as (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void)(request, (err, res) =>
-      err ? reject(err) : resolve(res as ResponseOf<M>),
+    (client[method] as (req: unknown, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void)(
+      request,
+      (err, res) => (err ? reject(err) : resolve(res as ResponseOf<M>)),
     );
   });
 }
 
 /** Resolves with the gRPC error a call fails with; fails the test if it succeeds. */
-export async function callError<M extends UnaryMethods>(client: ControlPlaneClient, method: M, request: RequestOf<M>): Promise<grpc.ServiceError> {
+export async function callError<M extends UnaryMethods>(
+  client: ControlPlaneClient,
+  method: M,
+  request: RequestOf<M>,
+): Promise<grpc.ServiceError> {
   try {
     await call(client, method, request);
   } catch (err) {
@@ -54,7 +63,10 @@ export async function callError<M extends UnaryMethods>(client: ControlPlaneClie
 }
 
 /** Collects a server stream's messages; cancelled when the test ends. */
-export function collect<T>(t: TestContext, stream: grpc.ClientReadableStream<T>): { messages: T[]; next: (pred: (m: T) => boolean, timeoutMs?: number) => Promise<T> } {
+export function collect<T>(
+  t: TestContext,
+  stream: grpc.ClientReadableStream<T>,
+): { messages: T[]; next: (pred: (m: T) => boolean, timeoutMs?: number) => Promise<T> } {
   const messages: T[] = [];
   const waiters = new Set<() => void>();
   stream.on('data', (m: T) => {

@@ -1,17 +1,28 @@
 /** Small HTTP helpers the integration tests share: JSON calls, polling, a load loop. */
 import { Agent, request } from 'undici';
 
-export async function getJson(url: string, init: Parameters<typeof request>[1] = {}): Promise<{ status: number; body: any }> {
+export async function getJson(
+  url: string,
+  init: Parameters<typeof request>[1] = {},
+): Promise<{ status: number; body: any }> {
   const res = await request(url, init);
   const text = await res.body.text();
   return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
 }
 
-export function postJson(url: string, body: unknown, method: 'POST' | 'DELETE' = 'POST'): Promise<{ status: number; body: any }> {
+export function postJson(
+  url: string,
+  body: unknown,
+  method: 'POST' | 'DELETE' = 'POST',
+): Promise<{ status: number; body: any }> {
   return getJson(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -45,7 +56,11 @@ export function loopHome(url: string, maxMs = 30_000) {
       try {
         const res = await request(`${url}/home`, { dispatcher: agent });
         await res.body.text();
-        answers.push({ at: Date.now(), status: res.statusCode, replica: String(res.headers['x-ringlb-replica'] ?? '?') });
+        answers.push({
+          at: Date.now(),
+          status: res.statusCode,
+          replica: String(res.headers['x-ringlb-replica'] ?? '?'),
+        });
       } catch (err) {
         errors.push((err as Error).message);
       }

@@ -25,8 +25,15 @@ export class ReflectionClient {
 
   constructor(address: string) {
     this.#address = address;
-    const def = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [REFLECTION_PROTO], keepCase: false, longs: String, defaults: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } } };
+    const def = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', {
+      includeDirs: [REFLECTION_PROTO],
+      keepCase: false,
+      longs: String,
+      defaults: true,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+    };
     this.#stub = new pkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure()) as never;
   }
 
@@ -51,7 +58,9 @@ export class ReflectionClient {
   async rootFor(symbol: string): Promise<protobuf.Root> {
     const res = await this.#ask({ fileContainingSymbol: symbol });
     if (res.errorResponse) throw new Error(res.errorResponse.errorMessage);
-    const files = (res.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) => descriptor.FileDescriptorProto.decode(b));
+    const files = (res.fileDescriptorResponse?.fileDescriptorProto ?? []).map((b) =>
+      descriptor.FileDescriptorProto.decode(b),
+    );
     return (protobuf.Root as unknown as { fromDescriptor(d: unknown): protobuf.Root }).fromDescriptor({ file: files });
   }
 

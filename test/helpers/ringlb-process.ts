@@ -25,7 +25,11 @@ export interface RinglbProcess {
  * Runs `ringlb <args>` as a real process with its own state folder; stopped
  * (and any replica it left behind killed) when the test ends.
  */
-export function spawnRinglb(t: TestContext, args: string[], options: { env?: Record<string, string>; stateDir?: string } = {}): RinglbProcess {
+export function spawnRinglb(
+  t: TestContext,
+  args: string[],
+  options: { env?: Record<string, string>; stateDir?: string } = {},
+): RinglbProcess {
   const stateDir = options.stateDir ?? tempStateDir(t);
   const child = spawn(process.execPath, [RINGLB_BIN, ...args], {
     env: { ...process.env, RINGLB_STATE_DIR: stateDir, RINGLB_LOG_LEVEL: 'info', ...options.env },
@@ -95,7 +99,22 @@ export function spawnRinglb(t: TestContext, args: string[], options: { env?: Rec
 
 /** Starts `ringlb up` on free ports and resolves with its URLs once it logged that it is up. */
 export async function startStack(t: TestContext, extraArgs: string[] = [], env: Record<string, string> = {}) {
-  const proc = spawnRinglb(t, ['up', '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0', '--control-listen', '127.0.0.1:0', ...extraArgs], { env });
+  const proc = spawnRinglb(
+    t,
+    [
+      'up',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--admin',
+      '127.0.0.1:0',
+      '--control-listen',
+      '127.0.0.1:0',
+      ...extraArgs,
+    ],
+    { env },
+  );
   const m = await proc.waitForLog(/ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/);
   return { proc, url: m[1], adminUrl: m[2], control: m[3] };
 }

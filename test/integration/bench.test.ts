@@ -15,6 +15,11 @@ import { strategyNames } from '../../src/ring/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RINGLB_BIN = path.resolve(here, '../../src/cli/main.js');
+/**
+ * The tools program itself (`ringlb bench` runs it as a child): the bench's
+ * processes carry its pid, so leftovers are looked up by it.
+ */
+const TOOLS_BIN = path.resolve(here, '../../clients/main.js');
 
 interface Run {
   code: number | null;
@@ -25,11 +30,21 @@ interface Run {
 }
 
 /** `ringlb bench <args>`, bounded: a wedged bench fails the test instead of hanging it. */
-function ringlbBench(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function ringlbBench(args: string[], env: Record<string, string> = {}, bin = TOOLS_BIN): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [RINGLB_BIN, 'bench', ...args], { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGINT' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, leftovers: startedBy(child.pid!) });
-    });
+    const child = execFile(
+      process.execPath,
+      [bin, 'bench', ...args],
+      { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGINT' },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stdout,
+          stderr,
+          leftovers: startedBy(child.pid!),
+        });
+      },
+    );
   });
 }
 
@@ -67,7 +82,10 @@ test('ringlb bench: a short run measures every installed peer and writes the tab
   assert.equal(run.code, 0, run.stderr);
 
   const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
-  assert.deepEqual(report.targets.map((r) => r.id), targets);
+  assert.deepEqual(
+    report.targets.map((r) => r.id),
+    targets,
+  );
   for (const id of installed) {
     const r = report.targets.find((x) => x.id === id)!;
     assert.equal(r.status, 'ran', `${id}: ${r.reason}`);
@@ -96,9 +114,12 @@ test('ringlb bench: a missing peer is reported as skipped, never measured; no wr
   const out = tempOut(t);
   const missing = path.join(out, 'no-such-nginx');
   // wrk missing too: the bench falls back to autocannon rather than giving up.
-  const run = await ringlbBench([...SHORT, '--targets', 'direct,nginx-1,nginx-2', '--wrk', path.join(out, 'no-such-wrk'), '--out', out], {
-    RINGLB_BENCH_NGINX: missing,
-  });
+  const run = await ringlbBench(
+    [...SHORT, '--targets', 'direct,nginx-1,nginx-2', '--wrk', path.join(out, 'no-such-wrk'), '--out', out],
+    {
+      RINGLB_BENCH_NGINX: missing,
+    },
+  );
   assert.equal(run.code, 0, run.stderr);
   const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
   for (const id of ['nginx-1', 'nginx-2']) {
@@ -117,7 +138,8 @@ test('ringlb bench: a missing peer is reported as skipped, never measured; no wr
 });
 
 test('ringlb bench: bad flags are refused with exit code 2, naming the flag', async () => {
-  const run = await ringlbBench(['--rounds', '0', '--targets', 'direct,squid']);
+  // Through `ringlb bench`, so the hand-off to ringlb-tools keeps its exit code and output.
+  const run = await ringlbBench(['--rounds', '0', '--targets', 'direct,squid'], {}, RINGLB_BIN);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /--rounds \(RINGLB_BENCH_ROUNDS\): must be an integer from 1 to 100/);
   assert.match(run.stderr, /--targets \(RINGLB_BENCH_TARGETS\): unknown target 'squid'/);
@@ -130,7 +152,8 @@ test('ringlb bench --ring: every strategy timed, and ring updates timed to each 
   const report = JSON.parse(readFileSync(path.join(out, 'ring-bench.json'), 'utf8')) as RingBenchReport;
   assert.deepEqual([...new Set(report.lookups.map((r) => r.strategy))], strategyNames());
   for (const r of report.lookups) {
-    if (r.status === 'ran') assert.ok(r.nsPerLookup!.median > 0 && r.buildMs!.median > 0, `${r.strategy} N=${r.replicas}`);
+    if (r.status === 'ran')
+      assert.ok(r.nsPerLookup!.median > 0 && r.buildMs!.median > 0, `${r.strategy} N=${r.replicas}`);
     else assert.ok(r.reason, `${r.strategy} N=${r.replicas} skipped without a reason`);
   }
   // N = 3 fits every strategy.
@@ -144,9 +167,13 @@ test('ringlb bench --ring: every strategy timed, and ring updates timed to each 
 });
 
 test('ringlb bench: Ctrl-C in the middle of a run stops every process it started', async () => {
-  const child = spawn(process.execPath, [RINGLB_BIN, 'bench', '--rounds', '1', '--duration', '60', '--warmup', '0', '--targets', 'direct,nginx-1,ringlb-1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [TOOLS_BIN, 'bench', '--rounds', '1', '--duration', '60', '--warmup', '0', '--targets', 'direct,nginx-1,ringlb-1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {

@@ -16,7 +16,10 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
 
   await startControlPlane(t, { listen });
   // The control plane binds before its replicas are up: rings with fewer members may come first.
-  const view = await eventually('a ring of 3', () => dataPlane.ring.current?.members.length === 3 && dataPlane.ring.current);
+  const view = await eventually(
+    'a ring of 3',
+    () => dataPlane.ring.current?.members.length === 3 && dataPlane.ring.current,
+  );
   const health = await httpRequest(`${adminUrl}/healthz`);
   assert.equal(health.status, 200);
   assert.deepEqual(health.json, { status: 'ok', ringVersion: view.version, replicas: 3, controlPlane: 'connected' });
@@ -27,7 +30,10 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
   assert.deepEqual(ring.options, { slots: '512', vnodes: '9' });
   assert.equal(ring.loadBound, 0);
   assert.deepEqual(ring.replicas, { 'server-1': 1, 'server-2': 2, 'server-3': 3 });
-  assert.deepEqual(ring.members.map((m: { hostname: string }) => m.hostname), ['server-1', 'server-2', 'server-3']);
+  assert.deepEqual(
+    ring.members.map((m: { hostname: string }) => m.hostname),
+    ['server-1', 'server-2', 'server-3'],
+  );
   assert.equal(ring.slots.length, 512);
   assert.equal(ring.slots.filter((s: string | null) => s !== null).length, 27, '3 servers × 9 virtual servers');
   // Φ(1, 0) = 1 + 0 + 0 + 25 = 26: server 1's first virtual server.
@@ -43,8 +49,17 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
     .map((h) => metricValue(text, `ringlb_dataplane_requests_total{replica="${h}",code="200"}`) ?? 0)
     .reduce((a, b) => a + b, 0);
   assert.equal(served, 30);
-  assert.ok((metricValue(text, 'ringlb_dataplane_requests_total{replica="server-1",code="400"}') ?? 0) + (metricValue(text, 'ringlb_dataplane_requests_total{replica="server-2",code="400"}') ?? 0) + (metricValue(text, 'ringlb_dataplane_requests_total{replica="server-3",code="400"}') ?? 0) === 1);
-  assert.equal(metricValue(text, 'ringlb_dataplane_requests_total{replica="none",code="503"}'), 1, 'the 503 from before the ring');
+  assert.ok(
+    (metricValue(text, 'ringlb_dataplane_requests_total{replica="server-1",code="400"}') ?? 0) +
+      (metricValue(text, 'ringlb_dataplane_requests_total{replica="server-2",code="400"}') ?? 0) +
+      (metricValue(text, 'ringlb_dataplane_requests_total{replica="server-3",code="400"}') ?? 0) ===
+      1,
+  );
+  assert.equal(
+    metricValue(text, 'ringlb_dataplane_requests_total{replica="none",code="503"}'),
+    1,
+    'the 503 from before the ring',
+  );
   assert.equal(metricValue(text, 'ringlb_dataplane_ring_version'), view.version);
   assert.equal(metricValue(text, 'ringlb_dataplane_ring_members'), 3);
   assert.equal(metricValue(text, 'ringlb_dataplane_control_plane_connected'), 1);
@@ -56,8 +71,14 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
   assert.equal(stats.ringVersion, view.version);
   assert.equal(stats.controlPlane, 'connected');
   assert.equal(stats.routingKey, 'random');
-  assert.deepEqual(stats.replicas.map((r: { hostname: string }) => r.hostname), ['server-1', 'server-2', 'server-3']);
-  assert.equal(stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0), 31);
+  assert.deepEqual(
+    stats.replicas.map((r: { hostname: string }) => r.hostname),
+    ['server-1', 'server-2', 'server-3'],
+  );
+  assert.equal(
+    stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0),
+    31,
+  );
   assert.ok(stats.replicas.every((r: { health: string; inRing: boolean }) => r.health === 'up' && r.inRing));
 
   const unknown = await httpRequest(`${adminUrl}/nope`);
@@ -73,7 +94,14 @@ test('the dashboard page loads in a real browser and shows the replicas', async 
 
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -92,9 +120,15 @@ test('the dashboard page loads in a real browser and shows the replicas', async 
 
   // Live: traffic shows up as requests on the next poll.
   for (let i = 0; i < 20; i++) await httpRequest(`${url}/home`);
-  await eventually('the dashboard to count 40 requests', async () => {
-    const counts = await page.$$eval('tr[data-replica] td:nth-child(7)', (tds) => tds.map((td) => Number(td.textContent)));
-    return counts.reduce((a, b) => a + b, 0) === 40;
-  }, 5_000);
+  await eventually(
+    'the dashboard to count 40 requests',
+    async () => {
+      const counts = await page.$$eval('tr[data-replica] td:nth-child(7)', (tds) =>
+        tds.map((td) => Number(td.textContent)),
+      );
+      return counts.reduce((a, b) => a + b, 0) === 40;
+    },
+    5_000,
+  );
   assert.deepEqual(pageErrors, []);
 });

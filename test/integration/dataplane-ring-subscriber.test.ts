@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { ControlPlaneClient, ControlPlaneService, type RingSnapshot, type WatchRingRequest } from '../../clients/gen/ringlb/v1/ringlb.js';
+import {
+  ControlPlaneClient,
+  ControlPlaneService,
+  type RingSnapshot,
+  type WatchRingRequest,
+} from '../../src/gen/ringlb/v1/ringlb.js';
 import { RingSubscriber } from '../../src/dataplane/ring-subscriber.js';
 import { eventually, freePort } from '../helpers/data-plane.js';
 
@@ -22,7 +27,9 @@ async function scriptedControlPlane(address: string) {
   server.addService(ControlPlaneService, {
     watchRing: (call: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot>) => void streams.push(call),
   } as unknown as grpc.UntypedServiceImplementation);
-  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
   return {
     streams,
     stop: () => {
@@ -70,6 +77,9 @@ test('ring subscriber: versions only grow within a stream; a new stream is autho
   await eventually('version 3', () => subscriber.current?.version === 3);
   assert.equal(subscriber.connected, true);
   assert.deepEqual(seen, [10, 11, 3]);
-  assert.deepEqual(subscriber.current?.members.map((m) => m.hostname), ['a', 'd']);
+  assert.deepEqual(
+    subscriber.current?.members.map((m) => m.hostname),
+    ['a', 'd'],
+  );
   assert.equal(subscriber.updates, 3);
 });

@@ -42,7 +42,10 @@ test('control plane away: the data plane serves its last ring, fails over by its
     const res = await httpRequest(`${url}/home`);
     during.push(`${res.status} ${res.headers['x-ringlb-replica']}`);
   }
-  assert.ok(during.every((d) => d.startsWith('200 ') && !d.endsWith('server-1')), during.join(', '));
+  assert.ok(
+    during.every((d) => d.startsWith('200 ') && !d.endsWith('server-1')),
+    during.join(', '),
+  );
   assert.equal(dataPlane.ring.current?.version, ringBefore.version, 'same ring all along');
   const stats = (await httpRequest(`${adminUrl}/stats`)).json;
   const server1 = stats.replicas.find((r: { hostname: string }) => r.hostname === 'server-1');
@@ -53,10 +56,16 @@ test('control plane away: the data plane serves its last ring, fails over by its
   // A new control plane on the same address and state folder adopts the
   // survivors, replaces server-1, and the data plane picks the ring up.
   const second = await startControlPlane(t, { listen, stateDir: first.stateDir });
-  const ringAfter = await eventually('the resubscription', () => {
-    const ring = dataPlane.ring.current;
-    return dataPlane.ring.connected && ring && !ring.byHostname.has('server-1') && ring.members.length === 3 ? ring : undefined;
-  }, 15_000);
+  const ringAfter = await eventually(
+    'the resubscription',
+    () => {
+      const ring = dataPlane.ring.current;
+      return dataPlane.ring.connected && ring && !ring.byHostname.has('server-1') && ring.members.length === 3
+        ? ring
+        : undefined;
+    },
+    15_000,
+  );
   assert.notEqual(ringAfter.version, ringBefore.version);
   assert.ok(ringAfter.byHostname.has('server-2') && ringAfter.byHostname.has('server-3'), 'survivors adopted');
   assert.equal((await httpRequest(`${url}/rep`)).json.message.N, 3);

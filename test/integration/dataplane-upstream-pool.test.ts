@@ -3,7 +3,14 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { HOP_BY_HOP, UpstreamCode, UpstreamPool, type UpstreamHandler, type UpstreamPoolOptions, type UpstreamRequest } from '../../src/dataplane/upstream-pool.js';
+import {
+  HOP_BY_HOP,
+  UpstreamCode,
+  UpstreamPool,
+  type UpstreamHandler,
+  type UpstreamPoolOptions,
+  type UpstreamRequest,
+} from '../../src/dataplane/upstream-pool.js';
 
 interface Result {
   status: number;
@@ -14,7 +21,11 @@ interface Result {
 }
 
 /** Runs one request through the pool and collects what the handler saw. */
-function send(pool: UpstreamPool, request: Partial<UpstreamRequest> = {}, handlerOptions: { pauseFirst?: number } = {}): Promise<Result> {
+function send(
+  pool: UpstreamPool,
+  request: Partial<UpstreamRequest> = {},
+  handlerOptions: { pauseFirst?: number } = {},
+): Promise<Result> {
   return new Promise((resolve) => {
     const result: Result = { status: 0, statusText: '', headers: [], body: '' };
     const chunks: Buffer[] = [];
@@ -51,7 +62,10 @@ function send(pool: UpstreamPool, request: Partial<UpstreamRequest> = {}, handle
 }
 
 /** A raw TCP server: `respond` writes whatever bytes it likes for each request head it reads. */
-async function rawServer(t: TestContext, respond: (socket: net.Socket, head: string, index: number) => void): Promise<{ port: number; connections: () => number }> {
+async function rawServer(
+  t: TestContext,
+  respond: (socket: net.Socket, head: string, index: number) => void,
+): Promise<{ port: number; connections: () => number }> {
   let connections = 0;
   let index = 0;
   const sockets = new Set<net.Socket>();
@@ -95,11 +109,13 @@ function makePool(t: TestContext, port: number, options: Partial<UpstreamPoolOpt
 }
 
 function header(result: Result, name: string): string | undefined {
-  for (let i = 0; i < result.headers.length; i += 2) if (result.headers[i].toLowerCase() === name) return result.headers[i + 1];
+  for (let i = 0; i < result.headers.length; i += 2)
+    if (result.headers[i].toLowerCase() === name) return result.headers[i + 1];
   return undefined;
 }
 
-const OK = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n${extra}\r\n${body}`;
+const OK = (body: string, extra = ''): string =>
+  `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n${extra}\r\n${body}`;
 
 test('UpstreamPool against a node:http server: keep-alive reuse, bodies both ways, HEAD, 204', async (t) => {
   const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string; socket: number }[] = [];
@@ -109,7 +125,13 @@ test('UpstreamPool against a node:http server: keep-alive reuse, bodies both way
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (!sockets.includes(req.socket)) sockets.push(req.socket);
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString(), socket: sockets.indexOf(req.socket) });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+        socket: sockets.indexOf(req.socket),
+      });
       if (req.url === '/empty') {
         res.writeHead(204);
         res.end();
@@ -149,7 +171,11 @@ test('UpstreamPool against a node:http server: keep-alive reuse, bodies both way
   const empty = await send(pool, { path: '/empty' });
   assert.equal(empty.status, 204);
 
-  const posted = await send(pool, { method: 'POST', headers: ['host', 'x', 'content-length', '5'], body: Buffer.from('12345') });
+  const posted = await send(pool, {
+    method: 'POST',
+    headers: ['host', 'x', 'content-length', '5'],
+    body: Buffer.from('12345'),
+  });
   assert.equal(posted.body, 'hello POST');
   assert.equal(seen.at(-1)!.body, '12345');
 
@@ -161,7 +187,7 @@ test('UpstreamPool against a node:http server: keep-alive reuse, bodies both way
 
   const chunked = await send(pool, { path: '/streamed' });
   assert.equal(chunked.body, 'one,two');
-  assert.equal(header(chunked, 'transfer-encoding'), undefined, 'the framing was this hop\'s: the body comes decoded');
+  assert.equal(header(chunked, 'transfer-encoding'), undefined, "the framing was this hop's: the body comes decoded");
 
   // One at a time: every request went over the same kept-alive connection.
   assert.deepEqual(new Set(seen.map((s) => s.socket)), new Set([0]));
@@ -178,7 +204,7 @@ test('UpstreamPool parses what arrives split anywhere: byte-by-byte heads, chunk
   const response = [
     'HTTP/1.1 200 Fine\r\nTransfer-Encoding: chunked\r\nX-A:  spaced value \t\r\n\r\n',
     '5;ext=1\r\nhello\r\n',
-    `${(body.length).toString(16).toUpperCase()}\r\n${body}\r\n`,
+    `${body.length.toString(16).toUpperCase()}\r\n${body}\r\n`,
     '0\r\nX-Trailer: t\r\n\r\n',
   ].join('');
   const { port, connections } = await rawServer(t, (socket) => {
@@ -209,7 +235,8 @@ test('UpstreamPool parses what arrives split anywhere: byte-by-byte heads, chunk
 test('UpstreamPool: 1xx heads are skipped, Connection: close and close-delimited bodies end the connection', async (t) => {
   const { port, connections } = await rawServer(t, (socket, head) => {
     const path = head.split(' ')[1];
-    if (path === '/continue') socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${OK('final')}`);
+    if (path === '/continue')
+      socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${OK('final')}`);
     else if (path === '/close') socket.write(OK('bye', 'Connection: close\r\n'));
     else if (path === '/until-close') socket.end('HTTP/1.1 200 OK\r\n\r\nall of it');
     else if (path === '/http10') socket.write('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok');
@@ -245,9 +272,11 @@ test('UpstreamPool errors: refused, closed before the response, malformed, timeo
     if (path === '/drop') socket.destroy();
     else if (path === '/half') socket.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     else if (path === '/garbage') socket.write('SMTP ready\r\n\r\n');
-    else if (path === '/bad-length') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
-    else if (path === '/silent') { /* never answers */ }
-    else if (path === '/stall-body') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    else if (path === '/bad-length')
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
+    else if (path === '/silent') {
+      /* never answers */
+    } else if (path === '/stall-body') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     else socket.write(OK('fine'));
   });
   const pool = makePool(t, port, { headersTimeoutMs: 200, bodyTimeoutMs: 200 });
@@ -280,13 +309,16 @@ test('UpstreamPool: a paused handler gets no body timeout and the rest after res
   assert.equal(paused.body.length, big.length);
 
   const aborted = await new Promise<Error>((resolve) => {
-    pool.dispatch({ method: 'GET', path: '/hang', headers: ['host', 'x'], body: null }, {
-      onConnect: (abort) => setTimeout(() => abort(new Error('client left')), 50),
-      onHeaders: () => true,
-      onData: () => true,
-      onComplete: () => resolve(new Error('completed')),
-      onError: resolve,
-    });
+    pool.dispatch(
+      { method: 'GET', path: '/hang', headers: ['host', 'x'], body: null },
+      {
+        onConnect: (abort) => setTimeout(() => abort(new Error('client left')), 50),
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete: () => resolve(new Error('completed')),
+        onError: resolve,
+      },
+    );
   });
   assert.equal(aborted.message, 'client left');
 });
@@ -307,31 +339,42 @@ test("UpstreamPool closes idle connections before the replica's Keep-Alive timeo
 
 test('UpstreamPool hands on end-to-end headers only, and any body byte for byte', async (t) => {
   const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  const hop = [...HOP_BY_HOP].filter((h) => h !== 'connection' && h !== 'transfer-encoding').map((h) => `${h.toUpperCase()}: x\r\n`).join('');
+  const hop = [...HOP_BY_HOP]
+    .filter((h) => h !== 'connection' && h !== 'transfer-encoding')
+    .map((h) => `${h.toUpperCase()}: x\r\n`)
+    .join('');
   const { port } = await rawServer(t, (socket) => {
-    socket.write(Buffer.concat([
-      Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: 256\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Public: shown\r\n${hop}\r\n`, 'latin1'),
-      binary,
-    ]));
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `HTTP/1.1 200 OK\r\nContent-Length: 256\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Public: shown\r\n${hop}\r\n`,
+          'latin1',
+        ),
+        binary,
+      ]),
+    );
   });
   const pool = makePool(t, port);
   let last: Buffer | string | undefined;
   const result = await new Promise<{ headers: string[] }>((resolve, reject) => {
     let headers: string[] = [];
-    pool.dispatch({ method: 'GET', path: '/', headers: ['host', 'x'], body: null }, {
-      onConnect: () => {},
-      onHeaders: (_s, h) => {
-        headers = h;
-        return true;
+    pool.dispatch(
+      { method: 'GET', path: '/', headers: ['host', 'x'], body: null },
+      {
+        onConnect: () => {},
+        onHeaders: (_s, h) => {
+          headers = h;
+          return true;
+        },
+        onData: () => true,
+        onComplete: () => resolve({ headers }),
+        onEnd: (chunk) => {
+          last = chunk;
+          resolve({ headers });
+        },
+        onError: reject,
       },
-      onData: () => true,
-      onComplete: () => resolve({ headers }),
-      onEnd: (chunk) => {
-        last = chunk;
-        resolve({ headers });
-      },
-      onError: reject,
-    });
+    );
   });
   assert.deepEqual(result.headers, ['Content-Length', '256', 'X-Public', 'shown']);
   const bytes = typeof last === 'string' ? Buffer.from(last, 'latin1') : last!;
@@ -385,7 +428,10 @@ test('UpstreamPool: when the connection dies during a paused request body, the b
   assert.ok(result.error, 'the request failed');
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([ended, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the body stayed paused')), 10_000)))]);
+    await Promise.race([
+      ended,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the body stayed paused')), 10_000))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -13,10 +13,21 @@ function childPids(pid: number): number[] {
   }
 }
 
-
 test('ringlb dataplane --workers 2: two processes share the port, one admin port sums them, a dead worker is replaced', async (t) => {
   const control = await startControlPlane(t);
-  const dp = spawnRinglb(t, ['dataplane', '--control', control.address, '--host', '127.0.0.1', '--port', '0', '--admin', '127.0.0.1:0', '--workers', '2']);
+  const dp = spawnRinglb(t, [
+    'dataplane',
+    '--control',
+    control.address,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--admin',
+    '127.0.0.1:0',
+    '--workers',
+    '2',
+  ]);
   const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/);
   const workers = childPids(dp.child.pid!);
   assert.equal(workers.length, 2, `worker pids ${workers}`);
@@ -24,25 +35,37 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   for (let i = 0; i < 40; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   assert.equal((await httpRequest(`${url}/rep`)).json.message.N, 3);
   // Workers report once a second; the primary's /stats is their sum.
-  await eventually('the summed counters', async () => {
-    const stats = (await httpRequest(`${adminUrl}/stats`)).json;
-    return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 40;
-  }, 15_000);
+  await eventually(
+    'the summed counters',
+    async () => {
+      const stats = (await httpRequest(`${adminUrl}/stats`)).json;
+      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 40;
+    },
+    15_000,
+  );
   const health = await httpRequest(`${adminUrl}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(health.json.replicas, 3);
 
   process.kill(workers[0], 'SIGKILL');
-  const replaced = await eventually('a new worker', () => {
-    const now = childPids(dp.child.pid!);
-    return now.length === 2 && !now.includes(workers[0]) ? now : undefined;
-  }, 20_000);
+  const replaced = await eventually(
+    'a new worker',
+    () => {
+      const now = childPids(dp.child.pid!);
+      return now.length === 2 && !now.includes(workers[0]) ? now : undefined;
+    },
+    20_000,
+  );
   assert.ok(replaced.includes(workers[1]));
   for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
-  await eventually('counters kept across the restart', async () => {
-    const stats = (await httpRequest(`${adminUrl}/stats`)).json;
-    return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 60;
-  }, 15_000);
+  await eventually(
+    'counters kept across the restart',
+    async () => {
+      const stats = (await httpRequest(`${adminUrl}/stats`)).json;
+      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 60;
+    },
+    15_000,
+  );
 
   await dp.stop();
   assert.equal(await dp.exited, 0);

@@ -21,7 +21,11 @@ const { docker } = engine;
 const opts = { skip: engine.skip };
 
 /** A driver on a fresh instance label whose containers are removed after the test, pass or fail. */
-function newDriver(t: { after(fn: () => unknown): void }, instance = uniqueInstance('drv'), extra: { socketPath?: string } = {}): DockerDriver {
+function newDriver(
+  t: { after(fn: () => unknown): void },
+  instance = uniqueInstance('drv'),
+  extra: { socketPath?: string } = {},
+): DockerDriver {
   const driver = new DockerDriver({ instance, image: REPLICA_IMAGE, network: 'host', stopGraceMs: 1_000, ...extra });
   t.after(async () => {
     await driver.close();
@@ -44,19 +48,29 @@ async function home(address: string, timeoutMs = 5_000): Promise<{ message: stri
   }
 }
 
-function waitForEvent(events: DriverEvent[], match: (e: DriverEvent) => boolean, timeoutMs: number): Promise<DriverEvent> {
+function waitForEvent(
+  events: DriverEvent[],
+  match: (e: DriverEvent) => boolean,
+  timeoutMs: number,
+): Promise<DriverEvent> {
   const deadline = Date.now() + timeoutMs;
   return (async () => {
     for (;;) {
       const found = events.find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
       await sleep(25);
     }
   })();
 }
 
-async function expectCode(promise: Promise<unknown>, code: GrpcStatus, withinMs: number, pattern: RegExp): Promise<void> {
+async function expectCode(
+  promise: Promise<unknown>,
+  code: GrpcStatus,
+  withinMs: number,
+  pattern: RegExp,
+): Promise<void> {
   const started = Date.now();
   await assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof RinglbError, `expected a RinglbError, got ${String(err)}`);
@@ -108,7 +122,8 @@ test('a fresh driver on the same instance adopts the running containers as they 
   await second.start();
   const adopted = await second.list();
   assert.deepEqual(adopted, made, 'same names, server ids, addresses, container ids and start times');
-  for (const replica of adopted) assert.match((await home(replica.address)).message, new RegExp(`Server: ${replica.serverId}$`));
+  for (const replica of adopted)
+    assert.match((await home(replica.address)).message, new RegExp(`Server: ${replica.serverId}$`));
 });
 
 test('two instances on one engine never see or touch each other’s containers', opts, async (t) => {
@@ -140,10 +155,19 @@ test('a container with the name but not the labels is never touched', opts, asyn
   const instance = uniqueInstance('foreign');
   const driver = newDriver(t, instance);
   await driver.start();
-  const foreign = await docker.createContainer({ name: `${instance}-intruder`, Image: REPLICA_IMAGE, HostConfig: { NetworkMode: 'none' } });
+  const foreign = await docker.createContainer({
+    name: `${instance}-intruder`,
+    Image: REPLICA_IMAGE,
+    HostConfig: { NetworkMode: 'none' },
+  });
   t.after(() => foreign.remove({ force: true }).catch(() => undefined));
 
-  await expectCode(driver.create({ hostname: 'intruder', serverId: 1 }), GrpcStatus.ALREADY_EXISTS, 5_000, /already exists/);
+  await expectCode(
+    driver.create({ hostname: 'intruder', serverId: 1 }),
+    GrpcStatus.ALREADY_EXISTS,
+    5_000,
+    /already exists/,
+  );
   await driver.remove('intruder', 0);
   assert.equal((await foreign.inspect()).Id, foreign.id, 'still there');
   assert.deepEqual(await driver.list(), []);
@@ -209,7 +233,10 @@ test('bridge mode makes the network if missing and addresses replicas by name on
   t.after(async () => {
     await driver.close();
     await removeInstanceContainers(docker, instance);
-    await docker.getNetwork(network).remove().catch(() => undefined);
+    await docker
+      .getNetwork(network)
+      .remove()
+      .catch(() => undefined);
   });
   await driver.start();
   await driver.start(); // the network exists now: found, not made twice
@@ -230,8 +257,18 @@ test('a missing image is FAILED_PRECONDITION at once', opts, async (t) => {
     await driver.close();
     await removeInstanceContainers(docker, instance);
   });
-  await expectCode(driver.start(), GrpcStatus.FAILED_PRECONDITION, 3_000, /image 'ringlb\/no-such-image:never' not found: build it with npm run images/);
-  await expectCode(driver.create({ hostname: 'server-1', serverId: 1 }), GrpcStatus.FAILED_PRECONDITION, 3_000, /not found/);
+  await expectCode(
+    driver.start(),
+    GrpcStatus.FAILED_PRECONDITION,
+    3_000,
+    /image 'ringlb\/no-such-image:never' not found: build it with npm run images/,
+  );
+  await expectCode(
+    driver.create({ hostname: 'server-1', serverId: 1 }),
+    GrpcStatus.FAILED_PRECONDITION,
+    3_000,
+    /not found/,
+  );
   assert.deepEqual(await instanceContainers(docker, instance), []);
 });
 
@@ -248,8 +285,14 @@ test('an unreachable engine is UNAVAILABLE at once, for every call', async () =>
 });
 
 test('bad constructor options are INVALID_ARGUMENT before any engine call', () => {
-  assert.throws(() => new DockerDriver({ instance: '-not valid' }), (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT);
-  assert.throws(() => new DockerDriver({ network: 'bad name!' }), (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT);
+  assert.throws(
+    () => new DockerDriver({ instance: '-not valid' }),
+    (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT,
+  );
+  assert.throws(
+    () => new DockerDriver({ network: 'bad name!' }),
+    (err: unknown) => err instanceof RinglbError && err.code === GrpcStatus.INVALID_ARGUMENT,
+  );
 });
 
 /** Relays a unix socket to the engine's; cut() drops every connection and refuses new ones. */

@@ -8,7 +8,11 @@ import { RINGLB_BIN, startStack } from '../helpers/ringlb-process.js';
 const run = promisify(execFile);
 
 async function json(url: string, method = 'GET', body?: string): Promise<{ status: number; body: any }> {
-  const res = await request(url, { method: method as 'GET', body, headers: body ? { 'content-type': 'application/json' } : {} });
+  const res = await request(url, {
+    method: method as 'GET',
+    body,
+    headers: body ? { 'content-type': 'application/json' } : {},
+  });
   return { status: res.statusCode, body: JSON.parse(await res.body.text()) };
 }
 
@@ -29,7 +33,17 @@ test('the ring strategy switches live from the CLI and the admin REST API, and d
   assert.equal(before.slots.length, 512);
 
   // CLI: ringlb ring policy → every data plane follows on the next version.
-  const { stdout } = await run(process.execPath, [RINGLB_BIN, 'ring', 'policy', '--control', stack.control, '--strategy', 'maglev', '--ring-option', 'table=1009']);
+  const { stdout } = await run(process.execPath, [
+    RINGLB_BIN,
+    'ring',
+    'policy',
+    '--control',
+    stack.control,
+    '--strategy',
+    'maglev',
+    '--ring-option',
+    'table=1009',
+  ]);
   const switched = JSON.parse(stdout);
   assert.equal(switched.policy.strategy, 'maglev');
   const maglev = await ringOf(stack.adminUrl, (r) => r.version === switched.version);
@@ -40,23 +54,48 @@ test('the ring strategy switches live from the CLI and the admin REST API, and d
   await home.body.text();
 
   // CLI: a dry run prints the movement and publishes nothing.
-  const sim = await run(process.execPath, [RINGLB_BIN, 'ring', 'simulate', '--control', stack.control, '--remove', 'server-2', '--samples', '20000']);
+  const sim = await run(process.execPath, [
+    RINGLB_BIN,
+    'ring',
+    'simulate',
+    '--control',
+    stack.control,
+    '--remove',
+    'server-2',
+    '--samples',
+    '20000',
+  ]);
   assert.match(sim.stdout, /keys moved: \d+\.\d+% \(ideal 33\.33%\)/);
   assert.equal((await ringOf(stack.adminUrl, () => true)).version, switched.version);
 
   // CLI: bad input fails with a message, nothing changes.
-  const bad = await run(process.execPath, [RINGLB_BIN, 'ring', 'policy', '--control', stack.control, '--strategy', 'nope']).catch((e: { code: number; stderr: string }) => e);
+  const bad = await run(process.execPath, [
+    RINGLB_BIN,
+    'ring',
+    'policy',
+    '--control',
+    stack.control,
+    '--strategy',
+    'nope',
+  ]).catch((e: { code: number; stderr: string }) => e);
   assert.equal((bad as { code: number }).code, 1);
   assert.match((bad as { stderr: string }).stderr, /unknown ring strategy 'nope'/);
 
   // REST on the admin port.
-  const put = await json(`${stack.adminUrl}/ring/policy`, 'PUT', JSON.stringify({ strategy: 'rendezvous', loadBound: 1.25 }));
+  const put = await json(
+    `${stack.adminUrl}/ring/policy`,
+    'PUT',
+    JSON.stringify({ strategy: 'rendezvous', loadBound: 1.25 }),
+  );
   assert.equal(put.status, 200);
   assert.equal(put.body.message.policy.strategy, 'rendezvous');
   await ringOf(stack.adminUrl, (r) => r.strategy === 'rendezvous' && r.loadBound === 1.25);
   const simulate = await json(`${stack.adminUrl}/ring/simulate`, 'POST', JSON.stringify({ add: 1, sampleKeys: 20000 }));
   assert.equal(simulate.status, 200);
-  assert.ok(Math.abs(simulate.body.message.movedFraction - 0.25) < 0.03, `rendezvous moves ~1/4 on add: ${simulate.body.message.movedFraction}`);
+  assert.ok(
+    Math.abs(simulate.body.message.movedFraction - 0.25) < 0.03,
+    `rendezvous moves ~1/4 on add: ${simulate.body.message.movedFraction}`,
+  );
 
   const cases: [string, string, string, number, RegExp][] = [
     ['PUT', '/ring/policy', '{"strategy": "nope"}', 400, /unknown ring strategy 'nope'/],

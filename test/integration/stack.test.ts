@@ -1,24 +1,39 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { HealthEvent_Kind, type HealthEvent } from '../../clients/gen/ringlb/v1/ringlb.js';
+import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { spawnRinglb, startStack } from '../helpers/ringlb-process.js';
 import { tempStateDir } from '../helpers/control-plane.js';
 import { getJson, loopHome, waitFor } from '../helpers/http.js';
 
-test('ringlb up with the defaults (npm start): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {
+test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {
+  // The default ports (5000, 9901, 50051) are checked on the resolved
+  // configuration in test/unit/cli-config.test.ts; here every port is 0 so
+  // that npm test passes beside a running ringlb.
   const startedAt = Date.now();
-  const proc = spawnRinglb(t, ['up'], { env: { RINGLB_INSTANCE: `test-${process.pid}` } });
-  await proc.waitForLog(/ringlb is up/);
+  const proc = spawnRinglb(t, ['up'], {
+    env: {
+      RINGLB_INSTANCE: `test-${process.pid}`,
+      RINGLB_HOST: '127.0.0.1',
+      RINGLB_PORT: '0',
+      RINGLB_ADMIN: '127.0.0.1:0',
+      RINGLB_CONTROL_LISTEN: '127.0.0.1:0',
+    },
+  });
+  const up = await proc.waitForLog(/ringlb is up.*proxy=(\S+).*admin=(\S+)/);
+  const [, proxy, admin] = up;
   const upMs = Date.now() - startedAt;
-  const home = await getJson('http://127.0.0.1:5000/home');
+  const home = await getJson(`${proxy}/home`);
   assert.equal(home.status, 200);
   assert.equal(home.body.status, 'successful');
   assert.match(home.body.message, /^Hello from Server: [123]$/);
-  const rep = await getJson('http://127.0.0.1:5000/rep');
-  assert.deepEqual(rep.body, { message: { N: 3, replicas: ['server-1', 'server-2', 'server-3'] }, status: 'successful' });
-  const health = await request('http://127.0.0.1:9901/healthz');
+  const rep = await getJson(`${proxy}/rep`);
+  assert.deepEqual(rep.body, {
+    message: { N: 3, replicas: ['server-1', 'server-2', 'server-3'] },
+    status: 'successful',
+  });
+  const health = await request(`${admin}/healthz`);
   await health.body.text();
   assert.equal(health.statusCode, 200);
   t.diagnostic(`ringlb up to first answer: ${upMs} ms`);
@@ -27,7 +42,9 @@ test('ringlb up with the defaults (npm start): /home answers from one of 3 repli
 });
 
 test('a bad flag or environment value stops start-up with a message naming it', async (t) => {
-  const proc = spawnRinglb(t, ['up', '--replicas', 'three', '--port', '70000', '--routing-key', 'header:'], { env: { RINGLB_FALL: '0' } });
+  const proc = spawnRinglb(t, ['up', '--replicas', 'three', '--port', '70000', '--routing-key', 'header:'], {
+    env: { RINGLB_FALL: '0' },
+  });
   const code = await proc.exited;
   assert.equal(code, 2);
   const log = proc.log();
@@ -50,24 +67,36 @@ test('kill -9 of a replica under load: replaced under a new name within 5 s, zer
   await waitFor('some traffic', () => load.answers.length > 200);
   const killedAt = Date.now();
   process.kill(Number(victim.instanceId), 'SIGKILL');
-  const replaced = await health.next((e) => e.kind === HealthEvent_Kind.KIND_REPLACED && e.replica?.hostname === 'server-1', 10_000);
+  const replaced = await health.next(
+    (e) => e.kind === HealthEvent_Kind.KIND_REPLACED && e.replica?.hostname === 'server-1',
+    10_000,
+  );
   const replacedMs = Date.now() - killedAt;
   // Keep the load on until the replacement has served some of it.
-  await waitFor('the replacement to serve', () => load.answers.filter((a) => a.replica === replaced.replacedBy).length > 20, 10_000);
+  await waitFor(
+    'the replacement to serve',
+    () => load.answers.filter((a) => a.replica === replaced.replacedBy).length > 20,
+    10_000,
+  );
   const servingMs = Date.now() - killedAt;
   await new Promise((r) => setTimeout(r, 500));
   await load.stop();
 
   assert.ok(servingMs < 5_000, `replacement serving after ${servingMs} ms`);
   assert.notEqual(replaced.replacedBy, 'server-1');
-  assert.ok(health.messages.some((e) => e.kind === HealthEvent_Kind.KIND_UNHEALTHY && e.replica?.hostname === 'server-1'), 'failure reported');
+  assert.ok(
+    health.messages.some((e) => e.kind === HealthEvent_Kind.KIND_UNHEALTHY && e.replica?.hostname === 'server-1'),
+    'failure reported',
+  );
   const after = await call(client, 'listReplicas', {});
   assert.equal(after.n, 3);
   assert.ok(after.replicas.some((r) => r.hostname === replaced.replacedBy));
   assert.deepEqual(load.errors, [], 'no client errors');
   assert.deepEqual(load.non2xx(), [], 'no non-2xx answers');
   const firstAnswer = load.answers.find((a) => a.replica === replaced.replacedBy)!.at - killedAt;
-  t.diagnostic(`kill -9 → replaced ${replacedMs} ms, replacement's first answer ${firstAnswer} ms; ${load.answers.length} requests, all 2xx`);
+  t.diagnostic(
+    `kill -9 → replaced ${replacedMs} ms, replacement's first answer ${firstAnswer} ms; ${load.answers.length} requests, all 2xx`,
+  );
 });
 
 test('two data planes on one control plane converge on the same ring version after add and rm', async (t) => {
@@ -75,26 +104,51 @@ test('two data planes on one control plane converge on the same ring version aft
   const [, address] = await control.waitForLog(/ready address=(\S+)/);
   const planes = await Promise.all(
     [1, 2].map(async (i) => {
-      const dp = spawnRinglb(t, ['dataplane', '--control', address, '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0', '--node-id', `dp-${i}`]);
+      const dp = spawnRinglb(t, [
+        'dataplane',
+        '--control',
+        address,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--admin',
+        '127.0.0.1:0',
+        '--node-id',
+        `dp-${i}`,
+      ]);
       const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
       return { url, adminUrl };
     }),
   );
-  const versions = async (): Promise<number[]> => Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body.version as number));
+  const versions = async (): Promise<number[]> =>
+    Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body.version as number));
   const client = controlClient(t, address);
 
-  const added = await getJson(`${planes[0].url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 2, hostnames: ['S5', 'S4'] }) });
+  const added = await getJson(`${planes[0].url}/add`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: 2, hostnames: ['S5', 'S4'] }),
+  });
   assert.equal(added.status, 200);
   assert.deepEqual(added.body.message.replicas, ['server-1', 'server-2', 'server-3', 'S5', 'S4']);
   const wantAfterAdd = (await call(client, 'listReplicas', {})).ringVersion;
-  await waitFor('both data planes at the version after add', async () => (await versions()).every((v) => v === wantAfterAdd));
+  await waitFor('both data planes at the version after add', async () =>
+    (await versions()).every((v) => v === wantAfterAdd),
+  );
 
-  const removed = await getJson(`${planes[1].url}/rm`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: 1, hostnames: ['S5'] }) });
+  const removed = await getJson(`${planes[1].url}/rm`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: 1, hostnames: ['S5'] }),
+  });
   assert.equal(removed.status, 200);
   assert.equal(removed.body.message.N, 4);
   const wantAfterRm = (await call(client, 'listReplicas', {})).ringVersion;
   assert.ok(wantAfterRm > wantAfterAdd);
-  await waitFor('both data planes at the version after rm', async () => (await versions()).every((v) => v === wantAfterRm));
+  await waitFor('both data planes at the version after rm', async () =>
+    (await versions()).every((v) => v === wantAfterRm),
+  );
   const rings = await Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body));
   assert.deepEqual(rings[0].replicas, rings[1].replicas);
   assert.deepEqual(rings[0].slots, rings[1].slots);
@@ -104,7 +158,17 @@ test('control plane killed and restarted: the data plane keeps answering, then r
   const stateDir = tempStateDir(t);
   const first = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0'], { stateDir });
   const [, address] = await first.waitForLog(/ready address=(\S+)/);
-  const dp = spawnRinglb(t, ['dataplane', '--control', address, '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0']);
+  const dp = spawnRinglb(t, [
+    'dataplane',
+    '--control',
+    address,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--admin',
+    '127.0.0.1:0',
+  ]);
   const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
   const ringBefore = await waitFor('the first ring', async () => {
     const ring = await getJson(`${adminUrl}/ring`);
@@ -120,12 +184,18 @@ test('control plane killed and restarted: the data plane keeps answering, then r
   // Same address, same state folder: the new control plane adopts the running replicas.
   const second = spawnRinglb(t, ['control', '--listen', address], { stateDir });
   await second.waitForLog(/ready address=/);
-  const ringAfter = await waitFor('the data plane to resubscribe', async () => {
-    const ring = (await getJson(`${adminUrl}/ring`)).body;
-    return ring.version > ringBefore.version ? ring : undefined;
-  }, 15_000).catch(async (err: Error) => {
+  const ringAfter = await waitFor(
+    'the data plane to resubscribe',
+    async () => {
+      const ring = (await getJson(`${adminUrl}/ring`)).body;
+      return ring.version > ringBefore.version ? ring : undefined;
+    },
+    15_000,
+  ).catch(async (err: Error) => {
     const now = await getJson(`${adminUrl}/ring`).catch((e: Error) => ({ body: e.message }));
-    throw new Error(`${err.message} (before ${ringBefore.version}, now ${JSON.stringify(now.body).slice(0, 300)})\n--- data plane log:\n${dp.log()}\n--- control plane log:\n${second.log()}`);
+    throw new Error(
+      `${err.message} (before ${ringBefore.version}, now ${JSON.stringify(now.body).slice(0, 300)})\n--- data plane log:\n${dp.log()}\n--- control plane log:\n${second.log()}`,
+    );
   });
   await load.stop();
 

@@ -32,29 +32,40 @@ test('parseReplicaChange rejects every malformed body with INVALID_ARGUMENT and 
     ['{"n": 1, "hostnames": [null]}', /got null at index 0$/],
   ];
   for (const [body, message] of cases) {
-    assert.throws(() => parseReplicaChange(body, 'add'), (err: unknown) => {
-      assert.ok(err instanceof RinglbError);
-      assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
-      assert.match(err.message, message, String(body));
-      return true;
-    });
+    assert.throws(
+      () => parseReplicaChange(body, 'add'),
+      (err: unknown) => {
+        assert.ok(err instanceof RinglbError);
+        assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
+        assert.match(err.message, message, String(body));
+        return true;
+      },
+    );
   }
 });
 
 test('toClassic renders a replica set in the classic shape', () => {
-  const set = { n: 2, ringVersion: 7, replicas: [{ hostname: 'server-1' }, { hostname: 'S5' }] } as Parameters<typeof toClassic>[0];
+  const set = { n: 2, ringVersion: 7, replicas: [{ hostname: 'server-1' }, { hostname: 'S5' }] } as Parameters<
+    typeof toClassic
+  >[0];
   assert.deepEqual(toClassic(set), { message: { N: 2, replicas: ['server-1', 'S5'] }, status: 'successful' });
 });
 
-test('fromGrpcError keeps the control plane\'s code and message, and hides transport internals', () => {
+test("fromGrpcError keeps the control plane's code and message, and hides transport internals", () => {
   const grpcError = (code: number, details: string): Error => Object.assign(new Error(details), { code, details });
   const notFound = fromGrpcError(grpcError(GrpcStatus.NOT_FOUND, "<Error> Hostname 'x' is not a replica"), 'cp:1');
   assert.equal(notFound.code, GrpcStatus.NOT_FOUND);
   assert.equal(notFound.message, "<Error> Hostname 'x' is not a replica");
   assert.equal(httpStatusForGrpc(notFound.code), 404);
-  const startFailed = fromGrpcError(grpcError(GrpcStatus.UNAVAILABLE, "<Error> Replica 'a' did not pass a heartbeat within 10000 ms"), 'cp:1');
+  const startFailed = fromGrpcError(
+    grpcError(GrpcStatus.UNAVAILABLE, "<Error> Replica 'a' did not pass a heartbeat within 10000 ms"),
+    'cp:1',
+  );
   assert.match(startFailed.message, /did not pass a heartbeat/);
-  const down = fromGrpcError(grpcError(GrpcStatus.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED'), 'cp:1');
+  const down = fromGrpcError(
+    grpcError(GrpcStatus.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED'),
+    'cp:1',
+  );
   assert.equal(down.message, '<Error> control plane unavailable at cp:1');
   assert.equal(httpStatusForGrpc(down.code), 503);
   const slow = fromGrpcError(grpcError(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded after 5.001s'), 'cp:1');

@@ -2,21 +2,38 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { hashString } from '../../src/ring/index.js';
-import { cookieValue, formatRoutingKey, parseRoutingKey, randomRequestId, routingKeyFunction } from '../../src/dataplane/routing-key.js';
+import {
+  cookieValue,
+  formatRoutingKey,
+  parseRoutingKey,
+  randomRequestId,
+  routingKeyFunction,
+} from '../../src/dataplane/routing-key.js';
 
-const req = (url: string, headers: Record<string, string | string[]> = {}, remoteAddress = '127.0.0.1'): IncomingMessage =>
-  ({ url, headers, socket: { remoteAddress } }) as unknown as IncomingMessage;
+const req = (
+  url: string,
+  headers: Record<string, string | string[]> = {},
+  remoteAddress = '127.0.0.1',
+): IncomingMessage => ({ url, headers, socket: { remoteAddress } }) as unknown as IncomingMessage;
 
 test('parseRoutingKey accepts the five policies and names what is wrong', () => {
   assert.deepEqual(parseRoutingKey('random'), { kind: 'random' });
   assert.deepEqual(parseRoutingKey('client-ip'), { kind: 'client-ip' });
   assert.deepEqual(parseRoutingKey(' path '), { kind: 'path' });
   assert.deepEqual(parseRoutingKey('header:X-Request-Id'), { kind: 'header', name: 'x-request-id' });
-  assert.deepEqual(parseRoutingKey('cookie:Session'), { kind: 'cookie', name: 'Session' }, 'cookie names are case-sensitive');
+  assert.deepEqual(
+    parseRoutingKey('cookie:Session'),
+    { kind: 'cookie', name: 'Session' },
+    'cookie names are case-sensitive',
+  );
   assert.throws(() => parseRoutingKey('header:'), /needs a header name/);
   assert.throws(() => parseRoutingKey('cookie:bad name'), /needs a cookie name/);
-  assert.throws(() => parseRoutingKey('sticky'), /must be random, header:<name>, cookie:<name>, client-ip or path, got 'sticky'/);
-  for (const text of ['random', 'header:x-user', 'cookie:sid', 'client-ip', 'path']) assert.equal(formatRoutingKey(parseRoutingKey(text)), text);
+  assert.throws(
+    () => parseRoutingKey('sticky'),
+    /must be random, header:<name>, cookie:<name>, client-ip or path, got 'sticky'/,
+  );
+  for (const text of ['random', 'header:x-user', 'cookie:sid', 'client-ip', 'path'])
+    assert.equal(formatRoutingKey(parseRoutingKey(text)), text);
 });
 
 test('random request ids are 6-digit integers, as in the classic contract', () => {

@@ -4,9 +4,22 @@ import { classicFailure, GrpcStatus, httpStatusForGrpc, RinglbError, toGrpcError
 
 test('every gRPC status maps to the grpc-gateway HTTP status', () => {
   const expected: Record<string, number> = {
-    OK: 200, CANCELLED: 499, UNKNOWN: 500, INVALID_ARGUMENT: 400, DEADLINE_EXCEEDED: 504, NOT_FOUND: 404,
-    ALREADY_EXISTS: 409, PERMISSION_DENIED: 403, RESOURCE_EXHAUSTED: 429, FAILED_PRECONDITION: 400,
-    ABORTED: 409, OUT_OF_RANGE: 400, UNIMPLEMENTED: 501, INTERNAL: 500, UNAVAILABLE: 503, DATA_LOSS: 500,
+    OK: 200,
+    CANCELLED: 499,
+    UNKNOWN: 500,
+    INVALID_ARGUMENT: 400,
+    DEADLINE_EXCEEDED: 504,
+    NOT_FOUND: 404,
+    ALREADY_EXISTS: 409,
+    PERMISSION_DENIED: 403,
+    RESOURCE_EXHAUSTED: 429,
+    FAILED_PRECONDITION: 400,
+    ABORTED: 409,
+    OUT_OF_RANGE: 400,
+    UNIMPLEMENTED: 501,
+    INTERNAL: 500,
+    UNAVAILABLE: 503,
+    DATA_LOSS: 500,
     UNAUTHENTICATED: 401,
   };
   const names = Object.keys(GrpcStatus).filter((k) => Number.isNaN(Number(k)));

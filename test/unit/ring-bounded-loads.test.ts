@@ -1,14 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { balanceFromCounts, buildRing, loadCapacity, pickWithBoundedLoad, sampleRequestIds, simulateBoundedLoads } from '../../src/ring/index.js';
+import {
+  balanceFromCounts,
+  buildRing,
+  loadCapacity,
+  pickWithBoundedLoad,
+  sampleRequestIds,
+  simulateBoundedLoads,
+} from '../../src/ring/index.js';
 import type { RingMember, RingTable } from '../../src/ring/index.js';
 
 const members = (n: number): RingMember[] =>
-  Array.from({ length: n }, (_, k) => ({ hostname: `server-${k + 1}`, serverId: k + 1, address: `127.0.0.1:${6001 + k}` }));
+  Array.from({ length: n }, (_, k) => ({
+    hostname: `server-${k + 1}`,
+    serverId: k + 1,
+    address: `127.0.0.1:${6001 + k}`,
+  }));
 
 /** The closed-loop model of bounded-loads.ts: worst in-flight ratio and count balance. */
 function simulate(table: RingTable, c: number, requests = 10_000, concurrency = 64) {
-  const { counts, worstLoadRatio } = simulateBoundedLoads(table, { requests, concurrency, c }, sampleRequestIds(requests, 7));
+  const { counts, worstLoadRatio } = simulateBoundedLoads(
+    table,
+    { requests, concurrency, c },
+    sampleRequestIds(requests, 7),
+  );
   return { worst: worstLoadRatio, balance: balanceFromCounts(table.members, counts) };
 }
 
@@ -41,9 +56,15 @@ test('an owner with room keeps its key; an overloaded one spills to the next in 
   const table = buildRing(members(3), { strategy: 'rendezvous', options: {}, loadBound: 1.25 });
   const key = 123456;
   const [owner, second] = table.preference(key, 3);
-  assert.equal(pickWithBoundedLoad(table, key, () => 0, 0, 1.25), owner);
+  assert.equal(
+    pickWithBoundedLoad(table, key, () => 0, 0, 1.25),
+    owner,
+  );
   // 10 in flight, all on the owner: capacity ⌈1.25 × 11 / 3⌉ = 5, so it is skipped.
   const load = (m: RingMember) => (m === owner ? 10 : 0);
   assert.equal(pickWithBoundedLoad(table, key, load, 10, 1.25), second);
-  assert.equal(pickWithBoundedLoad(buildRing([], { strategy: 'maglev', options: {}, loadBound: 0 }), key, () => 0, 0, 1.25), undefined);
+  assert.equal(
+    pickWithBoundedLoad(buildRing([], { strategy: 'maglev', options: {}, loadBound: 0 }), key, () => 0, 0, 1.25),
+    undefined,
+  );
 });

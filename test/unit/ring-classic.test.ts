@@ -17,14 +17,19 @@ const classic = (ids: number[]): RingTable =>
 /** Slots held by one hostname, ascending. */
 function slotsOf(table: RingTable, hostname: string): number[] {
   const out: number[] = [];
-  table.slots!().forEach((h, s) => { if (h === hostname) out.push(s); });
+  table.slots!().forEach((h, s) => {
+    if (h === hostname) out.push(s);
+  });
   return out;
 }
 
 test('server 1 holds the nine slots Φ(1, j) = 26 + j + 2j²', () => {
   // j = 0…8: 26, 29, 36, 47, 62, 81, 104, 131, 162 — no collisions for the first server.
   const expected = [26, 29, 36, 47, 62, 81, 104, 131, 162];
-  assert.deepEqual(expected.map((_, j) => classicVirtualSlot(1, j)), expected);
+  assert.deepEqual(
+    expected.map((_, j) => classicVirtualSlot(1, j)),
+    expected,
+  );
   assert.deepEqual(slotsOf(classic([1, 2, 3]), 'server-1'), expected);
 });
 
@@ -50,7 +55,9 @@ test('a collision is resolved by quadratic probing (N=4)', () => {
   assert.equal(slotsOf(table, 'server-4').length, 9);
   // Server 4 never evicts anyone: servers 1–3 keep the slots they had at N=3.
   const three = classic([1, 2, 3]).slots!();
-  three.forEach((h, s) => { if (h !== null) assert.equal(slots[s], h, `slot ${s}`); });
+  three.forEach((h, s) => {
+    if (h !== null) assert.equal(slots[s], h, `slot ${s}`);
+  });
 });
 
 test('owners of given request ids at N=3', () => {
@@ -81,14 +88,20 @@ test('lookup wraps past slot 511 to the first occupied slot', () => {
   // 100000 = 195·512 + 160 → 160 + 51200 + 17 = 51377 = 100·512 + 177: wraps too.
   assert.equal(table.owner(100000)?.hostname, 'server-1');
   // The walk continues clockwise from slot 0: 26 (s1), 27 (s2), 28 (s3).
-  assert.deepEqual(table.preference(372, 3).map((m) => m.hostname), ['server-1', 'server-2', 'server-3']);
+  assert.deepEqual(
+    table.preference(372, 3).map((m) => m.hostname),
+    ['server-1', 'server-2', 'server-3'],
+  );
 });
 
 test('membership order does not change the table', () => {
   const a = classic([1, 2, 3, 4, 5]);
   const b = classic([5, 3, 1, 4, 2]);
   assert.deepEqual(a.slots!(), b.slots!());
-  assert.deepEqual(b.members.map((m) => m.serverId), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    b.members.map((m) => m.serverId),
+    [1, 2, 3, 4, 5],
+  );
   for (let id = 100000; id < 100000 + 2000; id += 7) assert.equal(a.owner(id)?.hostname, b.owner(id)?.hostname);
 });
 

@@ -18,7 +18,8 @@ test('expressions: precedence, implicit products, right-associative powers', () 
     ['-7 % 5', 0, 3],
     ['i / 0 + i % 0', 9, 0],
   ];
-  for (const [source, i, value] of cases) assert.equal(parseExpression(source, ['i'], 'h').evaluate(i, 0), value, source);
+  for (const [source, i, value] of cases)
+    assert.equal(parseExpression(source, ['i'], 'h').evaluate(i, 0), value, source);
 });
 
 test('polynomials are evaluated mod M exactly, even for 32-bit keys', () => {
@@ -38,17 +39,21 @@ test('bad expressions are INVALID_ARGUMENT naming the option; nothing is evaluat
     ['h', '   ', /empty/],
     ['h', '(i + 1', /expected '\)'/],
     ['h', 'i +', /ends too early/],
-    ['phi', '('.repeat(40) + 'j' + ')'.repeat(40), /nests deeper/],
+    ['phi', `${'('.repeat(40)}j${')'.repeat(40)}`, /nests deeper/],
     ['h', 'i'.repeat(300), /longer than/],
   ];
   for (const [option, source, why] of bad) {
-    assert.throws(() => normalizePolicy({ strategy: 'custom', options: { [option]: source }, loadBound: 0 }), (err: unknown) => {
-      assert.ok(err instanceof RinglbError);
-      assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
-      assert.match(err.message, new RegExp(`ring option '${option}'`));
-      assert.match(err.message, why);
-      return true;
-    }, source);
+    assert.throws(
+      () => normalizePolicy({ strategy: 'custom', options: { [option]: source }, loadBound: 0 }),
+      (err: unknown) => {
+        assert.ok(err instanceof RinglbError);
+        assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
+        assert.match(err.message, new RegExp(`ring option '${option}'`));
+        assert.match(err.message, why);
+        return true;
+      },
+      source,
+    );
   }
 });
 
@@ -61,16 +66,30 @@ test('custom with no options is classic, slot for slot and key for key', () => {
 
 test('custom H and Φ place servers where the formulas say', () => {
   // Φ(i, j) = 100j + i: server 1 at 1, 101, 201; server 2 at 2, 102, 202. H(i) = i.
-  const table = buildRing(members(2), { strategy: 'custom', options: { h: 'i', phi: '100j + i', vnodes: '3' }, loadBound: 0 });
+  const table = buildRing(members(2), {
+    strategy: 'custom',
+    options: { h: 'i', phi: '100j + i', vnodes: '3' },
+    loadBound: 0,
+  });
   const slots = table.slots!();
-  assert.deepEqual([1, 101, 201].map((s) => slots[s]), ['server-1', 'server-1', 'server-1']);
-  assert.deepEqual([2, 102, 202].map((s) => slots[s]), ['server-2', 'server-2', 'server-2']);
+  assert.deepEqual(
+    [1, 101, 201].map((s) => slots[s]),
+    ['server-1', 'server-1', 'server-1'],
+  );
+  assert.deepEqual(
+    [2, 102, 202].map((s) => slots[s]),
+    ['server-2', 'server-2', 'server-2'],
+  );
   assert.equal(table.owner(102)?.hostname, 'server-2');
   assert.equal(table.owner(103)?.hostname, 'server-1'); // next occupied clockwise: 201
   assert.equal(table.owner(512 + 150)?.hostname, 'server-1'); // H reduced mod 512 → 150 → 201
   // A constant Φ collides every time and quadratic probing spreads it: 7, 8, 11, 16, …
-  const probed = buildRing(members(1), { strategy: 'custom', options: { phi: '7', vnodes: '4' }, loadBound: 0 }).slots!();
-  assert.deepEqual([7, 8, 11, 16].map((s) => probed[s]), ['server-1', 'server-1', 'server-1', 'server-1']);
+  const probed = buildRing(members(1), { strategy: 'custom', options: { phi: '7', vnodes: '4' }, loadBound: 0 })
+    .slots!();
+  assert.deepEqual(
+    [7, 8, 11, 16].map((s) => probed[s]),
+    ['server-1', 'server-1', 'server-1', 'server-1'],
+  );
 });
 
 test('normalizePolicy keeps the expressions as given (trimmed) with slot defaults', () => {

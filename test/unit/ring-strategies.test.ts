@@ -18,7 +18,11 @@ const member = (serverId: number, hostname = `server-${serverId}`): RingMember =
   address: `127.0.0.1:${6000 + serverId}`,
 });
 const members = (n: number): RingMember[] => Array.from({ length: n }, (_, k) => member(k + 1));
-const policy = (strategy: string, options: Record<string, string> = {}): RingPolicy => ({ strategy, options, loadBound: 0 });
+const policy = (strategy: string, options: Record<string, string> = {}): RingPolicy => ({
+  strategy,
+  options,
+  loadBound: 0,
+});
 
 /** The well-distributed strategies: the ones issue 4 holds to balance and disruption bounds. */
 const GOOD = ['ketama', 'maglev', 'rendezvous'] as const;
@@ -34,7 +38,11 @@ test('each strategy is deterministic across instances and member orders', () => 
   for (const name of strategyNames()) {
     const a = buildRing(forward, policy(name));
     const b = buildRing(shuffled, policy(name));
-    assert.deepEqual(b.members.map((m) => m.serverId), [1, 2, 3, 4, 5], name);
+    assert.deepEqual(
+      b.members.map((m) => m.serverId),
+      [1, 2, 3, 4, 5],
+      name,
+    );
     for (const key of KEYS.slice(0, 2000)) {
       assert.equal(a.owner(key)?.hostname, b.owner(key)?.hostname, `${name} owner of ${key}`);
       assert.deepEqual(
@@ -80,7 +88,10 @@ test('maglev: entries per backend differ by less than 1% for N ≤ 10', () => {
     const counts = new MaglevTable(members(n), 65537).entryCounts();
     const spread = (Math.max(...counts) - Math.min(...counts)) / (65537 / n);
     assert.ok(spread < 0.01, `N=${n}: ${counts.join(', ')}`);
-    assert.equal(counts.reduce((a, b) => a + b, 0), 65537);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      65537,
+    );
   }
 });
 
@@ -90,7 +101,11 @@ test('removing one of N moves at most ~1/N of keys (ketama, maglev, rendezvous)'
       for (const gone of [1, n]) {
         const before = members(n);
         const after = before.filter((m) => m.serverId !== gone);
-        const impact = simulateChange({ members: before, policy: policy(name) }, { members: after, policy: policy(name) }, 20_000);
+        const impact = simulateChange(
+          { members: before, policy: policy(name) },
+          { members: after, policy: policy(name) },
+          20_000,
+        );
         assert.equal(impact.idealMovedFraction, 1 / n);
         assert.ok(impact.movedFraction <= 1 / n + 0.03, `${name} N=${n} remove ${gone}: moved ${impact.movedFraction}`);
         assert.ok(impact.movedFraction >= 1 / n - 0.03, `${name} N=${n}: the removed member's keys must move`);
@@ -102,7 +117,10 @@ test('removing one of N moves at most ~1/N of keys (ketama, maglev, rendezvous)'
 test('only keys of the removed member move; a replacement with its id takes them back', () => {
   for (const name of GOOD) {
     const before = buildRing(members(4), policy(name));
-    const without = buildRing(members(4).filter((m) => m.serverId !== 2), policy(name));
+    const without = buildRing(
+      members(4).filter((m) => m.serverId !== 2),
+      policy(name),
+    );
     // The replacement gets the lowest free id (2) under a new name.
     const replaced = buildRing([...members(4).filter((m) => m.serverId !== 2), member(2, 'r-7f3a')], policy(name));
     for (const key of KEYS.slice(0, 3000)) {
@@ -119,7 +137,11 @@ test('only keys of the removed member move; a replacement with its id takes them
 
 test('adding a member moves about 1/(N+1) of keys', () => {
   for (const name of GOOD) {
-    const impact = simulateChange({ members: members(4), policy: policy(name) }, { members: members(5), policy: policy(name) }, 20_000);
+    const impact = simulateChange(
+      { members: members(4), policy: policy(name) },
+      { members: members(5), policy: policy(name) },
+      20_000,
+    );
     assert.equal(impact.idealMovedFraction, 1 / 5);
     assert.ok(Math.abs(impact.movedFraction - 0.2) <= 0.03, `${name}: moved ${impact.movedFraction}`);
   }
@@ -138,12 +160,16 @@ test('options are validated, naming the bad option', () => {
     [{ strategy: 'maglev', options: {}, loadBound: 0.5 }, /load bound/],
   ];
   for (const [p, message] of bad) {
-    assert.throws(() => normalizePolicy(p), (err: unknown) => {
-      assert.ok(err instanceof RinglbError);
-      assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
-      assert.match(err.message, message);
-      return true;
-    }, JSON.stringify(p));
+    assert.throws(
+      () => normalizePolicy(p),
+      (err: unknown) => {
+        assert.ok(err instanceof RinglbError);
+        assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
+        assert.match(err.message, message);
+        return true;
+      },
+      JSON.stringify(p),
+    );
   }
 });
 
@@ -158,7 +184,10 @@ test('normalizePolicy fills in defaults', () => {
 test('duplicate server ids or hostnames are refused', () => {
   for (const name of strategyNames()) {
     assert.throws(() => buildRing([member(1), member(1, 'other')], policy(name)), /server id 1 appears twice/);
-    assert.throws(() => buildRing([member(1), member(2, 'server-1')], policy(name)), /hostname 'server-1' appears twice/);
+    assert.throws(
+      () => buildRing([member(1), member(2, 'server-1')], policy(name)),
+      /hostname 'server-1' appears twice/,
+    );
   }
 });
 

@@ -9,8 +9,8 @@ import {
   type LoadGeneratorChoice,
   type RingBenchOptions,
   type TargetId,
-} from '../../clients/bench/bench-options.js';
-import { ConfigReader, opt, runAction } from './options.js';
+} from './bench/bench-options.js';
+import { ConfigReader, opt, runAction } from '../src/cli/options.js';
 
 const d = DEFAULT_BENCH_OPTIONS;
 
@@ -23,25 +23,81 @@ export default function register(program: Command): void {
   const options = [
     opt('--rounds <n>', 'interleaved rounds (each runs every target once)', 'RINGLB_BENCH_ROUNDS', String(d.rounds)),
     opt('--duration <seconds>', 'length of each measured run', 'RINGLB_BENCH_DURATION', String(d.durationSeconds)),
-    opt('--warmup <seconds>', 'unmeasured load per target before the first round (0: none)', 'RINGLB_BENCH_WARMUP', String(d.warmupSeconds)),
-    opt('--connections <n>', 'open connections of the load generator', 'RINGLB_BENCH_CONNECTIONS', String(d.connections)),
+    opt(
+      '--warmup <seconds>',
+      'unmeasured load per target before the first round (0: none)',
+      'RINGLB_BENCH_WARMUP',
+      String(d.warmupSeconds),
+    ),
+    opt(
+      '--connections <n>',
+      'open connections of the load generator',
+      'RINGLB_BENCH_CONNECTIONS',
+      String(d.connections),
+    ),
     opt('--threads <n>', 'load generator threads', 'RINGLB_BENCH_THREADS', String(d.threads)),
     opt('--replicas <n>', 'backend replicas shared by every target', 'RINGLB_BENCH_REPLICAS', String(d.replicas)),
     opt('--workers <n>', 'processes of the ringlb-n target', 'RINGLB_BENCH_WORKERS', String(d.workers)),
-    opt('--targets <list>', `comma-separated, from ${TARGET_IDS.join(',')}`, 'RINGLB_BENCH_TARGETS', TARGET_IDS.join(',')),
-    opt('--load-generator <name>', 'auto (wrk, else autocannon) | wrk | autocannon', 'RINGLB_BENCH_LOAD_GENERATOR', d.loadGenerator),
-    opt('--nginx <path>', 'nginx binary (a missing one skips the nginx targets)', 'RINGLB_BENCH_NGINX', d.binaries.nginx),
-    opt('--haproxy <path>', 'haproxy binary (a missing one skips the haproxy targets)', 'RINGLB_BENCH_HAPROXY', d.binaries.haproxy),
+    opt(
+      '--targets <list>',
+      `comma-separated, from ${TARGET_IDS.join(',')}`,
+      'RINGLB_BENCH_TARGETS',
+      TARGET_IDS.join(','),
+    ),
+    opt(
+      '--load-generator <name>',
+      'auto (wrk, else autocannon) | wrk | autocannon',
+      'RINGLB_BENCH_LOAD_GENERATOR',
+      d.loadGenerator,
+    ),
+    opt(
+      '--nginx <path>',
+      'nginx binary (a missing one skips the nginx targets)',
+      'RINGLB_BENCH_NGINX',
+      d.binaries.nginx,
+    ),
+    opt(
+      '--haproxy <path>',
+      'haproxy binary (a missing one skips the haproxy targets)',
+      'RINGLB_BENCH_HAPROXY',
+      d.binaries.haproxy,
+    ),
     opt('--wrk <path>', 'wrk binary (missing: autocannon is used)', 'RINGLB_BENCH_WRK', d.binaries.wrk),
-    opt('--out <dir>', 'where bench.json and bench.md (or ring-bench.*) are written', 'RINGLB_BENCH_OUT', './ringlb-bench'),
-    opt('--ring', 'run the ring micro-benchmarks instead: ns per lookup, build time, update propagation', 'RINGLB_BENCH_RING'),
-    opt('--lookups <n>', '--ring: lookups per timed pass', 'RINGLB_BENCH_LOOKUPS', String(DEFAULT_RING_BENCH_OPTIONS.lookups)),
-    opt('--data-planes <n>', '--ring: data plane processes for the propagation measurement (0: skip it)', 'RINGLB_BENCH_DATA_PLANES', String(DEFAULT_RING_BENCH_OPTIONS.dataPlanes)),
-    opt('--updates <n>', '--ring: ring versions published for the propagation measurement', 'RINGLB_BENCH_UPDATES', String(DEFAULT_RING_BENCH_OPTIONS.updates)),
+    opt(
+      '--out <dir>',
+      'where bench.json and bench.md (or ring-bench.*) are written',
+      'RINGLB_BENCH_OUT',
+      './ringlb-bench',
+    ),
+    opt(
+      '--ring',
+      'run the ring micro-benchmarks instead: ns per lookup, build time, update propagation',
+      'RINGLB_BENCH_RING',
+    ),
+    opt(
+      '--lookups <n>',
+      '--ring: lookups per timed pass',
+      'RINGLB_BENCH_LOOKUPS',
+      String(DEFAULT_RING_BENCH_OPTIONS.lookups),
+    ),
+    opt(
+      '--data-planes <n>',
+      '--ring: data plane processes for the propagation measurement (0: skip it)',
+      'RINGLB_BENCH_DATA_PLANES',
+      String(DEFAULT_RING_BENCH_OPTIONS.dataPlanes),
+    ),
+    opt(
+      '--updates <n>',
+      '--ring: ring versions published for the propagation measurement',
+      'RINGLB_BENCH_UPDATES',
+      String(DEFAULT_RING_BENCH_OPTIONS.updates),
+    ),
   ];
   const command = program
     .command('bench')
-    .description('benchmark the data plane against nginx and HAProxy on the same replicas (or --ring: the ring itself)');
+    .description(
+      'benchmark the data plane against nginx and HAProxy on the same replicas (or --ring: the ring itself)',
+    );
   for (const o of options) command.addOption(o);
   command.action(
     runAction(async (o: Record<string, unknown>) => {
@@ -69,18 +125,22 @@ export default function register(program: Command): void {
       try {
         // Loaded here, not at the top: every `ringlb` process (a data plane too) loads this file.
         if (ring) {
-          const { renderRingMarkdown, runRingBench, writeRingReport } = await import('../../clients/bench/ring-bench.js');
+          const { renderRingMarkdown, runRingBench, writeRingReport } = await import('./bench/ring-bench.js');
           const report = await runRingBench(ringSettings, { log, signal: controller.signal });
           const files = await writeRingReport(report, out);
           process.stdout.write(`${renderRingMarkdown(report)}\nwritten: ${files.markdown}, ${files.json}\n`);
           return;
         }
-        const { estimateSeconds, runBench } = await import('../../clients/bench/bench-runner.js');
-        const { renderSettings, renderTable, writeReport } = await import('../../clients/bench/bench-report.js');
-        log(`about ${estimateSeconds(bench)} s at most: ${bench.targets.join(', ')}; ${bench.rounds} round(s) of ${bench.durationSeconds} s`);
+        const { estimateSeconds, runBench } = await import('./bench/bench-runner.js');
+        const { renderSettings, renderTable, writeReport } = await import('./bench/bench-report.js');
+        log(
+          `about ${estimateSeconds(bench)} s at most: ${bench.targets.join(', ')}; ${bench.rounds} round(s) of ${bench.durationSeconds} s`,
+        );
         const report = await runBench(bench, { log, signal: controller.signal });
         const files = await writeReport(report, out);
-        process.stdout.write(`${renderSettings(report)}\n\n${renderTable(report)}\n\nwritten: ${files.markdown}, ${files.json}\n`);
+        process.stdout.write(
+          `${renderSettings(report)}\n\n${renderTable(report)}\n\nwritten: ${files.markdown}, ${files.json}\n`,
+        );
       } catch (err) {
         if (controller.signal.aborted) {
           // Every child is stopped by now (runBench's finally); 130 is the shell's code for Ctrl-C.
@@ -100,8 +160,12 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
   const connections = reader.int('connections', o.connections, 1, 10_000);
   if (connections < threads) reader.fail('connections', `must be at least --threads (${threads}), got ${connections}`);
   const targets: TargetId[] = [];
-  for (const item of String(o.targets ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(TARGET_IDS as readonly string[]).includes(item)) reader.fail('targets', `unknown target '${item}' (known: ${TARGET_IDS.join(', ')})`);
+  for (const item of String(o.targets ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!(TARGET_IDS as readonly string[]).includes(item))
+      reader.fail('targets', `unknown target '${item}' (known: ${TARGET_IDS.join(', ')})`);
     else if (!targets.includes(item as TargetId)) targets.push(item as TargetId);
   }
   if (targets.length === 0) reader.fail('targets', 'must name at least one target');
