@@ -6,6 +6,8 @@ import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
+import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
+import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
 
@@ -13,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
 export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
 
-export type RuntimeKind = 'process' | 'docker';
+export type RuntimeKind = 'process' | 'docker' | 'static';
 
 export interface ControlConfig {
   listen: string;
@@ -29,13 +31,25 @@ export interface ControlConfig {
   heartbeatTimeoutMs: number;
   fall: number;
   faultHook: boolean;
+  /** --runtime static: the servers ringlb routes to but does not run. */
+  backends: StaticBackend[];
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
 export function controlOptions(listenFlag: string): Option[] {
   return [
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', '127.0.0.1:50051'),
-    opt('--runtime <kind>', 'where replicas run: process | docker', 'RINGLB_RUNTIME', 'process'),
+    opt(
+      '--runtime <kind>',
+      'where replicas run: process | docker | static (servers ringlb does not run, see --backend)',
+      'RINGLB_RUNTIME',
+      'process',
+    ),
+    opt(
+      '--backend <[name=]host:port...>',
+      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …)',
+      'RINGLB_BACKENDS',
+    ),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', '3'),
     opt('--max-replicas <n>', 'upper bound on N; AddReplicas beyond it is refused', 'RINGLB_MAX_REPLICAS', '50'),
     opt(
@@ -90,10 +104,13 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
+  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'static'] as const);
+  const backends = readBackends(reader, o.backend, runtime === 'static');
   return {
     listen: reader.hostPort(listenKey, o[listenKey]).text,
-    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker'] as const),
-    replicas: reader.int('replicas', o.replicas, 0, maxReplicas),
+    runtime,
+    // A static set is as large as the backends given; --replicas applies to the runtimes that start replicas.
+    replicas: runtime === 'static' ? backends.length : reader.int('replicas', o.replicas, 0, maxReplicas),
     maxReplicas,
     policy,
     instance,
@@ -104,10 +121,39 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
+    backends,
   };
 }
 
+/** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
+function readBackends(reader: ConfigReader, raw: unknown, required: boolean): StaticBackend[] {
+  const items = (Array.isArray(raw) ? raw : raw === undefined || raw === '' ? [] : [raw]).flatMap((x) =>
+    String(x)
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+  if (!required) {
+    if (items.length > 0) reader.fail('backend', 'is only for --runtime static');
+    return [];
+  }
+  if (items.length === 0) reader.fail('backend', '--runtime static needs at least one --backend host:port');
+  const backends: StaticBackend[] = [];
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const eq = item.indexOf('=');
+    const hostname = eq > 0 ? item.slice(0, eq) : `server-${i + 1}`;
+    const address = reader.hostPort('backend', eq > 0 ? item.slice(eq + 1) : item).text;
+    if (!isDnsLabel(hostname)) reader.fail('backend', `name '${hostname}' is not a DNS label`);
+    else if (seen.has(hostnameKey(hostname))) reader.fail('backend', `name '${hostname}' appears twice`);
+    seen.add(hostnameKey(hostname));
+    backends.push({ hostname, serverId: i + 1, address });
+  });
+  return backends;
+}
+
 export async function createDriver(config: ControlConfig, log: Logger): Promise<ReplicaDriver> {
+  if (config.runtime === 'static') return new StaticDriver(config.backends);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
     const { DockerDriver } = await import('../runtime/docker-driver.js');

@@ -148,6 +148,7 @@ export class ReplicaManager {
       hostnamesIn,
       '<Error> Length of hostname list is more than newly added instances',
     );
+    this.#refuseIfFixed('added');
     return this.#enqueue(async () => {
       for (const name of hostnames) {
         if (this.#replicas.has(hostnameKey(name)))
@@ -172,6 +173,7 @@ export class ReplicaManager {
       hostnamesIn,
       '<Error> Length of hostname list is more than removable instances',
     );
+    this.#refuseIfFixed('removed');
     return this.#enqueue(async () => {
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
@@ -196,6 +198,14 @@ export class ReplicaManager {
       for (const victim of victims) this.#emit('removed', { ...victim }, { reason: 'removed on request' });
       return this.list();
     });
+  }
+
+  #refuseIfFixed(verb: string): void {
+    if (this.#o.driver.fixed) {
+      throw RinglbError.failedPrecondition(
+        `<Error> The ${this.#o.driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
+      );
+    }
   }
 
   /**
@@ -311,6 +321,25 @@ export class ReplicaManager {
   #heartbeatRound(): void {
     for (const replica of this.#replicas.values()) {
       if (replica.health === 'healthy') void this.#check(replica, false);
+      // Nothing replaces a fixed backend: it rejoins the ring once it answers.
+      else if (replica.health === 'unhealthy' && this.#o.driver.fixed) void this.#recheckFixed(replica);
+    }
+  }
+
+  async #recheckFixed(replica: ReplicaRecord): Promise<void> {
+    if (replica.checking || this.#closed) return;
+    replica.checking = true;
+    try {
+      if (!(await checkHeartbeat(replica.address, this.#o.heartbeatTimeoutMs))) return;
+      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica || replica.health !== 'unhealthy') return;
+      replica.health = 'healthy';
+      replica.misses = 0;
+      replica.since = new Date();
+      this.#log.info('replica healthy again', { hostname: replica.hostname });
+      this.#publishRing();
+      this.#emit('healthy', replica, { reason: 'answers heartbeats again' });
+    } finally {
+      replica.checking = false;
     }
   }
 
@@ -343,7 +372,7 @@ export class ReplicaManager {
     replica.since = new Date();
     this.#publishRing();
     this.#emit('unhealthy', replica, { reason });
-    this.#scheduleReconcile();
+    if (!this.#o.driver.fixed) this.#scheduleReconcile();
   }
 
   #scheduleReconcile(delayMs = 0): void {
@@ -369,7 +398,8 @@ export class ReplicaManager {
 
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    if (this.#closed) return;
+    // A fixed set has nothing to reconcile: failed backends wait out of the ring.
+    if (this.#closed || this.#o.driver.fixed) return;
     const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy');
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));

@@ -36,6 +36,13 @@ export interface DriverEvent {
  */
 export interface ReplicaDriver {
   readonly kind: string;
+  /**
+   * The runtime's replica set is fixed (the static runtime): ringlb neither
+   * starts nor stops replicas, so AddReplicas/RemoveReplicas are refused and
+   * a failed replica waits out of the ring until it answers again instead of
+   * being replaced.
+   */
+  readonly fixed?: boolean;
   /** Connects to the runtime and checks it can run replicas. */
   start(): Promise<void>;
   /** Replicas this driver instance manages that exist now, running or not. */

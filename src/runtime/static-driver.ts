@@ -18,6 +18,7 @@ export interface StaticBackend {
  */
 export class StaticDriver implements ReplicaDriver {
   readonly kind = 'static';
+  readonly fixed = true;
   readonly #instances: ReplicaInstance[];
 
   constructor(backends: readonly StaticBackend[]) {
