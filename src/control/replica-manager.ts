@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { RingMember } from '../ring/index.js';
 import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
+import { Backoff } from '../shared/backoff.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
@@ -77,11 +78,10 @@ export class ReplicaManager {
   #nameCounter = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #heartbeatTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
   #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
-  /** Consecutive failed reconciles, for the retry backoff. */
-  #reconcileFailures = 0;
+  /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
+  readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
@@ -120,7 +120,7 @@ export class ReplicaManager {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeatTimer);
-    clearTimeout(this.#retryTimer);
+    this.#reconcileBackoff.cancel();
     this.#unsubscribeDriver?.();
     await this.#queue.catch(() => undefined);
     if (options.removeReplicas) {
@@ -375,25 +375,21 @@ export class ReplicaManager {
     if (!this.#o.driver.fixed) this.#scheduleReconcile();
   }
 
-  #scheduleReconcile(delayMs = 0): void {
+  #scheduleReconcile(): void {
     if (this.#reconcilePending || this.#closed) return;
     this.#reconcilePending = true;
     const run = (): void => {
       this.#reconcilePending = false;
       void this.#enqueue(() => this.#reconcile()).then(
-        () => {
-          this.#reconcileFailures = 0;
-        },
+        () => this.#reconcileBackoff.reset(),
         (err: unknown) => {
-          // Back off (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered.
-          const delay = Math.min(30_000, 1_000 * 2 ** this.#reconcileFailures++);
+          this.#reconcilePending = true;
+          const delay = this.#reconcileBackoff.schedule(run);
           this.#log.error('reconcile failed, retrying', { error: (err as Error).message, retryInMs: delay });
-          this.#scheduleReconcile(delay);
         },
       );
     };
-    if (delayMs > 0) this.#retryTimer = setTimeout(run, delayMs).unref();
-    else queueMicrotask(run);
+    queueMicrotask(run);
   }
 
   /** Removes failed replicas and starts replacements until the count is the desired one. */

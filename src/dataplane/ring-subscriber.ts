@@ -1,6 +1,7 @@
 import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { ControlPlaneClient, RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
 import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../ring/index.js';
+import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 
@@ -47,13 +48,10 @@ export class RingSubscriber {
   readonly #client: ControlPlaneClient;
   readonly #nodeId: string;
   readonly #log: Logger;
-  readonly #initialBackoffMs: number;
-  readonly #maxBackoffMs: number;
+  readonly #backoff: Backoff;
   readonly #listeners = new Set<Listener>();
   #current: RingView | undefined;
   #call: ClientReadableStream<RingSnapshot> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
   #connected = false;
   #started = false;
   #closed = false;
@@ -63,8 +61,7 @@ export class RingSubscriber {
     this.#client = options.client;
     this.#nodeId = options.nodeId;
     this.#log = options.log ?? silentLogger;
-    this.#initialBackoffMs = options.initialBackoffMs ?? 100;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 3_000;
+    this.#backoff = new Backoff({ initialMs: options.initialBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 3_000 });
   }
 
   /** The ring in service; undefined until the first snapshot arrived. */
@@ -115,7 +112,7 @@ export class RingSubscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.#connected = false;
-    clearTimeout(this.#retryTimer);
+    this.#backoff.cancel();
     const call = this.#call;
     this.#call = undefined;
     call?.cancel();
@@ -131,7 +128,7 @@ export class RingSubscriber {
       const firstOfStream = first;
       if (first) {
         first = false;
-        this.#attempt = 0;
+        this.#backoff.reset();
         this.#connected = true;
         this.#log.info('subscribed to ring updates', { version: snapshot.version });
       }
@@ -150,14 +147,9 @@ export class RingSubscriber {
   }
 
   #scheduleRetry(reason: string): void {
-    const ceiling = Math.min(this.#maxBackoffMs, this.#initialBackoffMs * 2 ** this.#attempt);
-    this.#attempt = Math.min(this.#attempt + 1, 30);
-    // Equal jitter: at least half the ceiling, so retries never bunch at zero.
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = this.#backoff.schedule(() => this.#subscribe());
     const ring = this.#current ? `keeping ring version ${this.#current.version}` : 'no ring yet';
     this.#log.warn('ring stream lost; resubscribing', { reason, retryInMs: delay, ring });
-    this.#retryTimer = setTimeout(() => this.#subscribe(), delay);
-    this.#retryTimer.unref();
   }
 
   #apply(snapshot: RingSnapshot, firstOfStream: boolean): void {

@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { Backoff } from '../shared/backoff.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 
 /** The part of a Docker engine event this driver reads. */
@@ -33,14 +34,15 @@ export class DockerEventWatcher {
   readonly #o: Required<DockerEventWatcherOptions>;
   #stream: NodeJS.ReadableStream | undefined;
   #abort: AbortController | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #attempt = 0;
+  readonly #backoff: Backoff;
   /** Seconds; where a reconnect resumes. */
   #since = 0;
   #closed = false;
 
   constructor(options: DockerEventWatcherOptions) {
     this.#o = { log: silentLogger, minBackoffMs: 250, maxBackoffMs: 10_000, ...options };
+    // Jittered so control planes that lost the same engine do not all come back in step.
+    this.#backoff = new Backoff({ initialMs: this.#o.minBackoffMs, maxMs: this.#o.maxBackoffMs });
   }
 
   /** Opens the first stream; failures are retried in the background, never thrown. */
@@ -52,7 +54,7 @@ export class DockerEventWatcher {
   /** Ends the stream and stops reconnecting. Idempotent. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#backoff.cancel();
     this.#abort?.abort();
     (this.#stream as { destroy?: () => void } | undefined)?.destroy?.();
     this.#stream = undefined;
@@ -79,7 +81,7 @@ export class DockerEventWatcher {
       return;
     }
     this.#stream = stream;
-    this.#attempt = 0;
+    this.#backoff.reset();
     this.#o.log.debug('watching docker events', { since: this.#since });
     let buffered = '';
     stream.on('data', (chunk: Buffer | string) => {
@@ -119,16 +121,10 @@ export class DockerEventWatcher {
 
   #retry(err: unknown): void {
     if (this.#closed) return;
-    // Jittered (half fixed, half random) so control planes that lost the same
-    // engine do not all come back in step.
-    const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.minBackoffMs * 2 ** this.#attempt);
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-    this.#attempt++;
+    const delay = this.#backoff.schedule(() => void this.#connect());
     this.#o.log.warn('docker event stream lost, reconnecting', {
       error: (err as Error)?.message ?? String(err),
       inMs: delay,
     });
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#connect(), delay).unref();
   }
 }
