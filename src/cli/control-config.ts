@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
@@ -37,50 +38,66 @@ export interface ControlConfig {
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
 export function controlOptions(listenFlag: string): Option[] {
+  const d = CONTROL_DEFAULTS;
   return [
-    opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', '127.0.0.1:50051'),
+    opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', d.listen),
     opt(
       '--runtime <kind>',
       'where replicas run: process | docker | static (servers ringlb does not run, see --backend)',
       'RINGLB_RUNTIME',
-      'process',
+      d.runtime,
     ),
     opt(
       '--backend <[name=]host:port...>',
       'static runtime: a server to route to, repeatable (names default to server-1, server-2, …)',
       'RINGLB_BACKENDS',
     ),
-    opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', '3'),
-    opt('--max-replicas <n>', 'upper bound on N; AddReplicas beyond it is refused', 'RINGLB_MAX_REPLICAS', '50'),
+    opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', String(d.replicas)),
+    opt(
+      '--max-replicas <n>',
+      'upper bound on N; AddReplicas beyond it is refused',
+      'RINGLB_MAX_REPLICAS',
+      String(d.maxReplicas),
+    ),
     opt(
       '--strategy <name>',
       'ring strategy: classic | custom | ketama | maglev | rendezvous',
       'RINGLB_STRATEGY',
-      'classic',
+      d.strategy,
     ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
-    opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
+    opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
     opt(
       '--instance <name>',
       'instance label: replicas of other instances are never touched',
       'RINGLB_INSTANCE',
-      'default',
+      d.instance,
     ),
     opt(
       '--state-dir <dir>',
       'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)',
       'RINGLB_STATE_DIR',
     ),
-    opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', 'ringlb/replica:latest'),
+    opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', d.image),
     opt(
       '--network <name>',
       "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name",
       'RINGLB_NETWORK',
-      'host',
+      d.network,
     ),
-    opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
-    opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
-    opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
+    opt(
+      '--heartbeat-interval <ms>',
+      'active health check interval',
+      'RINGLB_HEARTBEAT_INTERVAL',
+      String(d.heartbeatIntervalMs),
+    ),
+    opt(
+      '--heartbeat-timeout <ms>',
+      'active health check timeout',
+      'RINGLB_HEARTBEAT_TIMEOUT',
+      String(d.heartbeatTimeoutMs),
+    ),
+    opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', String(d.fall)),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
   ];
 }
@@ -106,7 +123,8 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
   const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'static'] as const);
   const backends = readBackends(reader, o.backend, runtime === 'static');
-  return {
+  // Frozen: the configuration is parsed and validated once, then only read.
+  return Object.freeze({
     listen: reader.hostPort(listenKey, o[listenKey]).text,
     runtime,
     // A static set is as large as the backends given; --replicas applies to the runtimes that start replicas.
@@ -122,7 +140,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     backends,
-  };
+  });
 }
 
 /** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */

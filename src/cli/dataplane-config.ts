@@ -65,7 +65,8 @@ export function readDataPlaneConfig(
   } catch (err) {
     reader.fail('routingKey', (err as Error).message.replace(/^<Error> /, ''));
   }
-  return {
+  // Frozen: the configuration is parsed and validated once, then only read.
+  return Object.freeze({
     controlAddress,
     host: reader.nonEmpty('host', o.host),
     port: reader.port('port', o.port),
@@ -76,7 +77,7 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
-  };
+  });
 }
 
 export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {

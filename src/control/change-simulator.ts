@@ -3,7 +3,7 @@ import { buildRing, type RingMember, type RingPolicy } from '../ring/index.js';
 import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';
-import type { RingState } from './ring-store.js';
+import type { VersionedRing } from './ring-store.js';
 import { fromProtoPolicy, toProtoPolicy } from './control-service.js';
 
 const MAX_SAMPLE_KEYS = 1_000_000;
@@ -21,7 +21,7 @@ export class ChangeSimulator {
     buildRing(members, policy);
   }
 
-  simulate(current: RingState, req: SimulateChangeRequest): SimulateChangeResponse {
+  simulate(current: VersionedRing, req: SimulateChangeRequest): SimulateChangeResponse {
     const sample = req.sampleKeys || DEFAULT_SAMPLE_KEYS;
     if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE_KEYS) {
       throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${MAX_SAMPLE_KEYS}, got ${sample}`);

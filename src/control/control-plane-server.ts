@@ -10,6 +10,7 @@ import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { ChangeSimulator } from './change-simulator.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { createControlService } from './control-service.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingStore } from './ring-store.js';
@@ -61,18 +62,19 @@ export class ControlPlaneServer {
   constructor(options: ControlPlaneOptions) {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
-    const maxReplicas = options.maxReplicas ?? 50;
+    const d = CONTROL_DEFAULTS;
+    const maxReplicas = options.maxReplicas ?? d.maxReplicas;
     this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
     this.manager = new ReplicaManager({
       driver: options.driver,
       ring: this.ring,
       initialReplicas: options.replicas,
       maxReplicas,
-      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 500,
-      fall: options.fall ?? 2,
-      startTimeoutMs: options.startTimeoutMs ?? 10_000,
-      stopGraceMs: options.stopGraceMs ?? 5_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? d.heartbeatIntervalMs,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? d.heartbeatTimeoutMs,
+      fall: options.fall ?? d.fall,
+      startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
+      stopGraceMs: options.stopGraceMs ?? d.stopGraceMs,
       log: this.#log.child('replicas'),
     });
     this.#server.addService(

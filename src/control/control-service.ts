@@ -14,7 +14,7 @@ import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manager.js';
-import type { RingState, RingStore } from './ring-store.js';
+import type { VersionedRing, RingStore } from './ring-store.js';
 import type { ChangeSimulator } from './change-simulator.js';
 
 const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
@@ -53,7 +53,7 @@ export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
   return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
 }
 
-export function toProtoSnapshot(s: RingState): RingSnapshot {
+export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
   return {
     version: s.version,
     policy: toProtoPolicy(s.policy),
@@ -130,9 +130,9 @@ export function createControlService(deps: {
       trackStream(call);
       log.debug('ring watcher subscribed', { nodeId: call.request.nodeId });
       // Only the newest snapshot matters: if the client is slow, older unsent ones are dropped.
-      let pending: RingState | undefined;
+      let pending: VersionedRing | undefined;
       let draining = false;
-      const send = (state: RingState): void => {
+      const send = (state: VersionedRing): void => {
         if (call.cancelled || call.writableEnded) return;
         if (draining) {
           pending = state;

@@ -1,15 +1,12 @@
-import type { RingMember, RingPolicy } from '../ring/index.js';
+import type { RingLayout, RingMember, RingPolicy } from '../ring/index.js';
 
-/** One immutable, versioned ring: what WatchRing sends. */
-export interface RingState {
+/** One immutable, versioned ring: what WatchRing sends. Members are in ascending server id. */
+export interface VersionedRing extends RingLayout {
   readonly version: number;
-  readonly policy: RingPolicy;
-  /** In ascending server id. */
-  readonly members: readonly RingMember[];
   readonly createdAt: Date;
 }
 
-type Watcher = (state: RingState) => void;
+type Watcher = (state: VersionedRing) => void;
 
 /**
  * Holds the current ring and publishes every new one to watchers, as
@@ -23,7 +20,7 @@ type Watcher = (state: RingState) => void;
  * streams, but humans reading /ring appreciate it).
  */
 export class RingStore {
-  #state: RingState;
+  #state: VersionedRing;
   readonly #watchers = new Set<Watcher>();
 
   constructor(policy: RingPolicy, members: readonly RingMember[] = [], firstVersion = Date.now()) {
@@ -35,12 +32,12 @@ export class RingStore {
     });
   }
 
-  get current(): RingState {
+  get current(): VersionedRing {
     return this.#state;
   }
 
   /** Publishes a new membership and/or policy; returns the (possibly unchanged) state. */
-  publish(change: { members?: readonly RingMember[]; policy?: RingPolicy }): RingState {
+  publish(change: { members?: readonly RingMember[]; policy?: RingPolicy }): VersionedRing {
     const members = change.members ? freezeMembers(change.members) : this.#state.members;
     const policy = change.policy ?? this.#state.policy;
     if (sameMembers(members, this.#state.members) && samePolicy(policy, this.#state.policy)) return this.#state;

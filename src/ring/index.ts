@@ -25,4 +25,4 @@ export {
   simulateChange,
   DEFAULT_SAMPLE_KEYS,
 } from './ring-metrics.js';
-export type { Balance, ChangeImpact, RingState } from './ring-metrics.js';
+export type { Balance, ChangeImpact, RingLayout } from './ring-metrics.js';

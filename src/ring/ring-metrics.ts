@@ -13,7 +13,7 @@ export interface Balance {
 }
 
 /** One side of a proposed change: a membership under a policy. */
-export interface RingState {
+export interface RingLayout {
   readonly members: readonly RingMember[];
   readonly policy: RingPolicy;
 }
@@ -111,7 +111,7 @@ export function idealMovedFraction(before: readonly RingMember[], after: readonl
  * compares owners over the same key sample. Keys count as moved when their
  * hostname changes, so a replacement under a new name counts as movement.
  */
-export function simulateChange(before: RingState, after: RingState, sampleKeys = DEFAULT_SAMPLE_KEYS): ChangeImpact {
+export function simulateChange(before: RingLayout, after: RingLayout, sampleKeys = DEFAULT_SAMPLE_KEYS): ChangeImpact {
   const a = buildRing(before.members, before.policy);
   const b = buildRing(after.members, after.policy);
   const ia = new Map(a.members.map((m, n) => [m, n]));
