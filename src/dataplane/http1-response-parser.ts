@@ -27,6 +27,8 @@ export interface ResponseHead {
    */
   headers: string[];
   framing: Framing;
+  /** The replica sent `Transfer-Encoding: chunked` (the body is chunked unless there is none). */
+  chunked: boolean;
   /** The validated Content-Length, or -1. Kept for HEAD and 304 answers, whose body is absent. */
   contentLength: number;
   /** The replica lets the connection be reused after this response. */
@@ -115,9 +117,17 @@ export class Http1ResponseParser {
   #remaining = 0;
   #lineBytes = 0;
   #lineEmpty = true;
+  /** In a trailer line: past the colon. */
+  #inValue = false;
   #afterCR = false;
   /** A response byte arrived since `expect`. */
   started = false;
+  /**
+   * The response carried trailer fields. They are dropped, but a replica
+   * that puts `Connection: close` there may mean it (llhttp does): such a
+   * connection is not reused.
+   */
+  trailers = false;
 
   constructor(sink: ResponseSink, maxHeadBytes = MAX_HEAD_BYTES) {
     this.#sink = sink;
@@ -130,6 +140,7 @@ export class Http1ResponseParser {
     this.#headRequest = method === 'HEAD';
     this.#partial = null;
     this.started = false;
+    this.trailers = false;
   }
 
   /** The response ended (onEnd was called) and no more bytes are expected. */
@@ -250,6 +261,8 @@ export class Http1ResponseParser {
     h.parse(head, eol + 2);
     if (status < 200) {
       if (status === 101) fail('unexpected protocol switch');
+      // A 1xx is for an HTTP/1.1 exchange that goes on; one that says otherwise is nonsense.
+      if (http10 || !h.keepAlive) fail('interim response that ends the connection');
       // An interim response: the final head follows (RFC 9110 §15.2).
       return;
     }
@@ -266,6 +279,7 @@ export class Http1ResponseParser {
       reason,
       headers: h.headers,
       framing,
+      chunked: h.chunked,
       contentLength: h.contentLength,
       // A close-delimited body ends the connection whatever the replica said.
       keepAlive: h.keepAlive && framing !== Framing.CLOSE,
@@ -310,6 +324,7 @@ export class Http1ResponseParser {
     if (size === 0) {
       this.#state = TRAILERS;
       this.#lineEmpty = true;
+      this.#inValue = false;
       this.#afterCR = false;
       this.#lineBytes = 0;
     } else {
@@ -335,13 +350,20 @@ export class Http1ResponseParser {
           this.#sink.onEnd(buf, i + 1, i + 1);
           return i + 1;
         }
+        if (!this.#inValue) fail('bad trailer field');
         this.#lineEmpty = true;
+        this.#inValue = false;
       } else if (c === 13) {
         this.#afterCR = true;
-      } else if (this.#lineEmpty ? TOKEN[c] !== 1 : TEXT[c] !== 1) {
+      } else if (this.#inValue) {
+        if (TEXT[c] !== 1) fail('bad character in a trailer');
+      } else if (c === 58 && !this.#lineEmpty) {
+        this.#inValue = true;
+      } else if (TOKEN[c] !== 1) {
         fail('bad trailer field');
       } else {
         this.#lineEmpty = false;
+        this.trailers = true;
       }
     }
     return end;
@@ -375,19 +397,23 @@ class HeadFields {
       if (colon === pos || colon === lineEnd || head.charCodeAt(colon) !== 58) fail('malformed field line');
       let vs = colon + 1;
       let ve = lineEnd;
-      while (vs < ve && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
-      while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
+      let tab = false;
+      for (let c = head.charCodeAt(vs); vs < ve && (c === 32 || c === 9); c = head.charCodeAt(++vs)) tab ||= c === 9;
+      for (let c = head.charCodeAt(ve - 1); ve > vs && (c === 32 || c === 9); c = head.charCodeAt(--ve - 1))
+        tab ||= c === 9;
       for (let i = vs; i < ve; i++) if (TEXT[head.charCodeAt(i)] !== 1) fail('bad character in a field value');
-      this.#field(head.slice(pos, colon), head.slice(vs, ve));
+      this.#field(head.slice(pos, colon), head.slice(vs, ve), tab);
       pos = lineEnd + 2;
     }
     if (this.#listed !== undefined) dropNamed(this.headers, this.#listed);
     if (this.#close) this.keepAlive = false;
   }
 
-  #field(name: string, value: string): void {
+  /** `tab`: HTAB around the value; llhttp reads framing fields padded so differently, so they are refused. */
+  #field(name: string, value: string, tab: boolean): void {
     const len = name.length;
     if (len === 14 && name.toLowerCase() === 'content-length') {
+      if (tab) fail('bad Content-Length');
       if (this.contentLength >= 0) fail('more than one Content-Length');
       this.contentLength = parseLength(value);
       if (this.contentLength < 0) fail('bad Content-Length');
@@ -401,7 +427,7 @@ class HeadFields {
     if (!HOP_BY_HOP.has(lower)) {
       this.headers.push(name, value);
     } else if (lower === 'transfer-encoding') {
-      if (this.#transferEncoding) fail('more than one Transfer-Encoding');
+      if (this.#transferEncoding || tab) fail('more than one Transfer-Encoding, or one padded with HTAB');
       this.#transferEncoding = true;
       // Only chunked is understood; a replica's gzip would be lost (nginx answers 502 too).
       if (value.toLowerCase() !== 'chunked') fail('unsupported transfer coding');
@@ -434,27 +460,24 @@ function statusOf(head: string): number {
   return d0 * 100 + d1 * 10 + d2;
 }
 
-/** chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ); ext-val a token or a quoted string. */
+/**
+ * chunk-ext = *( ";" ext-name [ "=" ext-val ] ), ext-val a token or a
+ * quoted string. The BWS the grammar allows around them is refused, as
+ * llhttp does: no sender needs it, and lenient extension parsing was a
+ * smuggling vector between proxies.
+ */
 function chunkExtensions(line: string, from: number, to: number): void {
   let i = from;
-  const ws = (): void => {
-    while (i < to && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
-  };
   const token = (): void => {
     const s = i;
     while (i < to && TOKEN[line.charCodeAt(i)] === 1) i++;
     if (i === s) fail('bad chunk extension');
   };
-  while (true) {
-    ws();
-    if (i === to) return;
+  while (i < to) {
     if (line.charCodeAt(i++) !== 59) fail('bad chunk size');
-    ws();
     token();
-    ws();
     if (i === to || line.charCodeAt(i) === 59) continue;
     if (line.charCodeAt(i++) !== 61) fail('bad chunk extension');
-    ws();
     if (line.charCodeAt(i) === 34) {
       i++;
       while (i < to && line.charCodeAt(i) !== 34) {

@@ -66,7 +66,7 @@ export function upstreamHead(
         if (++hosts > 1) return { status: 400, message: '<Error> more than one Host header' };
         if (authority !== undefined) continue;
       }
-    } else if (HOP_LENGTHS.has(len)) {
+    } else if (HOP_LENGTHS.has(len) || len === 14 || len === 15) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
         if (lower === 'transfer-encoding') {
@@ -78,8 +78,6 @@ export function upstreamHead(
         }
         continue;
       }
-    } else if (len === 14 || len === 15 || len === 17) {
-      const lower = name.toLowerCase();
       if (lower === 'content-length') {
         contentLength = Number(raw[i + 1]);
         continue;
@@ -92,7 +90,10 @@ export function upstreamHead(
     }
     out.push(name, raw[i + 1]);
   }
-  if (listed !== undefined) dropNamed(out, listed);
+  if (listed !== undefined) {
+    dropNamed(out, listed);
+    if (listed.has('x-forwarded-proto')) forwardedProto = false;
+  }
   out.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
   if (!forwardedProto) out.push('x-forwarded-proto', 'http');
   // The target's authority replaces any Host (RFC 9112 §3.2.2); only an HTTP/1.0 client can send neither.

@@ -316,7 +316,13 @@ export class UpstreamConnection implements ResponseSink {
     // Bytes after a complete response belong to no request; and a replica may answer before the
     // request body is all sent (an early 413, say): the rest of that body would reach the next
     // request's replica as garbage. Either way the connection closes.
-    if (this.#keepAlive && end === this.#readEnd && this.#sending === null && !this.#socket.destroyed)
+    if (
+      this.#keepAlive &&
+      !this.#parser.trailers &&
+      end === this.#readEnd &&
+      this.#sending === null &&
+      !this.#socket.destroyed
+    )
       this.#owner.release(this);
     else this.destroy();
   }
