@@ -4,6 +4,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { HOP_BY_HOP } from '../../src/dataplane/hop-by-hop.js';
+import { rawUpstream } from '../helpers/proxy-harness.js';
 import { UpstreamCode } from '../../src/dataplane/upstream-errors.js';
 import {
   UpstreamPool,
@@ -62,36 +63,7 @@ function send(
 }
 
 /** A raw TCP server: `respond` writes whatever bytes it likes for each request head it reads. */
-async function rawServer(
-  t: TestContext,
-  respond: (socket: net.Socket, head: string, index: number) => void,
-): Promise<{ port: number; connections: () => number }> {
-  let connections = 0;
-  let index = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buffered = '';
-    socket.on('data', (data) => {
-      buffered += data.toString('latin1');
-      let end: number;
-      while ((end = buffered.indexOf('\r\n\r\n')) >= 0) {
-        const head = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        respond(socket, head, index++);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
-}
+const rawServer = rawUpstream;
 
 function makePool(t: TestContext, port: number, options: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
   const pool = new UpstreamPool({
