@@ -245,6 +245,7 @@ export class Http1ResponseParser {
     if (headEnd - from > this.#maxHead) fail('response head too large');
     this.#partial = null;
     const next = start + headEnd + 4 - from - carried;
+    checkHeadBytes(data, from, headEnd);
     this.#onHead(data.toString('latin1', from, headEnd));
     if (this.#state === DONE) this.#sink.onEnd(buf, next, next);
     return next;
@@ -256,7 +257,6 @@ export class Http1ResponseParser {
     let eol = head.indexOf('\r\n');
     if (eol < 0) eol = head.length;
     const reason = eol > 13 ? head.slice(13, eol) : '';
-    for (let i = 13; i < eol; i++) if (TEXT[head.charCodeAt(i)] !== 1) fail('bad character in the reason phrase');
     const h = new HeadFields(http10);
     h.parse(head, eol + 2);
     if (status < 200) {
@@ -386,22 +386,20 @@ class HeadFields {
     this.keepAlive = !http10;
   }
 
+  /** Reads the field lines of `head` from `from` on; their bytes were checked by checkFieldBytes. */
   parse(head: string, from: number): void {
     let pos = from;
     const length = head.length;
     while (pos < length) {
       let lineEnd = head.indexOf('\r\n', pos);
       if (lineEnd < 0) lineEnd = length;
-      let colon = pos;
-      while (colon < lineEnd && TOKEN[head.charCodeAt(colon)] === 1) colon++;
-      if (colon === pos || colon === lineEnd || head.charCodeAt(colon) !== 58) fail('malformed field line');
+      const colon = head.indexOf(':', pos);
       let vs = colon + 1;
       let ve = lineEnd;
       let tab = false;
       for (let c = head.charCodeAt(vs); vs < ve && (c === 32 || c === 9); c = head.charCodeAt(++vs)) tab ||= c === 9;
       for (let c = head.charCodeAt(ve - 1); ve > vs && (c === 32 || c === 9); c = head.charCodeAt(--ve - 1))
         tab ||= c === 9;
-      for (let i = vs; i < ve; i++) if (TEXT[head.charCodeAt(i)] !== 1) fail('bad character in a field value');
       this.#field(head.slice(pos, colon), head.slice(vs, ve), tab);
       pos = lineEnd + 2;
     }
@@ -412,7 +410,7 @@ class HeadFields {
   /** `tab`: HTAB around the value; llhttp reads framing fields padded so differently, so they are refused. */
   #field(name: string, value: string, tab: boolean): void {
     const len = name.length;
-    if (len === 14 && name.toLowerCase() === 'content-length') {
+    if (len === 14 && sameName(name, 'content-length')) {
       if (tab) fail('bad Content-Length');
       if (this.contentLength >= 0) fail('more than one Content-Length');
       this.contentLength = parseLength(value);
@@ -433,16 +431,55 @@ class HeadFields {
       if (value.toLowerCase() !== 'chunked') fail('unsupported transfer coding');
       this.chunked = true;
     } else if (lower === 'connection') {
-      for (const token of value.toLowerCase().split(',')) {
-        const t = token.trim();
-        if (t === 'close') this.#close = true;
-        else if (t === 'keep-alive') this.keepAlive = true;
+      // What replicas send, without a split; anything else is read token by token.
+      if (value === 'keep-alive') this.keepAlive = true;
+      else if (value === 'close') this.#close = true;
+      else {
+        for (const token of value.toLowerCase().split(',')) {
+          const t = token.trim();
+          if (t === 'close') this.#close = true;
+          else if (t === 'keep-alive') this.keepAlive = true;
+        }
+        this.#listed = connectionListed(value, this.#listed);
       }
-      this.#listed = connectionListed(value, this.#listed);
     } else if (lower === 'keep-alive') {
       this.keepAliveHint = value;
     }
   }
+}
+
+/**
+ * Checks every byte of a head (data[from, to), without its final CRLFCRLF)
+ * in one pass over the buffer, cheaper than over the string: the reason
+ * phrase is text, each field line is a token name, a colon right after it
+ * and a text value, lines end with CRLF (no bare CR or LF, no obs-fold: a
+ * line may not start with whitespace). The status line's first 13 bytes are
+ * statusOf's to judge.
+ */
+function checkHeadBytes(data: Buffer, from: number, to: number): void {
+  let i = from + 12;
+  // The reason phrase, up to the first CR.
+  while (i < to && data[i] !== 13) if (TEXT[data[i++]] !== 1) fail('bad character in the reason phrase');
+  while (i < to) {
+    // data[i] is CR: a line ends here.
+    if (data[++i] !== 10) fail('bad character: CR without LF');
+    i++;
+    const name = i;
+    while (i < to && TOKEN[data[i]] === 1) i++;
+    if (i === name || i === to || data[i] !== 58) fail('malformed field line');
+    i++;
+    while (i < to && data[i] !== 13) if (TEXT[data[i++]] !== 1) fail('bad character in a field value');
+  }
+}
+
+/** Whether a header name equals `lower` (a lower-case name) ignoring ASCII case; no string is made. */
+function sameName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    const t = lower.charCodeAt(i);
+    if (c !== t && !(t >= 97 && t <= 122 && c === t - 32)) return false;
+  }
+  return true;
 }
 
 /** The status code of a status line, checked byte by byte; throws if the line is not exact. */
