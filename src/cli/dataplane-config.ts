@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
+import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
@@ -17,7 +18,12 @@ export interface DataPlaneConfig {
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
   proxyEngine: ProxyEngine;
+  clientHeaderTimeoutMs: number;
+  clientBodyTimeoutMs: number;
+  queueTimeoutMs: number;
 }
+
+const d = PROXY_DEFAULTS;
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
 export function dataPlaneOptions(): Option[] {
@@ -42,9 +48,42 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_NODE_ID',
       `${os.hostname()}-${process.pid}`,
     ),
-    opt('--retries <n>', 'extra attempts on the next ring members after a failed connection', 'RINGLB_RETRIES', '2'),
-    opt('--upstream-timeout <ms>', "max wait for a replica's response headers", 'RINGLB_UPSTREAM_TIMEOUT', '30000'),
-    opt('--connections <n>', 'keep-alive connections per replica', 'RINGLB_CONNECTIONS', '128'),
+    opt(
+      '--retries <n>',
+      'extra attempts on the next ring members after a failed connection',
+      'RINGLB_RETRIES',
+      String(d.retries),
+    ),
+    opt(
+      '--upstream-timeout <ms>',
+      "max wait for a replica's response headers",
+      'RINGLB_UPSTREAM_TIMEOUT',
+      String(d.upstreamTimeoutMs),
+    ),
+    opt(
+      '--connections <n>',
+      'keep-alive connections per replica',
+      'RINGLB_CONNECTIONS',
+      String(d.connectionsPerReplica),
+    ),
+    opt(
+      '--client-header-timeout <ms>',
+      'a client must send its request head within this',
+      'RINGLB_CLIENT_HEADER_TIMEOUT',
+      String(d.clientHeaderTimeoutMs),
+    ),
+    opt(
+      '--client-body-timeout <ms>',
+      'longest gap between two reads of a request body (then 408)',
+      'RINGLB_CLIENT_BODY_TIMEOUT',
+      String(d.clientBodyTimeoutMs),
+    ),
+    opt(
+      '--queue-timeout <ms>',
+      'longest wait for a free connection to a replica (then the next replica, or 503)',
+      'RINGLB_QUEUE_TIMEOUT',
+      String(d.queueTimeoutMs),
+    ),
     opt(
       '--proxy-engine <engine>',
       "builtin (ringlb's HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison",
@@ -77,6 +116,9 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
+    clientHeaderTimeoutMs: reader.int('clientHeaderTimeout', o.clientHeaderTimeout, 1_000, 3_600_000),
+    clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
+    queueTimeoutMs: reader.int('queueTimeout', o.queueTimeout, 10, 3_600_000),
   });
 }
 
@@ -93,6 +135,9 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
     proxyEngine: config.proxyEngine,
+    clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
+    clientBodyTimeoutMs: config.clientBodyTimeoutMs,
+    queueTimeoutMs: config.queueTimeoutMs,
     log,
   };
 }

@@ -9,6 +9,7 @@ import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { FailureReporter } from './failure-reporter.js';
+import { applyClientTimeouts } from './client-timeouts.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
@@ -33,6 +34,10 @@ export interface DataPlaneOptions {
   upstreamTimeoutMs?: number;
   /** Keep-alive connections per replica. Default 128. */
   connectionsPerReplica?: number;
+  /** Client-side limits and the pool queue deadline; defaults in PROXY_DEFAULTS. */
+  clientHeaderTimeoutMs?: number;
+  clientBodyTimeoutMs?: number;
+  queueTimeoutMs?: number;
   /**
    * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
    * 'undici': the same over undici pools. 'reply-from': a Fastify route with
@@ -90,6 +95,8 @@ export class DataPlane {
       retries: options.retries,
       upstreamTimeoutMs: options.upstreamTimeoutMs,
       connectionsPerReplica: options.connectionsPerReplica,
+      clientBodyTimeoutMs: options.clientBodyTimeoutMs,
+      queueTimeoutMs: options.queueTimeoutMs,
       log: this.#log.child('proxy'),
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
@@ -132,6 +139,7 @@ export class DataPlane {
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
       this.#server!.keepAliveTimeout = 65_000;
+      applyClientTimeouts(this.#server!, this.#options.clientHeaderTimeoutMs);
       const address = this.#server!.address() as AddressInfo;
       url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       adminUrl = this.#admin ? (await this.#admin.start()).url : undefined;

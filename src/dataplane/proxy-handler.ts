@@ -1,21 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { pickWithBoundedLoad } from '../ring/bounded-loads.js';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
+import { HOP_BY_HOP, HOP_LENGTHS } from './hop-by-hop.js';
+import { Framing, type ResponseHead } from './http1-response-parser.js';
+import { PROXY_DEFAULTS } from './proxy-defaults.js';
+import { upstreamHead } from './request-head.js';
+import { retryDecision } from './retry-rule.js';
 import type { RingView } from './ring-subscriber.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
-import {
-  dropNamed,
-  HOP_BY_HOP,
-  UpstreamCode,
-  UpstreamPool,
-  type UpstreamHandler,
-  type UpstreamRequest,
-} from './upstream-pool.js';
+import type { UpstreamHandler, UpstreamRequest } from './upstream-connection.js';
+import { type UpstreamError, upstreamErrorInfo } from './upstream-errors.js';
+import { UpstreamPool } from './upstream-pool.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -24,16 +25,19 @@ export interface ProxyHandlerOptions {
   metrics: DataPlaneMetrics;
   /** Told about replicas that refused or dropped a connection (passive health check). */
   reporter?: { report(hostname: string, address: string, reason: string): void };
-  /** Extra attempts on the next ring members after a failed connection. Default 2. */
+  /** Extra attempts on the next ring members after a failed connection (PROXY_DEFAULTS). */
   retries?: number;
-  /** Max wait for response headers, and between body chunks. Default 30 s. */
+  /** Max wait for response headers, and between body chunks. */
   upstreamTimeoutMs?: number;
-  /** Default 2 s: a replica on this host either accepts at once or is gone. */
   connectTimeoutMs?: number;
-  /** Keep-alive connections per replica. Default 128. */
+  /** Keep-alive connections per replica. */
   connectionsPerReplica?: number;
-  /** Request bodies up to this size are buffered so a retry can resend them. Default 64 KiB. */
-  maxReplayBodyBytes?: number;
+  /** Request bodies up to this size are read before dispatch, and can be resent on a retry. */
+  bodyBufferBytes?: number;
+  /** Longest wait for a free connection to a replica. */
+  queueTimeoutMs?: number;
+  /** Longest gap between two reads of a request body. */
+  clientBodyTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -55,48 +59,7 @@ interface Upstream {
   destroy(): Promise<void>;
 }
 
-// Lengths of the hop-by-hop names: most headers are skipped without lowercasing.
-const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
-
-/** Whether a lower-case header name is hop-by-hop (not passed on by a proxy). */
-export function isHopByHop(name: string): boolean {
-  return HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name);
-}
-
-/** Methods a broken connection may be retried for: repeating them is harmless (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-/** The request never reached the replica: safe to resend whatever the method. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CLOSED',
-  UpstreamCode.CONNECT_TIMEOUT,
-  UpstreamCode.POOL_CLOSED,
-]);
-/** The connection broke before a response: the replica may have seen the request. */
-const BROKEN = new Set([
-  'UND_ERR_SOCKET',
-  'ECONNRESET',
-  'EPIPE',
-  'UND_ERR_DESTROYED',
-  UpstreamCode.SOCKET_CLOSED,
-  UpstreamCode.DESTROYED,
-]);
-const TIMEOUT = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  UpstreamCode.HEADERS_TIMEOUT,
-  UpstreamCode.BODY_TIMEOUT,
-]);
-/** The pool was closed (the replica left the ring): not the replica's failure. */
-const LEFT = new Set(['UND_ERR_CLOSED', UpstreamCode.POOL_CLOSED]);
-/** Nothing listening, or no answer to the connect: the replica is down. */
-const REFUSED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', UpstreamCode.CONNECT_TIMEOUT]);
+export { isHopByHop } from './hop-by-hop.js';
 
 const kExchange = Symbol('ringlb.exchange');
 type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
@@ -109,16 +72,15 @@ type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
  * writes the replica's response back as it arrives. That skips Fastify's
  * request/reply objects and the per-request work of `reply.from` (measured:
  * a third of its CPU per request, README Performance), while keeping what a
- * proxy must do: ring lookup, hop-by-hop filtering, X-Forwarded-For,
- * failover to the next ring member, the classic 404 → 400 rewrite, timeouts
- * and back-pressure.
+ * proxy must do: ring lookup, a strictly framed request head
+ * (request-head.ts), failover by one rule (retry-rule.ts), the classic
+ * 404 → 400 rewrite, timeouts and back-pressure.
  *
- * Retry rule: a failed attempt is retried on the next distinct ring member
- * when the request never reached the replica (refused, unreachable, connect
- * timeout), whatever the method, or when the connection broke before a
- * response and the method is idempotent. Only bodies small enough to have
- * been buffered (≤ maxReplayBodyBytes) can be resent; streamed bodies are not
- * retried. Timeouts are not retried: the replica may still be working on it.
+ * A request body is read up to bodyBufferBytes before a connection is
+ * taken, so a slow client holds no connection to a replica while it
+ * trickles; a body that fits can also be resent. Larger bodies stream once
+ * that much has arrived. Every write to the client is guarded: nothing a
+ * replica sends can throw out of a socket callback.
  */
 export class ProxyHandler {
   readonly #ring: ProxyHandlerOptions['ring'];
@@ -129,25 +91,30 @@ export class ProxyHandler {
   readonly #pools = new Map<string, Upstream>();
   readonly #connections: number;
   readonly #connectTimeoutMs: number;
+  readonly #queueTimeoutMs: number;
   #undici: typeof Pool | undefined;
   readonly retries: number;
   readonly timeoutMs: number;
-  readonly #maxReplay: number;
+  readonly #bodyBuffer: number;
+  readonly clientBodyTimeoutMs: number;
   /** Requests in flight to replicas, for bounded loads. */
   inflight = 0;
   #closed = false;
 
   constructor(options: ProxyHandlerOptions) {
+    const d = PROXY_DEFAULTS;
     this.#ring = options.ring;
     this.#keyOf = routingKeyFunction(options.routingKey);
     this.metrics = options.metrics;
     this.#reporter = options.reporter;
     this.#log = options.log ?? silentLogger;
-    this.retries = options.retries ?? 2;
-    this.timeoutMs = options.upstreamTimeoutMs ?? 30_000;
-    this.#maxReplay = options.maxReplayBodyBytes ?? 64 * 1024;
-    this.#connections = options.connectionsPerReplica ?? 128;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    this.retries = options.retries ?? d.retries;
+    this.timeoutMs = options.upstreamTimeoutMs ?? d.upstreamTimeoutMs;
+    this.#bodyBuffer = options.bodyBufferBytes ?? d.bodyBufferBytes;
+    this.#connections = options.connectionsPerReplica ?? d.connectionsPerReplica;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? d.connectTimeoutMs;
+    this.#queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
+    this.clientBodyTimeoutMs = options.clientBodyTimeoutMs ?? d.clientBodyTimeoutMs;
   }
 
   /**
@@ -159,21 +126,53 @@ export class ProxyHandler {
     this.#undici = PoolClass;
   }
 
+  get usingUndici(): boolean {
+    return this.#undici !== undefined;
+  }
+
   /** The node request listener for proxied requests. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.#handle(req, res);
+    } catch (err) {
+      // A bug, not the client's doing: never let it take the process down.
+      this.#log.warn('proxy failed', { error: (err as Error).message });
+      if (!res.headersSent) sendFailure(res, 500, '<Error> internal error in the data plane');
+      else res.destroy();
+    }
+  };
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
     const view = this.#ring.current;
     const refusal = this.refusal(req.url ?? '', view);
     if (refusal !== undefined) {
-      sendFailure(res, refusal.status, refusal.message);
-      this.metrics.local.record(refusal.status, 0);
+      this.#refuse(res, refusal);
       return;
     }
     const key = this.#keyOf(req);
     const member = this.pick(view!, key);
-    new Exchange(this, req, res as TrackedResponse, key, member, this.metrics.upstream(member.hostname)).begin(
-      this.#maxReplay,
+    const head = upstreamHead(req.url!, req.rawHeaders, req.socket.remoteAddress ?? '', member.address);
+    if ('status' in head) {
+      this.#refuse(res, head);
+      return;
+    }
+    const exchange = new Exchange(
+      this,
+      req,
+      res as TrackedResponse,
+      key,
+      member,
+      this.metrics.upstream(member.hostname),
     );
-  };
+    exchange.begin(head.path, head.headers, head.contentLength, head.chunked, this.#bodyBuffer);
+  }
+
+  #refuse(res: ServerResponse, refusal: { status: number; message: string }): void {
+    // The request body, if any, was not read: the connection cannot carry another request.
+    res.shouldKeepAlive = false;
+    sendFailure(res, refusal.status, refusal.message);
+    this.metrics.local.record(refusal.status, 0);
+  }
 
   /** The request's ring key (routing-key policy). */
   keyOf(req: IncomingMessage): number {
@@ -182,7 +181,7 @@ export class ProxyHandler {
 
   /** Request bodies up to this size are buffered so that a retry can resend them. */
   get maxReplayBytes(): number {
-    return this.#maxReplay;
+    return this.#bodyBuffer;
   }
 
   /** The ring in service. */
@@ -191,11 +190,11 @@ export class ProxyHandler {
   }
 
   /**
-   * Why a request cannot be proxied at all (a request target that is not a
-   * path, or no ring members), or undefined when it can.
+   * Why a request cannot be proxied at all (a request target that is neither
+   * a path nor an absolute URL, or no ring members), or undefined when it can.
    */
   refusal(url: string, view: RingView | undefined): { status: number; message: string } | undefined {
-    if (url.charCodeAt(0) !== 47 /* '/' */)
+    if (url.charCodeAt(0) !== 47 /* '/' */ && !/^https?:\/\//i.test(url))
       return { status: 400, message: `<Error> cannot proxy request target '${url}'` };
     if (view === undefined)
       return { status: 503, message: '<Error> no replica available: no ring from the control plane yet' };
@@ -225,42 +224,55 @@ export class ProxyHandler {
   /**
    * After an attempt on `member` failed with `code` before any response was
    * sent: counts it, marks the replica down if it refused, reports it to the
-   * control plane, and returns the next ring member to retry on (added to
-   * `tried`), or undefined when the request must fail. Both proxy engines
-   * retry by this one rule.
+   * control plane, and says what to do next (retry-rule.ts): resend on a
+   * fresh connection to `member`, try the returned next ring member (added
+   * to `tried`), or fail (undefined). Both proxy engines retry by this rule.
    */
   failover(
-    code: string,
+    err: { code: string; reused?: boolean; responseStarted?: boolean },
     method: string,
     replayable: boolean,
     key: number,
     member: RingMember,
     stats: UpstreamStats,
     tried: string[],
-  ): RingMember | undefined {
-    const notSent = NOT_SENT.has(code);
-    const broken = BROKEN.has(code);
-    if ((notSent || broken || TIMEOUT.has(code)) && !LEFT.has(code)) {
-      stats.failed(code, Date.now(), REFUSED.has(code));
-      this.reportFailure(member, describe(code));
+    resentFresh = false,
+  ): RingMember | 'fresh' | undefined {
+    const info = upstreamErrorInfo(err.code);
+    const decision = retryDecision({
+      code: err.code,
+      method,
+      replayable,
+      reused: err.reused === true,
+      responseStarted: err.responseStarted === true,
+      resentFresh,
+      attempts: tried.length,
+      retries: this.retries,
+    });
+    if (decision === 'fresh') {
+      this.#log.debug('resending on a fresh connection', { replica: member.hostname, code: err.code });
+      return 'fresh';
     }
-    const retryable = replayable && (notSent || (broken && IDEMPOTENT.has(method)));
-    if (!retryable || tried.length > this.retries) return undefined;
+    if (info.kind === 'not-sent' || info.kind === 'broken' || info.kind === 'timeout') {
+      stats.failed(err.code, Date.now(), info.refused === true);
+      this.reportFailure(member, info.description);
+    }
+    if (decision === 'fail') return undefined;
     const next = this.next(key, tried);
     if (!next) return undefined;
     stats.retries++;
-    this.#log.debug('retrying on next ring member', { from: member.hostname, to: next.hostname, code });
+    this.#log.debug('retrying on next ring member', { from: member.hostname, to: next.hostname, code: err.code });
     tried.push(next.hostname);
     return next;
   }
 
   /** The classic error for a request that failed on `member` after `attempts` attempts. */
   failure(code: string, err: Error, member: RingMember, attempts: number): { status: number; message: string } {
-    const status = TIMEOUT.has(code) ? 504 : 502;
-    const what = code ? describe(code) : err.message;
-    this.#log.debug('upstream failed', { replica: member.hostname, code, status });
+    const info = upstreamErrorInfo(code);
+    const what = code ? info.description : err.message;
+    this.#log.debug('upstream failed', { replica: member.hostname, code, status: info.status, cause: err.message });
     return {
-      status,
+      status: info.status,
       message: `<Error> replica '${member.hostname}' failed: ${what}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`,
     };
   }
@@ -307,7 +319,9 @@ export class ProxyHandler {
       connectTimeoutMs: this.#connectTimeoutMs,
       headersTimeoutMs: this.timeoutMs,
       bodyTimeoutMs: this.timeoutMs,
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs: PROXY_DEFAULTS.upstreamIdleTimeoutMs,
+      queueTimeoutMs: this.#queueTimeoutMs,
+      maxHeadBytes: PROXY_DEFAULTS.maxResponseHeadBytes,
     });
   }
 
@@ -315,7 +329,7 @@ export class ProxyHandler {
     return new this.#undici!(`http://${address}`, {
       connections: this.#connections,
       pipelining: 1,
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout: PROXY_DEFAULTS.upstreamIdleTimeoutMs,
       connect: { timeout: this.#connectTimeoutMs },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -376,16 +390,24 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   readonly #res: TrackedResponse;
   readonly #key: number;
   readonly #start = performance.now();
-  readonly #headers: string[] = [];
+  #path = '';
+  #headers: string[] = [];
   #member: RingMember;
   #stats: UpstreamStats;
-  #body: Buffer | IncomingMessage | null = null;
+  /** The body, or the first part of a streamed one. */
+  #body: Buffer | null = null;
+  /** The rest of a body too large to buffer. */
+  #stream: Readable | null = null;
+  /** The whole body's length; -1 when sent chunked. */
+  #length = -1;
   #replayable = true;
-  /** The body is streamed without a known length. */
-  #chunked = false;
+  #fresh = false;
+  #resentFresh = false;
   #tried: string[] | undefined;
   #abort: ((err?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
+  /** An attempt is in flight (counted in inflight). */
+  #dispatched = false;
   /** 0 while waiting for the replica, else the status sent to the client. */
   #status = 0;
   /** The replica's 404 was replaced by the classic 400: its body is dropped. */
@@ -409,95 +431,73 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     this.#stats = stats;
   }
 
-  /** Builds the upstream headers, reads a small body if any, then dispatches. */
-  begin(maxReplay: number): void {
-    const req = this.#req;
-    const raw = req.rawHeaders;
-    const out = this.#headers;
-    let contentLength = -1;
-    let chunked = false;
-    let forwardedFor: string | undefined;
-    let forwardedProto = false;
-    let host = false;
-    let connectionTokens: string[] | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i];
-      const len = name.length;
-      if (len === 4) {
-        host ||= name.toLowerCase() === 'host';
-      } else if (HOP_LENGTHS.has(len)) {
-        const lower = name.toLowerCase();
-        if (HOP_BY_HOP.has(lower)) {
-          if (lower === 'transfer-encoding') chunked = true;
-          else if (lower === 'connection')
-            connectionTokens = raw[i + 1]
-              .toLowerCase()
-              .split(',')
-              .map((t) => t.trim());
-          continue;
-        }
-      } else if (len === 14 || len === 15 || len === 17) {
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') contentLength = Number(raw[i + 1]);
-        else if (lower === 'x-forwarded-for') {
-          forwardedFor = forwardedFor === undefined ? raw[i + 1] : `${forwardedFor}, ${raw[i + 1]}`;
-          continue;
-        } else if (lower === 'x-forwarded-proto') forwardedProto = true;
-      }
-      out.push(name, raw[i + 1]);
-    }
-    if (connectionTokens) stripListed(out, connectionTokens);
-    const client = req.socket.remoteAddress ?? '';
-    out.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
-    if (!forwardedProto) out.push('x-forwarded-proto', 'http');
-    // Only an HTTP/1.0 client can leave it out; HTTP/1.1 needs one.
-    if (!host) out.push('host', this.#member.address);
-
+  /** Reads the body up to `bufferBytes` (all of it when it fits), then dispatches. */
+  begin(path: string, headers: string[], contentLength: number, chunked: boolean, bufferBytes: number): void {
+    this.#path = path;
+    this.#headers = headers;
     this.#res[kExchange] = this;
     this.#res.on('close', onClientClose);
-    if (chunked || contentLength > maxReplay) {
-      // Too big (or unknown size) to hold: stream it, and give up on retries.
-      this.#body = req;
-      this.#replayable = false;
-      this.#chunked = chunked;
-      this.#dispatch();
-    } else if (contentLength > 0) {
-      readBody(req, contentLength, (err, body) => {
-        if (err) {
-          this.#clientGone = true;
-          this.#finish(499, this.#proxy.metrics.local);
-          return;
-        }
-        this.#body = body!;
-        this.#dispatch();
-      });
-    } else {
+    const req = this.#req;
+    if (!chunked && contentLength <= 0) {
       // No body (HTTP/1.1 has none without Content-Length or Transfer-Encoding).
       // After the response node still "dumps" the unread request (resume,
       // 'end', destroy: measured ~3 µs of stream work per request, a tenth of
       // the proxy's CPU). Marked dumped, it skips that. node's own flag: if a
       // version drops it, this only gets slower, never wrong.
       (req as IncomingMessage & { _dumped?: boolean })._dumped = true;
+      if (contentLength === 0) this.#body = EMPTY;
       this.#dispatch();
+      return;
     }
+    req.setTimeout(this.#proxy.clientBodyTimeoutMs, this.#onBodyTimeout);
+    req.once('end', clearBodyTimeout);
+    readBodyPrefix(req, bufferBytes, (err, body, complete) => {
+      if (err) {
+        this.#clientGone = true;
+        this.#finish(499, this.#proxy.metrics.local);
+        return;
+      }
+      this.#body = body!;
+      if (!complete) {
+        // Too big to hold: the rest streams behind what was read, and no retry can resend it.
+        this.#stream = req;
+        this.#length = chunked ? -1 : contentLength;
+        this.#replayable = false;
+      }
+      this.#dispatch();
+    });
   }
+
+  /** No body byte for clientBodyTimeoutMs: 408, and the connection closes (its framing is lost). */
+  readonly #onBodyTimeout = (): void => {
+    if (this.#finished) return;
+    this.#clientGone = true;
+    this.#abort?.(new Error('client body timeout'));
+    const res = this.#res;
+    res.shouldKeepAlive = false;
+    if (!res.headersSent) sendFailure(res, 408, '<Error> the request body did not arrive in time');
+    res.once('finish', () => this.#req.socket.destroy());
+    if (res.headersSent && !res.writableEnded) res.destroy();
+    this.#finish(408, this.#proxy.metrics.local);
+  };
 
   #dispatch(): void {
     if (this.#clientGone) return;
     this.#stats.inflight++;
     this.#proxy.inflight++;
-    const req = this.#req;
+    this.#dispatched = true;
+    const request: UpstreamRequest = {
+      path: this.#path,
+      method: this.#req.method!,
+      headers: this.#headers,
+      body: this.#body,
+      stream: this.#stream,
+      length: this.#length,
+      fresh: this.#fresh,
+    };
     try {
-      this.#proxy.pool(this.#member.address).dispatch(
-        {
-          path: req.url!,
-          method: req.method!,
-          headers: this.#headers,
-          body: this.#body,
-          chunked: this.#chunked,
-        },
-        this,
-      );
+      const pool = this.#proxy.pool(this.#member.address);
+      pool.dispatch(this.#proxy.usingUndici ? undiciRequest(request) : request, this);
     } catch (err) {
       // Invalid header value or method: the client's fault, caught synchronously.
       this.#settleUpstream();
@@ -511,10 +511,18 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (this.#clientGone) abort(new Error('client closed the connection'));
   }
 
-  /** Headers come as latin1 strings from UpstreamPool (end-to-end ones only), as Buffers from undici (all). */
-  onHeaders(status: number, raw: (Buffer | string)[], resume: () => void, statusText: string): boolean {
+  /**
+   * From UpstreamPool: latin1 strings, end-to-end headers only, and `head`
+   * with the framing the parser decided; from undici: Buffers, all headers.
+   */
+  onHeaders(
+    status: number,
+    raw: (Buffer | string)[],
+    resume: () => void,
+    statusText: string,
+    head?: ResponseHead,
+  ): boolean {
     if (status < 200) return true;
-    const res = this.#res;
     this.#resume = resume;
     if (status === 404) {
       // The classic contract: an unknown path is the client's mistake (400).
@@ -524,26 +532,21 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       this.#respond(400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
       return true;
     }
-    let headers: string[];
-    if (raw.length === 0 || typeof raw[0] === 'string') {
-      // UpstreamPool left the hop-by-hop headers out already.
-      headers = raw as string[];
-    } else {
-      headers = [];
-      for (let i = 0; i < raw.length; i += 2) {
-        const name = raw[i].toString('latin1');
-        if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
-        headers.push(name, raw[i + 1].toString('latin1'));
-      }
-    }
+    const headers = head !== undefined ? framed(head, this.#req.method!) : endToEnd(raw);
     this.#status = status;
-    if (statusText) res.writeHead(status, statusText, headers);
-    else res.writeHead(status, headers);
+    try {
+      if (statusText) this.#res.writeHead(status, statusText, headers);
+      else this.#res.writeHead(status, headers);
+    } catch (err) {
+      // The parser lets nothing through that node refuses; if it ever did, fail this exchange only.
+      this.#status = 0;
+      this.#abort?.(err as Error);
+    }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.#replaced) return true;
+    if (this.#replaced || this.#status === 0) return true;
     const res = this.#res;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
@@ -564,6 +567,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       this.#finish(400, this.#stats);
       return;
     }
+    if (this.#status === 0) return;
     if (typeof last === 'string') this.#res.end(last, 'latin1');
     else this.#res.end(last);
     this.#finish(this.#status, this.#stats);
@@ -581,12 +585,29 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
       this.#stats.failed(code || 'body error', Date.now(), false);
-      res.destroy(err);
+      res.destroy();
       this.#finish(this.#status || 502, this.#stats);
       return;
     }
     const tried = (this.#tried ??= [member.hostname]);
-    const next = this.#proxy.failover(code, this.#req.method!, this.#replayable, this.#key, member, this.#stats, tried);
+    const e = err as UpstreamError;
+    const next = this.#proxy.failover(
+      { code, reused: e.reused, responseStarted: e.responseStarted },
+      this.#req.method!,
+      this.#replayable,
+      this.#key,
+      member,
+      this.#stats,
+      tried,
+      this.#resentFresh,
+    );
+    if (next === 'fresh') {
+      this.#resentFresh = true;
+      this.#fresh = true;
+      this.#dispatch();
+      this.#fresh = false;
+      return;
+    }
     if (next) {
       this.#member = next;
       this.#stats = this.#proxy.metrics.upstream(next.hostname);
@@ -606,6 +627,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   }
 
   #settleUpstream(): void {
+    if (!this.#dispatched) return;
+    this.#dispatched = false;
     this.#stats.inflight--;
     this.#proxy.inflight--;
   }
@@ -622,14 +645,93 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function onClientClose(this: TrackedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
-/** Drops the headers a client's Connection header names (they are hop-by-hop too). */
-function stripListed(headers: string[], tokens: readonly string[]): void {
-  const drop = new Set(tokens.filter((t) => t && t !== 'close' && t !== 'keep-alive'));
-  if (drop.size > 0) dropNamed(headers, drop);
+function clearBodyTimeout(this: IncomingMessage): void {
+  // A socket timeout left armed would fire while the replica works, and node destroys the socket then.
+  this.socket?.setTimeout(0);
+}
+
+/**
+ * The response head for the client, framed by ringlb from what the parser
+ * decided: Content-Length of the body it will forward, or none (node then
+ * sends it chunked, or closes for an HTTP/1.0 client). A HEAD or 304 answer
+ * keeps the replica's validated Content-Length (the size a GET would have);
+ * a 204 has none (RFC 9110 §8.6).
+ */
+function framed(head: ResponseHead, method: string): string[] {
+  const headers = head.headers;
+  if (head.framing === Framing.LENGTH) headers.push('content-length', String(head.contentLength));
+  else if (head.framing === Framing.NONE && head.contentLength >= 0 && head.status !== 204) {
+    if (head.contentLength === 0 || head.status === 304 || method === 'HEAD')
+      headers.push('content-length', String(head.contentLength));
+  }
+  return headers;
+}
+
+/** undici's raw headers (Buffers, all of them) less the hop-by-hop ones. */
+function endToEnd(raw: (Buffer | string)[]): string[] {
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
+    headers.push(name, raw[i + 1].toString('latin1'));
+  }
+  return headers;
+}
+
+/** The same request for undici, which takes the framing from a content-length header and one body. */
+function undiciRequest(request: UpstreamRequest): UpstreamRequest {
+  const { body, stream, length } = request;
+  if (stream === null || stream === undefined) return request;
+  const headers =
+    length !== undefined && length >= 0 ? [...request.headers, 'content-length', String(length)] : request.headers;
+  async function* whole(): AsyncGenerator<Buffer> {
+    if (body !== null && body.length > 0) yield body;
+    for await (const chunk of stream!) yield chunk as Buffer;
+  }
+  return { ...request, headers, body: whole() as unknown as Readable as unknown as Buffer, stream: null };
+}
+
+/**
+ * Reads a request body until it ends or `limit` bytes have arrived,
+ * whichever is first: `complete` says which. On the limit the request is
+ * left paused, its later bytes for whoever streams the rest.
+ */
+function readBodyPrefix(
+  req: IncomingMessage,
+  limit: number,
+  done: (err: Error | null, body?: Buffer, complete?: boolean) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settled = false;
+  const settle = (err: Error | null, complete: boolean): void => {
+    if (settled) return;
+    settled = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('close', onClose);
+    if (err) done(err);
+    else done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), complete);
+  };
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      req.pause();
+      settle(null, false);
+    }
+  };
+  const onEnd = (): void => settle(null, true);
+  const onClose = (): void => settle(req.complete ? null : new Error('client closed before sending its body'), true);
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('close', onClose);
 }
 
 /** Reads a body of known, small size into one buffer. */
@@ -660,42 +762,15 @@ export function readBody(req: IncomingMessage, length: number, done: (err: Error
 
 /** A classic failure body, unless the response already started. */
 export function sendFailure(res: ServerResponse, status: number, message: string): void {
-  if (res.headersSent || res.writableEnded) return;
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
   const body = JSON.stringify(classicFailure(message));
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function describe(code: string): string {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case UpstreamCode.CONNECT_TIMEOUT:
-      return 'connect timeout';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case UpstreamCode.HEADERS_TIMEOUT:
-      return 'no response in time';
-    case 'UND_ERR_BODY_TIMEOUT':
-    case UpstreamCode.BODY_TIMEOUT:
-      return 'response body stalled';
-    case UpstreamCode.SOCKET_CLOSED:
-      return 'connection closed before the response';
-    case UpstreamCode.BAD_RESPONSE:
-      return 'malformed response';
-    case 'UND_ERR_SOCKET':
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'connection closed before the response';
-    case 'UND_ERR_CLOSED':
-    case 'UND_ERR_DESTROYED':
-    case UpstreamCode.POOL_CLOSED:
-    case UpstreamCode.DESTROYED:
-      return 'replica left the ring';
-    default:
-      return code.toLowerCase() || 'upstream error';
+  try {
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  } catch {
+    res.destroy();
   }
 }

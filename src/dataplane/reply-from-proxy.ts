@@ -8,7 +8,8 @@ import { classicFailure } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { classicErrorHandler } from './classic-errors.js';
 import type { UpstreamStats } from './data-plane-metrics.js';
-import { isHopByHop, readBody, type ProxyHandler } from './proxy-handler.js';
+import { isHopByHop } from './hop-by-hop.js';
+import { readBody, type ProxyHandler } from './proxy-handler.js';
 
 /** What one proxied request carries between reply-from's hooks. */
 interface Attempt {
@@ -190,8 +191,9 @@ export class ReplyFromProxy {
     const code = cause?.code ?? (error as { code?: string }).code ?? '';
     const member = attempt.member;
     const tried = (attempt.tried ??= [member.hostname]);
+    // undici does not say whether its connection was reused: no fresh-connection resend here.
     const next = this.#proxy.failover(
-      code,
+      { code },
       reply.request.method,
       attempt.replayable,
       attempt.key,
@@ -199,7 +201,7 @@ export class ReplyFromProxy {
       attempt.stats,
       tried,
     );
-    if (next) {
+    if (next !== undefined && next !== 'fresh') {
       attempt.member = next;
       attempt.origin = `http://${next.address}`;
       attempt.stats = this.#proxy.metrics.upstream(next.hostname);

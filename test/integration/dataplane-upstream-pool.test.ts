@@ -3,9 +3,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
+import { HOP_BY_HOP } from '../../src/dataplane/hop-by-hop.js';
+import { rawUpstream } from '../helpers/proxy-harness.js';
+import { UpstreamCode } from '../../src/dataplane/upstream-errors.js';
 import {
-  HOP_BY_HOP,
-  UpstreamCode,
   UpstreamPool,
   type UpstreamHandler,
   type UpstreamPoolOptions,
@@ -62,36 +63,7 @@ function send(
 }
 
 /** A raw TCP server: `respond` writes whatever bytes it likes for each request head it reads. */
-async function rawServer(
-  t: TestContext,
-  respond: (socket: net.Socket, head: string, index: number) => void,
-): Promise<{ port: number; connections: () => number }> {
-  let connections = 0;
-  let index = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let buffered = '';
-    socket.on('data', (data) => {
-      buffered += data.toString('latin1');
-      let end: number;
-      while ((end = buffered.indexOf('\r\n\r\n')) >= 0) {
-        const head = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        respond(socket, head, index++);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
-}
+const rawServer = rawUpstream;
 
 function makePool(t: TestContext, port: number, options: Partial<UpstreamPoolOptions> = {}): UpstreamPool {
   const pool = new UpstreamPool({
@@ -173,14 +145,20 @@ test('UpstreamPool against a node:http server: keep-alive reuse, bodies both way
 
   const posted = await send(pool, {
     method: 'POST',
-    headers: ['host', 'x', 'content-length', '5'],
+    headers: ['host', 'x'],
     body: Buffer.from('12345'),
   });
   assert.equal(posted.body, 'hello POST');
   assert.equal(seen.at(-1)!.body, '12345');
 
   const streamedBody = Readable.from([Buffer.from('part1-'), Buffer.from('part2')]);
-  const streamed = await send(pool, { method: 'PUT', headers: ['host', 'x'], body: streamedBody, chunked: true });
+  const streamed = await send(pool, {
+    method: 'PUT',
+    headers: ['host', 'x'],
+    body: null,
+    stream: streamedBody,
+    length: -1,
+  });
   assert.equal(streamed.body, 'hello PUT');
   assert.equal(seen.at(-1)!.body, 'part1-part2');
   assert.equal(seen.at(-1)!.headers['transfer-encoding'], 'chunked');
@@ -229,7 +207,8 @@ test('UpstreamPool parses what arrives split anywhere: byte-by-byte heads, chunk
   assert.equal(r.body, `hello${body}`);
   const again = await send(pool);
   assert.equal(again.body, `hello${body}`);
-  assert.equal(connections(), 1, 'the connection is reused after a chunked response with trailers');
+  // Trailers are dropped; one could say Connection: close (llhttp honours that), so no reuse after them.
+  assert.equal(connections(), 2, 'a connection is not reused after a response with trailer fields');
 });
 
 test('UpstreamPool: 1xx heads are skipped, Connection: close and close-delimited bodies end the connection', async (t) => {
@@ -376,7 +355,8 @@ test('UpstreamPool hands on end-to-end headers only, and any body byte for byte'
       },
     );
   });
-  assert.deepEqual(result.headers, ['Content-Length', '256', 'X-Public', 'shown']);
+  // Content-Length too: the framing is the parser's to decide and the proxy's to write.
+  assert.deepEqual(result.headers, ['X-Public', 'shown']);
   const bytes = typeof last === 'string' ? Buffer.from(last, 'latin1') : last!;
   assert.ok(bytes.equals(binary), 'every byte value survives');
 });
@@ -390,7 +370,7 @@ test('UpstreamPool: a response that comes before the streamed request body is al
   const pool = makePool(t, port);
   const slow = new Readable({ read() {} });
   slow.push('first part ');
-  const early = await send(pool, { method: 'POST', body: slow, chunked: true });
+  const early = await send(pool, { method: 'POST', body: null, stream: slow, length: -1 });
   assert.equal(early.status, 413);
   slow.push('the rest, which must not reach the next request');
   slow.push(null);
@@ -424,7 +404,7 @@ test('UpstreamPool: when the connection dies during a paused request body, the b
     },
   });
   const ended = new Promise<void>((resolve) => body.once('end', resolve));
-  const result = await send(pool, { method: 'POST', body, chunked: true });
+  const result = await send(pool, { method: 'POST', body: null, stream: body, length: -1 });
   assert.ok(result.error, 'the request failed');
   let timer: NodeJS.Timeout | undefined;
   try {
