@@ -94,7 +94,7 @@ export class ReplyFromProxy {
         res: { statusCode: number; stream: IncomingMessage },
       ): void => {
         // It answered: whatever refused a connection before is over.
-        request.ringlb!.stats.downSince = 0;
+        proxy.health.answered(proxy.health.state(request.ringlb!.member.hostname));
         if (res.statusCode !== 404) {
           void reply.send(res.stream);
           return;
@@ -167,8 +167,7 @@ export class ReplyFromProxy {
   }
 
   #send(reply: FastifyReply, attempt: Attempt, hooks: object): void {
-    attempt.stats.inflight++;
-    this.#proxy.inflight++;
+    this.#proxy.health.acquire(this.#proxy.health.state(attempt.member.hostname));
     attempt.settled = false;
     const body = attempt.body;
     if (body !== null && body.length > 0) {
@@ -215,8 +214,7 @@ export class ReplyFromProxy {
   #settle(attempt: Attempt): void {
     if (attempt.settled) return;
     attempt.settled = true;
-    attempt.stats.inflight--;
-    this.#proxy.inflight--;
+    this.#proxy.health.release(this.#proxy.health.state(attempt.member.hostname));
   }
 
   #fail(reply: FastifyReply, status: number, message: string): void {
