@@ -144,9 +144,13 @@ export class ReplyFromProxy {
       });
       this.#send(reply, attempt, hooks);
     });
-    // Only a request target that is not a path (`*`, absolute form) misses the route.
+    // Only a request target that is not a path (`*`, absolute form) misses the route; this
+    // comparison engine does not rewrite absolute-form targets as the builtin one does.
     app.setNotFoundHandler((request, reply) => {
-      const refusal = proxy.refusal(request.url, proxy.view)!;
+      const refusal = proxy.refusal(request.url, proxy.view) ?? {
+        status: 400,
+        message: `<Error> cannot proxy request target '${request.url}'`,
+      };
       proxy.metrics.local.record(refusal.status, 0);
       this.#fail(reply, refusal.status, refusal.message);
     });
