@@ -409,8 +409,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   #dispatched = false;
   /** 0 while waiting for the replica, else the status sent to the client. */
   #status = 0;
-  /** The replica's 404 was replaced by the classic 400: its body is dropped. */
-  #replaced = false;
+  /** The replica's response was replaced (its 404 by the classic 400): its body is dropped. */
+  #replaced = 0;
   #clientGone = false;
   #finished = false;
 
@@ -525,7 +525,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     this.#resume = resume;
     if (status === 404) {
       // The classic contract: an unknown path is the client's mistake (400).
-      this.#replaced = true;
+      this.#replaced = 400;
       const url = this.#req.url!;
       const q = url.indexOf('?');
       this.#respond(400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
@@ -537,15 +537,15 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       if (statusText) this.#res.writeHead(status, statusText, headers);
       else this.#res.writeHead(status, headers);
     } catch (err) {
-      // The parser lets nothing through that node refuses; if it ever did, fail this exchange only.
-      this.#status = 0;
-      this.#abort?.(err as Error);
+      // The parser lets nothing through that node refuses; if it ever did, this exchange gets a 502.
+      this.#replaced = 502;
+      this.#respond(502, `<Error> replica '${this.#member.hostname}' failed: ${(err as Error).message}`);
     }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.#replaced || this.#status === 0) return true;
+    if (this.#replaced !== 0) return true;
     const res = this.#res;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
@@ -562,11 +562,10 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   onEnd(last: Buffer | string | undefined): void {
     this.#settleUpstream();
     this.#proxy.health.answered(this.#replica);
-    if (this.#replaced) {
-      this.#finish(400, this.#stats);
+    if (this.#replaced !== 0) {
+      this.#finish(this.#replaced, this.#stats);
       return;
     }
-    if (this.#status === 0) return;
     if (typeof last === 'string') this.#res.end(last, 'latin1');
     else this.#res.end(last);
     this.#finish(this.#status, this.#stats);
@@ -581,6 +580,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     }
     const code = (err as { code?: string }).code ?? '';
     const res = this.#res;
+    if (this.#replaced !== 0) {
+      // The client already has its whole (replacement) response.
+      this.#finish(this.#replaced, this.#stats);
+      return;
+    }
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
       this.#stats.failed(code || 'body error', Date.now());
