@@ -336,3 +336,46 @@ export function runDifferential(from: number, count: number, maxMismatches = 20)
   }
   return run;
 }
+
+/** A request as llhttp reads it: method, target, body. */
+export interface ParsedRequest {
+  method: string;
+  url: string;
+  body: string;
+}
+
+const llhttpRequestParser = new HTTPParser();
+
+/**
+ * The requests llhttp reads from a client's bytes, up to its first error:
+ * what a proxy may forward from them (requests ringlb forwards are checked
+ * against this, so that nothing reaches a replica that was not a request).
+ */
+export function llhttpRequests(input: Buffer): ParsedRequest[] {
+  const out: ParsedRequest[] = [];
+  let current: { method: string; url: string; body: Buffer[] } | undefined;
+  const parser = llhttpRequestParser;
+  parser.initialize((HTTPParser as unknown as { REQUEST: number }).REQUEST, {});
+  parser[HTTPParser.kOnHeadersComplete] = (
+    _major: number,
+    _minor: number,
+    _headers: string[],
+    method: number,
+    url: string,
+  ): number => {
+    current = { method: METHODS[method] ?? String(method), url, body: [] };
+    return 0;
+  };
+  parser[HTTPParser.kOnBody] = (chunk: Buffer): void => {
+    current?.body.push(Buffer.from(chunk));
+  };
+  parser[HTTPParser.kOnMessageComplete] = (): void => {
+    if (current !== undefined)
+      out.push({ method: current.method, url: current.url, body: Buffer.concat(current.body).toString('latin1') });
+    current = undefined;
+  };
+  parser.execute(input);
+  return out;
+}
+
+const METHODS: readonly string[] = (require('node:_http_common') as { methods: string[] }).methods;

@@ -1,3 +1,4 @@
+import { EJECT_FOR_MS } from './replica-health.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 
 /** Latency histogram buckets, seconds (Prometheus `le`). */
@@ -5,8 +6,6 @@ export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
 
-/** A replica is skipped for this long after a refused connection, unless it answered since. */
-const DOWN_FOR_MS = 10_000;
 /** Replicas remembered after they left the ring, so counters stay monotonic; beyond this the oldest go. */
 const MAX_TRACKED = 1_000;
 
@@ -16,7 +15,11 @@ const MAX_TRACKED = 1_000;
  * increments, not a prom-client label lookup.
  */
 export class UpstreamStats {
-  inflight = 0;
+  /** Where in-flight counts and ejection are read in the process that proxies (ReplicaHealth). */
+  #health: HealthReader | undefined;
+  /** Sums of other processes' snapshots, in a primary that proxies nothing itself. */
+  #inflight = 0;
+  #downSince = 0;
   requests = 0;
   /** Failed attempts on this replica that were retried on another one. */
   retries = 0;
@@ -24,15 +27,28 @@ export class UpstreamStats {
   failures = 0;
   lastFailureAt = 0;
   lastFailureReason = '';
-  /** When a connection to it was last refused (0: not since it last answered). */
-  downSince = 0;
   latencySum = 0;
   /** Responses sent to clients, by HTTP status (index = status code). */
   readonly byStatus = new Float64Array(600);
   /** Non-cumulative bucket counts; the last cell is +Inf. */
   readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
 
-  constructor(readonly hostname: string) {}
+  constructor(
+    readonly hostname: string,
+    health?: HealthReader,
+  ) {
+    this.#health = health;
+  }
+
+  /** Requests in flight to it (read from the health module). */
+  get inflight(): number {
+    return this.#health ? this.#health.inflightOf(this.hostname) : this.#inflight;
+  }
+
+  /** When a connection to it was last refused (0: not since it last answered). */
+  get downSince(): number {
+    return this.#health ? this.#health.ejectedAt(this.hostname) : this.#downSince;
+  }
 
   /** One response sent to a client; `seconds` from request start. */
   record(status: number, seconds: number): void {
@@ -66,7 +82,7 @@ export class UpstreamStats {
 
   /** Adds another process's counts; health follows the most recent failure. */
   add(other: UpstreamSnapshot): void {
-    this.inflight += other.inflight;
+    this.#inflight += other.inflight;
     this.requests += other.requests;
     this.retries += other.retries;
     this.failures += other.failures;
@@ -74,21 +90,17 @@ export class UpstreamStats {
       this.lastFailureAt = other.lastFailureAt;
       this.lastFailureReason = other.lastFailureReason;
     }
-    this.downSince = Math.max(this.downSince, other.downSince);
+    this.#downSince = Math.max(this.#downSince, other.downSince);
     this.latencySum += other.latencySum;
     for (const [code, count] of other.byStatus) this.byStatus[code] += count;
     for (let i = 0; i < this.latency.length; i++) this.latency[i] += other.latency[i] ?? 0;
   }
 
-  /**
-   * A connection-level failure. `refused` ones (nothing listening) also mark
-   * the replica down: a strong signal, unlike one reset or slow response.
-   */
-  failed(reason: string, now: number, refused: boolean): void {
+  /** A connection-level failure (ejection is ReplicaHealth's to decide). */
+  failed(reason: string, now: number): void {
     this.failures++;
     this.lastFailureAt = now;
     this.lastFailureReason = reason;
-    if (refused) this.downSince = now;
   }
 
   /**
@@ -97,8 +109,15 @@ export class UpstreamStats {
    * probe it.
    */
   up(now: number): boolean {
-    return this.downSince === 0 || now - this.downSince >= DOWN_FOR_MS;
+    const since = this.downSince;
+    return since === 0 || now - since >= EJECT_FOR_MS;
   }
+}
+
+/** What metrics read of replica health (ReplicaHealth); they never change it. */
+export interface HealthReader {
+  inflightOf(hostname: string): number;
+  ejectedAt(hostname: string): number;
 }
 
 /** UpstreamStats as plain data (structured-clone and JSON safe). */
@@ -142,6 +161,7 @@ export class DataPlaneMetrics {
   readonly registry = new Registry();
   readonly #upstreams = new Map<string, UpstreamStats>();
   #local = new UpstreamStats(LOCAL);
+  #health: HealthReader | undefined;
 
   constructor(source: DataPlaneMetricsSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
@@ -231,6 +251,12 @@ export class DataPlaneMetrics {
     this.registry.registerMetric(latencyHistogram(all) as unknown as Metric);
   }
 
+  /** Reads in-flight counts and ejection from `health` from now on (the proxy's ReplicaHealth). */
+  readHealthFrom(health: HealthReader): void {
+    this.#health = health;
+    for (const [hostname, stats] of this.#upstreams) this.#upstreams.set(hostname, rebind(stats, health));
+  }
+
   /** Responses the data plane produced itself (no replica involved). */
   get local(): UpstreamStats {
     return this.#local;
@@ -258,7 +284,7 @@ export class DataPlaneMetrics {
     let stats = this.#upstreams.get(hostname);
     if (!stats) {
       if (this.#upstreams.size >= MAX_TRACKED) this.#evictOne();
-      stats = new UpstreamStats(hostname);
+      stats = new UpstreamStats(hostname, this.#health);
       this.#upstreams.set(hostname, stats);
     }
     return stats;
@@ -277,6 +303,13 @@ export class DataPlaneMetrics {
       }
     }
   }
+}
+
+/** The same counters, reading health from `health`. */
+function rebind(stats: UpstreamStats, health: HealthReader): UpstreamStats {
+  const fresh = new UpstreamStats(stats.hostname, health);
+  fresh.add({ ...stats.snapshot(), inflight: 0, downSince: 0 });
+  return fresh;
 }
 
 /**

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import { pickWithBoundedLoad } from '../ring/bounded-loads.js';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -10,6 +9,8 @@ import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import { HOP_BY_HOP, HOP_LENGTHS } from './hop-by-hop.js';
 import { Framing, type ResponseHead } from './http1-response-parser.js';
 import { PROXY_DEFAULTS } from './proxy-defaults.js';
+import { ReplicaHealth, type ReplicaState } from './replica-health.js';
+import { ReplicaPicker } from './replica-picker.js';
 import { upstreamHead } from './request-head.js';
 import { retryDecision } from './retry-rule.js';
 import type { RingView } from './ring-subscriber.js';
@@ -38,6 +39,8 @@ export interface ProxyHandlerOptions {
   queueTimeoutMs?: number;
   /** Longest gap between two reads of a request body. */
   clientBodyTimeoutMs?: number;
+  /** Replica health as this data plane sees it; one is made if none is given. */
+  health?: ReplicaHealth;
   log?: Logger;
 }
 
@@ -97,8 +100,9 @@ export class ProxyHandler {
   readonly timeoutMs: number;
   readonly #bodyBuffer: number;
   readonly clientBodyTimeoutMs: number;
-  /** Requests in flight to replicas, for bounded loads. */
-  inflight = 0;
+  readonly health: ReplicaHealth;
+  /** Built from (ring view, health), replaced when either changes. */
+  #picker: ReplicaPicker | undefined;
   #closed = false;
 
   constructor(options: ProxyHandlerOptions) {
@@ -115,6 +119,11 @@ export class ProxyHandler {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? d.connectTimeoutMs;
     this.#queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
     this.clientBodyTimeoutMs = options.clientBodyTimeoutMs ?? d.clientBodyTimeoutMs;
+    this.health = options.health ?? new ReplicaHealth();
+    this.health.onChange(() => {
+      this.#picker = undefined;
+    });
+    this.metrics.readHealthFrom(this.health);
   }
 
   /**
@@ -203,22 +212,16 @@ export class ProxyHandler {
     return undefined;
   }
 
-  /**
-   * The member to try first for `key`: the owner, or with bounded loads the
-   * first one with room; not one that just refused a connection.
-   */
+  /** The picker for `view`: the current one unless the ring or the health changed since. */
+  #pickerFor(view: RingView): ReplicaPicker {
+    let picker = this.#picker;
+    if (picker === undefined || picker.view !== view) this.#picker = picker = new ReplicaPicker(view, this.health);
+    return picker;
+  }
+
+  /** The member to try first for `key` (ReplicaPicker.pick). */
   pick(view: RingView, key: number): RingMember {
-    const table = view.table;
-    const member =
-      view.policy.loadBound > 0
-        ? pickWithBoundedLoad(table, key, this.#inflightOf, this.inflight, view.policy.loadBound)!
-        : table.owner(key)!;
-    const stats = this.metrics.upstream(member.hostname);
-    // Passive outlier ejection: a replica that just refused a connection is
-    // skipped until it answers again or the ring drops it, so requests do not
-    // each pay for a failed attempt while the control plane confirms it dead.
-    if (stats.downSince !== 0 && !stats.up(Date.now())) return this.next(key, [member.hostname], true) ?? member;
-    return member;
+    return this.#pickerFor(view).pick(key);
   }
 
   /**
@@ -254,7 +257,9 @@ export class ProxyHandler {
       return 'fresh';
     }
     if (info.kind === 'not-sent' || info.kind === 'broken' || info.kind === 'timeout') {
-      stats.failed(err.code, Date.now(), info.refused === true);
+      const now = Date.now();
+      stats.failed(err.code, now);
+      if (info.refused === true) this.health.refused(this.health.state(member.hostname), now);
       this.reportFailure(member, info.description);
     }
     if (decision === 'fail') return undefined;
@@ -277,19 +282,10 @@ export class ProxyHandler {
     };
   }
 
-  readonly #inflightOf = (m: RingMember): number => this.metrics.upstream(m.hostname).inflight;
-
   /** The next distinct member of the current ring for `key`, not in `tried`. */
-  next(key: number, tried: readonly string[], skipDown = false): RingMember | undefined {
+  next(key: number, tried: readonly string[]): RingMember | undefined {
     const view = this.#ring.current;
-    if (!view) return undefined;
-    const now = Date.now();
-    for (const member of view.table.preference(key, view.members.length)) {
-      if (tried.includes(member.hostname)) continue;
-      if (skipDown && !this.metrics.upstream(member.hostname).up(now)) continue;
-      return member;
-    }
-    return undefined;
+    return view === undefined ? undefined : this.#pickerFor(view).next(key, tried);
   }
 
   /** The keep-alive pool for a replica address, created on first use. */
@@ -343,6 +339,7 @@ export class ProxyHandler {
   syncPools(view: RingView): void {
     if (this.#closed) return;
     const live = new Set(view.members.map((m) => m.address));
+    this.health.retain(new Set(view.members.map((m) => m.hostname)));
     for (const address of live) this.pool(address);
     for (const [address, pool] of this.#pools) {
       if (live.has(address)) continue;
@@ -362,6 +359,7 @@ export class ProxyHandler {
   /** Closes every pool: graceful for `graceMs`, then destroyed. Idempotent. */
   async close(graceMs = 2_000): Promise<void> {
     this.#closed = true;
+    this.health.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(
@@ -394,6 +392,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   #headers: string[] = [];
   #member: RingMember;
   #stats: UpstreamStats;
+  #replica: ReplicaState;
   /** The body, or the first part of a streamed one. */
   #body: Buffer | null = null;
   /** The rest of a body too large to buffer. */
@@ -410,8 +409,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   #dispatched = false;
   /** 0 while waiting for the replica, else the status sent to the client. */
   #status = 0;
-  /** The replica's 404 was replaced by the classic 400: its body is dropped. */
-  #replaced = false;
+  /** The replica's response was replaced (its 404 by the classic 400): its body is dropped. */
+  #replaced = 0;
   #clientGone = false;
   #finished = false;
 
@@ -429,6 +428,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     this.#key = key;
     this.#member = member;
     this.#stats = stats;
+    this.#replica = proxy.health.state(member.hostname);
   }
 
   /** Reads the body up to `bufferBytes` (all of it when it fits), then dispatches. */
@@ -483,8 +483,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
 
   #dispatch(): void {
     if (this.#clientGone) return;
-    this.#stats.inflight++;
-    this.#proxy.inflight++;
+    this.#proxy.health.acquire(this.#replica);
     this.#dispatched = true;
     const request: UpstreamRequest = {
       path: this.#path,
@@ -526,7 +525,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     this.#resume = resume;
     if (status === 404) {
       // The classic contract: an unknown path is the client's mistake (400).
-      this.#replaced = true;
+      this.#replaced = 400;
       const url = this.#req.url!;
       const q = url.indexOf('?');
       this.#respond(400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
@@ -538,15 +537,15 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       if (statusText) this.#res.writeHead(status, statusText, headers);
       else this.#res.writeHead(status, headers);
     } catch (err) {
-      // The parser lets nothing through that node refuses; if it ever did, fail this exchange only.
-      this.#status = 0;
-      this.#abort?.(err as Error);
+      // The parser lets nothing through that node refuses; if it ever did, this exchange gets a 502.
+      this.#replaced = 502;
+      this.#respond(502, `<Error> replica '${this.#member.hostname}' failed: ${(err as Error).message}`);
     }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.#replaced || this.#status === 0) return true;
+    if (this.#replaced !== 0) return true;
     const res = this.#res;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
@@ -562,12 +561,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   /** The last body chunk and the end of the response at once (UpstreamPool): one write to the client. */
   onEnd(last: Buffer | string | undefined): void {
     this.#settleUpstream();
-    this.#stats.downSince = 0;
-    if (this.#replaced) {
-      this.#finish(400, this.#stats);
+    this.#proxy.health.answered(this.#replica);
+    if (this.#replaced !== 0) {
+      this.#finish(this.#replaced, this.#stats);
       return;
     }
-    if (this.#status === 0) return;
     if (typeof last === 'string') this.#res.end(last, 'latin1');
     else this.#res.end(last);
     this.#finish(this.#status, this.#stats);
@@ -582,9 +580,14 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     }
     const code = (err as { code?: string }).code ?? '';
     const res = this.#res;
+    if (this.#replaced !== 0) {
+      // The client already has its whole (replacement) response.
+      this.#finish(this.#replaced, this.#stats);
+      return;
+    }
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
-      this.#stats.failed(code || 'body error', Date.now(), false);
+      this.#stats.failed(code || 'body error', Date.now());
       res.destroy();
       this.#finish(this.#status || 502, this.#stats);
       return;
@@ -611,6 +614,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (next) {
       this.#member = next;
       this.#stats = this.#proxy.metrics.upstream(next.hostname);
+      this.#replica = this.#proxy.health.state(next.hostname);
       this.#dispatch();
       return;
     }
@@ -629,8 +633,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   #settleUpstream(): void {
     if (!this.#dispatched) return;
     this.#dispatched = false;
-    this.#stats.inflight--;
-    this.#proxy.inflight--;
+    this.#proxy.health.release(this.#replica);
   }
 
   #respond(status: number, message: string): void {

@@ -94,7 +94,7 @@ export class ReplyFromProxy {
         res: { statusCode: number; stream: IncomingMessage },
       ): void => {
         // It answered: whatever refused a connection before is over.
-        request.ringlb!.stats.downSince = 0;
+        proxy.health.answered(proxy.health.state(request.ringlb!.member.hostname));
         if (res.statusCode !== 404) {
           void reply.send(res.stream);
           return;
@@ -144,9 +144,13 @@ export class ReplyFromProxy {
       });
       this.#send(reply, attempt, hooks);
     });
-    // Only a request target that is not a path (`*`, absolute form) misses the route.
+    // Only a request target that is not a path (`*`, absolute form) misses the route; this
+    // comparison engine does not rewrite absolute-form targets as the builtin one does.
     app.setNotFoundHandler((request, reply) => {
-      const refusal = proxy.refusal(request.url, proxy.view)!;
+      const refusal = proxy.refusal(request.url, proxy.view) ?? {
+        status: 400,
+        message: `<Error> cannot proxy request target '${request.url}'`,
+      };
       proxy.metrics.local.record(refusal.status, 0);
       this.#fail(reply, refusal.status, refusal.message);
     });
@@ -167,8 +171,7 @@ export class ReplyFromProxy {
   }
 
   #send(reply: FastifyReply, attempt: Attempt, hooks: object): void {
-    attempt.stats.inflight++;
-    this.#proxy.inflight++;
+    this.#proxy.health.acquire(this.#proxy.health.state(attempt.member.hostname));
     attempt.settled = false;
     const body = attempt.body;
     if (body !== null && body.length > 0) {
@@ -215,8 +218,7 @@ export class ReplyFromProxy {
   #settle(attempt: Attempt): void {
     if (attempt.settled) return;
     attempt.settled = true;
-    attempt.stats.inflight--;
-    this.#proxy.inflight--;
+    this.#proxy.health.release(this.#proxy.health.state(attempt.member.hostname));
   }
 
   #fail(reply: FastifyReply, status: number, message: string): void {

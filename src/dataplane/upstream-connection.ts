@@ -361,7 +361,20 @@ export class UpstreamConnection implements ResponseSink {
     const e = err as UpstreamError;
     e.reused = this.#served > 0;
     e.responseStarted = this.#parser.started;
-    handler.onError(e);
+    notify(() => handler.onError(e));
+  }
+}
+
+/**
+ * Runs a handler callback from a socket or timer callback, where an
+ * exception would end the process: a handler bug costs a warning, not every
+ * other connection.
+ */
+export function notify(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.emitWarning(err as Error);
   }
 }
 

@@ -3,6 +3,7 @@ import {
   UpstreamConnection,
   type UpstreamHandler,
   type UpstreamRequest,
+  notify,
   upstreamError,
 } from './upstream-connection.js';
 import { UpstreamCode } from './upstream-errors.js';
@@ -84,7 +85,9 @@ export class UpstreamPool implements ConnectionOwner {
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
     if (this.#closed) {
-      queueMicrotask(() => handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring')));
+      queueMicrotask(() =>
+        notify(() => handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring'))),
+      );
       return;
     }
     // A resend after a reused connection failed goes out on a new one, even past the limit (once).
@@ -170,7 +173,9 @@ export class UpstreamPool implements ConnectionOwner {
     this.#queueHead = 0;
     for (const w of waiting)
       if (w)
-        queueMicrotask(() => w.handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring')));
+        queueMicrotask(() =>
+          notify(() => w.handler.onError(upstreamError(UpstreamCode.POOL_CLOSED, 'the replica left the ring'))),
+        );
     if (this.#all.size === 0) {
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -194,7 +199,10 @@ export class UpstreamPool implements ConnectionOwner {
       const w = this.#queue[this.#queueHead];
       if (w !== undefined && now - w.since < this.#queueTimeoutMs) return;
       this.#nextWaiting();
-      w?.handler.onError(upstreamError(UpstreamCode.QUEUE_TIMEOUT, 'no free connection to the replica in time'));
+      if (w)
+        notify(() =>
+          w.handler.onError(upstreamError(UpstreamCode.QUEUE_TIMEOUT, 'no free connection to the replica in time')),
+        );
     }
   }
 
