@@ -1,25 +1,9 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { startUp } from '../helpers/up-process.js';
 import { ReflectionClient, type ReflectionError, type ReflectionVersion } from '../helpers/reflection-client.js';
-
-/** `npm start` (ringlb up with its defaults) on free ports; resolves with the control plane address. */
-export async function startUp(t: TestContext, extraEnv: Record<string, string> = {}): Promise<string> {
-  const proc = spawnRinglb(t, ['up'], {
-    env: {
-      RINGLB_INSTANCE: `refl-${process.pid}-${Date.now()}`,
-      RINGLB_HOST: '127.0.0.1',
-      RINGLB_PORT: '0',
-      RINGLB_ADMIN: 'off',
-      RINGLB_CONTROL_LISTEN: '127.0.0.1:0',
-      ...extraEnv,
-    },
-  });
-  const [, control] = await proc.waitForLog(/ringlb is up.*control=(\S+)/, 30_000);
-  return control;
-}
 
 /** Requests for the unary RPCs; any RPC not listed is called with {} (it must still be served and resolvable). */
 const UNARY_REQUESTS: Record<string, JsonValue> = {
