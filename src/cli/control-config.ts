@@ -8,6 +8,11 @@ import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
+import {
+  controlServerSecurityOptions,
+  readControlServerSecurity,
+  type ControlServerSecurity,
+} from './security-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
@@ -29,6 +34,7 @@ export interface ControlConfig {
   heartbeatTimeoutMs: number;
   fall: number;
   faultHook: boolean;
+  security: ControlServerSecurity;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -68,6 +74,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
+    ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
   ];
 }
 
@@ -90,8 +97,9 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
+  const listen = reader.hostPort(listenKey, o[listenKey]);
   return {
-    listen: reader.hostPort(listenKey, o[listenKey]).text,
+    listen: listen.text,
     runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker'] as const),
     replicas: reader.int('replicas', o.replicas, 0, maxReplicas),
     maxReplicas,
@@ -104,6 +112,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
+    security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   };
 }
 
@@ -123,6 +132,8 @@ export async function createDriver(config: ControlConfig, log: Logger): Promise<
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
+  for (const warning of config.security.warnings) log.warn(warning);
+  if (config.security.tokenCreated) log.info('wrote a new random token', { file: config.security.tokenCreated });
   return new ControlPlaneServer({
     listen: config.listen,
     driver: await createDriver(config, log),
@@ -133,5 +144,7 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     fall: config.fall,
     log,
+    security: config.security,
+    limits: config.security.limits,
   });
 }

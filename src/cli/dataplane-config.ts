@@ -1,9 +1,11 @@
 import os from 'node:os';
 import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
+import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
+import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { opt, type ConfigReader } from './options.js';
 
 export interface DataPlaneConfig {
@@ -17,6 +19,9 @@ export interface DataPlaneConfig {
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
   proxyEngine: ProxyEngine;
+  shims: ShimsMode;
+  /** Set by the command (its client flags, or `up`'s own control plane). */
+  controlSecurity?: ControlClientSecurity;
 }
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
@@ -51,6 +56,12 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_PROXY_ENGINE',
       'builtin',
     ),
+    opt(
+      '--shims <mode>',
+      'classic REST shims: on (/rep /add /rm; /add /rm need the token when --token-file is set) | read-only (/rep) | off',
+      'RINGLB_SHIMS',
+      'on',
+    ),
   ];
 }
 
@@ -76,6 +87,7 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
+    shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
   };
 }
 
@@ -92,6 +104,8 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
     proxyEngine: config.proxyEngine,
+    shims: config.shims,
+    controlSecurity: config.controlSecurity,
     log,
   };
 }
