@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
+import { DEFAULT_LIMITS } from '../../src/control/stream-limits.js';
+import { defer } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/http.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
+
+const STREAMS = 10_000;
+
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return Math.round(kb / 1024);
+}
+
+test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsPerClient} served, the rest RESOURCE_EXHAUSTED, the control plane stays responsive`, async (t) => {
+  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
+  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const pid = proc.child.pid!;
+  const rssBefore = rssMb(pid);
+
+  const flood = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  defer(t, () => flood.close());
+  const other = new ControlPlaneClient(address, grpc.credentials.createInsecure(), {
+    // A separate channel: the flood's connection must not be what answers.
+    'grpc.use_local_subchannel_pool': 1,
+  });
+  defer(t, () => other.close());
+
+  const served: grpc.ClientReadableStream<RingSnapshot>[] = [];
+  const codes = new Map<number, number>();
+  let settled = 0;
+  const startedAt = Date.now();
+  const listReplicasMs = (): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const at = Date.now();
+      other.listReplicas({}, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (err) =>
+        err ? reject(err) : resolve(Date.now() - at),
+      );
+    });
+  let during: Promise<number> | undefined;
+  for (let i = 0; i < STREAMS; i++) {
+    // Batches, so this process's own event loop is not what delays the probe below.
+    if (i % 250 === 0) await new Promise((r) => setImmediate(r));
+    if (i === STREAMS / 2) during = listReplicasMs();
+    const call = flood.watchRing({ nodeId: `flood-${i}` });
+    let done = false;
+    const settle = (): void => {
+      if (!done) {
+        done = true;
+        settled++;
+      }
+    };
+    call.on('data', () => {
+      if (!done) served.push(call);
+      settle();
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
+      settle();
+    });
+  }
+  defer(t, () => {
+    for (const call of served) call.cancel();
+  });
+
+  // Responsive during the flood and after it: a unary call on another channel answers.
+  const listMs = await during!;
+  await waitFor('every stream answered or refused', () => settled === STREAMS, 180_000);
+  const floodMs = Date.now() - startedAt;
+  const afterMs = await listReplicasMs();
+  const rssAfter = rssMb(pid);
+  t.diagnostic(
+    `${STREAMS} WatchRing calls: ${served.length} served, ${codes.get(grpc.status.RESOURCE_EXHAUSTED) ?? 0} RESOURCE_EXHAUSTED in ${floodMs} ms; ` +
+      `ListReplicas during the flood ${listMs} ms, after it ${afterMs} ms; control plane RSS ${rssBefore} → ${rssAfter} MB`,
+  );
+  assert.equal(served.length, DEFAULT_LIMITS.maxStreamsPerClient);
+  assert.deepEqual([...codes], [[grpc.status.RESOURCE_EXHAUSTED, STREAMS - DEFAULT_LIMITS.maxStreamsPerClient]]);
+  assert.ok(rssAfter - rssBefore < 150, `RSS grew by ${rssAfter - rssBefore} MB`);
+  assert.ok(afterMs < 2_000, `ListReplicas took ${afterMs} ms with ${served.length} streams held`);
+
+  // Closing streams gives the slots back.
+  for (const call of served.splice(0)) call.cancel();
+  await waitFor(
+    'a new WatchRing served once the old ones closed',
+    () =>
+      new Promise<boolean>((resolve) => {
+        const call = flood.watchRing({ nodeId: 'after' });
+        call.on('data', () => {
+          resolve(true);
+          call.cancel();
+        });
+        call.on('error', (err: grpc.ServiceError) => resolve(err.code === grpc.status.CANCELLED));
+      }),
+    10_000,
+  );
+});
