@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,11 +33,6 @@ export interface PythonResult {
   fetched?: string[];
 }
 
-/** Whether Debian's python3 with grpc and protobuf is here (the CI installs python3-grpcio). */
-export function pythonGrpcAvailable(): boolean {
-  return existsSync(SYSTEM_PYTHON);
-}
-
 /** Runs the strict Python client against `address`; one result per step, after a header line. */
 export function runPythonClient(
   address: string,
@@ -50,7 +44,12 @@ export function runPythonClient(
       [SCRIPT, address, JSON.stringify(script)],
       { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        if (err) return reject(new Error(`python client failed: ${err.message}\n${stderr}`));
+        if (err)
+          return reject(
+            new Error(
+              `python client failed (needs: apt install python3-grpcio python3-protobuf): ${err.message}\n${stderr}`,
+            ),
+          );
         const [header, ...results] = stdout
           .trim()
           .split('\n')
