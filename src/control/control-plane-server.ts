@@ -10,6 +10,7 @@ import { tokenInterceptor, type TokenScope } from './auth.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { createControlService } from './control-service.js';
 import { HealthStatusService, ServingStatus } from './health-service.js';
+import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingStore } from './ring-store.js';
@@ -43,6 +44,7 @@ export class ControlPlaneServer {
   readonly ring: RingStore;
   readonly manager: ReplicaManager;
   readonly #options: ControlPlaneOptions;
+  readonly #limits: ControlPlaneLimits;
   /** Open streaming calls per client, and refusals. */
   readonly streamLimiter: StreamLimiter;
   readonly #server: grpc.Server;
@@ -66,6 +68,7 @@ export class ControlPlaneServer {
     this.#log = options.log ?? silentLogger;
     const maxReplicas = options.maxReplicas ?? 50;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#limits = limits;
     this.streamLimiter = new StreamLimiter(limits);
     const { token, tokenScope = 'mutations' } = options.security ?? {};
     // The token check runs first: an unauthenticated stream never takes a slot.
@@ -125,6 +128,7 @@ export class ControlPlaneServer {
     }).catch((err: Error) => {
       throw RinglbError.unavailable(`cannot listen on ${this.#options.listen}: ${err.message}`, err);
     });
+    enforcePingPolicy(this.#server, this.#limits, this.#log);
     const host = this.#options.listen.slice(0, this.#options.listen.lastIndexOf(':'));
     this.#address = `${host}:${port}`;
     this.#log.info('control plane listening', { address: this.#address });

@@ -1,7 +1,8 @@
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import type { PingPolicy } from './ping-policy.js';
 
 /** Resource bounds of the control plane's gRPC server (one place for their defaults). */
-export interface ControlPlaneLimits {
+export interface ControlPlaneLimits extends PingPolicy {
   /** Largest request message accepted, bytes. Control requests are tiny. */
   maxMessageBytes: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
@@ -22,6 +23,11 @@ export const DEFAULT_LIMITS: Readonly<ControlPlaneLimits> = Object.freeze({
   maxStreams: 4_096,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
+  // A data plane holds WatchRing open for hours with few messages: C core's 5 min
+  // minimum would be as safe, 1 min lets clients detect a dead peer sooner.
+  permitWithoutCalls: false,
+  minPingIntervalMs: 60_000,
+  maxPingStrikes: 2,
 });
 
 /** grpc-js server options for `limits`. */

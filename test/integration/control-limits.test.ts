@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
 import { DEFAULT_LIMITS } from '../../src/control/stream-limits.js';
 import { defer } from '../helpers/cleanup.js';
+import { startControlPlane } from '../helpers/control-plane.js';
 import { waitFor } from '../helpers/http.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
 
@@ -96,4 +98,38 @@ test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsP
       }),
     10_000,
   );
+});
+
+test('keepalive enforcement: a client that pings too often gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings"', async (t) => {
+  const { address } = await startControlPlane(t, { replicas: 0 });
+  const connect = async (): Promise<http2.ClientHttp2Session> => {
+    const session = http2.connect(`http://${address}`);
+    session.on('error', () => undefined);
+    defer(t, () => session.destroy());
+    await new Promise((resolve) => session.once('connect', resolve));
+    return session;
+  };
+  const ping = (session: http2.ClientHttp2Session): Promise<void> =>
+    new Promise((resolve) => {
+      if (!session.ping(() => resolve())) resolve();
+    });
+
+  const rude = await connect();
+  const goaway = new Promise<{ code: number; data: string }>((resolve) =>
+    rude.on('goaway', (code, _last, data) => resolve({ code, data: data?.toString() ?? '' })),
+  );
+  for (let i = 0; i < 5 && !rude.closed; i++) await ping(rude);
+  const { code, data } = await goaway;
+  assert.equal(code, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  assert.equal(data, 'too_many_pings');
+
+  // One ping (grpc-js, grpc-go and C core clients send one per keepalive interval) is fine.
+  const polite = await connect();
+  await ping(polite);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(polite.closed || polite.destroyed, false);
+  // And the control plane still answers gRPC.
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  defer(t, () => client.close());
+  await new Promise((resolve, reject) => client.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
 });
