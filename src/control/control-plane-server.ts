@@ -9,7 +9,7 @@ import { serverCredentials, type ServerTlsFiles } from '../shared/tls-credential
 import { tokenInterceptor, type TokenScope } from './auth.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { createControlService } from './control-service.js';
-import { HealthStatusService, ServingStatus } from './health-service.js';
+import { HealthStatusService, ServingStatus } from './health-status-service.js';
 import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
 import { ReplicaManager } from './replica-manager.js';

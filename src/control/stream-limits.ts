@@ -18,8 +18,9 @@ export interface ControlPlaneLimits extends PingPolicy {
 
 export const DEFAULT_LIMITS: Readonly<ControlPlaneLimits> = Object.freeze({
   maxMessageBytes: 256 * 1024,
-  maxConcurrentStreamsPerConnection: 256,
-  maxStreamsPerClient: 64,
+  maxConcurrentStreamsPerConnection: 1_000,
+  // Per address, not per process: every data plane (and worker) on a host shares it.
+  maxStreamsPerClient: 256,
   maxStreams: 4_096,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
@@ -44,7 +45,7 @@ export function serverOptions(limits: ControlPlaneLimits): Record<string, number
  * Counts open streaming calls per client address (not per connection: a
  * client opening many connections is still one client) and in total, and
  * refuses the excess with RESOURCE_EXHAUSTED before the handler runs, so
- * 10,000 WatchRing calls from one client cost 64 subscriptions, not 10,000.
+ * 10,000 WatchRing calls from one client cost 256 subscriptions, not 10,000.
  */
 export class StreamLimiter {
   readonly #limits: Pick<ControlPlaneLimits, 'maxStreamsPerClient' | 'maxStreams'>;
