@@ -133,3 +133,19 @@ test('keepalive enforcement: a client that pings too often gets GOAWAY ENHANCE_Y
   defer(t, () => client.close());
   await new Promise((resolve, reject) => client.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
 });
+
+test(`a request over ${DEFAULT_LIMITS.maxMessageBytes / 1024} KiB is refused with RESOURCE_EXHAUSTED and changes nothing`, async (t) => {
+  const { address, server } = await startControlPlane(t, { replicas: 0 });
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  defer(t, () => client.close());
+  const code = await new Promise<number>((resolve) =>
+    client.addReplicas({ n: 1, hostnames: ['x'.repeat(DEFAULT_LIMITS.maxMessageBytes + 1)] }, (err) =>
+      resolve(err ? err.code : grpc.status.OK),
+    ),
+  );
+  assert.equal(code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.equal(server.manager.list().length, 0);
+  const version = server.ring.current.version;
+  await new Promise((resolve, reject) => client.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
+  assert.equal(server.ring.current.version, version);
+});
