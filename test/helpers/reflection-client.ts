@@ -203,23 +203,41 @@ export class ReflectionClient {
     }
   }
 
-  /** Reads the first `count` messages of a server stream as JSON, then cancels it. */
+  /**
+   * Reads the first `count` messages of a server stream as JSON, then cancels
+   * it. A bidirectional method gets `request` as its first message and is
+   * left open for writing, as a watcher that acknowledges would hold it.
+   */
   async readStream(fullMethod: string, request: JsonValue, count = 1): Promise<Record<string, any>[]> {
     const { method, registry } = await this.#method(fullMethod);
     const input = this.#codec(method.input, registry);
     const output = this.#codec(method.output, registry);
     const client = this.#client();
+    const options = { deadline: Date.now() + 30_000 };
     try {
       return await new Promise((resolve, reject) => {
         const got: Record<string, any>[] = [];
-        const stream = client.makeServerStreamRequest(
-          `/${fullMethod}`,
-          input.encode,
-          output.decode,
-          request,
-          this.#metadata(),
-          { deadline: Date.now() + 30_000 },
-        );
+        let stream: grpc.ClientReadableStream<JsonValue>;
+        if (method.methodKind === 'bidi_streaming') {
+          const duplex = client.makeBidiStreamRequest(
+            `/${fullMethod}`,
+            input.encode,
+            output.decode,
+            this.#metadata(),
+            options,
+          );
+          duplex.write(request);
+          stream = duplex;
+        } else {
+          stream = client.makeServerStreamRequest(
+            `/${fullMethod}`,
+            input.encode,
+            output.decode,
+            request,
+            this.#metadata(),
+            options,
+          );
+        }
         stream.on('data', (msg: Record<string, any>) => {
           got.push(msg);
           if (got.length === count) {

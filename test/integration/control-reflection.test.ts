@@ -75,7 +75,10 @@ for (const version of ['v1', 'v1alpha'] as ReflectionVersion[]) {
               `${full}: ${(err as Error).message}`,
             );
           }
-        } else if (method.methodKind === 'server_streaming') {
+        } else if (
+          method.methodKind === 'server_streaming' ||
+          (method.methodKind === 'bidi_streaming' && !name.startsWith('grpc.reflection.'))
+        ) {
           streams++;
           const [first] = await client.readStream(full, STREAM_REQUESTS[full] ?? {});
           assert.equal(typeof first, 'object', full);
