@@ -111,7 +111,15 @@ export function addReflection(server: Server, served: readonly string[], index =
   const handler = (call: ServerDuplexStream<ServerReflectionRequest, ServerReflectionResponse>): void => {
     const sent = new Set<string>();
     call.on('data', (request: ServerReflectionRequest) => {
-      if (!call.writableEnded) call.write(answer(index, services, request, sent));
+      if (call.writableEnded) return;
+      // A few bytes in, kilobytes out: a client that sends without reading
+      // must not make the server queue answers without end. Reading stops
+      // until the client takes what was written (HTTP/2 flow control then
+      // holds the client's requests back).
+      if (!call.write(answer(index, services, request, sent))) {
+        call.pause();
+        call.once('drain', () => call.resume());
+      }
     });
     call.on('end', () => call.end());
     call.on('error', () => undefined);

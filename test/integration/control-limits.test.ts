@@ -149,3 +149,42 @@ test(`a request over ${DEFAULT_LIMITS.maxMessageBytes / 1024} KiB is refused wit
   await new Promise((resolve, reject) => client.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
   assert.equal(server.ring.current.version, version);
 });
+
+test('reflection: a client that sends requests without reading the answers cannot make the server queue them', async (t) => {
+  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
+  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const pid = proc.child.pid!;
+  const rssBefore = rssMb(pid);
+  // A raw HTTP/2 client, so that not reading really means not reading: no WINDOW_UPDATE, the
+  // server's writes stop at the flow-control window (grpc-js clients read into their own buffer).
+  const session = http2.connect(`http://${address}`);
+  session.on('error', () => undefined);
+  defer(t, () => session.destroy());
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => undefined);
+  // ServerReflectionRequest{file_by_filename: "ringlb/v1/ringlb.proto"} (field 3), in a gRPC frame.
+  const name = Buffer.from('ringlb/v1/ringlb.proto');
+  const message = Buffer.concat([Buffer.from([(3 << 3) | 2, name.length]), name]);
+  const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+  const REQUESTS = 50_000;
+  stream.write(Buffer.concat(Array.from({ length: REQUESTS }, () => frame)));
+  // No 'data' listener: this client reads nothing. Give the server time to do what it would.
+  await new Promise((r) => setTimeout(r, 3_000));
+  const rssAfter = rssMb(pid);
+  // Each answer carries the ringlb.proto descriptor; without backpressure the RSS grew ~57 MB in these 3 s.
+  t.diagnostic(`${REQUESTS} unread reflection requests: control plane RSS ${rssBefore} → ${rssAfter} MB`);
+  assert.ok(rssAfter - rssBefore < 30, `RSS grew by ${rssAfter - rssBefore} MB`);
+  const other = new ControlPlaneClient(address, grpc.credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+  });
+  defer(t, () => other.close());
+  await new Promise((resolve, reject) => other.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
+  // Reading resumes the answers.
+  const first = await new Promise<Buffer>((resolve) => stream.once('data', resolve));
+  assert.ok(first.length > 100);
+});
