@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import type { Option } from 'commander';
 import { checkExposure, TOKEN_SCOPES, type TokenScope } from '../control/auth.js';
 import { DEFAULT_LIMITS, type ControlPlaneLimits } from '../control/stream-limits.js';
@@ -56,6 +57,18 @@ export function controlServerSecurityOptions(prefix: '' | 'control-'): Option[] 
   ];
 }
 
+/** Names a missing or unreadable file at start, with its flag, instead of at the first connection. */
+function readableFile(reader: ConfigReader, key: string, raw: unknown): string | undefined {
+  if (!raw) return undefined;
+  const file = String(raw);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    reader.fail(key, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  return file;
+}
+
 const camel = (prefix: string, name: string): string =>
   (prefix + name).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
@@ -66,9 +79,9 @@ export function readControlServerSecurity(
   listenHost: string,
 ): ControlServerSecurity {
   const [certKey, keyKey, caKey] = ['tls-cert', 'tls-key', 'tls-client-ca'].map((n) => camel(prefix, n));
-  const cert = o[certKey] ? String(o[certKey]) : undefined;
-  const key = o[keyKey] ? String(o[keyKey]) : undefined;
-  const clientCa = o[caKey] ? String(o[caKey]) : undefined;
+  const cert = readableFile(reader, certKey, o[certKey]);
+  const key = readableFile(reader, keyKey, o[keyKey]);
+  const clientCa = readableFile(reader, caKey, o[caKey]);
   if (Boolean(cert) !== Boolean(key)) reader.fail(cert ? keyKey : certKey, 'TLS needs both a certificate and its key');
   if (clientCa && !cert)
     reader.fail(caKey, `client certificates need TLS: set --${prefix}tls-cert and --${prefix}tls-key`);
@@ -122,12 +135,11 @@ export function readControlClientSecurity(
   o: Record<string, unknown>,
   defaults: { ca?: string; token?: BearerToken } = {},
 ): ControlClientSecurity {
-  const str = (x: unknown): string | undefined => (x ? String(x) : undefined);
   const security: ControlClientSecurity = {
-    ca: str(o.controlCa) ?? defaults.ca,
-    cert: str(o.controlCert),
-    key: str(o.controlKey),
-    serverName: str(o.controlServerName),
+    ca: readableFile(reader, 'controlCa', o.controlCa) ?? defaults.ca,
+    cert: readableFile(reader, 'controlCert', o.controlCert),
+    key: readableFile(reader, 'controlKey', o.controlKey),
+    serverName: o.controlServerName ? String(o.controlServerName) : undefined,
     token: defaults.token,
   };
   if (Boolean(security.cert) !== Boolean(security.key))

@@ -29,6 +29,21 @@ test('a public control-plane address without TLS or a token is refused unless --
   const scope = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--token-required-for', 'all']);
   assert.equal(await scope.exited, 2);
   assert.match(scope.log(), /--token-required-for \(RINGLB_TOKEN_REQUIRED_FOR\): 'all' needs --token-file/);
+  const files = spawnRinglb(t, [
+    'dataplane',
+    '--port',
+    '0',
+    '--control-ca',
+    '/nonexistent/ca.pem',
+    '--control-cert',
+    'x.pem',
+  ]);
+  assert.equal(await files.exited, 2);
+  assert.match(files.log(), /--control-ca \(RINGLB_CONTROL_CA\): cannot read \/nonexistent\/ca\.pem \(ENOENT\)/);
+  assert.match(
+    files.log(),
+    /--control-key \(RINGLB_CONTROL_KEY\): mutual TLS needs both --control-cert and --control-key/,
+  );
 });
 
 test('real processes: a data plane and the CLI follow a mutual-TLS + token control plane', async (t) => {
