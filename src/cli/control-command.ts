@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { createLogger } from '../shared/logger.js';
 import { controlOptions, createControlPlane, readControlConfig } from './control-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { tokenFileOption } from './security-config.js';
 
 /** `ringlb control`: the control plane alone (compose runs it beside `ringlb dataplane`). */
 export default function register(program: Command): void {
   const options = [
     ...controlOptions('--listen'),
+    tokenFileOption(),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
   ];
   const command = program.command('control').description('run the gRPC control plane and keep N replicas running');

@@ -11,6 +11,11 @@ import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
+import {
+  controlServerSecurityOptions,
+  readControlServerSecurity,
+  type ControlServerSecurity,
+} from './security-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
@@ -34,6 +39,7 @@ export interface ControlConfig {
   faultHook: boolean;
   /** --runtime static: the servers ringlb routes to but does not run. */
   backends: StaticBackend[];
+  security: ControlServerSecurity;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -99,6 +105,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', String(d.fall)),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
+    ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
   ];
 }
 
@@ -123,9 +130,10 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
   const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'static'] as const);
   const backends = readBackends(reader, o.backend, runtime === 'static');
+  const listen = reader.hostPort(listenKey, o[listenKey]);
   // Frozen: the configuration is parsed and validated once, then only read.
   return Object.freeze({
-    listen: reader.hostPort(listenKey, o[listenKey]).text,
+    listen: listen.text,
     runtime,
     // A static set is as large as the backends given; --replicas applies to the runtimes that start replicas.
     replicas: runtime === 'static' ? backends.length : reader.int('replicas', o.replicas, 0, maxReplicas),
@@ -140,6 +148,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     backends,
+    security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   });
 }
 
@@ -187,6 +196,8 @@ export async function createDriver(config: ControlConfig, log: Logger): Promise<
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
+  for (const warning of config.security.warnings) log.warn(warning);
+  if (config.security.tokenCreated) log.info('wrote a new random token', { file: config.security.tokenCreated });
   return new ControlPlaneServer({
     listen: config.listen,
     driver: await createDriver(config, log),
@@ -197,5 +208,7 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     fall: config.fall,
     log,
+    security: config.security,
+    limits: config.security.limits,
   });
 }

@@ -4,6 +4,7 @@ import { DataPlaneCluster, runDataPlaneWorker } from '../dataplane/data-plane-cl
 import { createLogger } from '../shared/logger.js';
 import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, toDataPlaneOptions } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
 export { parseRoutingKey } from '../dataplane/routing-key.js';
 
@@ -20,6 +21,8 @@ export default function register(program: Command): void {
   const options = [
     opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
     ...dataPlaneOptions(),
+    ...controlClientOptions(),
+    tokenFileOption(),
     opt('--workers <n>', 'processes sharing the port (1: no worker processes)', 'RINGLB_WORKERS', '1'),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
   ];
@@ -33,7 +36,10 @@ export default function register(program: Command): void {
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(options);
       const control = reader.hostPort('control', o.control);
-      const config = readDataPlaneConfig(reader, o, control.text);
+      const config = {
+        ...readDataPlaneConfig(reader, o, control.text),
+        controlSecurity: readControlClientSecurity(reader, o),
+      };
       const workers = reader.int('workers', o.workers, 1, 64);
       const logLevel = reader.logLevel('logLevel', o.logLevel);
       reader.done();

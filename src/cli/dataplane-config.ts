@@ -2,9 +2,11 @@ import os from 'node:os';
 import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
+import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
+import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { opt, type ConfigReader } from './options.js';
 
 export interface DataPlaneConfig {
@@ -21,6 +23,9 @@ export interface DataPlaneConfig {
   clientHeaderTimeoutMs: number;
   clientBodyTimeoutMs: number;
   queueTimeoutMs: number;
+  shims: ShimsMode;
+  /** Set by the command (its client flags, or `up`'s own control plane). */
+  controlSecurity?: ControlClientSecurity;
 }
 
 const d = PROXY_DEFAULTS;
@@ -90,6 +95,12 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_PROXY_ENGINE',
       'builtin',
     ),
+    opt(
+      '--shims <mode>',
+      'classic REST shims: on (/rep /add /rm; /add /rm need the token when --token-file is set) | read-only (/rep) | off',
+      'RINGLB_SHIMS',
+      'on',
+    ),
   ];
 }
 
@@ -119,6 +130,7 @@ export function readDataPlaneConfig(
     clientHeaderTimeoutMs: reader.int('clientHeaderTimeout', o.clientHeaderTimeout, 1_000, 3_600_000),
     clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
     queueTimeoutMs: reader.int('queueTimeout', o.queueTimeout, 10, 3_600_000),
+    shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
   });
 }
 
@@ -138,6 +150,8 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
     clientBodyTimeoutMs: config.clientBodyTimeoutMs,
     queueTimeoutMs: config.queueTimeoutMs,
+    shims: config.shims,
+    controlSecurity: config.controlSecurity,
     log,
   };
 }

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
 import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
+import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
 import { ConfigReader, opt, runAction } from './options.js';
+import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
 /**
  * `ringlb ring show | policy | simulate`: the ring over gRPC, for scripts
@@ -10,8 +12,11 @@ import { ConfigReader, opt, runAction } from './options.js';
  */
 export default function register(program: Command): void {
   const ring = program.command('ring').description('show the ring, switch its strategy live, or dry-run a change');
-  const control = (): Option =>
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051');
+  const control = (): Option[] => [
+    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
+    ...controlClientOptions(),
+    tokenFileOption(),
+  ];
   const policyOptions = (): Option[] => [
     opt('--strategy <name>', 'classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY'),
     opt(
@@ -23,27 +28,29 @@ export default function register(program: Command): void {
   ];
 
   const show = ring.command('show').description('print the current ring snapshot as JSON');
-  const showOptions = [control()];
+  const showOptions = control();
   for (const o of showOptions) show.addOption(o);
   show.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(showOptions);
       const address = reader.hostPort('control', o.control).text;
+      const security = readControlClientSecurity(reader, o);
       reader.done();
-      await withClient(address, async (client) => print(await firstSnapshot(client)));
+      await withClient(address, security, async (client) => print(await firstSnapshot(client)));
     }),
   );
 
   const policy = ring.command('policy').description('switch the ring strategy live (SetRingPolicy)');
-  const policyOpts = [control(), ...policyOptions()];
+  const policyOpts = [...control(), ...policyOptions()];
   for (const o of policyOpts) policy.addOption(o);
   policy.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(policyOpts);
       const address = reader.hostPort('control', o.control).text;
+      const security = readControlClientSecurity(reader, o);
       const wanted = readPolicy(reader, o, true)!;
       reader.done();
-      await withClient(address, async (client) => {
+      await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
         print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
       });
@@ -54,7 +61,7 @@ export default function register(program: Command): void {
     .command('simulate')
     .description('dry run: keys moved and balance for a proposed change (SimulateChange)');
   const simulateOpts = [
-    control(),
+    ...control(),
     opt('--add <n>', 'replicas to add (generated names)', 'RINGLB_SIMULATE_ADD', '0'),
     opt('--add-hostname <name...>', 'named replicas to add', 'RINGLB_SIMULATE_ADD_HOSTNAMES'),
     opt('--remove <name...>', 'replicas to remove', 'RINGLB_SIMULATE_REMOVE'),
@@ -66,12 +73,13 @@ export default function register(program: Command): void {
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(simulateOpts);
       const address = reader.hostPort('control', o.control).text;
+      const security = readControlClientSecurity(reader, o);
       const addCount = reader.int('add', o.add, 0, 1000);
       const sampleKeys = reader.int('samples', o.samples, 1, 1_000_000);
       const proposed = readPolicy(reader, o, false);
       reader.done();
       const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : x ? String(x).split(',') : []);
-      await withClient(address, async (client) => {
+      await withClient(address, security, async (client) => {
         const res = await unary<import('../gen/ringlb/v1/ringlb.js').SimulateChangeResponse>((cb) =>
           client.simulateChange(
             {
@@ -108,8 +116,13 @@ function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: 
   };
 }
 
-async function withClient(address: string, fn: (client: ControlPlaneClient) => Promise<void>): Promise<void> {
-  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+async function withClient(
+  address: string,
+  security: ControlClientSecurity,
+  fn: (client: ControlPlaneClient) => Promise<void>,
+): Promise<void> {
+  const channel = controlChannel(security);
+  const client = new ControlPlaneClient(address, channel.credentials, channel.options);
   try {
     await fn(client);
   } catch (err) {

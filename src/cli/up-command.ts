@@ -3,6 +3,7 @@ import { createLogger } from '../shared/logger.js';
 import { controlOptions, createControlPlane, readControlConfig } from './control-config.js';
 import { createDataPlane, dataPlaneOptions, readDataPlaneConfig } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
 /**
  * `ringlb up` (and `npm start`): control plane, N replicas and one data plane
@@ -13,6 +14,8 @@ export default function register(program: Command): void {
   const options = [
     ...controlOptions('--control-listen'),
     ...dataPlaneOptions(),
+    ...controlClientOptions(),
+    tokenFileOption(),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
   ];
   const command = program
@@ -23,7 +26,12 @@ export default function register(program: Command): void {
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(options);
       const control = readControlConfig(reader, o, 'controlListen');
-      const data = readDataPlaneConfig(reader, o, control.listen);
+      // The data plane trusts its own control plane's certificate unless told otherwise, and sends its token.
+      const controlSecurity = readControlClientSecurity(reader, o, {
+        ca: control.security.tls?.cert,
+        token: control.security.token,
+      });
+      const data = { ...readDataPlaneConfig(reader, o, control.listen), controlSecurity };
       const logLevel = reader.logLevel('logLevel', o.logLevel);
       reader.done();
       const log = createLogger(logLevel, 'up');

@@ -1,19 +1,21 @@
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { ControlPlaneService } from '../gen/ringlb/v1/ringlb.js';
 import { DEFAULT_POLICY, normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
+import type { BearerToken } from '../shared/bearer-token.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { serverCredentials, type ServerTlsFiles } from '../shared/tls-credentials.js';
+import { tokenInterceptor, type TokenScope } from './auth.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { createControlService } from './control-service.js';
+import { HealthStatusService, ServingStatus } from './health-status-service.js';
+import { enforcePingPolicy } from './ping-policy.js';
+import { addReflection } from './reflection-service.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingStore } from './ring-store.js';
+import { type ControlPlaneLimits, DEFAULT_LIMITS, serverOptions, StreamLimiter } from './stream-limits.js';
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -28,15 +30,12 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   stopGraceMs?: number;
   log?: Logger;
+  /** TLS (mutual with clientCa) and the bearer token for mutations; none on loopback by default. */
+  security?: { tls?: ServerTlsFiles; token?: BearerToken; tokenScope?: TokenScope };
+  limits?: Partial<ControlPlaneLimits>;
 }
 
 const SERVICE_NAME = 'ringlb.v1.ControlPlane';
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** proto/ at the package root, from dist/src/control or src/control. */
-export const PROTO_ROOT = path.resolve(
-  here,
-  here.includes(`${path.sep}dist${path.sep}`) ? '../../../proto' : '../../proto',
-);
 
 /**
  * The control plane process: gRPC server with the ControlPlane service, the
@@ -46,8 +45,14 @@ export class ControlPlaneServer {
   readonly ring: RingStore;
   readonly manager: ReplicaManager;
   readonly #options: ControlPlaneOptions;
-  readonly #server = new grpc.Server();
-  readonly #health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+  readonly #limits: ControlPlaneLimits;
+  /** Open streaming calls per client, and refusals. */
+  readonly streamLimiter: StreamLimiter;
+  readonly #server: grpc.Server;
+  readonly #health = new HealthStatusService({
+    '': ServingStatus.NOT_SERVING,
+    [SERVICE_NAME]: ServingStatus.NOT_SERVING,
+  });
   readonly #streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   readonly #log: Logger;
   #address = '';
@@ -64,6 +69,16 @@ export class ControlPlaneServer {
     this.#log = options.log ?? silentLogger;
     const d = CONTROL_DEFAULTS;
     const maxReplicas = options.maxReplicas ?? d.maxReplicas;
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#limits = limits;
+    this.streamLimiter = new StreamLimiter(limits);
+    const { token, tokenScope = 'mutations' } = options.security ?? {};
+    // The token check runs first: an unauthenticated stream never takes a slot.
+    const interceptors = [
+      ...(token ? [tokenInterceptor(token, tokenScope, this.#log.child('auth'))] : []),
+      this.streamLimiter.interceptor,
+    ];
+    this.#server = new grpc.Server({ ...serverOptions(limits), interceptors });
     this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
     this.manager = new ReplicaManager({
       driver: options.driver,
@@ -95,14 +110,7 @@ export class ControlPlaneServer {
       }),
     );
     this.#health.addToServer(this.#server);
-    const reflected = protoLoader.loadSync(['ringlb/v1/ringlb.proto', 'health/v1/health.proto'], {
-      includeDirs: [PROTO_ROOT, path.resolve(path.dirname(healthProtoPath), '../..')],
-      keepCase: false,
-      longs: String,
-      enums: String,
-      defaults: true,
-    });
-    new ReflectionService(reflected).addToServer(this.#server);
+    addReflection(this.#server, [SERVICE_NAME, 'grpc.health.v1.Health']);
   }
 
   /** host:port actually bound. */
@@ -116,12 +124,13 @@ export class ControlPlaneServer {
    */
   async start(): Promise<{ address: string }> {
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(this.#options.listen, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      this.#server.bindAsync(this.#options.listen, serverCredentials(this.#options.security?.tls), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     }).catch((err: Error) => {
       throw RinglbError.unavailable(`cannot listen on ${this.#options.listen}: ${err.message}`, err);
     });
+    enforcePingPolicy(this.#server, this.#limits, this.#log);
     const host = this.#options.listen.slice(0, this.#options.listen.lastIndexOf(':'));
     this.#address = `${host}:${port}`;
     this.#log.info('control plane listening', { address: this.#address });
@@ -134,8 +143,8 @@ export class ControlPlaneServer {
       await this.close();
       throw err;
     }
-    this.#health.setStatus('', 'SERVING');
-    this.#health.setStatus(SERVICE_NAME, 'SERVING');
+    this.#health.set('', ServingStatus.SERVING);
+    this.#health.set(SERVICE_NAME, ServingStatus.SERVING);
     return { address: this.#address };
   }
 
@@ -146,11 +155,12 @@ export class ControlPlaneServer {
    */
   close(options: { removeReplicas?: boolean } = {}): Promise<void> {
     this.#closing ??= (async () => {
-      this.#health.setStatus('', 'NOT_SERVING');
-      this.#health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      this.#health.set('', ServingStatus.NOT_SERVING);
+      this.#health.set(SERVICE_NAME, ServingStatus.NOT_SERVING);
       await this.manager.close(options);
       for (const call of this.#streams) call.end();
       this.#streams.clear();
+      this.#health.endWatches();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           this.#server.forceShutdown();

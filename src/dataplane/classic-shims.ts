@@ -1,8 +1,10 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, ReplicaSet } from '../gen/ringlb/v1/ringlb.js';
-import { classicFailure, RinglbError } from '../shared/errors.js';
+import type { BearerToken } from '../shared/bearer-token.js';
+import { classicFailure, GrpcStatus, RinglbError } from '../shared/errors.js';
 import { fromGrpcError } from './classic-errors.js';
+import { bearerGuard } from './http-auth.js';
 
 export interface ClassicShimsOptions {
   client: ControlPlaneClient;
@@ -12,7 +14,15 @@ export interface ClassicShimsOptions {
   changeTimeoutMs?: number;
   /** Deadline for ListReplicas. Default 5 s. */
   listTimeoutMs?: number;
+  /** 'read-only' refuses /add and /rm with 403 (/rep stays). Default 'on'. */
+  mode?: Exclude<ShimsMode, 'off'>;
+  /** When set, /add and /rm need `Authorization: Bearer <token>`. */
+  token?: BearerToken;
 }
+
+/** on: /rep /add /rm; read-only: /rep only; off: the paths are proxied like any other. */
+export type ShimsMode = 'on' | 'read-only' | 'off';
+export const SHIMS_MODES: readonly ShimsMode[] = ['on', 'read-only', 'off'];
 
 /** The classic success body: `{"message": {"N": 3, "replicas": [...]}, "status": "successful"}`. */
 export interface ClassicReplicaSet {
@@ -60,8 +70,19 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
     });
 
   app.get('/rep', () => call(client.listReplicas, {}, listTimeoutMs));
-  app.post('/add', (request) => call(client.addReplicas, parseReplicaChange(request.body, 'add'), changeTimeoutMs));
-  app.delete('/rm', (request) =>
+  const guard =
+    options.mode === 'read-only'
+      ? async (request: { url: string }) => {
+          throw new RinglbError(
+            GrpcStatus.PERMISSION_DENIED,
+            `${request.url.split('?', 1)[0]} is disabled on this data plane (--shims read-only)`,
+          );
+        }
+      : bearerGuard(options.token);
+  app.post('/add', { onRequest: guard }, (request) =>
+    call(client.addReplicas, parseReplicaChange(request.body, 'add'), changeTimeoutMs),
+  );
+  app.delete('/rm', { onRequest: guard }, (request) =>
     call(client.removeReplicas, parseReplicaChange(request.body, 'remove'), changeTimeoutMs),
   );
 

@@ -53,7 +53,7 @@ export class DataPlaneCluster {
     if (!cluster.isPrimary) throw new Error('DataPlaneCluster runs in the primary process');
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
-    this.#client = connectControlPlane(options.controlAddress);
+    this.#client = connectControlPlane(options.controlAddress, options.controlSecurity);
     this.ring = new RingSubscriber({
       client: this.#client,
       nodeId: `${options.nodeId}-primary`,

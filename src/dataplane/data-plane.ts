@@ -1,12 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { credentials } from '@grpc/grpc-js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
+import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
-import { classicShims, SHIM_PATHS } from './classic-shims.js';
+import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { FailureReporter } from './failure-reporter.js';
 import { applyClientTimeouts } from './client-timeouts.js';
@@ -49,6 +49,10 @@ export interface DataPlaneOptions {
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
   log?: Logger;
+  /** TLS and token towards the control plane; the token also guards this data plane's mutating routes. */
+  controlSecurity?: ControlClientSecurity;
+  /** The classic REST shims. Default 'on'. */
+  shims?: ShimsMode;
 }
 
 /**
@@ -79,7 +83,7 @@ export class DataPlane {
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
-    this.#client = connectControlPlane(options.controlAddress);
+    this.#client = connectControlPlane(options.controlAddress, options.controlSecurity);
     this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
     const reporter = new FailureReporter({
@@ -102,11 +106,12 @@ export class DataPlane {
     this.ring.onChange((view) => this.proxy.syncPools(view));
 
     this.#proxyHandle = this.proxy.handle;
+    const shims = options.shims ?? 'on';
     this.#app = Fastify({
       logger: false,
       serverFactory: (fastifyHandler) => {
         const server = http.createServer((req, res) => {
-          if (isShimRequest(req.url!)) fastifyHandler(req, res);
+          if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
           else this.#proxyHandle(req, res);
         });
         this.#server = server;
@@ -114,7 +119,13 @@ export class DataPlane {
       },
     });
     this.#app.setErrorHandler(classicErrorHandler(this.#log));
-    classicShims(this.#app, { client: this.#client, controlAddress: options.controlAddress });
+    if (shims !== 'off')
+      classicShims(this.#app, {
+        client: this.#client,
+        controlAddress: options.controlAddress,
+        mode: shims,
+        token: options.controlSecurity?.token,
+      });
   }
 
   /**
@@ -177,8 +188,10 @@ export class DataPlane {
 }
 
 /** The gRPC client a data plane talks to its control plane with. */
-export function connectControlPlane(address: string): ControlPlaneClient {
-  return new ControlPlaneClient(address, credentials.createInsecure(), {
+export function connectControlPlane(address: string, security?: ControlClientSecurity): ControlPlaneClient {
+  const channel = controlChannel(security);
+  return new ControlPlaneClient(address, channel.credentials, {
+    ...channel.options,
     // The control plane is usually on the same host: after a restart, come
     // back within a couple of seconds rather than grpc's default minutes.
     'grpc.initial_reconnect_backoff_ms': 250,
@@ -208,7 +221,7 @@ export function observe(
           metrics,
           nodeId: options.nodeId,
           routingKey: formatRoutingKey(options.routingKey),
-          control: { client, controlAddress: options.controlAddress },
+          control: { client, controlAddress: options.controlAddress, token: options.controlSecurity?.token },
           log: log.child('admin'),
         })
       : undefined;

@@ -1,13 +1,17 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../gen/ringlb/v1/ringlb.js';
+import type { BearerToken } from '../shared/bearer-token.js';
 import { RinglbError } from '../shared/errors.js';
 import { fromGrpcError } from './classic-errors.js';
+import { bearerGuard } from './http-auth.js';
 
 export interface RingPolicyRoutesOptions {
   client: ControlPlaneClient;
   controlAddress: string;
   timeoutMs?: number;
+  /** When set, PUT /ring/policy needs `Authorization: Bearer <token>` (the dry run stays open). */
+  token?: BearerToken;
 }
 
 /**
@@ -36,7 +40,7 @@ export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutes
       );
     });
 
-  app.put('/ring/policy', async (request) => {
+  app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });
     return {
       message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length },

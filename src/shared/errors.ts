@@ -39,6 +39,9 @@ export class RinglbError extends Error {
   static deadlineExceeded(message: string): RinglbError {
     return new RinglbError(GrpcStatus.DEADLINE_EXCEEDED, message);
   }
+  static unauthenticated(message: string): RinglbError {
+    return new RinglbError(GrpcStatus.UNAUTHENTICATED, message);
+  }
 }
 
 /** gRPC status → HTTP status, as grpc-gateway maps them. */
