@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { createControlService } from './control-service.js';
 import { ReplicaManager } from './replica-manager.js';
+import { DEFAULT_ACK_TIMEOUT_MS, RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
 
 export interface ControlPlaneOptions {
@@ -26,6 +27,11 @@ export interface ControlPlaneOptions {
   fall?: number;
   startTimeoutMs?: number;
   stopGraceMs?: number;
+  /**
+   * How long a planned removal waits for the data planes to acknowledge the
+   * ring without the removed replicas before stopping them anyway. Default 15 s.
+   */
+  ackTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -44,6 +50,8 @@ export const PROTO_ROOT = path.resolve(
 export class ControlPlaneServer {
   readonly ring: RingStore;
   readonly manager: ReplicaManager;
+  /** Acknowledgements of ring versions by data planes (WatchRing + AckRing). */
+  readonly acks = new RingAcks();
   readonly #options: ControlPlaneOptions;
   readonly #server = new grpc.Server();
   readonly #health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
@@ -73,6 +81,7 @@ export class ControlPlaneServer {
       fall: options.fall ?? 2,
       startTimeoutMs: options.startTimeoutMs ?? 10_000,
       stopGraceMs: options.stopGraceMs ?? 5_000,
+      drain: (version) => this.#drain(version, options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS),
       log: this.#log.child('replicas'),
     });
     this.#server.addService(
@@ -80,6 +89,7 @@ export class ControlPlaneServer {
       createControlService({
         manager: this.manager,
         ring: this.ring,
+        acks: this.acks,
         simulator: new ChangeSimulator(maxReplicas),
         log: this.#log,
         ready: this.#ready,
@@ -101,6 +111,18 @@ export class ControlPlaneServer {
       defaults: true,
     });
     new ReflectionService(reflected).addToServer(this.#server);
+  }
+
+  /** Waits (bounded) until every acknowledging data plane serves `version`: see RingAcks. */
+  async #drain(version: number, timeoutMs: number): Promise<void> {
+    const wait = await this.acks.waitFor(version, timeoutMs);
+    if (wait.late.length > 0)
+      this.#log.warn('data planes did not acknowledge the ring in time; stopping replicas anyway', {
+        version,
+        late: wait.late.join(','),
+        timeoutMs,
+      });
+    else this.#log.info('data planes acknowledged the ring', { version, watchers: wait.watchers, ms: wait.waitedMs });
   }
 
   /** host:port actually bound. */

@@ -8,6 +8,7 @@ import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
+import { drained } from './drain-gate.js';
 import { FailureReporter } from './failure-reporter.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
@@ -40,6 +41,11 @@ export interface DataPlaneOptions {
    * the difference (README, Performance).
    */
   proxyEngine?: ProxyEngine;
+  /**
+   * How long the acknowledgement of a ring waits for requests in flight to
+   * replicas that left it (drain, then remove). Default 10 s.
+   */
+  drainTimeoutMs?: number;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -75,7 +81,12 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress);
-    this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
+    this.ring = new RingSubscriber({
+      client: this.#client,
+      nodeId: options.nodeId,
+      log: this.#log.child('ring'),
+      acknowledge: (view) => drained(view, () => this.metrics.upstreams(), options.drainTimeoutMs),
+    });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
     const reporter = new FailureReporter({
       client: this.#client,
