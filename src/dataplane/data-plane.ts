@@ -14,6 +14,7 @@ import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
 import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
+import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 export interface DataPlaneOptions {
   /** host:port of the control plane's gRPC server. */
@@ -46,6 +47,8 @@ export interface DataPlaneOptions {
    * replicas that left it (drain, then remove). Default 10 s.
    */
   drainTimeoutMs?: number;
+  /** A WebSocket tunnel idle both ways for this long is closed. Default 60 s (nginx's proxy_read_timeout). */
+  tunnelIdleTimeoutMs?: number;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -69,6 +72,7 @@ export class DataPlane {
   readonly ring: RingSubscriber;
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
+  readonly tunnels: UpgradeTunnel;
   readonly #app: FastifyInstance;
   #replyFrom: ReplyFromProxy | undefined;
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
@@ -104,6 +108,12 @@ export class DataPlane {
       log: this.#log.child('proxy'),
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
+    this.tunnels = new UpgradeTunnel({
+      proxy: this.proxy,
+      registry: this.metrics.registry,
+      idleTimeoutMs: options.tunnelIdleTimeoutMs,
+      log: this.#log.child('tunnel'),
+    });
 
     this.#proxyHandle = this.proxy.handle;
     this.#app = Fastify({
@@ -113,6 +123,7 @@ export class DataPlane {
           if (isShimRequest(req.url!)) fastifyHandler(req, res);
           else this.#proxyHandle(req, res);
         });
+        this.tunnels.attach(server);
         this.#server = server;
         return server;
       },
@@ -169,6 +180,8 @@ export class DataPlane {
       const server = this.#server;
       const force = setTimeout(() => server?.closeAllConnections(), graceMs);
       force.unref();
+      // Upgraded connections would hold server.close() open: they end now.
+      this.tunnels.close();
       await this.#app.close();
       clearTimeout(force);
       await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);
