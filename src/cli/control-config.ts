@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
+import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
@@ -29,6 +30,7 @@ export interface ControlConfig {
   heartbeatTimeoutMs: number;
   fall: number;
   faultHook: boolean;
+  ackTimeoutMs: number;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -67,6 +69,12 @@ export function controlOptions(listenFlag: string): Option[] {
     opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
+    opt(
+      '--ack-timeout <ms>',
+      'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
+      'RINGLB_ACK_TIMEOUT',
+      String(DEFAULT_ACK_TIMEOUT_MS),
+    ),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
   ];
 }
@@ -103,6 +111,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
+    ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
   };
 }
@@ -132,6 +141,7 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     fall: config.fall,
+    ackTimeoutMs: config.ackTimeoutMs,
     log,
   });
 }

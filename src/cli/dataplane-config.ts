@@ -1,6 +1,8 @@
 import os from 'node:os';
 import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../dataplane/drain-gate.js';
+import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from '../dataplane/upgrade-tunnel.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
@@ -17,6 +19,8 @@ export interface DataPlaneConfig {
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
   proxyEngine: ProxyEngine;
+  tunnelIdleTimeoutMs: number;
+  drainTimeoutMs: number;
 }
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
@@ -51,6 +55,18 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_PROXY_ENGINE',
       'builtin',
     ),
+    opt(
+      '--tunnel-idle-timeout <ms>',
+      'close a WebSocket tunnel idle both ways for this long',
+      'RINGLB_TUNNEL_IDLE_TIMEOUT',
+      String(DEFAULT_TUNNEL_IDLE_TIMEOUT_MS),
+    ),
+    opt(
+      '--drain-timeout <ms>',
+      'max wait for requests to removed replicas before acknowledging a ring',
+      'RINGLB_DRAIN_TIMEOUT',
+      String(DEFAULT_DRAIN_TIMEOUT_MS),
+    ),
   ];
 }
 
@@ -76,6 +92,8 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
+    tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
+    drainTimeoutMs: reader.int('drainTimeout', o.drainTimeout, 0, 3_600_000),
   };
 }
 
@@ -92,6 +110,8 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
     proxyEngine: config.proxyEngine,
+    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+    drainTimeoutMs: config.drainTimeoutMs,
     log,
   };
 }
