@@ -166,9 +166,16 @@ export class UpgradeTunnel {
       respond(socket, refusal.status, refusal.message);
       return;
     }
-    const key = this.#proxy.keyOf(req);
-    const member = this.#proxy.pick(view!, key);
-    this.#attempt(req, socket, head, key, member, [member.hostname]);
+    try {
+      const key = this.#proxy.keyOf(req);
+      const member = this.#proxy.pick(view!, key);
+      this.#attempt(req, socket, head, key, member, [member.hostname]);
+    } catch (err) {
+      // An event handler must not throw (it would take the process down): e.g.
+      // a request head node's client will not write again.
+      this.#log.debug('cannot tunnel upgrade', { error: (err as Error).message });
+      respond(socket, 400, '<Error> cannot forward this upgrade request');
+    }
   };
 
   /** One attempt on `member`; a refused connection moves on to the next ring member. */

@@ -9,7 +9,8 @@ import { call, controlClient } from '../helpers/grpc-client.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('replicas added and removed in a loop under concurrent POST load: no request fails', async (t) => {
-  const cp = await startControlPlane(t, { replicas: 3 });
+  // A loaded machine must not fail heartbeats: that removal path (a dead replica) is not drained.
+  const cp = await startControlPlane(t, { replicas: 3, fall: 10 });
   const dp = await startDataPlane(t, cp.address);
   await dp.dataPlane.waitForRing();
   const client = controlClient(t, cp.address);
@@ -59,12 +60,12 @@ test('replicas added and removed in a loop under concurrent POST load: no reques
 });
 
 test('a removal waits for a request in flight to the removed replica, which completes', async (t) => {
-  const cp = await startControlPlane(t, { replicas: 3, faultHook: true });
+  const cp = await startControlPlane(t, { replicas: 3, faultHook: true, fall: 10 });
   const dp = await startDataPlane(t, cp.address);
   await dp.dataPlane.waitForRing();
   const client = controlClient(t, cp.address);
 
-  const slow = request(`${dp.url}/home`, { headers: { 'x-ringlb-fault': 'stall=1500' } });
+  const slow = request(`${dp.url}/home`, { headers: { 'x-ringlb-fault': 'stall=3000' } });
   let busy: string | undefined;
   for (let i = 0; i < 100 && !busy; i++) {
     busy = [...dp.dataPlane.metrics.upstreams()].find((s) => s.inflight > 0)?.hostname;
@@ -78,6 +79,6 @@ test('a removal waits for a request in flight to the removed replica, which comp
   assert.equal(res.statusCode, 200);
   assert.match(await res.body.text(), /Hello from Server/);
   t.diagnostic(`RemoveReplicas took ${took} ms`);
-  assert.ok(took >= 1_000, `the removal waited for the in-flight request (${took} ms)`);
+  assert.ok(took >= 1_500, `the removal waited for the in-flight request (${took} ms)`);
   assert.ok(!dp.dataPlane.ring.current!.byHostname.has(busy));
 });

@@ -56,13 +56,13 @@ async function measure(url: string, agent: Agent, during: () => Promise<void>) {
   }, 5);
   let stop = false;
   let maxRequest = 0;
-  let failed = 0;
+  const failed: string[] = [];
   const loop = (async () => {
     while (!stop) {
       const started = performance.now();
       const res = await request(`${url}/home`, { dispatcher: agent });
-      await res.body.text();
-      if (res.statusCode !== 200) failed++;
+      if (res.statusCode === 200) await res.body.text();
+      if (res.statusCode !== 200) failed.push(`${res.statusCode} ${(await res.body.text()).slice(0, 120)}`);
       maxRequest = Math.max(maxRequest, performance.now() - started);
     }
   })();
@@ -93,6 +93,12 @@ test('large ring rebuilds (maglev 4,194,301, ketama 50 × 10,000) never stall th
   const agent = new Agent({ connections: 4 });
   defer(t, () => agent.close());
 
+  // The same loops with no change, for comparison: what this machine's load alone does to a timer.
+  const idle = await measure(dp.url, agent, () => new Promise((r) => setTimeout(r, 3_000)));
+  t.diagnostic(
+    `no change (3 s): max timer gap ${idle.maxGap.toFixed(1)} ms, slowest request ${idle.maxRequest.toFixed(1)} ms`,
+  );
+
   for (const [strategy, options] of [
     ['maglev', { table: '4194301' }],
     ['ketama', { vnodes: '10000' }],
@@ -100,7 +106,7 @@ test('large ring rebuilds (maglev 4,194,301, ketama 50 × 10,000) never stall th
     let version = 0;
     const seen = await measure(dp.url, agent, async () => {
       version = (await call(client, 'setRingPolicy', { policy: { strategy, options, loadBound: 0 } })).version;
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 150_000;
       while ((dp.dataPlane.ring.current?.version ?? 0) < version && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 50));
@@ -111,10 +117,14 @@ test('large ring rebuilds (maglev 4,194,301, ketama 50 × 10,000) never stall th
     t.diagnostic(
       `${strategy} ${JSON.stringify(options)}: max timer gap ${seen.maxGap.toFixed(1)} ms, slowest request ${seen.maxRequest.toFixed(1)} ms, change took ${seen.ms.toFixed(0)} ms, gaps > 50 ms: ${seen.long.join(' ') || 'none'}`,
     );
-    assert.equal(seen.failed, 0);
-    // Generous: on a loaded 2-core machine the worker and the control plane's
-    // own build compete with this thread for CPU; a synchronous build here stalls for seconds.
-    assert.ok(seen.maxGap < 500, `${strategy}: the event loop stalled for ${seen.maxGap.toFixed(1)} ms`);
+    assert.deepEqual(seen.failed, []);
+    // Generous: other load on a small machine stalls timers too (the no-change figure above),
+    // while a synchronous build of these tables blocks for 1 s (idle machine) to 8 s (loaded).
+    const bound = Math.max(500, 3 * idle.maxGap);
+    assert.ok(
+      seen.maxGap < bound,
+      `${strategy}: the event loop stalled for ${seen.maxGap.toFixed(1)} ms (bound ${bound.toFixed(0)})`,
+    );
 
     const sync = buildRing(view.members, view.policy);
     for (let key = 0; key < 200_000; key += 1) {
