@@ -52,6 +52,7 @@ export class ControlPlaneServer {
   readonly manager: ReplicaManager;
   /** Acknowledgements of ring versions by data planes (WatchRing + AckRing). */
   readonly acks = new RingAcks();
+  readonly #simulator: ChangeSimulator;
   readonly #options: ControlPlaneOptions;
   readonly #server = new grpc.Server();
   readonly #health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
@@ -71,6 +72,7 @@ export class ControlPlaneServer {
     this.#log = options.log ?? silentLogger;
     const maxReplicas = options.maxReplicas ?? 50;
     this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
+    this.#simulator = new ChangeSimulator(maxReplicas);
     this.manager = new ReplicaManager({
       driver: options.driver,
       ring: this.ring,
@@ -90,7 +92,7 @@ export class ControlPlaneServer {
         manager: this.manager,
         ring: this.ring,
         acks: this.acks,
-        simulator: new ChangeSimulator(maxReplicas),
+        simulator: this.#simulator,
         log: this.#log,
         ready: this.#ready,
         trackStream: (call) => {
@@ -169,6 +171,7 @@ export class ControlPlaneServer {
       this.#health.setStatus('', 'NOT_SERVING');
       this.#health.setStatus(SERVICE_NAME, 'NOT_SERVING');
       await this.manager.close(options);
+      this.#simulator.close();
       for (const call of this.#streams) call.end();
       this.#streams.clear();
       await new Promise<void>((resolve) => {

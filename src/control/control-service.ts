@@ -116,10 +116,10 @@ export function createControlService(deps: {
     reportFailure: unary((req) => ({
       accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed'),
     })),
-    setRingPolicy: unary((req) => {
+    setRingPolicy: unary(async (req) => {
       const policy = fromProtoPolicy(req.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
-      simulator.check(ring.current.members, policy);
+      await simulator.check(ring.current.members, policy);
       log.info('ring policy changed', {
         strategy: policy.strategy,
         options: policy.options,

@@ -4,7 +4,7 @@ import type { ControlPlaneClient, RingSnapshot } from '../gen/ringlb/v1/ringlb.j
 import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../ring/index.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { RingBuilder } from './ring-builder.js';
+import { RingBuilder } from '../ring/ring-builder.js';
 
 /**
  * One ring snapshot as this data plane uses it: the table built locally from

@@ -15,9 +15,8 @@ const server = new ControlPlaneServer({
   maxReplicas: Math.max(50, backends.length),
   heartbeatIntervalMs: 1_000,
   heartbeatTimeoutMs: 1_000,
-  // The control plane validates a policy by building its table on its own
-  // event loop (seconds for the largest maglev table on a loaded machine),
-  // which delays heartbeats: they must not eject the replicas meanwhile.
+  // Tests here are about event loops, on machines that may be loaded: a late
+  // heartbeat must not eject a replica and change the ring under them.
   fall: 1_000,
 });
 const { address } = await server.start();

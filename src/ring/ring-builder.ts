@@ -1,12 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import {
-  buildCost,
-  buildRing,
-  tableFromData,
-  type RingMember,
-  type RingPolicy,
-  type RingTable,
-} from '../ring/index.js';
+import { buildRing } from './strategy-registry.js';
+import { buildCost, tableFromData } from './table-data.js';
+import type { RingMember, RingPolicy, RingTable } from './types.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { BuildReply, BuildRequest } from './ring-build-worker.js';
@@ -26,11 +21,12 @@ interface Pending {
 }
 
 /**
- * Builds ring tables for the data plane without stalling its event loop:
+ * Builds ring tables without stalling the caller's event loop (a data plane
+ * swapping rings, a control plane validating a policy):
  * small ones at once, large ones (maglev with millions of entries, ketama
  * with many members × vnodes) on one worker thread running the same pure
  * ring code, whose arrays come back transferred and are wrapped in O(1).
- * The ring itself stays pure; this is the only place that knows threads.
+ * The strategies stay pure; this wrapper is the only part of the ring that knows threads.
  *
  * If the worker dies, what it was building is built synchronously (slow but
  * correct) and the next large build starts a new worker.

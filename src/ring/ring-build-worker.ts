@@ -1,5 +1,7 @@
 import { parentPort } from 'node:worker_threads';
-import { buildRing, tableData, type RingMember, type RingPolicy } from '../ring/index.js';
+import { buildRing } from './strategy-registry.js';
+import { tableData } from './table-data.js';
+import type { RingMember, RingPolicy } from './types.js';
 
 /** Main thread → worker. */
 export interface BuildRequest {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RingBuilder } from '../../src/dataplane/ring-builder.js';
+import { RingBuilder } from '../../src/ring/ring-builder.js';
 import { buildCost, buildRing, type RingMember, type RingPolicy, type RingTable } from '../../src/ring/index.js';
 
 const members: RingMember[] = Array.from({ length: 12 }, (_, i) => ({
