@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { startDataPlane } from '../helpers/data-plane.js';
-import { call, controlClient } from '../helpers/grpc-client.js';
+import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
+import { eventually, startDataPlane } from '../helpers/data-plane.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,4 +82,53 @@ test('a removal waits for a request in flight to the removed replica, which comp
   t.diagnostic(`RemoveReplicas took ${took} ms`);
   assert.ok(took >= 1_500, `the removal waited for the in-flight request (${took} ms)`);
   assert.ok(!dp.dataPlane.ring.current!.byHostname.has(busy));
+});
+
+test('acknowledgements over gRPC: an ack releases a removal, a silent watcher holds it only until the bound, a closed one not at all', async (t) => {
+  const cp = await startControlPlane(t, { replicas: 4, fall: 10, ackTimeoutMs: 2_000 });
+  const client = controlClient(t, cp.address);
+  const timed = async (fn: () => Promise<unknown>) => {
+    const started = Date.now();
+    await fn();
+    return Date.now() - started;
+  };
+
+  // A watcher that acknowledges what it is sent: the removal waits for it, briefly.
+  const acking = client.watchRing({ nodeId: 'acking', watchId: 'w-acking' });
+  defer(t, () => acking.cancel());
+  acking.on('error', () => undefined);
+  const acked: number[] = [];
+  acking.on('data', (s: RingSnapshot) =>
+    call(client, 'ackRing', { watchId: 'w-acking', version: s.version, nodeId: 'acking' }).then((r) => {
+      assert.equal(r.known, true);
+      acked.push(s.version);
+    }),
+  );
+  await eventually('the first ack', () => acked.length > 0);
+  const fast = await timed(() => call(client, 'removeReplicas', { n: 1, hostnames: [] }));
+  assert.ok(fast < 1_500, `released by the acknowledgement (${fast} ms)`);
+
+  // A watcher that never acknowledges: the removal waits for the bound, then goes ahead.
+  const silentStream = client.watchRing({ nodeId: 'silent', watchId: 'w-silent' });
+  const silent = collect<RingSnapshot>(t, silentStream);
+  await silent.next(() => true);
+  const slow = await timed(() => call(client, 'removeReplicas', { n: 1, hostnames: [] }));
+  assert.ok(slow >= 1_800 && slow < 10_000, `held until the 2 s bound (${slow} ms)`);
+
+  // The same watcher disconnecting while a removal waits for it: the removal goes ahead at once.
+  const removal = timed(() => call(client, 'removeReplicas', { n: 1, hostnames: [] }));
+  await silent.next((s) => s.members.length === 1);
+  const cancelledAt = Date.now();
+  silentStream.cancel();
+  const waited = await removal;
+  t.diagnostic(`removal times: acknowledged ${fast} ms, silent ${slow} ms, disconnected ${waited} ms`);
+  assert.ok(Date.now() - cancelledAt < 1_500, 'not held after the watcher left');
+
+  // Bad input is refused; an unknown watch is not an error.
+  const long = await call(client, 'ackRing', { watchId: 'x'.repeat(129), version: 1, nodeId: '' }).catch((e) => e);
+  assert.equal(long.code, 3, 'INVALID_ARGUMENT');
+  assert.deepEqual(await call(client, 'ackRing', { watchId: 'nobody', version: 1, nodeId: '' }), { known: false });
+  const dup = client.watchRing({ nodeId: 'dup', watchId: 'w-acking' });
+  const dupError = await new Promise<{ code: number }>((resolve) => dup.on('error', resolve));
+  assert.equal(dupError.code, 6, 'ALREADY_EXISTS');
 });
