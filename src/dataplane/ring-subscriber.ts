@@ -77,7 +77,7 @@ export class RingSubscriber {
   #building = false;
   /** The newest snapshot that arrived during a build; older ones are dropped. */
   #queued: { snapshot: RingSnapshot; firstOfStream: boolean; watchId: string } | undefined;
-  /** The highest version acknowledged per stream (watch id). */
+  /** The last acknowledgement sent, so the same stream and version are not acknowledged twice. */
   #acked = { watchId: '', version: 0 };
 
   constructor(options: RingSubscriberOptions) {
