@@ -1,5 +1,6 @@
-# The replica server (SPEC §2): plain node:http, no dependencies, so the image
-# holds only the compiled replica files. COPY-only, so it also builds FROM the
+# The replica server (SPEC §2): plain node:http plus the `ws` package (the
+# WebSocket echo at /ws; no dependencies of its own), so the image holds only
+# the compiled replica files and that one package. COPY-only, so it also builds FROM the
 # shell-less base that images/make-base-image.sh makes on registry-less hosts.
 # Build with `npm run images` (stages a small context); from the repo root,
 # `docker build -f images/replica.Dockerfile .` works too after `npm run build`.
@@ -9,6 +10,7 @@ WORKDIR /app
 # package.json only for "type": "module" (the files are ES modules).
 COPY package.json ./
 COPY dist/src/replica/*.js ./dist/src/replica/
+COPY node_modules/ws ./node_modules/ws
 USER node
 # Bridge mode defaults; the docker driver sets all three per container.
 ENV NODE_ENV=production PORT=5000 HOST=0.0.0.0

@@ -95,7 +95,7 @@ export class StackClient {
   /** The policy in force: the first snapshot of a WatchRing stream. */
   currentPolicy(timeoutMs = 10_000): Promise<RingPolicy> {
     return new Promise((resolve, reject) => {
-      const stream = this.#grpc.watchRing({ nodeId: 'ringlb-analyze' });
+      const stream = this.#grpc.watchRing({ nodeId: 'ringlb-analyze', watchId: '' });
       const timer = setTimeout(() => finish(new Error(`WatchRing sent no snapshot within ${timeoutMs} ms`)), timeoutMs);
       const finish = (err: Error | null, policy?: RingPolicy): void => {
         clearTimeout(timer);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
+import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
@@ -40,6 +41,7 @@ export interface ControlConfig {
   /** --runtime static: the servers ringlb routes to but does not run. */
   backends: StaticBackend[];
   security: ControlServerSecurity;
+  ackTimeoutMs: number;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -104,6 +106,12 @@ export function controlOptions(listenFlag: string): Option[] {
       String(d.heartbeatTimeoutMs),
     ),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', String(d.fall)),
+    opt(
+      '--ack-timeout <ms>',
+      'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
+      'RINGLB_ACK_TIMEOUT',
+      String(DEFAULT_ACK_TIMEOUT_MS),
+    ),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
     ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
   ];
@@ -146,6 +154,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
+    ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     backends,
     security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
@@ -207,6 +216,7 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     fall: config.fall,
+    ackTimeoutMs: config.ackTimeoutMs,
     log,
     security: config.security,
     limits: config.security.limits,

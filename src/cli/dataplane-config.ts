@@ -3,6 +3,8 @@ import type { Option } from 'commander';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
 import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../dataplane/drain-gate.js';
+import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from '../dataplane/upgrade-tunnel.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
@@ -26,6 +28,8 @@ export interface DataPlaneConfig {
   shims: ShimsMode;
   /** Set by the command (its client flags, or `up`'s own control plane). */
   controlSecurity?: ControlClientSecurity;
+  tunnelIdleTimeoutMs: number;
+  drainTimeoutMs: number;
 }
 
 const d = PROXY_DEFAULTS;
@@ -101,6 +105,18 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_SHIMS',
       'on',
     ),
+    opt(
+      '--tunnel-idle-timeout <ms>',
+      'close a WebSocket tunnel idle both ways for this long',
+      'RINGLB_TUNNEL_IDLE_TIMEOUT',
+      String(DEFAULT_TUNNEL_IDLE_TIMEOUT_MS),
+    ),
+    opt(
+      '--drain-timeout <ms>',
+      'max wait for requests to removed replicas before acknowledging a ring',
+      'RINGLB_DRAIN_TIMEOUT',
+      String(DEFAULT_DRAIN_TIMEOUT_MS),
+    ),
   ];
 }
 
@@ -131,6 +147,8 @@ export function readDataPlaneConfig(
     clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
     queueTimeoutMs: reader.int('queueTimeout', o.queueTimeout, 10, 3_600_000),
     shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
+    tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
+    drainTimeoutMs: reader.int('drainTimeout', o.drainTimeout, 0, 3_600_000),
   });
 }
 
@@ -152,6 +170,8 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     queueTimeoutMs: config.queueTimeoutMs,
     shims: config.shims,
     controlSecurity: config.controlSecurity,
+    tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
+    drainTimeoutMs: config.drainTimeoutMs,
     log,
   };
 }

@@ -143,7 +143,7 @@ function unary<T>(start: (cb: (err: grpc.ServiceError | null, res: T) => void) =
 
 function firstSnapshot(client: ControlPlaneClient): Promise<RingSnapshot> {
   return new Promise((resolve, reject) => {
-    const stream = client.watchRing({ nodeId: 'ringlb-ring-show' }, { deadline: Date.now() + 10_000 });
+    const stream = client.watchRing({ nodeId: 'ringlb-ring-show', watchId: '' }, { deadline: Date.now() + 10_000 });
     stream.once('data', (snapshot: RingSnapshot) => {
       resolve(snapshot);
       stream.cancel();

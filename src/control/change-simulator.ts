@@ -1,5 +1,6 @@
 import type { SimulateChangeRequest, SimulateChangeResponse } from '../gen/ringlb/v1/ringlb.js';
-import { buildRing, type RingMember, type RingPolicy } from '../ring/index.js';
+import type { RingMember, RingPolicy } from '../ring/index.js';
+import { RingBuilder } from '../ring/ring-builder.js';
 import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';
@@ -14,11 +15,19 @@ const MAX_SAMPLE_KEYS = 1_000_000;
  * would build them (lowest free server id), but nothing is started.
  */
 export class ChangeSimulator {
+  /** Large tables are built on a worker thread, so a check never stalls heartbeats or streams. */
+  readonly #builder = new RingBuilder();
+
   constructor(readonly maxReplicas: number) {}
 
-  /** Throws (INVALID_ARGUMENT / RESOURCE_EXHAUSTED) if `policy` cannot build a ring over `members`. */
-  check(members: readonly RingMember[], policy: RingPolicy): void {
-    buildRing(members, policy);
+  /** Rejects (INVALID_ARGUMENT / RESOURCE_EXHAUSTED) if `policy` cannot build a ring over `members`. */
+  async check(members: readonly RingMember[], policy: RingPolicy): Promise<void> {
+    await this.#builder.build(members, policy);
+  }
+
+  /** Stops the build thread, if one was started. Idempotent. */
+  close(): void {
+    this.#builder.close();
   }
 
   simulate(current: VersionedRing, req: SimulateChangeRequest): SimulateChangeResponse {

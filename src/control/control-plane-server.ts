@@ -14,6 +14,7 @@ import { HealthStatusService, ServingStatus } from './health-status-service.js';
 import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
 import { ReplicaManager } from './replica-manager.js';
+import { DEFAULT_ACK_TIMEOUT_MS, RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
 import { type ControlPlaneLimits, DEFAULT_LIMITS, serverOptions, StreamLimiter } from './stream-limits.js';
 
@@ -29,6 +30,11 @@ export interface ControlPlaneOptions {
   fall?: number;
   startTimeoutMs?: number;
   stopGraceMs?: number;
+  /**
+   * How long a planned removal waits for the data planes to acknowledge the
+   * ring without the removed replicas before stopping them anyway. Default 15 s.
+   */
+  ackTimeoutMs?: number;
   log?: Logger;
   /** TLS (mutual with clientCa) and the bearer token for mutations; none on loopback by default. */
   security?: { tls?: ServerTlsFiles; token?: BearerToken; tokenScope?: TokenScope };
@@ -44,6 +50,9 @@ const SERVICE_NAME = 'ringlb.v1.ControlPlane';
 export class ControlPlaneServer {
   readonly ring: RingStore;
   readonly manager: ReplicaManager;
+  /** Acknowledgements of ring versions by data planes (WatchRing + AckRing). */
+  readonly acks = new RingAcks();
+  readonly #simulator: ChangeSimulator;
   readonly #options: ControlPlaneOptions;
   readonly #limits: ControlPlaneLimits;
   /** Open streaming calls per client, and refusals. */
@@ -80,6 +89,7 @@ export class ControlPlaneServer {
     ];
     this.#server = new grpc.Server({ ...serverOptions(limits), interceptors });
     this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
+    this.#simulator = new ChangeSimulator(maxReplicas);
     this.manager = new ReplicaManager({
       driver: options.driver,
       ring: this.ring,
@@ -90,6 +100,7 @@ export class ControlPlaneServer {
       fall: options.fall ?? d.fall,
       startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
       stopGraceMs: options.stopGraceMs ?? d.stopGraceMs,
+      drain: (version) => this.#drain(version, options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS),
       log: this.#log.child('replicas'),
     });
     this.#server.addService(
@@ -97,7 +108,8 @@ export class ControlPlaneServer {
       createControlService({
         manager: this.manager,
         ring: this.ring,
-        simulator: new ChangeSimulator(maxReplicas),
+        acks: this.acks,
+        simulator: this.#simulator,
         log: this.#log,
         ready: this.#ready,
         trackStream: (call) => {
@@ -111,6 +123,18 @@ export class ControlPlaneServer {
     );
     this.#health.addToServer(this.#server);
     addReflection(this.#server, [SERVICE_NAME, 'grpc.health.v1.Health']);
+  }
+
+  /** Waits (bounded) until every acknowledging data plane serves `version`: see RingAcks. */
+  async #drain(version: number, timeoutMs: number): Promise<void> {
+    const wait = await this.acks.waitFor(version, timeoutMs);
+    if (wait.late.length > 0)
+      this.#log.warn('data planes did not acknowledge the ring in time; stopping replicas anyway', {
+        version,
+        late: wait.late.join(','),
+        timeoutMs,
+      });
+    else this.#log.info('data planes acknowledged the ring', { version, watchers: wait.watchers, ms: wait.waitedMs });
   }
 
   /** host:port actually bound. */
@@ -158,6 +182,7 @@ export class ControlPlaneServer {
       this.#health.set('', ServingStatus.NOT_SERVING);
       this.#health.set(SERVICE_NAME, ServingStatus.NOT_SERVING);
       await this.manager.close(options);
+      this.#simulator.close();
       for (const call of this.#streams) call.end();
       this.#streams.clear();
       this.#health.endWatches();

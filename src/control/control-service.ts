@@ -15,6 +15,7 @@ import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manager.js';
 import type { VersionedRing, RingStore } from './ring-store.js';
+import { RingAcks } from './ring-acks.js';
 import type { ChangeSimulator } from './change-simulator.js';
 
 const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
@@ -69,6 +70,8 @@ export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
 export function createControlService(deps: {
   manager: ReplicaManager;
   ring: RingStore;
+  /** Where WatchRing streams with a watch_id and their AckRing calls are tracked. */
+  acks: RingAcks;
   simulator: ChangeSimulator;
   log: Logger;
   /**
@@ -80,7 +83,7 @@ export function createControlService(deps: {
   /** Called with every open stream so close() can end them (grpc-js tryShutdown waits for streams). */
   trackStream: (call: ServerWritableStream<unknown, unknown>) => void;
 }): ControlPlaneHandlers {
-  const { manager, ring, simulator, log, ready, trackStream } = deps;
+  const { manager, ring, acks, simulator, log, ready, trackStream } = deps;
 
   const replicaSet = (replicas: ReplicaView[]): ReplicaSet => ({
     n: replicas.length,
@@ -113,10 +116,10 @@ export function createControlService(deps: {
     reportFailure: unary((req) => ({
       accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed'),
     })),
-    setRingPolicy: unary((req) => {
+    setRingPolicy: unary(async (req) => {
       const policy = fromProtoPolicy(req.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
-      simulator.check(ring.current.members, policy);
+      await simulator.check(ring.current.members, policy);
       log.info('ring policy changed', {
         strategy: policy.strategy,
         options: policy.options,
@@ -125,10 +128,22 @@ export function createControlService(deps: {
       return toProtoSnapshot(ring.publish({ policy }));
     }),
     simulateChange: unary((req) => simulator.simulate(ring.current, req)),
+    ackRing: unary((req) => {
+      RingAcks.validate(req.watchId);
+      return { known: req.watchId !== '' && acks.ack(req.watchId, req.version) };
+    }),
 
     watchRing(call) {
       trackStream(call);
-      log.debug('ring watcher subscribed', { nodeId: call.request.nodeId });
+      const { nodeId, watchId } = call.request;
+      log.debug('ring watcher subscribed', { nodeId, acknowledges: watchId !== '' });
+      let forget = (): void => undefined;
+      try {
+        if (watchId) forget = acks.register(watchId, nodeId);
+      } catch (err) {
+        call.emit('error', toGrpcError(err));
+        return;
+      }
       // Only the newest snapshot matters: if the client is slow, older unsent ones are dropped.
       let pending: VersionedRing | undefined;
       let draining = false;
@@ -149,8 +164,12 @@ export function createControlService(deps: {
         }
       };
       let unwatch = (): void => undefined;
-      const stop = (): void => unwatch();
+      const stop = (): void => {
+        unwatch();
+        forget();
+      };
       call.on('cancelled', stop);
+      call.on('finish', stop);
       call.on('close', stop);
       call.on('error', stop);
       void ready.then(

@@ -6,7 +6,7 @@ import { Backoff } from '../shared/backoff.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
-import type { RingStore } from './ring-store.js';
+import type { VersionedRing, RingStore } from './ring-store.js';
 
 export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
 
@@ -44,6 +44,12 @@ export interface ReplicaManagerOptions {
   /** How long a new replica may take to pass its first heartbeat. */
   startTimeoutMs: number;
   stopGraceMs: number;
+  /**
+   * Called with the version of a ring that no longer holds replicas about to
+   * be stopped on purpose; they are stopped when it resolves (drain, then
+   * remove: data planes acknowledge and finish their requests first).
+   */
+  drain?: (ringVersion: number) => Promise<void>;
   log?: Logger;
 }
 
@@ -85,7 +91,7 @@ export class ReplicaManager {
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
-    this.#o = { log: silentLogger, ...options };
+    this.#o = { log: silentLogger, drain: async () => undefined, ...options };
     this.#log = this.#o.log;
     this.#events.setMaxListeners(0);
   }
@@ -193,7 +199,7 @@ export class ReplicaManager {
       victims.push(...rest.slice(0, count - victims.length));
       for (const victim of victims) this.#replicas.delete(hostnameKey(victim.hostname));
       this.#desired = Math.max(0, this.#desired - count);
-      this.#publishRing();
+      await this.#o.drain(this.#publishRing().version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#emit('removed', { ...victim }, { reason: 'removed on request' });
       return this.list();
@@ -416,12 +422,12 @@ export class ReplicaManager {
     return run;
   }
 
-  #publishRing(): void {
+  #publishRing(): VersionedRing {
     const members: RingMember[] = [];
     for (const r of this.#replicas.values()) {
       if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });
     }
-    this.#o.ring.publish({ members });
+    return this.#o.ring.publish({ members });
   }
 
   #emit(

@@ -8,12 +8,14 @@ import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
+import { drained } from './drain-gate.js';
 import { FailureReporter } from './failure-reporter.js';
 import { applyClientTimeouts } from './client-timeouts.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
 import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
+import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 export interface DataPlaneOptions {
   /** host:port of the control plane's gRPC server. */
@@ -45,6 +47,13 @@ export interface DataPlaneOptions {
    * the difference (README, Performance).
    */
   proxyEngine?: ProxyEngine;
+  /**
+   * How long the acknowledgement of a ring waits for requests in flight to
+   * replicas that left it (drain, then remove). Default 10 s.
+   */
+  drainTimeoutMs?: number;
+  /** A WebSocket tunnel idle both ways for this long is closed. Default 60 s (nginx's proxy_read_timeout). */
+  tunnelIdleTimeoutMs?: number;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -72,6 +81,7 @@ export class DataPlane {
   readonly ring: RingSubscriber;
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
+  readonly tunnels: UpgradeTunnel;
   readonly #app: FastifyInstance;
   #replyFrom: ReplyFromProxy | undefined;
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
@@ -84,7 +94,12 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress, options.controlSecurity);
-    this.ring = new RingSubscriber({ client: this.#client, nodeId: options.nodeId, log: this.#log.child('ring') });
+    this.ring = new RingSubscriber({
+      client: this.#client,
+      nodeId: options.nodeId,
+      log: this.#log.child('ring'),
+      acknowledge: (view) => drained(view, () => this.metrics.upstreams(), options.drainTimeoutMs),
+    });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
     const reporter = new FailureReporter({
       client: this.#client,
@@ -104,6 +119,12 @@ export class DataPlane {
       log: this.#log.child('proxy'),
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
+    this.tunnels = new UpgradeTunnel({
+      proxy: this.proxy,
+      registry: this.metrics.registry,
+      idleTimeoutMs: options.tunnelIdleTimeoutMs,
+      log: this.#log.child('tunnel'),
+    });
 
     this.#proxyHandle = this.proxy.handle;
     const shims = options.shims ?? 'on';
@@ -114,6 +135,7 @@ export class DataPlane {
           if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
           else this.#proxyHandle(req, res);
         });
+        this.tunnels.attach(server);
         this.#server = server;
         return server;
       },
@@ -177,6 +199,8 @@ export class DataPlane {
       const server = this.#server;
       const force = setTimeout(() => server?.closeAllConnections(), graceMs);
       force.unref();
+      // Upgraded connections would hold server.close() open: they end now.
+      this.tunnels.close();
       await this.#app.close();
       clearTimeout(force);
       await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);

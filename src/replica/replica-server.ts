@@ -1,5 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 
 export interface ReplicaServerOptions {
   serverId: string;
@@ -22,12 +24,16 @@ const FAULT_HEADER = 'x-ringlb-fault';
  * thing being load-balanced and benchmarked, so it should cost as little as
  * possible. Any path other than /home and /heartbeat is 404; /echo (any
  * method) returns what it received, so tests can check what the proxy passes.
+ * `GET /ws` is a WebSocket echo (the `ws` package): every message comes back
+ * as it was sent (text or binary); the text `close:<code>` makes the replica
+ * close with that code. Its 101 carries X-Ringlb-Replica.
  */
 export class ReplicaServer {
   readonly #options: ReplicaServerOptions;
   readonly #server: http.Server;
   readonly #homeBody: Buffer;
   readonly #replica: string;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
 
   constructor(options: ReplicaServerOptions) {
     this.#options = options;
@@ -37,6 +43,8 @@ export class ReplicaServer {
     this.#replica = options.hostname ?? options.serverId;
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.keepAliveTimeout = 65_000;
+    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    this.#wss.on('headers', (headers) => headers.push(`X-Ringlb-Replica: ${this.#replica}`));
   }
 
   async start(): Promise<AddressInfo> {
@@ -50,9 +58,16 @@ export class ReplicaServer {
     return this.#server.address() as AddressInfo;
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes idle sockets. */
+  /**
+   * Stops accepting, lets in-flight requests finish, then closes idle sockets.
+   * WebSockets are closed with 1001 (going away), and cut after a second.
+   */
   async close(): Promise<void> {
     if (!this.#server.listening) return;
+    for (const ws of this.#wss.clients) ws.close(1001, 'replica stopping');
+    setTimeout(() => {
+      for (const ws of this.#wss.clients) ws.terminate();
+    }, 1_000).unref();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
@@ -86,6 +101,32 @@ export class ReplicaServer {
     const body = Buffer.from(JSON.stringify({ message: `'${path}' not found`, status: 'failure' }));
     res.writeHead(404, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
+  }
+
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const path = req.url === undefined ? '/' : req.url.split('?', 1)[0];
+    const fault = this.#options.faultHook ? req.headers[FAULT_HEADER] : undefined;
+    if (fault === '500' || path !== '/ws') {
+      const status = fault === '500' ? 500 : 404;
+      const body = JSON.stringify({
+        message: status === 500 ? 'injected fault' : `'${path}' not found`,
+        status: 'failure',
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      ws.on('message', (data, isBinary) => {
+        const close = isBinary ? null : /^close:(\d{4})$/.exec(data.toString());
+        if (close) ws.close(Number(close[1]), 'asked to close');
+        else ws.send(data, { binary: isBinary });
+      });
+    });
   }
 
   #echo(req: http.IncomingMessage, res: http.ServerResponse): void {

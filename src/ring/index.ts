@@ -26,3 +26,5 @@ export {
   DEFAULT_SAMPLE_KEYS,
 } from './ring-metrics.js';
 export type { Balance, ChangeImpact, RingLayout } from './ring-metrics.js';
+export { buildCost, tableData, tableFromData } from './table-data.js';
+export type { TableData } from './table-data.js';

@@ -9,6 +9,14 @@ import type { RingMember, RingStrategy, RingTable } from './types.js';
  */
 export const KETAMA_DEFAULT_VNODES = 2000;
 
+/** A built ketama ring as plain arrays. */
+export interface KetamaPoints {
+  /** Sorted point positions. */
+  readonly points: Uint32Array;
+  /** Index into members of each point's owner. */
+  readonly owners: Uint16Array;
+}
+
 /**
  * A ketama-style ring: each member owns `vnodes` points on the 32-bit circle
  * at xxHash32(`<serverId>-<v>`); a key belongs to the first point clockwise
@@ -26,8 +34,20 @@ export class KetamaTable implements RingTable {
   /** Index into members of the owner of each point. */
   readonly #owners: Uint16Array;
 
-  constructor(members: readonly RingMember[], vnodes: number) {
+  /**
+   * `prebuilt`: points and owners computed elsewhere by this same code
+   * (another thread, see tableData), taken as they are.
+   */
+  constructor(members: readonly RingMember[], vnodes: number, prebuilt?: KetamaPoints) {
     this.members = sortMembers(members);
+    if (prebuilt) {
+      const total = this.members.length * vnodes;
+      if (prebuilt.points.length !== total || prebuilt.owners.length !== total)
+        throw new RangeError(`prebuilt ketama points: ${prebuilt.points.length}, expected ${total}`);
+      this.#points = prebuilt.points;
+      this.#owners = prebuilt.owners;
+      return;
+    }
     // Pack (position, member index) into one double (< 2^48, exact) so one
     // typed-array sort orders the points, ties broken by the lower server id.
     const packed = new Float64Array(this.members.length * vnodes);
@@ -41,6 +61,11 @@ export class KetamaTable implements RingTable {
       this.#points[p] = Math.floor(packed[p]! / 65536);
       this.#owners[p] = packed[p]! % 65536;
     }
+  }
+
+  /** The sorted points and their owners, to hand a built table to another thread. */
+  points(): KetamaPoints {
+    return { points: this.#points, owners: this.#owners };
   }
 
   /** Index of the first point at or after the key's position, wrapping. */

@@ -33,12 +33,23 @@ export class MaglevTable implements RingTable {
   /** Member index per table entry. */
   readonly #entries: Uint16Array;
 
-  constructor(members: readonly RingMember[], size: number) {
+  /**
+   * `prebuilt`: entries computed elsewhere by this same code (another thread,
+   * see tableData), taken as they are instead of filled again.
+   */
+  constructor(members: readonly RingMember[], size: number, prebuilt?: Uint16Array) {
     this.members = sortMembers(members);
     const n = this.members.length;
     if (n > size) throw RinglbError.resourceExhausted(`a maglev table of ${size} entries cannot hold ${n} members`);
     if (n > 0xffff) throw RinglbError.resourceExhausted(`maglev holds at most 65535 members, got ${n}`);
-    this.#entries = n === 0 ? new Uint16Array(0) : populate(this.members, size);
+    if (prebuilt && prebuilt.length !== (n === 0 ? 0 : size))
+      throw new RangeError(`prebuilt maglev entries: ${prebuilt.length}, expected ${size}`);
+    this.#entries = prebuilt ?? (n === 0 ? new Uint16Array(0) : populate(this.members, size));
+  }
+
+  /** The table's entries (member index per entry), to hand a built table to another thread. */
+  entries(): Uint16Array {
+    return this.#entries;
   }
 
   /** The entries held by each member, in member order (for tests and reports). */

@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { TestContext } from 'node:test';
 import {
   ControlPlaneClient,
+  type AckRingRequest,
+  type AckRingResponse,
   type AddReplicasRequest,
   type ListReplicasRequest,
   type RemoveReplicasRequest,
@@ -16,6 +18,7 @@ import {
 import { defer } from './cleanup.js';
 
 interface Unary {
+  ackRing: [AckRingRequest, AckRingResponse];
   addReplicas: [AddReplicasRequest, ReplicaSet];
   removeReplicas: [RemoveReplicasRequest, ReplicaSet];
   listReplicas: [ListReplicasRequest, ReplicaSet];

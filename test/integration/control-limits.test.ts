@@ -47,7 +47,7 @@ test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsP
     // Batches, so this process's own event loop is not what delays the probe below.
     if (i % 250 === 0) await new Promise((r) => setImmediate(r));
     if (i === STREAMS / 2) during = listReplicasMs();
-    const call = flood.watchRing({ nodeId: `flood-${i}` });
+    const call = flood.watchRing({ nodeId: `flood-${i}`, watchId: '' });
     let done = false;
     const settle = (): void => {
       if (!done) {
@@ -89,7 +89,7 @@ test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsP
     'a new WatchRing served once the old ones closed',
     () =>
       new Promise<boolean>((resolve) => {
-        const call = flood.watchRing({ nodeId: 'after' });
+        const call = flood.watchRing({ nodeId: 'after', watchId: '' });
         call.on('data', () => {
           resolve(true);
           call.cancel();

@@ -148,7 +148,7 @@ test('bad AddReplicas/RemoveReplicas input gets the right status and message and
 test('the generated client adds, lists, removes and watches', async (t) => {
   const { address, server } = await startControlPlane(t);
   const client = controlClient(t, address);
-  const ring = collect<RingSnapshot>(t, client.watchRing({ nodeId: 'test' }));
+  const ring = collect<RingSnapshot>(t, client.watchRing({ nodeId: 'test', watchId: '' }));
   const first = await ring.next(() => true);
   assert.deepEqual(
     first.members.map((m) => m.hostname),

@@ -4,10 +4,14 @@ import * as grpc from '@grpc/grpc-js';
 import {
   ControlPlaneClient,
   ControlPlaneService,
+  type AckRingRequest,
+  type AckRingResponse,
   type RingSnapshot,
   type WatchRingRequest,
 } from '../../src/gen/ringlb/v1/ringlb.js';
-import { RingSubscriber } from '../../src/dataplane/ring-subscriber.js';
+import { RingSubscriber, type RingView } from '../../src/dataplane/ring-subscriber.js';
+import { buildRing } from '../../src/ring/index.js';
+import { RingBuilder } from '../../src/ring/ring-builder.js';
 import { eventually, freePort } from '../helpers/data-plane.js';
 
 const snapshot = (version: number, hostnames: string[]): RingSnapshot => ({
@@ -24,14 +28,23 @@ const snapshot = (version: number, hostnames: string[]): RingSnapshot => ({
 async function scriptedControlPlane(address: string) {
   const server = new grpc.Server();
   const streams: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot>[] = [];
+  const acks: AckRingRequest[] = [];
   server.addService(ControlPlaneService, {
     watchRing: (call: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot>) => void streams.push(call),
+    ackRing: (
+      call: grpc.ServerUnaryCall<AckRingRequest, AckRingResponse>,
+      callback: grpc.sendUnaryData<AckRingResponse>,
+    ) => {
+      acks.push(call.request);
+      callback(null, { known: true });
+    },
   } as unknown as grpc.UntypedServiceImplementation);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
   return {
     streams,
+    acks,
     stop: () => {
       for (const s of streams) s.destroy();
       server.forceShutdown();
@@ -82,4 +95,53 @@ test('ring subscriber: versions only grow within a stream; a new stream is autho
     ['a', 'd'],
   );
   assert.equal(subscriber.updates, 3);
+});
+
+test('ring subscriber: tables built off the loop swap in order, snapshots queued meanwhile collapse to the newest, acks follow the drain hook', async (t) => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const cp = await scriptedControlPlane(address);
+  t.after(() => cp.stop());
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  // Every maglev table goes to the worker here, so builds are asynchronous.
+  const builder = new RingBuilder({ offLoopCells: 100 });
+  t.after(() => builder.close());
+  const gates = new Map<number, () => void>();
+  const subscriber = new RingSubscriber({
+    client,
+    nodeId: 'dp-1',
+    builder,
+    acknowledge: (view: RingView) => new Promise<void>((resolve) => gates.set(view.version, resolve)),
+  });
+  t.after(() => subscriber.close());
+  const seen: number[] = [];
+  subscriber.onChange((view) => seen.push(view.version));
+  subscriber.start();
+
+  const stream = await eventually('the watch call', () => cp.streams[0]);
+  const watchId = stream.request.watchId;
+  assert.match(watchId, /^[0-9a-f-]{36}$/, 'an acknowledging subscriber sends a watch id');
+  const maglev = (version: number, hostnames: string[]): RingSnapshot => ({
+    ...snapshot(version, hostnames),
+    policy: { strategy: 'maglev', options: { table: '10007' }, loadBound: 0 },
+  });
+  for (let v = 20; v <= 23; v++) stream.write(maglev(v, ['a', 'b', 'c'].slice(0, 1 + (v % 3))));
+  await eventually('version 23', () => subscriber.current?.version === 23);
+  assert.deepEqual(seen, [20, 23], 'snapshots that arrived during a build collapsed to the newest');
+  const view = subscriber.current!;
+  const sync = buildRing(view.members, view.policy);
+  for (let key = 0; key < 20_000; key++) assert.equal(view.table.owner(key)?.hostname, sync.owner(key)?.hostname);
+
+  // Acknowledged only once the data plane's hook says it has drained, and only the ring in service.
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(cp.acks, [], 'no ack before the drain hook resolves');
+  gates.get(20)?.();
+  gates.get(23)!();
+  await eventually('the ack', () => cp.acks.length > 0);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(
+    (cp.acks as AckRingRequest[]).map((a) => [a.watchId, a.version, a.nodeId]),
+    [[watchId, 23, 'dp-1']],
+    'one ack, for the version in service (20 was replaced before it drained)',
+  );
 });

@@ -292,7 +292,7 @@ test(
 /** What adoption must preserve: the ring, the replica set and each container's identity and start time. */
 async function snapshot(t: Parameters<typeof controlClient>[0], address: string, instance: string) {
   const client = controlClient(t, address);
-  const watch = collect<RingSnapshot>(t, client.watchRing({ nodeId: 'docker-stack-test' }));
+  const watch = collect<RingSnapshot>(t, client.watchRing({ nodeId: 'docker-stack-test', watchId: '' }));
   const ring = await watch.next((s) => s.members.length > 0);
   const list = await call(client, 'listReplicas', {});
   const replicas = list.replicas.map((r) => ({

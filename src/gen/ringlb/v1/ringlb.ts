@@ -224,6 +224,25 @@ export interface RingSnapshot {
 export interface WatchRingRequest {
   /** Who is watching, for the control plane's logs and metrics. */
   nodeId: string;
+  /**
+   * Set by a watcher that acknowledges versions with AckRing: unique per
+   * stream (e.g. a UUID), at most 128 characters. Planned removals wait for
+   * such watchers; a watcher without one (grpcurl) is never waited for.
+   */
+  watchId: string;
+}
+
+export interface AckRingRequest {
+  /** The watch_id of the acknowledging WatchRing stream. */
+  watchId: string;
+  /** The ring version now in service there; acknowledges every older one too. */
+  version: number;
+  nodeId: string;
+}
+
+export interface AckRingResponse {
+  /** False when no open WatchRing stream has this watch_id (e.g. it just ended). */
+  known: boolean;
 }
 
 export interface ReportFailureRequest {
@@ -1437,13 +1456,16 @@ export const RingSnapshot: MessageFns<RingSnapshot> = {
 };
 
 function createBaseWatchRingRequest(): WatchRingRequest {
-  return { nodeId: "" };
+  return { nodeId: "", watchId: "" };
 }
 
 export const WatchRingRequest: MessageFns<WatchRingRequest> = {
   encode(message: WatchRingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.nodeId !== "") {
       writer.uint32(10).string(message.nodeId);
+    }
+    if (message.watchId !== "") {
+      writer.uint32(18).string(message.watchId);
     }
     return writer;
   },
@@ -1469,6 +1491,14 @@ export const WatchRingRequest: MessageFns<WatchRingRequest> = {
             message.nodeId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.watchId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1488,6 +1518,11 @@ export const WatchRingRequest: MessageFns<WatchRingRequest> = {
         : isSet(object.node_id)
         ? globalThis.String(object.node_id)
         : "",
+      watchId: isSet(object.watchId)
+        ? globalThis.String(object.watchId)
+        : isSet(object.watch_id)
+        ? globalThis.String(object.watch_id)
+        : "",
     };
   },
 
@@ -1495,6 +1530,9 @@ export const WatchRingRequest: MessageFns<WatchRingRequest> = {
     const obj: any = {};
     if (message.nodeId !== "") {
       obj.nodeId = message.nodeId;
+    }
+    if (message.watchId !== "") {
+      obj.watchId = message.watchId;
     }
     return obj;
   },
@@ -1505,6 +1543,183 @@ export const WatchRingRequest: MessageFns<WatchRingRequest> = {
   fromPartial<I extends Exact<DeepPartial<WatchRingRequest>, I>>(object: I): WatchRingRequest {
     const message = createBaseWatchRingRequest();
     message.nodeId = object.nodeId ?? "";
+    message.watchId = object.watchId ?? "";
+    return message;
+  },
+};
+
+function createBaseAckRingRequest(): AckRingRequest {
+  return { watchId: "", version: 0, nodeId: "" };
+}
+
+export const AckRingRequest: MessageFns<AckRingRequest> = {
+  encode(message: AckRingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watchId !== "") {
+      writer.uint32(10).string(message.watchId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).uint64(message.version);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AckRingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAckRingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.watchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AckRingRequest {
+    return {
+      watchId: isSet(object.watchId)
+        ? globalThis.String(object.watchId)
+        : isSet(object.watch_id)
+        ? globalThis.String(object.watch_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AckRingRequest): unknown {
+    const obj: any = {};
+    if (message.watchId !== "") {
+      obj.watchId = message.watchId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AckRingRequest>, I>>(base?: I): AckRingRequest {
+    return AckRingRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AckRingRequest>, I>>(object: I): AckRingRequest {
+    const message = createBaseAckRingRequest();
+    message.watchId = object.watchId ?? "";
+    message.version = object.version ?? 0;
+    message.nodeId = object.nodeId ?? "";
+    return message;
+  },
+};
+
+function createBaseAckRingResponse(): AckRingResponse {
+  return { known: false };
+}
+
+export const AckRingResponse: MessageFns<AckRingResponse> = {
+  encode(message: AckRingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.known !== false) {
+      writer.uint32(8).bool(message.known);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AckRingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAckRingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.known = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AckRingResponse {
+    return { known: isSet(object.known) ? globalThis.Boolean(object.known) : false };
+  },
+
+  toJSON(message: AckRingResponse): unknown {
+    const obj: any = {};
+    if (message.known !== false) {
+      obj.known = message.known;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AckRingResponse>, I>>(base?: I): AckRingResponse {
+    return AckRingResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AckRingResponse>, I>>(object: I): AckRingResponse {
+    const message = createBaseAckRingResponse();
+    message.known = object.known ?? false;
     return message;
   },
 };
@@ -2369,6 +2584,21 @@ export const ControlPlaneService = {
     responseSerialize: (value: RingSnapshot): Buffer => Buffer.from(RingSnapshot.encode(value).finish()),
     responseDeserialize: (value: Buffer): RingSnapshot => RingSnapshot.decode(value),
   },
+  /**
+   * A watcher that set watch_id says it serves a ring version and has
+   * finished its requests to replicas that left the ring (as xDS ACKs). A
+   * planned removal waits, bounded, for every such watcher before it stops
+   * a replica.
+   */
+  ackRing: {
+    path: "/ringlb.v1.ControlPlane/AckRing" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AckRingRequest): Buffer => Buffer.from(AckRingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AckRingRequest => AckRingRequest.decode(value),
+    responseSerialize: (value: AckRingResponse): Buffer => Buffer.from(AckRingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AckRingResponse => AckRingResponse.decode(value),
+  },
   /** Passive health check: a data plane could not reach a replica. */
   reportFailure: {
     path: "/ringlb.v1.ControlPlane/ReportFailure" as const,
@@ -2420,6 +2650,13 @@ export interface ControlPlaneServer extends UntypedServiceImplementation {
   watchHealth: handleServerStreamingCall<WatchHealthRequest, HealthEvent>;
   /** The current ring snapshot at once, then every newer one. */
   watchRing: handleServerStreamingCall<WatchRingRequest, RingSnapshot>;
+  /**
+   * A watcher that set watch_id says it serves a ring version and has
+   * finished its requests to replicas that left the ring (as xDS ACKs). A
+   * planned removal waits, bounded, for every such watcher before it stops
+   * a replica.
+   */
+  ackRing: handleUnaryCall<AckRingRequest, AckRingResponse>;
   /** Passive health check: a data plane could not reach a replica. */
   reportFailure: handleUnaryCall<ReportFailureRequest, ReportFailureResponse>;
   /** Switches the hash strategy (and its options) live. */
@@ -2496,6 +2733,27 @@ export interface ControlPlaneClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RingSnapshot>;
+  /**
+   * A watcher that set watch_id says it serves a ring version and has
+   * finished its requests to replicas that left the ring (as xDS ACKs). A
+   * planned removal waits, bounded, for every such watcher before it stops
+   * a replica.
+   */
+  ackRing(
+    request: AckRingRequest,
+    callback: (error: ServiceError | null, response: AckRingResponse) => void,
+  ): ClientUnaryCall;
+  ackRing(
+    request: AckRingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AckRingResponse) => void,
+  ): ClientUnaryCall;
+  ackRing(
+    request: AckRingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AckRingResponse) => void,
+  ): ClientUnaryCall;
   /** Passive health check: a data plane could not reach a replica. */
   reportFailure(
     request: ReportFailureRequest,
