@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import type { DesiredStateStore } from '../runtime/desired-state-store.js';
+import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import type { Logger } from '../shared/logger.js';
@@ -29,6 +31,7 @@ export interface ControlConfig {
   heartbeatTimeoutMs: number;
   fall: number;
   faultHook: boolean;
+  resyncIntervalMs: number;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -67,6 +70,12 @@ export function controlOptions(listenFlag: string): Option[] {
     opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', '2'),
+    opt(
+      '--resync-interval <ms>',
+      'list the runtime and reconcile this often even without events',
+      'RINGLB_RESYNC_INTERVAL',
+      '5000',
+    ),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
   ];
 }
@@ -104,28 +113,48 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
+    resyncIntervalMs: reader.int('resyncInterval', o.resyncInterval, 100, 600_000),
   };
 }
 
-export async function createDriver(config: ControlConfig, log: Logger): Promise<ReplicaDriver> {
+/** The runtime's driver and the store of desired state that lives with it. */
+export async function createRuntime(
+  config: ControlConfig,
+  log: Logger,
+): Promise<{ driver: ReplicaDriver; stateStore: DesiredStateStore }> {
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
-    const { DockerDriver } = await import('../runtime/docker-driver.js');
-    return new DockerDriver({
+    const [{ DockerDriver }, { DockerStateStore }, { default: Dockerode }] = await Promise.all([
+      import('../runtime/docker-driver.js'),
+      import('../runtime/docker-state-store.js'),
+      import('dockerode'),
+    ]);
+    const docker = new Dockerode();
+    const driver = new DockerDriver({
+      docker,
       image: config.image,
       network: config.network,
       instance: config.instance,
       faultHook: config.faultHook,
       log: log.child('docker'),
     });
+    const engine = process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+    return {
+      driver,
+      stateStore: new DockerStateStore({ docker, engine, instance: config.instance, image: config.image }),
+    };
   }
-  return new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook });
+  return {
+    driver: new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook }),
+    stateStore: new FileStateStore(config.stateDir),
+  };
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
   return new ControlPlaneServer({
     listen: config.listen,
-    driver: await createDriver(config, log),
+    ...(await createRuntime(config, log)),
+    resyncIntervalMs: config.resyncIntervalMs,
     replicas: config.replicas,
     maxReplicas: config.maxReplicas,
     policy: config.policy,

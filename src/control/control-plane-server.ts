@@ -6,6 +6,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { ControlPlaneService } from '../gen/ringlb/v1/ringlb.js';
 import { DEFAULT_POLICY, normalizePolicy, type RingPolicy } from '../ring/index.js';
+import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -26,6 +27,10 @@ export interface ControlPlaneOptions {
   fall?: number;
   startTimeoutMs?: number;
   stopGraceMs?: number;
+  /** Durable desired state (N, names, server ids, ring policy); none: memory only. */
+  stateStore?: DesiredStateStore;
+  /** Level-triggered resync period of the replica manager. */
+  resyncIntervalMs?: number;
   log?: Logger;
 }
 
@@ -73,6 +78,8 @@ export class ControlPlaneServer {
       fall: options.fall ?? 2,
       startTimeoutMs: options.startTimeoutMs ?? 10_000,
       stopGraceMs: options.stopGraceMs ?? 5_000,
+      ...(options.stateStore ? { stateStore: options.stateStore } : {}),
+      ...(options.resyncIntervalMs ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
       log: this.#log.child('replicas'),
     });
     this.#server.addService(

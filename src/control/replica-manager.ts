@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { RingMember } from '../ring/index.js';
+import { normalizePolicy, type RingMember } from '../ring/index.js';
+import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
-import type { RingStore } from './ring-store.js';
+import { samePolicy, type RingStore } from './ring-store.js';
 
 export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
 
@@ -43,6 +44,14 @@ export interface ReplicaManagerOptions {
   /** How long a new replica may take to pass its first heartbeat. */
   startTimeoutMs: number;
   stopGraceMs: number;
+  /**
+   * Where N, replica names, server ids and the ring policy survive a restart.
+   * Stored state wins over the flags (initialReplicas, the ring's first
+   * policy), which only seed a new instance; a contradiction is logged.
+   */
+  stateStore?: DesiredStateStore;
+  /** Level-triggered resync period: list the runtime and diff even with no event. Default 5 s. */
+  resyncIntervalMs?: number;
   log?: Logger;
 }
 
@@ -55,7 +64,11 @@ interface ReplicaRecord {
   since: Date;
   misses: number;
   checking: boolean;
+  /** The runtime no longer runs it and will not bring it back: replace, never wait. */
+  gone: boolean;
 }
+
+type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore'>> & { stateStore?: DesiredStateStore };
 
 /**
  * Keeps the actual replicas equal to the desired count, like a ReplicaSet.
@@ -68,7 +81,7 @@ interface ReplicaRecord {
  * ring member meanwhile.
  */
 export class ReplicaManager {
-  readonly #o: Required<ReplicaManagerOptions>;
+  readonly #o: ManagerSettings;
   readonly #log: Logger;
   readonly #replicas = new Map<string, ReplicaRecord>();
   readonly #events = new EventEmitter();
@@ -77,6 +90,14 @@ export class ReplicaManager {
   #nameCounter = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #unwatchRing: (() => void) | undefined;
+  /** Stored replicas not running yet: recreated under their own names and server ids. */
+  readonly #wanted = new Map<string, { hostname: string; serverId: number }>();
+  /** What runtime events said about a replica since the last resync: the reason shown when the list confirms it. */
+  readonly #hints = new Map<string, string>();
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
@@ -85,7 +106,7 @@ export class ReplicaManager {
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
-    this.#o = { log: silentLogger, ...options };
+    this.#o = { log: silentLogger, resyncIntervalMs: 5_000, ...options };
     this.#log = this.#o.log;
     this.#events.setMaxListeners(0);
   }
@@ -94,25 +115,32 @@ export class ReplicaManager {
     return this.#desired;
   }
 
-  /** Connects the runtime, adopts what it already runs, then starts the missing replicas. */
+  /**
+   * Connects the runtime, takes back the stored desired state, adopts what
+   * the runtime already runs, then starts the missing replicas.
+   */
   async start(): Promise<void> {
     const { driver } = this.#o;
     await driver.start();
+    const stored = await this.#loadState();
+    // Level-triggered: an event only says "look again"; the list is the truth.
     this.#unsubscribeDriver = driver.onEvent((event) => {
       this.#log.debug('runtime event', { ...event });
-      const replica = this.#replicas.get(hostnameKey(event.hostname));
-      // The runtime saw it die: no need to wait for `fall` missed heartbeats.
-      if (replica && replica.health !== 'starting')
-        this.#markFailed(replica, `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`);
-      else this.#scheduleReconcile();
+      this.#hints.set(
+        hostnameKey(event.hostname),
+        `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`,
+      );
+      this.#scheduleReconcile();
     });
     const adopted = await driver.list();
     await this.#enqueue(async () => {
       await this.#adopt(adopted);
-      this.#desired = Math.max(this.#o.initialReplicas, this.#replicas.size);
+      this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
     });
+    this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
     this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
+    this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
   }
 
   /** Stops checking; removes every replica too when asked (a clean shutdown of `ringlb up`). */
@@ -120,9 +148,12 @@ export class ReplicaManager {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#resyncTimer);
     clearTimeout(this.#retryTimer);
     this.#unsubscribeDriver?.();
+    this.#unwatchRing?.();
     await this.#queue.catch(() => undefined);
+    await this.#saving;
     if (options.removeReplicas) {
       const all = [...this.#replicas.values()];
       this.#replicas.clear();
@@ -160,8 +191,12 @@ export class ReplicaManager {
       }
       const names = [...hostnames];
       while (names.length < count) names.push(this.#generateName());
-      await this.#startReplicas(names, 'added on request');
+      await this.#startReplicas(
+        names.map((hostname) => ({ hostname })),
+        'added on request',
+      );
       this.#desired += count;
+      this.#persist();
       return this.list();
     });
   }
@@ -189,9 +224,13 @@ export class ReplicaManager {
         .filter((r) => !victims.includes(r))
         .sort((a, b) => b.serverId - a.serverId);
       victims.push(...rest.slice(0, count - victims.length));
-      for (const victim of victims) this.#replicas.delete(hostnameKey(victim.hostname));
+      for (const victim of victims) {
+        this.#replicas.delete(hostnameKey(victim.hostname));
+        this.#wanted.delete(hostnameKey(victim.hostname));
+      }
       this.#desired = Math.max(0, this.#desired - count);
       this.#publishRing();
+      this.#persist();
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#emit('removed', { ...victim }, { reason: 'removed on request' });
       return this.list();
@@ -221,6 +260,7 @@ export class ReplicaManager {
         since: new Date(),
         misses: 0,
         checking: false,
+        gone: false,
       };
       if (
         this.#replicas.has(hostnameKey(record.hostname)) ||
@@ -243,18 +283,27 @@ export class ReplicaManager {
     this.#publishRing();
   }
 
-  /** Starts replicas by name, waits until each passed a heartbeat, then publishes one new ring. */
-  async #startReplicas(names: string[], reason: string, replacing?: ReplicaView[]): Promise<void> {
-    const records = names.map((hostname) => {
+  /**
+   * Starts replicas by name (a stored replica keeps its server id when it is
+   * free), waits until each passed a heartbeat, then publishes one new ring.
+   */
+  async #startReplicas(
+    specs: { hostname: string; serverId?: number }[],
+    reason: string,
+    replacing?: ReplicaView[],
+  ): Promise<void> {
+    const records = specs.map(({ hostname, serverId }) => {
+      const used = [...this.#replicas.values()].map((r) => r.serverId);
       const record: ReplicaRecord = {
         hostname,
-        serverId: lowestFreeServerId([...this.#replicas.values()].map((r) => r.serverId)),
+        serverId: serverId !== undefined && !used.includes(serverId) ? serverId : lowestFreeServerId(used),
         address: '',
         instanceId: '',
         health: 'starting',
         since: new Date(),
         misses: 0,
         checking: false,
+        gone: false,
       };
       this.#replicas.set(hostnameKey(hostname), record);
       return record;
@@ -284,6 +333,7 @@ export class ReplicaManager {
     for (const record of records) {
       record.health = 'healthy';
       record.since = now;
+      this.#wanted.delete(hostnameKey(record.hostname));
     }
     this.#publishRing();
     records.forEach((record, i) => {
@@ -310,8 +360,13 @@ export class ReplicaManager {
 
   #heartbeatRound(): void {
     for (const replica of this.#replicas.values()) {
-      if (replica.health === 'healthy') void this.#check(replica, false);
+      if (replica.health === 'healthy' || this.#awaitsRestart(replica)) void this.#check(replica, false);
     }
+  }
+
+  /** Failing, but the runtime restarts it in place: watch it come back instead of replacing it. */
+  #awaitsRestart(replica: ReplicaRecord): boolean {
+    return replica.health === 'unhealthy' && !replica.gone && this.#o.driver.restartsInPlace === true;
   }
 
   async #check(replica: ReplicaRecord, urgent: boolean): Promise<void> {
@@ -319,7 +374,12 @@ export class ReplicaManager {
     replica.checking = true;
     try {
       const ok = await checkHeartbeat(replica.address, this.#o.heartbeatTimeoutMs);
-      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica || replica.health !== 'healthy') return;
+      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica) return;
+      if (ok && this.#awaitsRestart(replica)) {
+        this.#markRecovered(replica);
+        return;
+      }
+      if (replica.health !== 'healthy') return;
       if (ok) {
         replica.misses = 0;
         return;
@@ -346,12 +406,24 @@ export class ReplicaManager {
     this.#scheduleReconcile();
   }
 
+  #markRecovered(replica: ReplicaRecord): void {
+    this.#log.info('replica restarted in place and healthy again', { hostname: replica.hostname });
+    replica.health = 'healthy';
+    replica.misses = 0;
+    replica.since = new Date();
+    this.#publishRing();
+    this.#emit('healthy', replica, { reason: 'restarted in place by the runtime' });
+  }
+
   #scheduleReconcile(delayMs = 0): void {
     if (this.#reconcilePending || this.#closed) return;
     this.#reconcilePending = true;
     const run = (): void => {
       this.#reconcilePending = false;
-      void this.#enqueue(() => this.#reconcile()).then(
+      void this.#enqueue(async () => {
+        await this.#resync();
+        await this.#reconcile();
+      }).then(
         () => {
           this.#reconcileFailures = 0;
         },
@@ -367,10 +439,44 @@ export class ReplicaManager {
     else queueMicrotask(run);
   }
 
+  /**
+   * Lists the runtime and diffs it against the records (level-triggered, as
+   * Traefik re-lists on any event): a replica the runtime no longer runs is
+   * failed, one it restarts in place leaves the ring until it answers again,
+   * a moved one gets its new address, and one carrying our labels that we do
+   * not own (a create that raced a crash, a removal while we were down) is
+   * removed.
+   */
+  async #resync(): Promise<void> {
+    if (this.#closed) return;
+    const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
+    const hints = new Map(this.#hints);
+    this.#hints.clear();
+    for (const [key, record] of this.#replicas) {
+      const found = listed.get(key);
+      listed.delete(key);
+      if (!found || found.state === 'exited') {
+        record.gone = true;
+        const listedAs = found ? 'the runtime lists it exited' : 'the runtime no longer runs it';
+        this.#markFailed(record, hints.get(key) ?? listedAs);
+      } else if (found.state === 'restarting') {
+        this.#markFailed(record, hints.get(key) ?? 'the runtime is restarting it');
+      } else if (found.address !== record.address || found.instanceId !== record.instanceId) {
+        record.address = found.address;
+        record.instanceId = found.instanceId;
+        if (record.health === 'healthy') this.#publishRing();
+      }
+    }
+    for (const orphan of listed.values()) {
+      this.#log.warn('removing a replica this control plane does not own', { hostname: orphan.hostname });
+      await this.#o.driver.remove(orphan.hostname, 0);
+    }
+  }
+
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
     if (this.#closed) return;
-    const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy');
+    const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy' && !this.#awaitsRestart(r));
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));
     const missing = this.#desired - this.#replicas.size;
@@ -379,9 +485,87 @@ export class ReplicaManager {
       return;
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
-    const names = Array.from({ length: missing }, (_, i) => (fresh ? this.#initialName(i + 1) : this.#generateName()));
+    // Stored replicas first, under their own names and ids; then new names.
+    const specs: { hostname: string; serverId?: number }[] = [...this.#wanted.values()]
+      .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
+      .slice(0, missing);
+    for (let i = specs.length; i < missing; i++)
+      specs.push({ hostname: fresh ? this.#initialName(i + 1) : this.#generateName() });
     const replacing = failed.map((dead) => view({ ...dead }));
-    await this.#startReplicas(names, failed.length ? 'replacement' : 'reconcile', replacing);
+    await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
+  }
+
+  /** Takes back the stored desired state; the flags only seed a new instance. */
+  async #loadState(): Promise<DesiredState | undefined> {
+    const store = this.#o.stateStore;
+    if (!store) return undefined;
+    const stored = await store.load();
+    if (!stored) {
+      this.#log.info('no stored desired state: the flags seed it', { where: store.where });
+      return undefined;
+    }
+    let policy: ReturnType<typeof normalizePolicy>;
+    try {
+      policy = normalizePolicy(stored.policy);
+    } catch (err) {
+      throw RinglbError.failedPrecondition(
+        `stored ring policy in ${store.where} is invalid: ${(err as Error).message}`,
+      );
+    }
+    const { ring } = this.#o;
+    if (stored.desired !== this.#o.initialReplicas)
+      this.#log.warn('the replica count flag differs from the stored desired state; the stored N wins', {
+        flag: this.#o.initialReplicas,
+        stored: stored.desired,
+        where: store.where,
+      });
+    if (!samePolicy(policy, ring.current.policy))
+      this.#log.warn('the ring policy flags differ from the stored policy; the stored policy wins', {
+        flag: ring.current.policy.strategy,
+        stored: policy.strategy,
+        where: store.where,
+      });
+    ring.raiseVersion(stored.ringVersion + 1);
+    ring.publish({ policy });
+    for (const r of stored.replicas) {
+      this.#wanted.set(hostnameKey(r.hostname), r);
+      this.#noteName(r.hostname);
+    }
+    this.#log.info('desired state restored', { where: store.where, n: stored.desired, strategy: policy.strategy });
+    return stored;
+  }
+
+  /** Saves the desired state; saves asked for while one runs coalesce into one more. */
+  #persist(): void {
+    const store = this.#o.stateStore;
+    if (!store || this.#closed) return;
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = (async () => {
+      do {
+        this.#saveAgain = false;
+        try {
+          await store.save(this.#desiredState());
+        } catch (err) {
+          this.#log.warn('cannot save the desired state; retrying on the next change', {
+            where: store.where,
+            error: (err as Error).message,
+          });
+        }
+      } while (this.#saveAgain && !this.#closed);
+      this.#saving = undefined;
+    })();
+  }
+
+  #desiredState(): DesiredState {
+    const { current } = this.#o.ring;
+    const replicas = [...this.#replicas.values(), ...this.#wanted.values()]
+      .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
+      .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
+      .sort((a, b) => a.serverId - b.serverId);
+    return { desired: this.#desired, policy: current.policy, replicas, ringVersion: current.version };
   }
 
   #enqueue<T>(op: () => Promise<T>): Promise<T> {

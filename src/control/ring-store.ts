@@ -49,6 +49,18 @@ export class RingStore {
     return this.#state;
   }
 
+  /**
+   * Moves the version up to at least `floor` (a version read back from
+   * durable state), so a restarted control plane never publishes a version a
+   * data plane has already seen with other content. Watchers hear of it.
+   */
+  raiseVersion(floor: number): RingState {
+    if (floor <= this.#state.version) return this.#state;
+    this.#state = Object.freeze({ ...this.#state, version: floor, createdAt: new Date() });
+    for (const watcher of this.#watchers) watcher(this.#state);
+    return this.#state;
+  }
+
   /** Calls `watcher` with the current state at once, then with every new one. */
   watch(watcher: Watcher): () => void {
     this.#watchers.add(watcher);
@@ -68,7 +80,8 @@ function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolea
   );
 }
 
-function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
+/** Whether two policies build the same ring. */
+export function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
   const ka = Object.keys(a.options);
   return (
     a.strategy === b.strategy &&

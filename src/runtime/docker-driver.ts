@@ -2,6 +2,7 @@ import net from 'node:net';
 import Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { engineCall } from './docker-call.js';
 import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 
@@ -269,6 +270,8 @@ export class DockerDriver implements ReplicaDriver {
       address: onHost ? `127.0.0.1:${port}` : `${info.Name.replace(/^\//, '')}:${port}`,
       instanceId: info.Id,
       startedAt: new Date(info.State.StartedAt),
+      // Restart policy 'no': a container that is not running will not come back.
+      state: info.State.Running ? 'running' : 'exited',
     };
   }
 
@@ -357,47 +360,12 @@ export class DockerDriver implements ReplicaDriver {
     for (const listener of this.#listeners) listener(driverEvent);
   }
 
-  /**
-   * Runs one engine call under a deadline and maps its failures: the engine
-   * unreachable or silent → UNAVAILABLE; an HTTP status listed in `byStatus`
-   * → that mapping (a RinglbError is thrown, anything else returned); other
-   * engine errors → UNAVAILABLE with the engine's message.
-   */
-  async #call<T, R = never>(
+  #call<T, R = never>(
     what: string,
     fn: (signal: AbortSignal) => Promise<T>,
     byStatus: Record<number, (reason: string) => R | RinglbError> = {},
     timeoutMs = this.#callTimeoutMs,
   ): Promise<T | Exclude<R, RinglbError>> {
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abort.abort();
-        reject(
-          RinglbError.unavailable(`docker engine at ${this.#engine} did not answer '${what}' within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([fn(abort.signal), deadline]);
-    } catch (err) {
-      if (err instanceof RinglbError) throw err;
-      const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
-      if (typeof e.statusCode === 'number') {
-        const reason = String(e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`).trim();
-        const mapped = byStatus[e.statusCode]?.(reason);
-        if (mapped instanceof RinglbError) throw mapped;
-        if (e.statusCode in byStatus) return mapped as Exclude<R, RinglbError>;
-        throw RinglbError.unavailable(`docker engine refused '${what}': ${reason}`, err);
-      }
-      throw RinglbError.unavailable(
-        `docker engine is not reachable at ${this.#engine} (${e.code ?? e.message ?? 'unknown error'})`,
-        err,
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+    return engineCall(this.#engine, what, fn, byStatus, timeoutMs);
   }
 }
