@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
 export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
 
-export type RuntimeKind = 'process' | 'docker';
+export type RuntimeKind = 'process' | 'docker' | 'swarm';
 
 export interface ControlConfig {
   listen: string;
@@ -32,13 +32,19 @@ export interface ControlConfig {
   fall: number;
   faultHook: boolean;
   resyncIntervalMs: number;
+  /** docker and swarm: the engine (unix:///path or tcp://host:port); default DOCKER_HOST, else the local socket. */
+  dockerHost: string | undefined;
+  /** swarm: placement constraints of replica services. */
+  placement: string[];
+  /** swarm, host network: the address replicas bind and are reached at on every node (unset: the node's). */
+  swarmHostAddress: string | undefined;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
 export function controlOptions(listenFlag: string): Option[] {
   return [
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', '127.0.0.1:50051'),
-    opt('--runtime <kind>', 'where replicas run: process | docker', 'RINGLB_RUNTIME', 'process'),
+    opt('--runtime <kind>', 'where replicas run: process | docker | swarm', 'RINGLB_RUNTIME', 'process'),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', '3'),
     opt('--max-replicas <n>', 'upper bound on N; AddReplicas beyond it is refused', 'RINGLB_MAX_REPLICAS', '50'),
     opt(
@@ -66,6 +72,21 @@ export function controlOptions(listenFlag: string): Option[] {
       "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name",
       'RINGLB_NETWORK',
       'host',
+    ),
+    opt(
+      '--docker-host <url>',
+      'docker and swarm runtimes: the engine, unix:///path or tcp://host:port (default: DOCKER_HOST, else /var/run/docker.sock)',
+      'RINGLB_DOCKER_HOST',
+    ),
+    opt(
+      '--placement <constraint...>',
+      'swarm runtime: placement constraint of replica services, repeatable (e.g. node.role==worker)',
+      'RINGLB_PLACEMENT',
+    ),
+    opt(
+      '--swarm-host-address <ip>',
+      'swarm runtime, host network: address replicas bind and are reached at on every node (127.0.0.1 when nodes share one network namespace); default: the node address',
+      'RINGLB_SWARM_HOST_ADDRESS',
     ),
     opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
@@ -101,7 +122,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
   return {
     listen: reader.hostPort(listenKey, o[listenKey]).text,
-    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker'] as const),
+    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm'] as const),
     replicas: reader.int('replicas', o.replicas, 0, maxReplicas),
     maxReplicas,
     policy,
@@ -114,6 +135,11 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     resyncIntervalMs: reader.int('resyncInterval', o.resyncInterval, 100, 600_000),
+    dockerHost: o.dockerHost
+      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
+      : undefined,
+    placement: listOf(o.placement),
+    swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
   };
 }
 
@@ -122,14 +148,14 @@ export async function createRuntime(
   config: ControlConfig,
   log: Logger,
 ): Promise<{ driver: ReplicaDriver; stateStore: DesiredStateStore }> {
+  if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
-    const [{ DockerDriver }, { DockerStateStore }, { default: Dockerode }] = await Promise.all([
+    const [{ DockerDriver }, { DockerStateStore }] = await Promise.all([
       import('../runtime/docker-driver.js'),
       import('../runtime/docker-state-store.js'),
-      import('dockerode'),
     ]);
-    const docker = new Dockerode();
+    const { docker, engine } = await engineClient(config);
     const driver = new DockerDriver({
       docker,
       image: config.image,
@@ -138,7 +164,6 @@ export async function createRuntime(
       faultHook: config.faultHook,
       log: log.child('docker'),
     });
-    const engine = process.env.DOCKER_HOST ?? '/var/run/docker.sock';
     return {
       driver,
       stateStore: new DockerStateStore({ docker, engine, instance: config.instance, image: config.image }),
@@ -148,6 +173,45 @@ export async function createRuntime(
     driver: new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook }),
     stateStore: new FileStateStore(config.stateDir),
   };
+}
+
+async function createSwarmRuntime(
+  config: ControlConfig,
+  log: Logger,
+): Promise<{ driver: ReplicaDriver; stateStore: DesiredStateStore }> {
+  const [{ SwarmDriver }, { SwarmStateStore }] = await Promise.all([
+    import('../runtime/swarm-driver.js'),
+    import('../runtime/swarm-state-store.js'),
+  ]);
+  const { docker, engine } = await engineClient(config);
+  const driver = new SwarmDriver({
+    docker,
+    engine,
+    image: config.image,
+    instance: config.instance,
+    network: config.network,
+    ...(config.swarmHostAddress ? { hostAddress: config.swarmHostAddress } : {}),
+    constraints: config.placement,
+    faultHook: config.faultHook,
+    log: log.child('swarm'),
+  });
+  return { driver, stateStore: new SwarmStateStore({ docker, engine, instance: config.instance }) };
+}
+
+/** One engine client per control plane, from --docker-host, else DOCKER_HOST, else the local socket. */
+async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
+  const { default: Dockerode } = await import('dockerode');
+  const url = config.dockerHost;
+  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock' };
+  if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
+  const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
+  return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };
+}
+
+function listOf(raw: unknown): string[] {
+  if (raw === undefined) return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  return items.map((x) => String(x).trim()).filter(Boolean);
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {

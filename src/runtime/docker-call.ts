@@ -44,3 +44,12 @@ export async function engineCall<T, R = never>(
     clearTimeout(timer);
   }
 }
+
+/** engineCall bound to one engine and one deadline, for a driver or store to keep as its #call. */
+export function engineCaller(engine: string, timeoutMs: number) {
+  return <T, R = never>(
+    what: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    byStatus: Record<number, (reason: string) => R | RinglbError> = {},
+  ): Promise<T | Exclude<R, RinglbError>> => engineCall(engine, what, fn, byStatus, timeoutMs);
+}

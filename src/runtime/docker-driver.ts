@@ -1,8 +1,8 @@
-import net from 'node:net';
 import Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCall } from './docker-call.js';
+import { PortPicker } from './port-picker.js';
 import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 
@@ -47,6 +47,16 @@ export const DOCKER_LABELS = Object.freeze({
   port: 'ringlb.port',
 });
 
+/**
+ * The engine object (container, swarm service) of a replica: the hostname,
+ * lowercased (hostnames are case-insensitive DNS labels, engine names are
+ * not), prefixed by the instance unless it is 'default'.
+ */
+export function replicaObjectName(instance: string, hostname: string): string {
+  const label = hostname.toLowerCase();
+  return instance === 'default' ? label : `${instance}-${label}`;
+}
+
 const BRIDGE_PORT = 5000;
 /** Instance values become part of container names and label filters. */
 const INSTANCE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -79,7 +89,7 @@ export class DockerDriver implements ReplicaDriver {
   /** Containers being removed on request: their deaths are not news. */
   readonly #removing = new Set<string>();
   /** Ports handed out recently, so two quick creates never get the same one. */
-  readonly #recentPorts = new Set<number>();
+  readonly #ports = new PortPicker();
   #watcher: DockerEventWatcher | undefined;
   #closed = false;
 
@@ -160,7 +170,7 @@ export class DockerDriver implements ReplicaDriver {
       );
     }
     const host = this.#network === 'host';
-    const port = host ? await this.#freePort() : BRIDGE_PORT;
+    const port = host ? await this.#ports.pick() : BRIDGE_PORT;
     const created = await this.#call(
       `create container '${name}'`,
       (abortSignal) =>
@@ -246,9 +256,7 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   #containerName(hostname: string): string {
-    // Hostnames are case-insensitive DNS labels; container names are not.
-    const label = hostname.toLowerCase();
-    return this.#instance === 'default' ? label : `${this.#instance}-${label}`;
+    return replicaObjectName(this.#instance, hostname);
   }
 
   #owns(labels: Record<string, string> | undefined): boolean {
@@ -317,26 +325,6 @@ export class DockerDriver implements ReplicaDriver {
       // 409: another control plane made it first.
       { 409: () => undefined },
     );
-  }
-
-  /** Host networking: a port free on 127.0.0.1 now. The replica binds it moments later. */
-  async #freePort(): Promise<number> {
-    for (let tries = 0; ; tries++) {
-      const port = await new Promise<number>((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const { port: p } = server.address() as net.AddressInfo;
-          server.close(() => resolve(p));
-        });
-      });
-      if (!this.#recentPorts.has(port) || tries >= 10) {
-        this.#recentPorts.add(port);
-        setTimeout(() => this.#recentPorts.delete(port), 30_000).unref();
-        return port;
-      }
-    }
   }
 
   #onEngineEvent(event: DockerEngineEvent): void {

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { engineCall } from './docker-call.js';
+import { engineCaller } from './docker-call.js';
 import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
 import { RinglbError } from '../shared/errors.js';
 
@@ -33,10 +33,12 @@ export const STATE_LABELS = Object.freeze({
 export class DockerStateStore implements DesiredStateStore {
   readonly where: string;
   readonly #o: Required<DockerStateStoreOptions>;
+  readonly #call: ReturnType<typeof engineCaller>;
   #generation = 0;
 
   constructor(options: DockerStateStoreOptions) {
     this.#o = { callTimeoutMs: 10_000, ...options };
+    this.#call = engineCaller(this.#o.engine, this.#o.callTimeoutMs);
     this.where = `docker containers labelled ${STATE_LABELS.of}=${options.instance} on ${options.engine}`;
   }
 
@@ -93,13 +95,5 @@ export class DockerStateStore implements DesiredStateStore {
       .map((c) => ({ id: c.Id, generation: Number(c.Labels[STATE_LABELS.generation]), labels: c.Labels }))
       .filter((g) => Number.isSafeInteger(g.generation))
       .sort((a, b) => b.generation - a.generation);
-  }
-
-  #call<T, R = never>(
-    what: string,
-    fn: (signal: AbortSignal) => Promise<T>,
-    byStatus: Record<number, (reason: string) => R | RinglbError> = {},
-  ): Promise<T | Exclude<R, RinglbError>> {
-    return engineCall(this.#o.engine, what, fn, byStatus, this.#o.callTimeoutMs);
   }
 }

@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RingState } from '../../src/control/ring-store.js';
+import { taskState } from '../../src/runtime/swarm-driver.js';
+import { uniqueInstance } from '../helpers/docker-engine.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
+import { getJson, waitFor } from '../helpers/http.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
+import {
+  privateSwarmForFile,
+  removeSwarmInstance,
+  serviceNames,
+  swarmControlPlane,
+  swarmDriver,
+  taskContainer,
+} from '../helpers/swarm-engine.js';
+
+// The swarm runtime against a real single-node swarm: a private dockerd
+// (own socket, data-root, exec-root) in swarm mode on 127.0.0.1, replicas on
+// the host network at distinct 127.0.0.1 ports.
+const { skip, swarm } = await privateSwarmForFile(0);
+const opts = { skip };
+
+test(
+  'swarm driver: one service per replica, listed and removed by labels, nothing of another instance',
+  opts,
+  async (t) => {
+    const s = swarm();
+    const driver = swarmDriver(t, s);
+    const other = swarmDriver(t, s);
+    await driver.start();
+    await other.start();
+    const [a, b] = await Promise.all([
+      driver.create({ hostname: 'S1', serverId: 1 }),
+      driver.create({ hostname: 'server-2', serverId: 2 }),
+    ]);
+    assert.equal(a.state, 'running');
+    assert.notEqual(a.address, b.address, 'distinct ports');
+    assert.match(a.address, /^127\.0\.0\.1:\d+$/);
+    const home = await getJson(`http://${a.address}/home`);
+    assert.deepEqual(home.body, { message: 'Hello from Server: 1', status: 'successful' });
+    assert.deepEqual(
+      (await driver.list()).map((i) => [i.hostname, i.serverId, i.address, i.state]),
+      [
+        ['S1', 1, a.address, 'running'],
+        ['server-2', 2, b.address, 'running'],
+      ],
+    );
+    assert.deepEqual(await other.list(), [], 'another instance sees none of them');
+    await other.remove('S1');
+    assert.equal((await driver.list()).length, 2, 'and cannot remove them');
+    await driver.remove('S1');
+    await driver.remove('S1');
+    assert.deepEqual(
+      (await driver.list()).map((i) => i.hostname),
+      ['server-2'],
+    );
+  },
+);
+
+test(
+  'a killed task is found by listing, kept out of the ring, restarted in place under the same identity',
+  opts,
+  async (t) => {
+    const s = swarm();
+    const instance = uniqueInstance('kill');
+    const { server } = await swarmControlPlane(t, s, { instance });
+    const ring: RingState[] = [];
+    server.ring.watch((r) => ring.push(r));
+    const before = server.manager.list().map((r) => [r.hostname, r.serverId, r.address]);
+    const services = await serviceNames(s, instance);
+    const victim = services[0]!;
+    const container = await taskContainer(s.manager, victim);
+    assert.ok(container, 'a running task container');
+    const started = Date.now();
+    await s.manager.docker.getContainer(container).kill();
+    const hostname = before[0]![0] as string;
+    await waitFor(
+      'the replica out of the ring',
+      () => !ring.at(-1)!.members.some((m) => m.hostname === hostname),
+      10_000,
+    );
+    const out = Date.now() - started;
+    await waitFor('the replica back in the ring', () => ring.at(-1)!.members.length === 2, 30_000);
+    const back = Date.now() - started;
+    assert.deepEqual(
+      server.manager.list().map((r) => [r.hostname, r.serverId, r.address]),
+      before,
+      'same names, server ids and addresses',
+    );
+    assert.deepEqual(await serviceNames(s, instance), services, 'no new service: the engine restarted it in place');
+    t.diagnostic(`killed task: out of the ring after ${out} ms, back after ${back} ms`);
+  },
+);
+
+test('when the engine gives up restarting, ringlb replaces the replica under a new name', opts, async (t) => {
+  const s = swarm();
+  const instance = uniqueInstance('giveup');
+  const { server } = await swarmControlPlane(t, s, { instance, restartMaxAttempts: 1 }, { replicas: 1 });
+  const [first] = server.manager.list();
+  const service = (await serviceNames(s, instance))[0]!;
+  for (let kill = 0; kill < 2; kill++) {
+    const container = await waitFor('a running task', () => taskContainer(s.manager, service), 20_000);
+    await s.manager.docker.getContainer(container).kill();
+    await waitFor('the task gone', async () => (await taskContainer(s.manager, service)) !== container, 10_000);
+  }
+  const replaced = await waitFor(
+    'a replacement',
+    () => {
+      const now = server.manager.list();
+      return now.length === 1 && now[0]!.hostname !== first!.hostname && server.ring.current.members.length === 1
+        ? now[0]
+        : undefined;
+    },
+    30_000,
+  );
+  assert.equal(replaced.serverId, first!.serverId, 'the lowest free server id again');
+  await waitFor('the old service removed', async () => !(await serviceNames(s, instance)).includes(service), 10_000);
+});
+
+test('scaling: /add and /rm create and remove services by name', opts, async (t) => {
+  const s = swarm();
+  const instance = uniqueInstance('scale');
+  const { address } = await swarmControlPlane(t, s, { instance }, { replicas: 1 });
+  const client = controlClient(t, address);
+  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'] });
+  assert.equal(added.n, 3);
+  assert.equal((await serviceNames(s, instance)).length, 3);
+  assert.ok((await serviceNames(s, instance)).includes(`${instance}-s5`));
+  const removed = await call(client, 'removeReplicas', { n: 1, hostnames: ['S5'] });
+  assert.equal(removed.n, 2);
+  await waitFor('S5 removed', async () => !(await serviceNames(s, instance)).includes(`${instance}-s5`));
+});
+
+test(
+  'ringlb control --runtime swarm: a restarted control plane adopts the services and keeps the live policy',
+  opts,
+  async (t) => {
+    const s = swarm();
+    const instance = uniqueInstance('adopt');
+    t.after(() => removeSwarmInstance(s, instance));
+    const flags = [
+      'control',
+      '--listen',
+      '127.0.0.1:0',
+      '--runtime',
+      'swarm',
+      '--docker-host',
+      s.manager.host,
+      '--swarm-host-address',
+      '127.0.0.1',
+      '--instance',
+      instance,
+      '--replicas',
+      '2',
+    ];
+    const first = spawnRinglb(t, flags);
+    const [, address] = await first.waitForLog(/ready address=(\S+)/, 90_000);
+    const client = controlClient(t, address);
+    await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
+    const before = (await call(client, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
+    const services = await serviceNames(s, instance);
+    await first.stop();
+    assert.deepEqual(await serviceNames(s, instance), services, 'services outlive the control plane');
+
+    const second = spawnRinglb(t, flags);
+    const [, address2] = await second.waitForLog(/ready address=(\S+)/, 90_000);
+    const client2 = controlClient(t, address2);
+    const after = (await call(client2, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
+    assert.deepEqual(after, before, 'adopted, not recreated');
+    assert.deepEqual(await serviceNames(s, instance), services);
+    const ring = await collect(t, client2.watchRing({ nodeId: 'swarm-test' })).next(() => true);
+    assert.equal(ring.policy?.strategy, 'maglev', 'the live policy survived the restart');
+    assert.equal(ring.members.length, 2);
+  },
+);
+
+test('taskState: running, coming back, or given up (pure)', () => {
+  const task = (state: string, agoMs: number, desired = 'running') => ({
+    ServiceID: 's',
+    CreatedAt: new Date(Date.now() - agoMs).toISOString(),
+    DesiredState: desired,
+    Status: { State: state },
+  });
+  assert.equal(taskState(undefined, [], 3, 60_000), 'restarting');
+  assert.equal(taskState(task('running', 0), [], 3, 60_000), 'running');
+  assert.equal(taskState(task('running', 0, 'shutdown'), [], 3, 60_000), 'restarting');
+  assert.equal(taskState(task('preparing', 0), [], 3, 60_000), 'restarting');
+  const failed = [task('failed', 1_000), task('failed', 2_000), task('failed', 3_000)];
+  assert.equal(
+    taskState(failed[0], failed, 3, 60_000),
+    'restarting',
+    'three failures, three attempts: one more restart',
+  );
+  const four = [...failed, task('failed', 4_000)];
+  assert.equal(taskState(four[0], four, 3, 60_000), 'exited');
+  assert.equal(taskState(four[0], four, 3, 2_500), 'restarting', 'failures outside the window do not count');
+});
