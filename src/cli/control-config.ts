@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
+import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
+import type { LeaseStore } from '../runtime/lease-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
@@ -38,6 +41,15 @@ export interface ControlConfig {
   placement: string[];
   /** swarm, host network: the address replicas bind and are reached at on every node (unset: the node's). */
   swarmHostAddress: string | undefined;
+  /** swarm: the gRPC address other control planes and clients are told to use for this one (default: the bound one). */
+  advertise: string | undefined;
+}
+
+/** What a runtime brings: its driver, where desired state lives and, when several control planes may share it, the lease. */
+interface Runtime {
+  driver: ReplicaDriver;
+  stateStore: DesiredStateStore;
+  leaseStore?: LeaseStore;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -87,6 +99,11 @@ export function controlOptions(listenFlag: string): Option[] {
       '--swarm-host-address <ip>',
       'swarm runtime, host network: address replicas bind and are reached at on every node (127.0.0.1 when nodes share one network namespace); default: the node address',
       'RINGLB_SWARM_HOST_ADDRESS',
+    ),
+    opt(
+      '--advertise <host:port>',
+      'swarm runtime: gRPC address of this control plane as others reach it (named to clients by followers)',
+      'RINGLB_ADVERTISE',
     ),
     opt('--heartbeat-interval <ms>', 'active health check interval', 'RINGLB_HEARTBEAT_INTERVAL', '1000'),
     opt('--heartbeat-timeout <ms>', 'active health check timeout', 'RINGLB_HEARTBEAT_TIMEOUT', '500'),
@@ -140,14 +157,12 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
       : undefined,
     placement: listOf(o.placement),
     swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
+    advertise: o.advertise ? reader.hostPort('advertise', o.advertise).text : undefined,
   };
 }
 
 /** The runtime's driver and the store of desired state that lives with it. */
-export async function createRuntime(
-  config: ControlConfig,
-  log: Logger,
-): Promise<{ driver: ReplicaDriver; stateStore: DesiredStateStore }> {
+export async function createRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
   if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
@@ -175,13 +190,11 @@ export async function createRuntime(
   };
 }
 
-async function createSwarmRuntime(
-  config: ControlConfig,
-  log: Logger,
-): Promise<{ driver: ReplicaDriver; stateStore: DesiredStateStore }> {
-  const [{ SwarmDriver }, { SwarmStateStore }] = await Promise.all([
+async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
+  const [{ SwarmDriver }, { SwarmStateStore }, { SwarmLeaseStore }] = await Promise.all([
     import('../runtime/swarm-driver.js'),
     import('../runtime/swarm-state-store.js'),
+    import('../runtime/swarm-lease-store.js'),
   ]);
   const { docker, engine } = await engineClient(config);
   const driver = new SwarmDriver({
@@ -195,7 +208,8 @@ async function createSwarmRuntime(
     faultHook: config.faultHook,
     log: log.child('swarm'),
   });
-  return { driver, stateStore: new SwarmStateStore({ docker, engine, instance: config.instance }) };
+  const scope = { docker, engine, instance: config.instance };
+  return { driver, stateStore: new SwarmStateStore(scope), leaseStore: new SwarmLeaseStore(scope) };
 }
 
 /** One engine client per control plane, from --docker-host, else DOCKER_HOST, else the local socket. */
@@ -215,9 +229,21 @@ function listOf(raw: unknown): string[] {
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
-  return new ControlPlaneServer({
+  const { leaseStore, ...runtime } = await createRuntime(config, log);
+  // The elector needs the bound address, known only once the server listens.
+  let server: ControlPlaneServer | undefined;
+  const elector =
+    leaseStore &&
+    new LeaderElector({
+      store: leaseStore,
+      identity: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      address: () => config.advertise ?? server?.address ?? config.listen,
+      log: log.child('lease'),
+    });
+  server = new ControlPlaneServer({
     listen: config.listen,
-    ...(await createRuntime(config, log)),
+    ...runtime,
+    ...(elector ? { elector } : {}),
     resyncIntervalMs: config.resyncIntervalMs,
     replicas: config.replicas,
     maxReplicas: config.maxReplicas,
@@ -227,4 +253,5 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     fall: config.fall,
     log,
   });
+  return server;
 }

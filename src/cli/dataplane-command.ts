@@ -18,7 +18,12 @@ const FIRST_RING_WARN_MS = 10_000;
  */
 export default function register(program: Command): void {
   const options = [
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
+    opt(
+      '--control <host:port,...>',
+      'control plane gRPC address, or a list of them (fails over in order)',
+      'RINGLB_CONTROL',
+      '127.0.0.1:50051',
+    ),
     ...dataPlaneOptions(),
     opt('--workers <n>', 'processes sharing the port (1: no worker processes)', 'RINGLB_WORKERS', '1'),
     opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
@@ -32,8 +37,8 @@ export default function register(program: Command): void {
   command.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(options);
-      const control = reader.hostPort('control', o.control);
-      const config = readDataPlaneConfig(reader, o, control.text);
+      const control = reader.controlList('control', o.control);
+      const config = readDataPlaneConfig(reader, o, control);
       const workers = reader.int('workers', o.workers, 1, 64);
       const logLevel = reader.logLevel('logLevel', o.logLevel);
       reader.done();
@@ -48,10 +53,10 @@ export default function register(program: Command): void {
           ? new DataPlaneCluster({ ...toDataPlaneOptions(config, log), workers })
           : createDataPlane(config, log);
       const started = await dataPlane.start();
-      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text, workers });
+      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control, workers });
       dataPlane.ring.waitForRing(FIRST_RING_WARN_MS).then(
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
-        () => log.warn(`no ring from the control plane at ${control.text} yet; answering 503 until it comes`),
+        () => log.warn(`no ring from the control plane at ${control} yet; answering 503 until it comes`),
       );
       const sig = await untilSignal();
       log.info('shutting down', { signal: sig });

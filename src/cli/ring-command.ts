@@ -1,3 +1,4 @@
+import { controlTarget } from '../shared/control-target.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
 import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
@@ -11,7 +12,12 @@ import { ConfigReader, opt, runAction } from './options.js';
 export default function register(program: Command): void {
   const ring = program.command('ring').description('show the ring, switch its strategy live, or dry-run a change');
   const control = (): Option =>
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051');
+    opt(
+      '--control <host:port,...>',
+      'control plane gRPC address, or a list of them (fails over in order)',
+      'RINGLB_CONTROL',
+      '127.0.0.1:50051',
+    );
   const policyOptions = (): Option[] => [
     opt('--strategy <name>', 'classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY'),
     opt(
@@ -28,7 +34,7 @@ export default function register(program: Command): void {
   show.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(showOptions);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       reader.done();
       await withClient(address, async (client) => print(await firstSnapshot(client)));
     }),
@@ -40,7 +46,7 @@ export default function register(program: Command): void {
   policy.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(policyOpts);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       const wanted = readPolicy(reader, o, true)!;
       reader.done();
       await withClient(address, async (client) => {
@@ -65,7 +71,7 @@ export default function register(program: Command): void {
   simulate.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(simulateOpts);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       const addCount = reader.int('add', o.add, 0, 1000);
       const sampleKeys = reader.int('samples', o.samples, 1, 1_000_000);
       const proposed = readPolicy(reader, o, false);
@@ -109,7 +115,7 @@ function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: 
 }
 
 async function withClient(address: string, fn: (client: ControlPlaneClient) => Promise<void>): Promise<void> {
-  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  const client = new ControlPlaneClient(controlTarget(address), grpc.credentials.createInsecure());
   try {
     await fn(client);
   } catch (err) {

@@ -12,6 +12,7 @@ import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { createControlService } from './control-service.js';
+import type { LeaderElector } from './leader-elector.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingStore } from './ring-store.js';
 
@@ -31,6 +32,12 @@ export interface ControlPlaneOptions {
   stateStore?: DesiredStateStore;
   /** Level-triggered resync period of the replica manager. */
   resyncIntervalMs?: number;
+  /**
+   * Several control planes on one engine: the lease decides which one
+   * reconciles (needs stateStore). Owned: started after bind, closed (lease
+   * handed back) after the manager.
+   */
+  elector?: LeaderElector;
   log?: Logger;
 }
 
@@ -67,7 +74,8 @@ export class ControlPlaneServer {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
     const maxReplicas = options.maxReplicas ?? 50;
-    this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
+    // With a lease, versions come from the engine's stored state alone, the same on every control plane.
+    this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY), [], options.elector ? 0 : Date.now());
     this.manager = new ReplicaManager({
       driver: options.driver,
       ring: this.ring,
@@ -80,6 +88,7 @@ export class ControlPlaneServer {
       stopGraceMs: options.stopGraceMs ?? 5_000,
       ...(options.stateStore ? { stateStore: options.stateStore } : {}),
       ...(options.resyncIntervalMs ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+      ...(options.elector ? { elector: options.elector } : {}),
       log: this.#log.child('replicas'),
     });
     this.#server.addService(
@@ -131,6 +140,7 @@ export class ControlPlaneServer {
     this.#address = `${host}:${port}`;
     this.#log.info('control plane listening', { address: this.#address });
     try {
+      await this.#options.elector?.start();
       await this.manager.start();
       this.#markReady();
     } catch (err) {
@@ -154,6 +164,7 @@ export class ControlPlaneServer {
       this.#health.setStatus('', 'NOT_SERVING');
       this.#health.setStatus(SERVICE_NAME, 'NOT_SERVING');
       await this.manager.close(options);
+      await this.#options.elector?.close();
       for (const call of this.#streams) call.end();
       this.#streams.clear();
       await new Promise<void>((resolve) => {

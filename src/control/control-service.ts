@@ -117,6 +117,7 @@ export function createControlService(deps: {
       const policy = fromProtoPolicy(req.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
       simulator.check(ring.current.members, policy);
+      manager.assertLeader();
       log.info('ring policy changed', {
         strategy: policy.strategy,
         options: policy.options,

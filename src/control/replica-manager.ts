@@ -4,8 +4,10 @@ import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-s
 import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { FollowerMirror } from './follower-mirror.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
+import type { Leadership } from './leader-elector.js';
 import { samePolicy, type RingStore } from './ring-store.js';
 
 export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
@@ -52,8 +54,23 @@ export interface ReplicaManagerOptions {
   stateStore?: DesiredStateStore;
   /** Level-triggered resync period: list the runtime and diff even with no event. Default 5 s. */
   resyncIntervalMs?: number;
+  /**
+   * Several control planes on one engine: only the lease holder reconciles,
+   * writes the stored state and accepts changes; the others mirror its ring
+   * from the stateStore (required then). None: this one always leads.
+   */
+  elector?: { readonly state: Leadership; onChange(listener: (state: Leadership) => void): () => void };
   log?: Logger;
 }
+
+/**
+ * A new lease holder (or a restarted control plane) starts its ring versions
+ * this far above the stored one, so a version the previous holder published
+ * but had not stored yet is never reused for other content.
+ */
+const VERSION_GAP = 1_000;
+/** How often a follower reads the lease holder's state. */
+const FOLLOW_INTERVAL_MS = 500;
 
 interface ReplicaRecord {
   hostname: string;
@@ -68,7 +85,8 @@ interface ReplicaRecord {
   gone: boolean;
 }
 
-type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore'>> & { stateStore?: DesiredStateStore };
+type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
+  Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;
 
 /**
  * Keeps the actual replicas equal to the desired count, like a ReplicaSet.
@@ -98,6 +116,12 @@ export class ReplicaManager {
   readonly #hints = new Map<string, string>();
   #saving: Promise<void> | undefined;
   #saveAgain = false;
+  /** True while this control plane reconciles (always, without an elector). */
+  #leading = false;
+  #mirror: FollowerMirror | undefined;
+  #unwatchElector: (() => void) | undefined;
+  /** Leadership changes, applied one at a time. */
+  #transition: Promise<void> = Promise.resolve();
   #retryTimer: NodeJS.Timeout | undefined;
   #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
@@ -112,16 +136,89 @@ export class ReplicaManager {
   }
 
   get desired(): number {
-    return this.#desired;
+    return this.#following ? this.#mirror!.desired : this.#desired;
+  }
+
+  /** False on a follower: it neither reconciles nor accepts changes. */
+  get leading(): boolean {
+    return this.#leading;
   }
 
   /**
-   * Connects the runtime, takes back the stored desired state, adopts what
-   * the runtime already runs, then starts the missing replicas.
+   * Connects the runtime; then, when leading, takes back the stored desired
+   * state, adopts what the runtime already runs and starts the missing
+   * replicas; when following, mirrors the lease holder's ring.
    */
   async start(): Promise<void> {
+    await this.#o.driver.start();
+    const { elector, stateStore } = this.#o;
+    if (!elector) return this.#lead();
+    if (!stateStore) throw new Error('a ReplicaManager with an elector needs a stateStore');
+    this.#mirror = new FollowerMirror({
+      store: stateStore,
+      ring: this.#o.ring,
+      intervalMs: FOLLOW_INTERVAL_MS,
+      log: this.#log,
+    });
+    this.#unwatchElector = elector.onChange(() => void this.#applyLeadership());
+    await this.#applyLeadership();
+  }
+
+  /** Throws UNAVAILABLE naming the lease holder unless this control plane leads. */
+  assertLeader(): void {
+    if (this.#leading) return;
+    const leader = this.#o.elector?.state.leaderAddress;
+    throw RinglbError.unavailable(
+      `<Error> This control plane is a follower; send changes to the leader${leader ? ` at ${leader}` : ' (being elected, retry shortly)'}`,
+    );
+  }
+
+  get #following(): boolean {
+    return this.#o.elector !== undefined && !this.#leading;
+  }
+
+  /** Level-triggered too: whatever the elector says now is what we become. */
+  #applyLeadership(): Promise<void> {
+    this.#transition = this.#transition.then(async () => {
+      if (this.#closed) return;
+      try {
+        if (this.#o.elector!.state.leading) await this.#lead();
+        else await this.#follow();
+      } catch (err) {
+        this.#log.error('cannot take up leadership; retrying', { error: (err as Error).message });
+        this.#stopLeading();
+        setTimeout(() => void this.#applyLeadership(), 1_000).unref();
+      }
+    });
+    return this.#transition;
+  }
+
+  async #follow(): Promise<void> {
+    if (this.#mirror!.running) return;
+    if (this.#leading) this.#log.warn('following: another control plane holds the lease');
+    this.#stopLeading();
+    await this.#mirror!.start();
+  }
+
+  #stopLeading(): void {
+    this.#leading = false;
+    clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#resyncTimer);
+    clearTimeout(this.#retryTimer);
+    this.#unsubscribeDriver?.();
+    this.#unwatchRing?.();
+    this.#unsubscribeDriver = this.#unwatchRing = undefined;
+  }
+
+  async #lead(): Promise<void> {
+    if (this.#leading || this.#closed) return;
     const { driver } = this.#o;
-    await driver.start();
+    this.#mirror?.stop();
+    this.#leading = true;
+    // Start from the engine, not from what we mirrored or held in an earlier term.
+    this.#replicas.clear();
+    this.#wanted.clear();
+    this.#hints.clear();
     const stored = await this.#loadState();
     // Level-triggered: an event only says "look again"; the list is the truth.
     this.#unsubscribeDriver = driver.onEvent((event) => {
@@ -141,20 +238,21 @@ export class ReplicaManager {
     this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
     this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
     this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
+    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
   }
 
   /** Stops checking; removes every replica too when asked (a clean shutdown of `ringlb up`). */
   async close(options: { removeReplicas?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeatTimer);
-    clearInterval(this.#resyncTimer);
-    clearTimeout(this.#retryTimer);
-    this.#unsubscribeDriver?.();
-    this.#unwatchRing?.();
+    const wasLeading = this.#leading;
+    this.#unwatchElector?.();
+    this.#mirror?.stop();
+    this.#stopLeading();
+    await this.#transition;
     await this.#queue.catch(() => undefined);
     await this.#saving;
-    if (options.removeReplicas) {
+    if (options.removeReplicas && wasLeading) {
       const all = [...this.#replicas.values()];
       this.#replicas.clear();
       await Promise.allSettled(all.map((r) => this.#o.driver.remove(r.hostname, this.#o.stopGraceMs)));
@@ -164,6 +262,7 @@ export class ReplicaManager {
   }
 
   list(): ReplicaView[] {
+    if (this.#following) return this.#mirror!.list();
     return [...this.#replicas.values()].sort((a, b) => a.serverId - b.serverId).map(view);
   }
 
@@ -179,7 +278,9 @@ export class ReplicaManager {
       hostnamesIn,
       '<Error> Length of hostname list is more than newly added instances',
     );
+    this.assertLeader();
     return this.#enqueue(async () => {
+      this.assertLeader();
       for (const name of hostnames) {
         if (this.#replicas.has(hostnameKey(name)))
           throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
@@ -207,7 +308,9 @@ export class ReplicaManager {
       hostnamesIn,
       '<Error> Length of hostname list is more than removable instances',
     );
+    this.assertLeader();
     return this.#enqueue(async () => {
+      this.assertLeader();
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
         const replica = this.#replicas.get(hostnameKey(name));
@@ -243,7 +346,7 @@ export class ReplicaManager {
    */
   reportFailure(hostname: string, reason: string): boolean {
     const replica = this.#replicas.get(hostnameKey(hostname));
-    if (!replica || replica.health === 'unhealthy') return false;
+    if (!this.#leading || !replica || replica.health === 'unhealthy') return false;
     this.#log.info('failure reported by a data plane', { hostname, reason });
     void this.#check(replica, true);
     return true;
@@ -448,7 +551,7 @@ export class ReplicaManager {
    * removed.
    */
   async #resync(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || !this.#leading) return;
     const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
     const hints = new Map(this.#hints);
     this.#hints.clear();
@@ -475,7 +578,7 @@ export class ReplicaManager {
 
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || !this.#leading) return;
     const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy' && !this.#awaitsRestart(r));
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));
@@ -525,7 +628,7 @@ export class ReplicaManager {
         stored: policy.strategy,
         where: store.where,
       });
-    ring.raiseVersion(stored.ringVersion + 1);
+    ring.raiseVersion(stored.ringVersion + VERSION_GAP);
     ring.publish({ policy });
     for (const r of stored.replicas) {
       this.#wanted.set(hostnameKey(r.hostname), r);
@@ -538,7 +641,7 @@ export class ReplicaManager {
   /** Saves the desired state; saves asked for while one runs coalesce into one more. */
   #persist(): void {
     const store = this.#o.stateStore;
-    if (!store || this.#closed) return;
+    if (!store || this.#closed || !this.#leading) return;
     if (this.#saving) {
       this.#saveAgain = true;
       return;
@@ -565,7 +668,13 @@ export class ReplicaManager {
       .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
       .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
       .sort((a, b) => a.serverId - b.serverId);
-    return { desired: this.#desired, policy: current.policy, replicas, ringVersion: current.version };
+    return {
+      desired: this.#desired,
+      policy: current.policy,
+      replicas,
+      ringVersion: current.version,
+      members: current.members,
+    };
   }
 
   #enqueue<T>(op: () => Promise<T>): Promise<T> {
@@ -575,6 +684,8 @@ export class ReplicaManager {
   }
 
   #publishRing(): void {
+    // A check that finished after leadership moved must not publish a ring of its own.
+    if (!this.#leading) return;
     const members: RingMember[] = [];
     for (const r of this.#replicas.values()) {
       if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });

@@ -61,6 +61,24 @@ export class RingStore {
     return this.#state;
   }
 
+  /**
+   * Takes a whole state from elsewhere (a follower control plane mirrors the
+   * lease holder's ring from the engine), keeping its version so that every
+   * control plane serves the same version for the same ring. Older or equal
+   * versions are ignored: versions never go backwards.
+   */
+  mirror(state: Pick<RingState, 'version' | 'policy' | 'members'>): RingState {
+    if (state.version <= this.#state.version) return this.#state;
+    this.#state = Object.freeze({
+      version: state.version,
+      policy: state.policy,
+      members: freezeMembers(state.members),
+      createdAt: new Date(),
+    });
+    for (const watcher of this.#watchers) watcher(this.#state);
+    return this.#state;
+  }
+
   /** Calls `watcher` with the current state at once, then with every new one. */
   watch(watcher: Watcher): () => void {
     this.#watchers.add(watcher);

@@ -1,3 +1,4 @@
+import { controlTarget } from '../shared/control-target.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { credentials } from '@grpc/grpc-js';
@@ -170,7 +171,7 @@ export class DataPlane {
 
 /** The gRPC client a data plane talks to its control plane with. */
 export function connectControlPlane(address: string): ControlPlaneClient {
-  return new ControlPlaneClient(address, credentials.createInsecure(), {
+  return new ControlPlaneClient(controlTarget(address), credentials.createInsecure(), {
     // The control plane is usually on the same host: after a restart, come
     // back within a couple of seconds rather than grpc's default minutes.
     'grpc.initial_reconnect_backoff_ms': 250,

@@ -18,6 +18,11 @@ export interface DesiredState {
   readonly replicas: readonly { readonly hostname: string; readonly serverId: number }[];
   /** The last ring version published, so versions never go backwards across restarts. */
   readonly ringVersion: number;
+  /**
+   * The ring as published at ringVersion (healthy replicas and their
+   * addresses): what follower control planes serve on WatchRing.
+   */
+  readonly members?: readonly { readonly hostname: string; readonly serverId: number; readonly address: string }[];
 }
 
 export interface DesiredStateStore {
@@ -61,10 +66,23 @@ export function parseDesiredState(text: string): DesiredState {
   )
     fail('replicas');
   if (!Number.isSafeInteger(s.ringVersion)) fail('ringVersion');
+  if (
+    s.members !== undefined &&
+    !(
+      Array.isArray(s.members) &&
+      s.members.every(
+        (m) => typeof m?.hostname === 'string' && Number.isInteger(m.serverId) && typeof m.address === 'string',
+      )
+    )
+  )
+    fail('members');
   return {
     desired: s.desired as number,
     policy: { strategy: p!.strategy, options: { ...p!.options }, loadBound: p!.loadBound },
     replicas: s.replicas!.map((r) => ({ hostname: r.hostname, serverId: r.serverId })),
     ringVersion: s.ringVersion as number,
+    ...(s.members
+      ? { members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })) }
+      : {}),
   };
 }

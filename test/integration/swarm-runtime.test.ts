@@ -4,7 +4,7 @@ import type { RingState } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { getJson, waitFor } from '../helpers/http.js';
+import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
 import {
   privateSwarmForFile,
@@ -196,3 +196,95 @@ test('taskState: running, coming back, or given up (pure)', () => {
   assert.equal(taskState(four[0], four, 3, 60_000), 'exited');
   assert.equal(taskState(four[0], four, 3, 2_500), 'restarting', 'failures outside the window do not count');
 });
+
+/** `ringlb control --runtime swarm` on the private swarm, host network at 127.0.0.1. */
+function swarmControlFlags(host: string, instance: string): string[] {
+  return [
+    'control',
+    '--listen',
+    '127.0.0.1:0',
+    '--runtime',
+    'swarm',
+    '--docker-host',
+    host,
+    '--swarm-host-address',
+    '127.0.0.1',
+    '--instance',
+    instance,
+    '--replicas',
+    '2',
+    '--heartbeat-interval',
+    '250',
+    '--resync-interval',
+    '1000',
+  ];
+}
+
+test(
+  'two control planes contend for the lease: one leads, the follower mirrors its ring and names it; SIGKILL the leader and the other takes over while a data plane keeps serving',
+  opts,
+  async (t) => {
+    const s = swarm();
+    const instance = uniqueInstance('lease');
+    t.after(() => removeSwarmInstance(s, instance));
+    const a = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
+    const [, addressA] = await a.waitForLog(/ready address=(\S+)/, 90_000);
+    await a.waitForLog(/holding the lease: leading/);
+    const b = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
+    const [, addressB] = await b.waitForLog(/ready address=(\S+)/, 90_000);
+    assert.doesNotMatch(b.log(), /holding the lease/, 'the second control plane follows');
+
+    // The follower serves the leader's ring, version for version.
+    const ringA = await collect(t, controlClient(t, addressA).watchRing({ nodeId: 't' })).next(() => true);
+    const ringB = await collect(t, controlClient(t, addressB).watchRing({ nodeId: 't' })).next(
+      (r) => r.version === ringA.version,
+    );
+    assert.deepEqual(ringB.members, ringA.members);
+    assert.equal(ringA.members.length, 2);
+    // It refuses changes, naming the leader.
+    const refused = await call(controlClient(t, addressB), 'addReplicas', { n: 1, hostnames: [] }).catch((e) => e);
+    assert.equal(refused.code, 14, 'UNAVAILABLE');
+    assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
+
+    const dp = spawnRinglb(t, [
+      'dataplane',
+      '--control',
+      `${addressA},${addressB}`,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--admin',
+      '127.0.0.1:0',
+    ]);
+    const [, url] = await dp.waitForLog(/data plane listening url=(\S+)/);
+    await waitFor('the first ring', async () => (await getJson(`${url}/rep`)).status === 200, 15_000);
+    const load = loopHome(url, 60_000);
+    t.after(() => load.stop());
+    await waitFor('traffic', () => load.answers.length > 50);
+
+    const killedAt = Date.now();
+    await a.kill();
+    let tries = 0;
+    const added = await waitFor(
+      '/add through the data plane to work again',
+      async () => {
+        tries++;
+        const res = await postJson(`${url}/add`, { n: 1, hostnames: ['after-failover'] });
+        if (res.status !== 200) await new Promise((r) => setTimeout(r, 200));
+        return res.status === 200 ? res : undefined;
+      },
+      30_000,
+    );
+    const failoverMs = Date.now() - killedAt;
+    await b.waitForLog(/holding the lease: leading/);
+    assert.equal(added.body.message.N, 3);
+    await load.stop();
+    assert.deepEqual(load.non2xx(), [], 'the data plane never stopped serving');
+    assert.deepEqual(load.errors, []);
+    assert.ok(failoverMs < 15_000, `failover took ${failoverMs} ms`);
+    t.diagnostic(
+      `leader SIGKILLed: /add answered 200 again after ${failoverMs} ms (${tries} tries); ${load.answers.length} GETs during the test, all 2xx`,
+    );
+  },
+);
