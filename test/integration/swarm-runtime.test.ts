@@ -5,7 +5,7 @@ import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import {
   privateSwarmForFile,
   removeSwarmInstance,
@@ -139,21 +139,7 @@ test(
     const s = swarm();
     const instance = uniqueInstance('adopt');
     t.after(() => removeSwarmInstance(s, instance));
-    const flags = [
-      'control',
-      '--listen',
-      '127.0.0.1:0',
-      '--runtime',
-      'swarm',
-      '--docker-host',
-      s.manager.host,
-      '--swarm-host-address',
-      '127.0.0.1',
-      '--instance',
-      instance,
-      '--replicas',
-      '2',
-    ];
+    const flags = swarmControlFlags(s.manager.host, instance);
     const first = spawnRinglb(t, flags);
     const [, address] = await first.waitForLog(/ready address=(\S+)/, 90_000);
     const client = controlClient(t, address);
@@ -246,18 +232,7 @@ test(
     assert.equal(refused.code, 14, 'UNAVAILABLE');
     assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
 
-    const dp = spawnRinglb(t, [
-      'dataplane',
-      '--control',
-      `${addressA},${addressB}`,
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--admin',
-      '127.0.0.1:0',
-    ]);
-    const [, url] = await dp.waitForLog(/data plane listening url=(\S+)/);
+    const { url } = await startDataPlaneProcess(t, `${addressA},${addressB}`);
     await waitFor('the first ring', async () => (await getJson(`${url}/rep`)).status === 200, 15_000);
     const load = loopHome(url, 60_000);
     t.after(() => load.stop());
