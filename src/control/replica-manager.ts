@@ -219,7 +219,6 @@ export class ReplicaManager {
     this.#replicas.clear();
     this.#wanted.clear();
     this.#hints.clear();
-    const stored = await this.#loadState();
     // Level-triggered: an event only says "look again"; the list is the truth.
     this.#unsubscribeDriver = driver.onEvent((event) => {
       this.#log.debug('runtime event', { ...event });
@@ -229,15 +228,16 @@ export class ReplicaManager {
       );
       this.#scheduleReconcile();
     });
-    const adopted = await driver.list();
+    // Queued in the same tick leading turns true: a change accepted meanwhile waits behind it.
     await this.#enqueue(async () => {
-      await this.#adopt(adopted);
+      const stored = await this.#loadState();
+      await this.#adopt(await driver.list());
       this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
+      this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
+      this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
+      this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
     });
-    this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
-    this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
-    this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
     if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
   }
 
