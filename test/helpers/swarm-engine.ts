@@ -132,3 +132,26 @@ export async function taskContainer(daemon: PrivateSwarm['manager'], serviceName
   });
   return found[0]?.Id;
 }
+
+/** `ringlb control --runtime swarm` on the private swarm, host network at 127.0.0.1. */
+export function swarmControlFlags(host: string, instance: string): string[] {
+  return [
+    'control',
+    '--listen',
+    '127.0.0.1:0',
+    '--runtime',
+    'swarm',
+    '--docker-host',
+    host,
+    '--swarm-host-address',
+    '127.0.0.1',
+    '--instance',
+    instance,
+    '--replicas',
+    '2',
+    '--heartbeat-interval',
+    '250',
+    '--resync-interval',
+    '1000',
+  ];
+}

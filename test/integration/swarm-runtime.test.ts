@@ -10,6 +10,7 @@ import {
   privateSwarmForFile,
   removeSwarmInstance,
   serviceNames,
+  swarmControlFlags,
   swarmControlPlane,
   swarmDriver,
   taskContainer,
@@ -182,29 +183,6 @@ test('taskState: running, coming back, or given up (pure)', () => {
   assert.equal(taskState(four[0], four, 3, 60_000), 'exited');
   assert.equal(taskState(four[0], four, 3, 2_500), 'restarting', 'failures outside the window do not count');
 });
-
-/** `ringlb control --runtime swarm` on the private swarm, host network at 127.0.0.1. */
-function swarmControlFlags(host: string, instance: string): string[] {
-  return [
-    'control',
-    '--listen',
-    '127.0.0.1:0',
-    '--runtime',
-    'swarm',
-    '--docker-host',
-    host,
-    '--swarm-host-address',
-    '127.0.0.1',
-    '--instance',
-    instance,
-    '--replicas',
-    '2',
-    '--heartbeat-interval',
-    '250',
-    '--resync-interval',
-    '1000',
-  ];
-}
 
 test(
   'two control planes contend for the lease: one leads, the follower mirrors its ring and names it; SIGKILL the leader and the other takes over while a data plane keeps serving',
