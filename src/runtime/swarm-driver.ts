@@ -126,12 +126,16 @@ export class SwarmDriver implements ReplicaDriver {
       throw RinglbError.failedPrecondition(
         `the engine at ${this.#o.engine} is not a swarm manager: run docker swarm init, or point DOCKER_HOST at a manager`,
       );
-    await this.#call(`inspect image '${this.#o.image}'`, () => this.#docker.getImage(this.#o.image).inspect(), {
-      404: () =>
-        RinglbError.failedPrecondition(
-          `image '${this.#o.image}' not found on the manager: build or load it on every node (or push it to a registry)`,
-        ),
-    });
+    // Nodes may pull the image from a registry: missing on this manager is worth a warning, not a refusal.
+    const present = await this.#call(
+      `inspect image '${this.#o.image}'`,
+      () => this.#docker.getImage(this.#o.image).inspect().then(() => true),
+      { 404: () => false },
+    );
+    if (!present)
+      this.#o.log.warn('replica image not on this manager: nodes must pull it from a registry or have it loaded', {
+        image: this.#o.image,
+      });
     if (this.#watcher) return;
     this.#watcher = new DockerEventWatcher({
       docker: this.#docker,
