@@ -129,7 +129,11 @@ export class SwarmDriver implements ReplicaDriver {
     // Nodes may pull the image from a registry: missing on this manager is worth a warning, not a refusal.
     const present = await this.#call(
       `inspect image '${this.#o.image}'`,
-      () => this.#docker.getImage(this.#o.image).inspect().then(() => true),
+      () =>
+        this.#docker
+          .getImage(this.#o.image)
+          .inspect()
+          .then(() => true),
       { 404: () => false },
     );
     if (!present)
