@@ -70,8 +70,12 @@ export class LeaderElector {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#tick;
-    if (this.#leading && this.#seen) {
-      await this.#o.store.write(this.#seen, { holder: '', address: '', term: this.#seen.term }).catch(() => false);
+    if (this.#leading) {
+      const { store, identity } = this.#o;
+      await store
+        .read()
+        .then((r) => r?.holder === identity && store.write(r, { holder: '', address: '', term: r.term }))
+        .catch(() => false);
     }
     this.#set(false, undefined);
     this.#events.removeAllListeners();

@@ -189,3 +189,62 @@ function captureWarnings(into: string[]): Logger {
   };
   return log;
 }
+
+test('with an elector: a follower mirrors the stored ring and refuses changes; on winning the lease it reconciles', async (t) => {
+  const store = new MemoryStateStore();
+  store.state = {
+    desired: 2,
+    policy: MAGLEV,
+    replicas: [
+      { hostname: 'a', serverId: 1 },
+      { hostname: 'b', serverId: 2 },
+    ],
+    members: [{ hostname: 'a', serverId: 1, address: '127.0.0.1:1' }],
+    ringVersion: 5_000,
+  };
+  const listeners = new Set<(s: { leading: boolean; leaderAddress: string | undefined }) => void>();
+  const state = { leading: false, leaderAddress: 'leader:50051' as string | undefined };
+  const elector = {
+    get state() {
+      return { ...state };
+    },
+    onChange(l: (s: { leading: boolean; leaderAddress: string | undefined }) => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  const ring = new RingStore(DEFAULT_POLICY, [], 0);
+  const { manager, driver } = await startManager(t, { stateStore: store, elector, ring });
+  assert.equal(manager.leading, false);
+  assert.equal(ring.current.version, 5_000, "the leader's version, not one of our own");
+  assert.equal(ring.current.policy.strategy, 'maglev');
+  assert.deepEqual(ringNames(ring), ['a']);
+  assert.deepEqual(
+    manager.list().map((r) => [r.hostname, r.health]),
+    [
+      ['a', 'healthy'],
+      ['b', 'unhealthy'],
+    ],
+  );
+  await assert.rejects(manager.add(1, []), (err: unknown) => {
+    assert.ok(err instanceof RinglbError);
+    assert.equal(err.code, GrpcStatus.UNAVAILABLE);
+    assert.match(err.message, /follower.*leader at leader:50051/);
+    return true;
+  });
+  assert.equal(manager.reportFailure('a', 'x'), false);
+  assert.equal(driver.created.length, 0, 'a follower starts nothing');
+
+  state.leading = true;
+  for (const l of listeners) l({ ...state });
+  await until('leading with both stored replicas running', () => manager.leading && ring.current.members.length === 2);
+  assert.deepEqual(
+    manager.list().map((r) => [r.hostname, r.serverId]),
+    [
+      ['a', 1],
+      ['b', 2],
+    ],
+  );
+  assert.ok(ring.current.version > 5_000);
+  await until('saved by the new leader', () => (store.state?.ringVersion ?? 0) === ring.current.version);
+});
