@@ -210,12 +210,13 @@ test(
     assert.equal(refused.code, 14, 'UNAVAILABLE');
     assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
 
-    const { url } = await startDataPlaneProcess(t, `${addressA},${addressB}`);
+    const { url, adminUrl } = await startDataPlaneProcess(t, `${addressA},${addressB}`);
     await waitFor('the first ring', async () => (await getJson(`${url}/rep`)).status === 200, 15_000);
     const load = loopHome(url, 60_000);
     t.after(() => load.stop());
     await waitFor('traffic', () => load.answers.length > 50);
 
+    const versionBefore = (await getJson(`${adminUrl}/ring`)).body.version as number;
     const killedAt = Date.now();
     await a.kill();
     let tries = 0;
@@ -232,6 +233,16 @@ test(
     const failoverMs = Date.now() - killedAt;
     await b.waitForLog(/holding the lease: leading/);
     assert.equal(added.body.message.N, 3);
+    // The data plane moved from A to B: B's versions continue A's (they come from the engine's stored state).
+    const versionAfter = await waitFor(
+      'the ring with the new replica on the data plane',
+      async () => {
+        const r = (await getJson(`${adminUrl}/ring`)).body;
+        return Object.keys(r.replicas ?? {}).length === 3 ? (r.version as number) : undefined;
+      },
+      15_000,
+    );
+    assert.ok(versionAfter > versionBefore, `ring version ${versionAfter} after failover > ${versionBefore} before`);
     await load.stop();
     assert.deepEqual(load.non2xx(), [], 'the data plane never stopped serving');
     assert.deepEqual(load.errors, []);
