@@ -25,7 +25,8 @@ export class SwarmLeaseStore implements LeaseStore {
 
   constructor(options: { docker: Dockerode; engine: string; instance: string; callTimeoutMs?: number }) {
     this.#record = new SwarmConfigRecord({
-      callTimeoutMs: 3_000,
+      // A stalled engine must fail a lease call well within half a lease (1.5 s), so the holder steps down in time.
+      callTimeoutMs: 1_000,
       ...options,
       name: `ringlb-lease-${options.instance}`,
     });
