@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { RingState } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
+import type { PrivateSwarm } from '../helpers/private-swarm.js';
 import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import {
   privateSwarmForFile,
@@ -190,10 +191,7 @@ test(
   async (t) => {
     const s = swarm();
     const instance = uniqueInstance('lease');
-    t.after(() => removeSwarmInstance(s, instance));
-    const a = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
-    const [, addressA] = await a.waitForLog(/ready address=(\S+)/, 90_000);
-    await a.waitForLog(/holding the lease: leading/);
+    const { proc: a, address: addressA } = await leadingControl(t, s, instance);
     const b = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
     const [, addressB] = await b.waitForLog(/ready address=(\S+)/, 90_000);
     assert.doesNotMatch(b.log(), /holding the lease/, 'the second control plane follows');
@@ -211,25 +209,12 @@ test(
     assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
 
     const { url, adminUrl } = await startDataPlaneProcess(t, `${addressA},${addressB}`);
-    await waitFor('the first ring', async () => (await getJson(`${url}/rep`)).status === 200, 15_000);
-    const load = loopHome(url, 60_000);
-    t.after(() => load.stop());
-    await waitFor('traffic', () => load.answers.length > 50);
+    const load = await loadThrough(t, url);
 
     const versionBefore = (await getJson(`${adminUrl}/ring`)).body.version as number;
     const killedAt = Date.now();
     await a.kill();
-    let tries = 0;
-    const added = await waitFor(
-      '/add through the data plane to work again',
-      async () => {
-        tries++;
-        const res = await postJson(`${url}/add`, { n: 1, hostnames: ['after-failover'] });
-        if (res.status !== 200) await new Promise((r) => setTimeout(r, 200));
-        return res.status === 200 ? res : undefined;
-      },
-      30_000,
-    );
+    const { res: added, tries } = await addUntilAccepted(url, ['after-failover'], 30_000);
     const failoverMs = Date.now() - killedAt;
     await b.waitForLog(/holding the lease: leading/);
     assert.equal(added.body.message.N, 3);
@@ -252,3 +237,76 @@ test(
     );
   },
 );
+
+test(
+  'the engine API stalls (dockerd SIGSTOPped): the control plane steps down but keeps serving its ring, and leads again when the engine is back',
+  opts,
+  async (t) => {
+    const s = swarm();
+    const { proc: control, address } = await leadingControl(t, s, uniqueInstance('stall'));
+    const { url } = await startDataPlaneProcess(t, address);
+    const load = await loadThrough(t, url);
+
+    const pid = s.manager.pid!;
+    process.kill(pid, 'SIGSTOP');
+    let stopped = true;
+    const resume = (): void => {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      stopped = false;
+    };
+    t.after(resume);
+    await control.waitForLog(/cannot renew the lease: stepping down/, 15_000);
+    const refused = await postJson(`${url}/add`, { n: 1, hostnames: [] });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.match(refused.body.message, /follower/);
+    // Still serving WatchRing: a new subscriber gets the last ring at once.
+    const ring = await collect(t, controlClient(t, address).watchRing({ nodeId: 'stall' })).next(() => true, 5_000);
+    assert.equal(ring.members.length, 2);
+    assert.equal(control.child.exitCode, null, 'the control plane did not exit');
+
+    resume();
+    const back = Date.now();
+    const { res: added } = await addUntilAccepted(url, [], 60_000);
+    assert.equal(added.body.message.N, 3);
+    await load.stop();
+    assert.deepEqual(load.non2xx(), [], 'the data plane served throughout');
+    assert.deepEqual(load.errors, []);
+    t.diagnostic(
+      `engine stalled: stepped down, kept serving; /add 200 again ${Date.now() - back} ms after SIGCONT; ${load.answers.length} GETs, all 2xx`,
+    );
+  },
+);
+
+/** `ringlb control --runtime swarm` on a fresh instance, resolved once it holds the lease. */
+async function leadingControl(t: TestContext, s: PrivateSwarm, instance: string) {
+  t.after(() => removeSwarmInstance(s, instance));
+  const proc = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
+  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 90_000);
+  await proc.waitForLog(/holding the lease: leading/);
+  return { proc, address: address! };
+}
+
+/** GET /home in a loop through a data plane that already has its ring. */
+async function loadThrough(t: TestContext, url: string) {
+  await waitFor('the first ring', async () => (await getJson(`${url}/rep`)).status === 200, 15_000);
+  const load = loopHome(url, 60_000);
+  t.after(() => load.stop());
+  await waitFor('traffic', () => load.answers.length > 50);
+  return load;
+}
+
+/** POST /add through a data plane until it answers 200 (a leader is back); counts the tries. */
+async function addUntilAccepted(url: string, hostnames: string[], timeoutMs: number) {
+  let tries = 0;
+  const res = await waitFor(
+    '/add to work again',
+    async () => {
+      tries++;
+      const r = await postJson(`${url}/add`, { n: 1, hostnames });
+      if (r.status !== 200) await new Promise((done) => setTimeout(done, 200));
+      return r.status === 200 ? r : undefined;
+    },
+    timeoutMs,
+  );
+  return { res, tries };
+}
