@@ -92,6 +92,12 @@ export default function register(program: Command): void {
       'RINGLB_BENCH_UPDATES',
       String(DEFAULT_RING_BENCH_OPTIONS.updates),
     ),
+    opt(
+      '--control-replicas <n>',
+      '--ring: backends at fixed addresses for the control-plane scale measurement (0: skip it)',
+      'RINGLB_BENCH_CONTROL_REPLICAS',
+      String(DEFAULT_RING_BENCH_OPTIONS.controlReplicas),
+    ),
   ];
   const command = program
     .command('bench')
@@ -109,6 +115,7 @@ export default function register(program: Command): void {
         lookups: reader.int('lookups', o.lookups, 1000, 1e9),
         dataPlanes: reader.int('dataPlanes', o.dataPlanes, 0, 50),
         updates: reader.int('updates', o.updates, 1, 10_000),
+        controlReplicas: reader.int('controlReplicas', o.controlReplicas, 0, 2_000),
       });
       const bench = readBenchOptions(reader, o);
       reader.done();

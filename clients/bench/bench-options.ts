@@ -61,6 +61,8 @@ export interface RingBenchOptions {
   readonly dataPlanes: number;
   /** Propagation: ring versions published. */
   readonly updates: number;
+  /** Control plane at scale: backends at fixed addresses it health-checks (0: skip the measurement). */
+  readonly controlReplicas: number;
 }
 
 export const DEFAULT_RING_BENCH_OPTIONS: RingBenchOptions = Object.freeze({
@@ -69,4 +71,5 @@ export const DEFAULT_RING_BENCH_OPTIONS: RingBenchOptions = Object.freeze({
   passes: 5,
   dataPlanes: 10,
   updates: 50,
+  controlReplicas: 500,
 });

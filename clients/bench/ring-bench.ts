@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { strategyNames } from '../../src/ring/index.js';
 import type { RingBenchOptions } from './bench-options.js';
 import { machineInfo, spread, writeJsonAndMarkdown, type MachineInfo, type Spread } from './bench-report.js';
+import { runControlScaleBench, type ControlScaleResult } from './control-scale-bench.js';
 import { runPropagationBench, type PropagationResult } from './propagation-bench.js';
 import type { LookupJob, LookupOutcome } from './ring-lookup-worker.js';
 
@@ -34,6 +35,8 @@ export interface RingBenchReport {
   loadAverage: { start: number; end: number };
   /** Absent reason: measured; otherwise why not (never a made-up figure). */
   propagation: PropagationResult | { skipped: string };
+  /** Absent on reports written before it existed. */
+  controlScale?: ControlScaleResult | { skipped: string };
 }
 
 function runWorker(job: LookupJob): Promise<LookupOutcome> {
@@ -137,7 +140,23 @@ export function renderRingMarkdown(report: RingBenchReport): string {
       `| reaches one data plane | ${ms(p.deliveryMs.p50)} | ${ms(p.deliveryMs.p99)} | ${ms(p.deliveryMs.max)} |`,
     );
   }
+  lines.push('', '## Control plane at scale', '', ...renderControlScale(report.controlScale));
   return `${lines.join('\n')}\n`;
+}
+
+function renderControlScale(c: RingBenchReport['controlScale']): string[] {
+  if (!c) return ['not measured'];
+  if ('skipped' in c) return [`skipped: ${c.skipped}`];
+  return [
+    `${c.replicas} backends at fixed addresses (static runtime, maglev), heartbeat every ${c.heartbeatIntervalMs} ms; the backends run in another process.`,
+    '',
+    '| measure | value |',
+    '|---|---|',
+    `| start → all ${c.replicas} in the ring | ${c.startMs.toFixed(0)} ms |`,
+    `| heartbeat CPU (control plane process) | ${c.heartbeatCpuPercent.toFixed(1)} % of one core |`,
+    `| memory | rss ${c.rssMb.toFixed(0)} MB, heap used ${c.heapUsedMb.toFixed(0)} MB |`,
+    `| membership change → WatchRing subscriber has it | p50 ${c.publishMs.p50.toFixed(2)} ms, p99 ${c.publishMs.p99.toFixed(2)} ms, max ${c.publishMs.max.toFixed(2)} ms |`,
+  ];
 }
 
 export async function runRingBench(
@@ -156,6 +175,20 @@ export async function runRingBench(
       propagation = { skipped: `failed: ${(err as Error).message}` };
     }
   }
+  let controlScale: RingBenchReport['controlScale'] = { skipped: 'not asked for (0 control replicas)' };
+  if (options.controlReplicas > 0) {
+    try {
+      controlScale = await runControlScaleBench(
+        // A 10 s CPU window at scale; a small fleet (a smoke test) settles sooner.
+        { replicas: options.controlReplicas, seconds: options.controlReplicas >= 100 ? 10 : 3, updates: 50 },
+        hooks.log,
+        hooks.signal,
+      );
+    } catch (err) {
+      hooks.signal?.throwIfAborted();
+      controlScale = { skipped: `failed: ${(err as Error).message}` };
+    }
+  }
   return {
     startedAt,
     machine: machineInfo(),
@@ -163,6 +196,7 @@ export async function runRingBench(
     lookups,
     loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
     propagation,
+    controlScale,
   };
 }
 

@@ -1,15 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
+import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
+import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import type { DesiredStateStore } from '../runtime/desired-state-store.js';
+import type { LeaseStore } from '../runtime/lease-store.js';
+import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
-import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import type { Logger } from '../shared/logger.js';
 import { opt, type ConfigReader } from './options.js';
 import {
@@ -22,7 +27,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
 export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
 
-export type RuntimeKind = 'process' | 'docker' | 'static';
+export type RuntimeKind = 'process' | 'docker' | 'swarm' | 'static';
 
 export interface ControlConfig {
   listen: string;
@@ -38,10 +43,27 @@ export interface ControlConfig {
   heartbeatTimeoutMs: number;
   fall: number;
   faultHook: boolean;
+  resyncIntervalMs: number;
+  /** docker and swarm: the engine (unix:///path or tcp://host:port); default DOCKER_HOST, else the local socket. */
+  dockerHost: string | undefined;
+  /** swarm: placement constraints of replica services. */
+  placement: string[];
+  /** swarm, host network: the address replicas bind and are reached at on every node (unset: the node's). */
+  swarmHostAddress: string | undefined;
+  /** swarm: the gRPC address other control planes and clients are told to use for this one (default: the bound one). */
+  advertise: string | undefined;
   /** --runtime static: the servers ringlb routes to but does not run. */
   backends: StaticBackend[];
   security: ControlServerSecurity;
   ackTimeoutMs: number;
+}
+
+/** What a runtime brings: its driver, where desired state lives and, when several control planes may share it, the lease. */
+interface Runtime {
+  driver: ReplicaDriver;
+  /** None for the static runtime: its flags are its whole truth. */
+  stateStore?: DesiredStateStore;
+  leaseStore?: LeaseStore;
 }
 
 /** The control plane's flags; `ringlb up` and `ringlb control` share them. */
@@ -51,7 +73,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', d.listen),
     opt(
       '--runtime <kind>',
-      'where replicas run: process | docker | static (servers ringlb does not run, see --backend)',
+      'where replicas run: process | docker | swarm | static (servers ringlb does not run, see --backend)',
       'RINGLB_RUNTIME',
       d.runtime,
     ),
@@ -94,6 +116,26 @@ export function controlOptions(listenFlag: string): Option[] {
       d.network,
     ),
     opt(
+      '--docker-host <url>',
+      'docker and swarm runtimes: the engine, unix:///path or tcp://host:port (default: DOCKER_HOST, else /var/run/docker.sock)',
+      'RINGLB_DOCKER_HOST',
+    ),
+    opt(
+      '--placement <constraint...>',
+      'swarm runtime: placement constraint of replica services, repeatable (e.g. node.role==worker)',
+      'RINGLB_PLACEMENT',
+    ),
+    opt(
+      '--swarm-host-address <ip>',
+      'swarm runtime, host network: address replicas bind and are reached at on every node (127.0.0.1 when nodes share one network namespace); default: the node address',
+      'RINGLB_SWARM_HOST_ADDRESS',
+    ),
+    opt(
+      '--advertise <host:port>',
+      'swarm runtime: gRPC address of this control plane as others reach it (named to clients by followers)',
+      'RINGLB_ADVERTISE',
+    ),
+    opt(
       '--heartbeat-interval <ms>',
       'active health check interval',
       'RINGLB_HEARTBEAT_INTERVAL',
@@ -106,6 +148,12 @@ export function controlOptions(listenFlag: string): Option[] {
       String(d.heartbeatTimeoutMs),
     ),
     opt('--fall <n>', 'consecutive missed heartbeats that make a replica unhealthy', 'RINGLB_FALL', String(d.fall)),
+    opt(
+      '--resync-interval <ms>',
+      'list the runtime and reconcile this often even without events',
+      'RINGLB_RESYNC_INTERVAL',
+      '5000',
+    ),
     opt(
       '--ack-timeout <ms>',
       'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
@@ -136,7 +184,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
-  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'static'] as const);
+  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static'] as const);
   const backends = readBackends(reader, o.backend, runtime === 'static');
   const listen = reader.hostPort(listenKey, o[listenKey]);
   // Frozen: the configuration is parsed and validated once, then only read.
@@ -154,21 +202,23 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
-    ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
+    resyncIntervalMs: reader.int('resyncInterval', o.resyncInterval, 100, 600_000),
+    dockerHost: o.dockerHost
+      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
+      : undefined,
+    placement: listOf(o.placement),
+    swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
+    advertise: o.advertise ? reader.hostPort('advertise', o.advertise).text : undefined,
     backends,
+    ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   });
 }
 
 /** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
 function readBackends(reader: ConfigReader, raw: unknown, required: boolean): StaticBackend[] {
-  const items = (Array.isArray(raw) ? raw : raw === undefined || raw === '' ? [] : [raw]).flatMap((x) =>
-    String(x)
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  );
+  const items = listOf(raw);
   if (!required) {
     if (items.length > 0) reader.fail('backend', 'is only for --runtime static');
     return [];
@@ -188,28 +238,93 @@ function readBackends(reader: ConfigReader, raw: unknown, required: boolean): St
   return backends;
 }
 
-export async function createDriver(config: ControlConfig, log: Logger): Promise<ReplicaDriver> {
-  if (config.runtime === 'static') return new StaticDriver(config.backends);
+/** The runtime's driver and the store of desired state that lives with it. */
+export async function createRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
+  if (config.runtime === 'static') return { driver: new StaticDriver(config.backends) };
+  if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
-    const { DockerDriver } = await import('../runtime/docker-driver.js');
-    return new DockerDriver({
+    const [{ DockerDriver }, { DockerStateStore }] = await Promise.all([
+      import('../runtime/docker-driver.js'),
+      import('../runtime/docker-state-store.js'),
+    ]);
+    const { docker, engine } = await engineClient(config);
+    const driver = new DockerDriver({
+      docker,
       image: config.image,
       network: config.network,
       instance: config.instance,
       faultHook: config.faultHook,
       log: log.child('docker'),
     });
+    return {
+      driver,
+      stateStore: new DockerStateStore({ docker, engine, instance: config.instance, image: config.image }),
+    };
   }
-  return new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook });
+  return {
+    driver: new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook }),
+    stateStore: new FileStateStore(config.stateDir),
+  };
+}
+
+async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
+  const [{ SwarmDriver }, { SwarmStateStore }, { SwarmLeaseStore }] = await Promise.all([
+    import('../runtime/swarm-driver.js'),
+    import('../runtime/swarm-state-store.js'),
+    import('../runtime/swarm-lease-store.js'),
+  ]);
+  const { docker, engine } = await engineClient(config);
+  const driver = new SwarmDriver({
+    docker,
+    engine,
+    image: config.image,
+    instance: config.instance,
+    network: config.network,
+    ...(config.swarmHostAddress ? { hostAddress: config.swarmHostAddress } : {}),
+    constraints: config.placement,
+    faultHook: config.faultHook,
+    log: log.child('swarm'),
+  });
+  const scope = { docker, engine, instance: config.instance };
+  return { driver, stateStore: new SwarmStateStore(scope), leaseStore: new SwarmLeaseStore(scope) };
+}
+
+/** One engine client per control plane, from --docker-host, else DOCKER_HOST, else the local socket. */
+async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
+  const { default: Dockerode } = await import('dockerode');
+  const url = config.dockerHost;
+  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock' };
+  if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
+  const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
+  return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };
+}
+
+function listOf(raw: unknown): string[] {
+  if (raw === undefined) return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  return items.map((x) => String(x).trim()).filter(Boolean);
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
   for (const warning of config.security.warnings) log.warn(warning);
   if (config.security.tokenCreated) log.info('wrote a new random token', { file: config.security.tokenCreated });
-  return new ControlPlaneServer({
+  const { leaseStore, ...runtime } = await createRuntime(config, log);
+  // The elector needs the bound address, known only once the server listens.
+  let server: ControlPlaneServer | undefined;
+  const elector =
+    leaseStore &&
+    new LeaderElector({
+      store: leaseStore,
+      identity: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      address: () => config.advertise ?? server?.address ?? config.listen,
+      log: log.child('lease'),
+    });
+  server = new ControlPlaneServer({
     listen: config.listen,
-    driver: await createDriver(config, log),
+    ...runtime,
+    ...(elector ? { elector } : {}),
+    resyncIntervalMs: config.resyncIntervalMs,
     replicas: config.replicas,
     maxReplicas: config.maxReplicas,
     policy: config.policy,
@@ -221,4 +336,5 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
     security: config.security,
     limits: config.security.limits,
   });
+  return server;
 }

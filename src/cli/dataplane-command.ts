@@ -19,7 +19,12 @@ const FIRST_RING_WARN_MS = 10_000;
  */
 export default function register(program: Command): void {
   const options = [
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
+    opt(
+      '--control <host:port,...>',
+      'control plane gRPC address, or a list of them (fails over in order)',
+      'RINGLB_CONTROL',
+      '127.0.0.1:50051',
+    ),
     ...dataPlaneOptions(),
     ...controlClientOptions(),
     tokenFileOption(),
@@ -35,9 +40,9 @@ export default function register(program: Command): void {
   command.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(options);
-      const control = reader.hostPort('control', o.control);
+      const control = reader.controlList('control', o.control);
       const config = {
-        ...readDataPlaneConfig(reader, o, control.text),
+        ...readDataPlaneConfig(reader, o, control),
         controlSecurity: readControlClientSecurity(reader, o),
       };
       const workers = reader.int('workers', o.workers, 1, 64);
@@ -54,10 +59,10 @@ export default function register(program: Command): void {
           ? new DataPlaneCluster({ ...toDataPlaneOptions(config, log), workers })
           : createDataPlane(config, log);
       const started = await dataPlane.start();
-      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control.text, workers });
+      log.info('ready', { proxy: started.url, admin: started.adminUrl ?? 'off', control: control, workers });
       dataPlane.ring.waitForRing(FIRST_RING_WARN_MS).then(
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
-        () => log.warn(`no ring from the control plane at ${control.text} yet; answering 503 until it comes`),
+        () => log.warn(`no ring from the control plane at ${control} yet; answering 503 until it comes`),
       );
       const sig = await untilSignal();
       log.info('shutting down', { signal: sig });

@@ -1,3 +1,4 @@
+import { controlTarget } from '../shared/control-target.js';
 import { Option } from 'commander';
 import { isLogLevel, type LogLevel } from '../shared/logger.js';
 
@@ -79,6 +80,20 @@ export class ConfigReader {
     }
     const host = m[1] ?? m[2]!;
     return { host, port, text: m[1] ? `[${host}]:${port}` : `${host}:${port}` };
+  }
+
+  /** One control plane or a comma-separated list of them (they fail over in order), normalised. */
+  controlList(key: string, raw: unknown): string {
+    const list = String(raw ?? '')
+      .split(',')
+      .map((part) => this.hostPort(key, part).text)
+      .join(',');
+    try {
+      controlTarget(list);
+    } catch (err) {
+      this.#problem(key, (err as Error).message);
+    }
+    return list;
   }
 
   oneOf<T extends string>(key: string, raw: unknown, values: readonly T[]): T {

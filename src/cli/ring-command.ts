@@ -1,3 +1,4 @@
+import { controlTarget } from '../shared/control-target.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
 import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
@@ -13,7 +14,12 @@ import { controlClientOptions, readControlClientSecurity, tokenFileOption } from
 export default function register(program: Command): void {
   const ring = program.command('ring').description('show the ring, switch its strategy live, or dry-run a change');
   const control = (): Option[] => [
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
+    opt(
+      '--control <host:port,...>',
+      'control plane gRPC address, or a list of them (fails over in order)',
+      'RINGLB_CONTROL',
+      '127.0.0.1:50051',
+    ),
     ...controlClientOptions(),
     tokenFileOption(),
   ];
@@ -33,7 +39,7 @@ export default function register(program: Command): void {
   show.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(showOptions);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       const security = readControlClientSecurity(reader, o);
       reader.done();
       await withClient(address, security, async (client) => print(await firstSnapshot(client)));
@@ -46,7 +52,7 @@ export default function register(program: Command): void {
   policy.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(policyOpts);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       const security = readControlClientSecurity(reader, o);
       const wanted = readPolicy(reader, o, true)!;
       reader.done();
@@ -72,7 +78,7 @@ export default function register(program: Command): void {
   simulate.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(simulateOpts);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
       const security = readControlClientSecurity(reader, o);
       const addCount = reader.int('add', o.add, 0, 1000);
       const sampleKeys = reader.int('samples', o.samples, 1, 1_000_000);
@@ -122,7 +128,7 @@ async function withClient(
   fn: (client: ControlPlaneClient) => Promise<void>,
 ): Promise<void> {
   const channel = controlChannel(security);
-  const client = new ControlPlaneClient(address, channel.credentials, channel.options);
+  const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
   try {
     await fn(client);
   } catch (err) {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneService } from '../gen/ringlb/v1/ringlb.js';
 import { DEFAULT_POLICY, normalizePolicy, type RingPolicy } from '../ring/index.js';
+import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import type { BearerToken } from '../shared/bearer-token.js';
 import { RinglbError } from '../shared/errors.js';
@@ -13,6 +14,7 @@ import { createControlService } from './control-service.js';
 import { HealthStatusService, ServingStatus } from './health-status-service.js';
 import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
+import type { LeaderElector } from './leader-elector.js';
 import { ReplicaManager } from './replica-manager.js';
 import { DEFAULT_ACK_TIMEOUT_MS, RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
@@ -35,6 +37,16 @@ export interface ControlPlaneOptions {
    * ring without the removed replicas before stopping them anyway. Default 15 s.
    */
   ackTimeoutMs?: number;
+  /** Durable desired state (N, names, server ids, ring policy); none: memory only. */
+  stateStore?: DesiredStateStore;
+  /** Level-triggered resync period of the replica manager. */
+  resyncIntervalMs?: number;
+  /**
+   * Several control planes on one engine: the lease decides which one
+   * reconciles (needs stateStore). Owned: started after bind, closed (lease
+   * handed back) after the manager.
+   */
+  elector?: LeaderElector;
   log?: Logger;
   /** TLS (mutual with clientCa) and the bearer token for mutations; none on loopback by default. */
   security?: { tls?: ServerTlsFiles; token?: BearerToken; tokenScope?: TokenScope };
@@ -88,8 +100,9 @@ export class ControlPlaneServer {
       this.streamLimiter.interceptor,
     ];
     this.#server = new grpc.Server({ ...serverOptions(limits), interceptors });
-    this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY));
     this.#simulator = new ChangeSimulator(maxReplicas);
+    // With a lease, versions come from the engine's stored state alone, the same on every control plane.
+    this.ring = new RingStore(normalizePolicy(options.policy ?? DEFAULT_POLICY), [], options.elector ? 0 : Date.now());
     this.manager = new ReplicaManager({
       driver: options.driver,
       ring: this.ring,
@@ -101,6 +114,9 @@ export class ControlPlaneServer {
       startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
       stopGraceMs: options.stopGraceMs ?? d.stopGraceMs,
       drain: (version) => this.#drain(version, options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS),
+      ...(options.stateStore ? { stateStore: options.stateStore } : {}),
+      ...(options.resyncIntervalMs ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+      ...(options.elector ? { elector: options.elector } : {}),
       log: this.#log.child('replicas'),
     });
     this.#server.addService(
@@ -159,6 +175,7 @@ export class ControlPlaneServer {
     this.#address = `${host}:${port}`;
     this.#log.info('control plane listening', { address: this.#address });
     try {
+      await this.#options.elector?.start();
       await this.manager.start();
       this.#markReady();
     } catch (err) {
@@ -183,6 +200,7 @@ export class ControlPlaneServer {
       this.#health.set(SERVICE_NAME, ServingStatus.NOT_SERVING);
       await this.manager.close(options);
       this.#simulator.close();
+      await this.#options.elector?.close();
       for (const call of this.#streams) call.end();
       this.#streams.clear();
       this.#health.endWatches();

@@ -119,6 +119,7 @@ export function createControlService(deps: {
     setRingPolicy: unary(async (req) => {
       const policy = fromProtoPolicy(req.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
+      manager.assertLeader();
       await simulator.check(ring.current.members, policy);
       log.info('ring policy changed', {
         strategy: policy.strategy,

@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events';
-import type { RingMember } from '../ring/index.js';
+import { normalizePolicy, type RingMember } from '../ring/index.js';
+import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
 import { Backoff } from '../shared/backoff.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { FollowerMirror } from './follower-mirror.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
-import type { VersionedRing, RingStore } from './ring-store.js';
+import type { Leadership } from './leader-elector.js';
+import { samePolicy, type RingStore, type VersionedRing } from './ring-store.js';
 
 export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
 
@@ -45,6 +48,20 @@ export interface ReplicaManagerOptions {
   startTimeoutMs: number;
   stopGraceMs: number;
   /**
+   * Where N, replica names, server ids and the ring policy survive a restart.
+   * Stored state wins over the flags (initialReplicas, the ring's first
+   * policy), which only seed a new instance; a contradiction is logged.
+   */
+  stateStore?: DesiredStateStore;
+  /** Level-triggered resync period: list the runtime and diff even with no event. Default 5 s. */
+  resyncIntervalMs?: number;
+  /**
+   * Several control planes on one engine: only the lease holder reconciles,
+   * writes the stored state and accepts changes; the others mirror its ring
+   * from the stateStore (required then). None: this one always leads.
+   */
+  elector?: { readonly state: Leadership; onChange(listener: (state: Leadership) => void): () => void };
+  /**
    * Called with the version of a ring that no longer holds replicas about to
    * be stopped on purpose; they are stopped when it resolves (drain, then
    * remove: data planes acknowledge and finish their requests first).
@@ -52,6 +69,15 @@ export interface ReplicaManagerOptions {
   drain?: (ringVersion: number) => Promise<void>;
   log?: Logger;
 }
+
+/**
+ * A new lease holder (or a restarted control plane) starts its ring versions
+ * this far above the stored one, so a version the previous holder published
+ * but had not stored yet is never reused for other content.
+ */
+const VERSION_GAP = 1_000;
+/** How often a follower reads the lease holder's state. */
+const FOLLOW_INTERVAL_MS = 500;
 
 interface ReplicaRecord {
   hostname: string;
@@ -62,7 +88,12 @@ interface ReplicaRecord {
   since: Date;
   misses: number;
   checking: boolean;
+  /** The runtime no longer runs it and will not bring it back: replace, never wait. */
+  gone: boolean;
 }
+
+type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
+  Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;
 
 /**
  * Keeps the actual replicas equal to the desired count, like a ReplicaSet.
@@ -75,7 +106,7 @@ interface ReplicaRecord {
  * ring member meanwhile.
  */
 export class ReplicaManager {
-  readonly #o: Required<ReplicaManagerOptions>;
+  readonly #o: ManagerSettings;
   readonly #log: Logger;
   readonly #replicas = new Map<string, ReplicaRecord>();
   readonly #events = new EventEmitter();
@@ -84,6 +115,20 @@ export class ReplicaManager {
   #nameCounter = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #unwatchRing: (() => void) | undefined;
+  /** Stored replicas not running yet: recreated under their own names and server ids. */
+  readonly #wanted = new Map<string, { hostname: string; serverId: number }>();
+  /** What runtime events said about a replica since the last resync: the reason shown when the list confirms it. */
+  readonly #hints = new Map<string, string>();
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
+  /** True while this control plane reconciles (always, without an elector). */
+  #leading = false;
+  #mirror: FollowerMirror | undefined;
+  #unwatchElector: (() => void) | undefined;
+  /** Leadership changes, applied one at a time. */
+  #transition: Promise<void> = Promise.resolve();
   #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
@@ -91,45 +136,129 @@ export class ReplicaManager {
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
-    this.#o = { log: silentLogger, drain: async () => undefined, ...options };
+    this.#o = { log: silentLogger, resyncIntervalMs: 5_000, drain: async () => undefined, ...options };
     this.#log = this.#o.log;
     this.#events.setMaxListeners(0);
   }
 
   get desired(): number {
-    return this.#desired;
+    return this.#following ? this.#mirror!.desired : this.#desired;
   }
 
-  /** Connects the runtime, adopts what it already runs, then starts the missing replicas. */
+  /** False on a follower: it neither reconciles nor accepts changes. */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /**
+   * Connects the runtime; then, when leading, takes back the stored desired
+   * state, adopts what the runtime already runs and starts the missing
+   * replicas; when following, mirrors the lease holder's ring.
+   */
   async start(): Promise<void> {
+    await this.#o.driver.start();
+    const { elector, stateStore } = this.#o;
+    if (!elector) return this.#lead();
+    if (!stateStore) throw new Error('a ReplicaManager with an elector needs a stateStore');
+    this.#mirror = new FollowerMirror({
+      store: stateStore,
+      ring: this.#o.ring,
+      intervalMs: FOLLOW_INTERVAL_MS,
+      log: this.#log,
+    });
+    this.#unwatchElector = elector.onChange(() => void this.#applyLeadership());
+    await this.#applyLeadership();
+  }
+
+  /** Throws UNAVAILABLE naming the lease holder unless this control plane leads. */
+  assertLeader(): void {
+    if (this.#leading) return;
+    const leader = this.#o.elector?.state.leaderAddress;
+    throw RinglbError.unavailable(
+      `<Error> This control plane is a follower; send changes to the leader${leader ? ` at ${leader}` : ' (being elected, retry shortly)'}`,
+    );
+  }
+
+  get #following(): boolean {
+    return this.#o.elector !== undefined && !this.#leading;
+  }
+
+  /** Level-triggered too: whatever the elector says now is what we become. */
+  #applyLeadership(): Promise<void> {
+    this.#transition = this.#transition.then(async () => {
+      if (this.#closed) return;
+      try {
+        if (this.#o.elector!.state.leading) await this.#lead();
+        else await this.#follow();
+      } catch (err) {
+        this.#log.error('cannot take up leadership; retrying', { error: (err as Error).message });
+        this.#stopLeading();
+        setTimeout(() => void this.#applyLeadership(), 1_000).unref();
+      }
+    });
+    return this.#transition;
+  }
+
+  async #follow(): Promise<void> {
+    if (this.#mirror!.running) return;
+    if (this.#leading) this.#log.warn('following: another control plane holds the lease');
+    this.#stopLeading();
+    await this.#mirror!.start();
+  }
+
+  #stopLeading(): void {
+    this.#leading = false;
+    clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#resyncTimer);
+    this.#reconcileBackoff.cancel();
+    this.#unsubscribeDriver?.();
+    this.#unwatchRing?.();
+    this.#unsubscribeDriver = this.#unwatchRing = undefined;
+  }
+
+  async #lead(): Promise<void> {
+    if (this.#leading || this.#closed) return;
     const { driver } = this.#o;
-    await driver.start();
+    this.#mirror?.stop();
+    this.#leading = true;
+    // Start from the engine, not from what we mirrored or held in an earlier term.
+    this.#replicas.clear();
+    this.#wanted.clear();
+    this.#hints.clear();
+    // Level-triggered: an event only says "look again"; the list is the truth.
     this.#unsubscribeDriver = driver.onEvent((event) => {
       this.#log.debug('runtime event', { ...event });
-      const replica = this.#replicas.get(hostnameKey(event.hostname));
-      // The runtime saw it die: no need to wait for `fall` missed heartbeats.
-      if (replica && replica.health !== 'starting')
-        this.#markFailed(replica, `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`);
-      else this.#scheduleReconcile();
+      this.#hints.set(
+        hostnameKey(event.hostname),
+        `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`,
+      );
+      this.#scheduleReconcile();
     });
-    const adopted = await driver.list();
+    // Queued in the same tick leading turns true: a change accepted meanwhile waits behind it.
     await this.#enqueue(async () => {
-      await this.#adopt(adopted);
-      this.#desired = Math.max(this.#o.initialReplicas, this.#replicas.size);
+      const stored = await this.#loadState();
+      await this.#adopt(await driver.list());
+      this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
+      this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
+      this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
+      this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
     });
-    this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
+    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
   }
 
   /** Stops checking; removes every replica too when asked (a clean shutdown of `ringlb up`). */
   async close(options: { removeReplicas?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeatTimer);
-    this.#reconcileBackoff.cancel();
-    this.#unsubscribeDriver?.();
+    const wasLeading = this.#leading;
+    this.#unwatchElector?.();
+    this.#mirror?.stop();
+    this.#stopLeading();
+    await this.#transition;
     await this.#queue.catch(() => undefined);
-    if (options.removeReplicas) {
+    await this.#saving;
+    if (options.removeReplicas && wasLeading) {
       const all = [...this.#replicas.values()];
       this.#replicas.clear();
       await Promise.allSettled(all.map((r) => this.#o.driver.remove(r.hostname, this.#o.stopGraceMs)));
@@ -139,6 +268,7 @@ export class ReplicaManager {
   }
 
   list(): ReplicaView[] {
+    if (this.#following) return this.#mirror!.list();
     return [...this.#replicas.values()].sort((a, b) => a.serverId - b.serverId).map(view);
   }
 
@@ -148,6 +278,14 @@ export class ReplicaManager {
     return () => this.#events.off('change', listener);
   }
 
+  #refuseIfFixed(verb: string): void {
+    if (this.#o.driver.fixed) {
+      throw RinglbError.failedPrecondition(
+        `<Error> The ${this.#o.driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
+      );
+    }
+  }
+
   async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
     const { count, hostnames } = validateChange(
       n,
@@ -155,7 +293,9 @@ export class ReplicaManager {
       '<Error> Length of hostname list is more than newly added instances',
     );
     this.#refuseIfFixed('added');
+    this.assertLeader();
     return this.#enqueue(async () => {
+      this.assertLeader();
       for (const name of hostnames) {
         if (this.#replicas.has(hostnameKey(name)))
           throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
@@ -167,8 +307,12 @@ export class ReplicaManager {
       }
       const names = [...hostnames];
       while (names.length < count) names.push(this.#generateName());
-      await this.#startReplicas(names, 'added on request');
+      await this.#startReplicas(
+        names.map((hostname) => ({ hostname })),
+        'added on request',
+      );
       this.#desired += count;
+      this.#persist();
       return this.list();
     });
   }
@@ -180,7 +324,9 @@ export class ReplicaManager {
       '<Error> Length of hostname list is more than removable instances',
     );
     this.#refuseIfFixed('removed');
+    this.assertLeader();
     return this.#enqueue(async () => {
+      this.assertLeader();
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
         const replica = this.#replicas.get(hostnameKey(name));
@@ -197,21 +343,18 @@ export class ReplicaManager {
         .filter((r) => !victims.includes(r))
         .sort((a, b) => b.serverId - a.serverId);
       victims.push(...rest.slice(0, count - victims.length));
-      for (const victim of victims) this.#replicas.delete(hostnameKey(victim.hostname));
+      for (const victim of victims) {
+        this.#replicas.delete(hostnameKey(victim.hostname));
+        this.#wanted.delete(hostnameKey(victim.hostname));
+      }
       this.#desired = Math.max(0, this.#desired - count);
-      await this.#o.drain(this.#publishRing().version);
+      const published = this.#publishRing();
+      this.#persist();
+      if (published) await this.#o.drain(published.version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#emit('removed', { ...victim }, { reason: 'removed on request' });
       return this.list();
     });
-  }
-
-  #refuseIfFixed(verb: string): void {
-    if (this.#o.driver.fixed) {
-      throw RinglbError.failedPrecondition(
-        `<Error> The ${this.#o.driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
-      );
-    }
   }
 
   /**
@@ -220,7 +363,7 @@ export class ReplicaManager {
    */
   reportFailure(hostname: string, reason: string): boolean {
     const replica = this.#replicas.get(hostnameKey(hostname));
-    if (!replica || replica.health === 'unhealthy') return false;
+    if (!this.#leading || !replica || replica.health === 'unhealthy') return false;
     this.#log.info('failure reported by a data plane', { hostname, reason });
     void this.#check(replica, true);
     return true;
@@ -237,6 +380,7 @@ export class ReplicaManager {
         since: new Date(),
         misses: 0,
         checking: false,
+        gone: false,
       };
       if (
         this.#replicas.has(hostnameKey(record.hostname)) ||
@@ -259,18 +403,27 @@ export class ReplicaManager {
     this.#publishRing();
   }
 
-  /** Starts replicas by name, waits until each passed a heartbeat, then publishes one new ring. */
-  async #startReplicas(names: string[], reason: string, replacing?: ReplicaView[]): Promise<void> {
-    const records = names.map((hostname) => {
+  /**
+   * Starts replicas by name (a stored replica keeps its server id when it is
+   * free), waits until each passed a heartbeat, then publishes one new ring.
+   */
+  async #startReplicas(
+    specs: { hostname: string; serverId?: number }[],
+    reason: string,
+    replacing?: ReplicaView[],
+  ): Promise<void> {
+    const records = specs.map(({ hostname, serverId }) => {
+      const used = [...this.#replicas.values()].map((r) => r.serverId);
       const record: ReplicaRecord = {
         hostname,
-        serverId: lowestFreeServerId([...this.#replicas.values()].map((r) => r.serverId)),
+        serverId: serverId !== undefined && !used.includes(serverId) ? serverId : lowestFreeServerId(used),
         address: '',
         instanceId: '',
         health: 'starting',
         since: new Date(),
         misses: 0,
         checking: false,
+        gone: false,
       };
       this.#replicas.set(hostnameKey(hostname), record);
       return record;
@@ -300,6 +453,7 @@ export class ReplicaManager {
     for (const record of records) {
       record.health = 'healthy';
       record.since = now;
+      this.#wanted.delete(hostnameKey(record.hostname));
     }
     this.#publishRing();
     records.forEach((record, i) => {
@@ -326,27 +480,13 @@ export class ReplicaManager {
 
   #heartbeatRound(): void {
     for (const replica of this.#replicas.values()) {
-      if (replica.health === 'healthy') void this.#check(replica, false);
-      // Nothing replaces a fixed backend: it rejoins the ring once it answers.
-      else if (replica.health === 'unhealthy' && this.#o.driver.fixed) void this.#recheckFixed(replica);
+      if (replica.health === 'healthy' || this.#awaitsRestart(replica)) void this.#check(replica, false);
     }
   }
 
-  async #recheckFixed(replica: ReplicaRecord): Promise<void> {
-    if (replica.checking || this.#closed) return;
-    replica.checking = true;
-    try {
-      if (!(await checkHeartbeat(replica.address, this.#o.heartbeatTimeoutMs))) return;
-      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica || replica.health !== 'unhealthy') return;
-      replica.health = 'healthy';
-      replica.misses = 0;
-      replica.since = new Date();
-      this.#log.info('replica healthy again', { hostname: replica.hostname });
-      this.#publishRing();
-      this.#emit('healthy', replica, { reason: 'answers heartbeats again' });
-    } finally {
-      replica.checking = false;
-    }
+  /** Failing, but the runtime restarts it in place: watch it come back instead of replacing it. */
+  #awaitsRestart(replica: ReplicaRecord): boolean {
+    return replica.health === 'unhealthy' && !replica.gone && this.#o.driver.restartsInPlace === true;
   }
 
   async #check(replica: ReplicaRecord, urgent: boolean): Promise<void> {
@@ -354,7 +494,12 @@ export class ReplicaManager {
     replica.checking = true;
     try {
       const ok = await checkHeartbeat(replica.address, this.#o.heartbeatTimeoutMs);
-      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica || replica.health !== 'healthy') return;
+      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica) return;
+      if (ok && this.#awaitsRestart(replica)) {
+        this.#markRecovered(replica);
+        return;
+      }
+      if (replica.health !== 'healthy') return;
       if (ok) {
         replica.misses = 0;
         return;
@@ -378,7 +523,16 @@ export class ReplicaManager {
     replica.since = new Date();
     this.#publishRing();
     this.#emit('unhealthy', replica, { reason });
-    if (!this.#o.driver.fixed) this.#scheduleReconcile();
+    this.#scheduleReconcile();
+  }
+
+  #markRecovered(replica: ReplicaRecord): void {
+    this.#log.info('replica restarted in place and healthy again', { hostname: replica.hostname });
+    replica.health = 'healthy';
+    replica.misses = 0;
+    replica.since = new Date();
+    this.#publishRing();
+    this.#emit('healthy', replica, { reason: 'restarted in place by the runtime' });
   }
 
   #scheduleReconcile(): void {
@@ -386,7 +540,10 @@ export class ReplicaManager {
     this.#reconcilePending = true;
     const run = (): void => {
       this.#reconcilePending = false;
-      void this.#enqueue(() => this.#reconcile()).then(
+      void this.#enqueue(async () => {
+        await this.#resync();
+        await this.#reconcile();
+      }).then(
         () => this.#reconcileBackoff.reset(),
         (err: unknown) => {
           this.#reconcilePending = true;
@@ -398,11 +555,44 @@ export class ReplicaManager {
     queueMicrotask(run);
   }
 
+  /**
+   * Lists the runtime and diffs it against the records (level-triggered, as
+   * Traefik re-lists on any event): a replica the runtime no longer runs is
+   * failed, one it restarts in place leaves the ring until it answers again,
+   * a moved one gets its new address, and one carrying our labels that we do
+   * not own (a create that raced a crash, a removal while we were down) is
+   * removed.
+   */
+  async #resync(): Promise<void> {
+    if (this.#closed || !this.#leading) return;
+    const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
+    const hints = new Map(this.#hints);
+    this.#hints.clear();
+    for (const [key, record] of this.#replicas) {
+      const found = listed.get(key);
+      listed.delete(key);
+      if (!found || found.state === 'exited') {
+        record.gone = true;
+        const listedAs = found ? 'the runtime lists it exited' : 'the runtime no longer runs it';
+        this.#markFailed(record, hints.get(key) ?? listedAs);
+      } else if (found.state === 'restarting') {
+        this.#markFailed(record, hints.get(key) ?? 'the runtime is restarting it');
+      } else if (found.address !== record.address || found.instanceId !== record.instanceId) {
+        record.address = found.address;
+        record.instanceId = found.instanceId;
+        if (record.health === 'healthy') this.#publishRing();
+      }
+    }
+    for (const orphan of listed.values()) {
+      this.#log.warn('removing a replica this control plane does not own', { hostname: orphan.hostname });
+      await this.#o.driver.remove(orphan.hostname, 0);
+    }
+  }
+
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    // A fixed set has nothing to reconcile: failed backends wait out of the ring.
-    if (this.#closed || this.#o.driver.fixed) return;
-    const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy');
+    if (this.#closed || !this.#leading) return;
+    const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy' && !this.#awaitsRestart(r));
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));
     const missing = this.#desired - this.#replicas.size;
@@ -411,9 +601,93 @@ export class ReplicaManager {
       return;
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
-    const names = Array.from({ length: missing }, (_, i) => (fresh ? this.#initialName(i + 1) : this.#generateName()));
+    // Stored replicas first, under their own names and ids; then new names.
+    const specs: { hostname: string; serverId?: number }[] = [...this.#wanted.values()]
+      .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
+      .slice(0, missing);
+    for (let i = specs.length; i < missing; i++)
+      specs.push({ hostname: fresh ? this.#initialName(i + 1) : this.#generateName() });
     const replacing = failed.map((dead) => view({ ...dead }));
-    await this.#startReplicas(names, failed.length ? 'replacement' : 'reconcile', replacing);
+    await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
+  }
+
+  /** Takes back the stored desired state; the flags only seed a new instance. */
+  async #loadState(): Promise<DesiredState | undefined> {
+    const store = this.#o.stateStore;
+    if (!store) return undefined;
+    const stored = await store.load();
+    if (!stored) {
+      this.#log.info('no stored desired state: the flags seed it', { where: store.where });
+      return undefined;
+    }
+    let policy: ReturnType<typeof normalizePolicy>;
+    try {
+      policy = normalizePolicy(stored.policy);
+    } catch (err) {
+      throw RinglbError.failedPrecondition(
+        `stored ring policy in ${store.where} is invalid: ${(err as Error).message}`,
+      );
+    }
+    const { ring } = this.#o;
+    if (stored.desired !== this.#o.initialReplicas)
+      this.#log.warn('the replica count flag differs from the stored desired state; the stored N wins', {
+        flag: this.#o.initialReplicas,
+        stored: stored.desired,
+        where: store.where,
+      });
+    if (!samePolicy(policy, ring.current.policy))
+      this.#log.warn('the ring policy flags differ from the stored policy; the stored policy wins', {
+        flag: ring.current.policy.strategy,
+        stored: policy.strategy,
+        where: store.where,
+      });
+    ring.raiseVersion(stored.ringVersion + VERSION_GAP);
+    ring.publish({ policy });
+    for (const r of stored.replicas) {
+      this.#wanted.set(hostnameKey(r.hostname), r);
+      this.#noteName(r.hostname);
+    }
+    this.#log.info('desired state restored', { where: store.where, n: stored.desired, strategy: policy.strategy });
+    return stored;
+  }
+
+  /** Saves the desired state; saves asked for while one runs coalesce into one more. */
+  #persist(): void {
+    const store = this.#o.stateStore;
+    if (!store || this.#closed || !this.#leading) return;
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = (async () => {
+      do {
+        this.#saveAgain = false;
+        try {
+          await store.save(this.#desiredState());
+        } catch (err) {
+          this.#log.warn('cannot save the desired state; retrying on the next change', {
+            where: store.where,
+            error: (err as Error).message,
+          });
+        }
+      } while (this.#saveAgain && !this.#closed);
+      this.#saving = undefined;
+    })();
+  }
+
+  #desiredState(): DesiredState {
+    const { current } = this.#o.ring;
+    const replicas = [...this.#replicas.values(), ...this.#wanted.values()]
+      .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
+      .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
+      .sort((a, b) => a.serverId - b.serverId);
+    return {
+      desired: this.#desired,
+      policy: current.policy,
+      replicas,
+      ringVersion: current.version,
+      members: current.members,
+    };
   }
 
   #enqueue<T>(op: () => Promise<T>): Promise<T> {
@@ -422,7 +696,9 @@ export class ReplicaManager {
     return run;
   }
 
-  #publishRing(): VersionedRing {
+  #publishRing(): VersionedRing | undefined {
+    // A check that finished after leadership moved must not publish a ring of its own.
+    if (!this.#leading) return undefined;
     const members: RingMember[] = [];
     for (const r of this.#replicas.values()) {
       if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });

@@ -46,6 +46,36 @@ export class RingStore {
     return this.#state;
   }
 
+  /**
+   * Moves the version up to at least `floor` (a version read back from
+   * durable state), so a restarted control plane never publishes a version a
+   * data plane has already seen with other content. Watchers hear of it.
+   */
+  raiseVersion(floor: number): VersionedRing {
+    if (floor <= this.#state.version) return this.#state;
+    this.#state = Object.freeze({ ...this.#state, version: floor, createdAt: new Date() });
+    for (const watcher of this.#watchers) watcher(this.#state);
+    return this.#state;
+  }
+
+  /**
+   * Takes a whole state from elsewhere (a follower control plane mirrors the
+   * lease holder's ring from the engine), keeping its version so that every
+   * control plane serves the same version for the same ring. Older or equal
+   * versions are ignored: versions never go backwards.
+   */
+  mirror(state: Pick<VersionedRing, 'version' | 'policy' | 'members'>): VersionedRing {
+    if (state.version <= this.#state.version) return this.#state;
+    this.#state = Object.freeze({
+      version: state.version,
+      policy: state.policy,
+      members: freezeMembers(state.members),
+      createdAt: new Date(),
+    });
+    for (const watcher of this.#watchers) watcher(this.#state);
+    return this.#state;
+  }
+
   /** Calls `watcher` with the current state at once, then with every new one. */
   watch(watcher: Watcher): () => void {
     this.#watchers.add(watcher);
@@ -65,7 +95,8 @@ function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolea
   );
 }
 
-function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
+/** Whether two policies build the same ring. */
+export function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
   const ka = Object.keys(a.options);
   return (
     a.strategy === b.strategy &&

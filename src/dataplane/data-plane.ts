@@ -1,3 +1,4 @@
+import { controlTarget } from '../shared/control-target.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -214,7 +215,7 @@ export class DataPlane {
 /** The gRPC client a data plane talks to its control plane with. */
 export function connectControlPlane(address: string, security?: ControlClientSecurity): ControlPlaneClient {
   const channel = controlChannel(security);
-  return new ControlPlaneClient(address, channel.credentials, {
+  return new ControlPlaneClient(controlTarget(address), channel.credentials, {
     ...channel.options,
     // The control plane is usually on the same host: after a restart, come
     // back within a couple of seconds rather than grpc's default minutes.

@@ -1,7 +1,8 @@
-import net from 'node:net';
 import Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { engineCall } from './docker-call.js';
+import { PortPicker } from './port-picker.js';
 import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 
@@ -46,6 +47,16 @@ export const DOCKER_LABELS = Object.freeze({
   port: 'ringlb.port',
 });
 
+/**
+ * The engine object (container, swarm service) of a replica: the hostname,
+ * lowercased (hostnames are case-insensitive DNS labels, engine names are
+ * not), prefixed by the instance unless it is 'default'.
+ */
+export function replicaObjectName(instance: string, hostname: string): string {
+  const label = hostname.toLowerCase();
+  return instance === 'default' ? label : `${instance}-${label}`;
+}
+
 const BRIDGE_PORT = 5000;
 /** Instance values become part of container names and label filters. */
 const INSTANCE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -78,7 +89,7 @@ export class DockerDriver implements ReplicaDriver {
   /** Containers being removed on request: their deaths are not news. */
   readonly #removing = new Set<string>();
   /** Ports handed out recently, so two quick creates never get the same one. */
-  readonly #recentPorts = new Set<number>();
+  readonly #ports = new PortPicker();
   #watcher: DockerEventWatcher | undefined;
   #closed = false;
 
@@ -159,7 +170,7 @@ export class DockerDriver implements ReplicaDriver {
       );
     }
     const host = this.#network === 'host';
-    const port = host ? await this.#freePort() : BRIDGE_PORT;
+    const port = host ? await this.#ports.pick() : BRIDGE_PORT;
     const created = await this.#call(
       `create container '${name}'`,
       (abortSignal) =>
@@ -245,9 +256,7 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   #containerName(hostname: string): string {
-    // Hostnames are case-insensitive DNS labels; container names are not.
-    const label = hostname.toLowerCase();
-    return this.#instance === 'default' ? label : `${this.#instance}-${label}`;
+    return replicaObjectName(this.#instance, hostname);
   }
 
   #owns(labels: Record<string, string> | undefined): boolean {
@@ -269,6 +278,8 @@ export class DockerDriver implements ReplicaDriver {
       address: onHost ? `127.0.0.1:${port}` : `${info.Name.replace(/^\//, '')}:${port}`,
       instanceId: info.Id,
       startedAt: new Date(info.State.StartedAt),
+      // Restart policy 'no': a container that is not running will not come back.
+      state: info.State.Running ? 'running' : 'exited',
     };
   }
 
@@ -316,26 +327,6 @@ export class DockerDriver implements ReplicaDriver {
     );
   }
 
-  /** Host networking: a port free on 127.0.0.1 now. The replica binds it moments later. */
-  async #freePort(): Promise<number> {
-    for (let tries = 0; ; tries++) {
-      const port = await new Promise<number>((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const { port: p } = server.address() as net.AddressInfo;
-          server.close(() => resolve(p));
-        });
-      });
-      if (!this.#recentPorts.has(port) || tries >= 10) {
-        this.#recentPorts.add(port);
-        setTimeout(() => this.#recentPorts.delete(port), 30_000).unref();
-        return port;
-      }
-    }
-  }
-
   #onEngineEvent(event: DockerEngineEvent): void {
     const id = event.Actor.ID;
     if (this.#removing.has(id)) {
@@ -357,47 +348,12 @@ export class DockerDriver implements ReplicaDriver {
     for (const listener of this.#listeners) listener(driverEvent);
   }
 
-  /**
-   * Runs one engine call under a deadline and maps its failures: the engine
-   * unreachable or silent → UNAVAILABLE; an HTTP status listed in `byStatus`
-   * → that mapping (a RinglbError is thrown, anything else returned); other
-   * engine errors → UNAVAILABLE with the engine's message.
-   */
-  async #call<T, R = never>(
+  #call<T, R = never>(
     what: string,
     fn: (signal: AbortSignal) => Promise<T>,
     byStatus: Record<number, (reason: string) => R | RinglbError> = {},
     timeoutMs = this.#callTimeoutMs,
   ): Promise<T | Exclude<R, RinglbError>> {
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abort.abort();
-        reject(
-          RinglbError.unavailable(`docker engine at ${this.#engine} did not answer '${what}' within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([fn(abort.signal), deadline]);
-    } catch (err) {
-      if (err instanceof RinglbError) throw err;
-      const e = err as { statusCode?: number; code?: string; json?: { message?: string }; message?: string };
-      if (typeof e.statusCode === 'number') {
-        const reason = String(e.json?.message ?? e.message ?? `HTTP ${e.statusCode}`).trim();
-        const mapped = byStatus[e.statusCode]?.(reason);
-        if (mapped instanceof RinglbError) throw mapped;
-        if (e.statusCode in byStatus) return mapped as Exclude<R, RinglbError>;
-        throw RinglbError.unavailable(`docker engine refused '${what}': ${reason}`, err);
-      }
-      throw RinglbError.unavailable(
-        `docker engine is not reachable at ${this.#engine} (${e.code ?? e.message ?? 'unknown error'})`,
-        err,
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+    return engineCall(this.#engine, what, fn, byStatus, timeoutMs);
   }
 }

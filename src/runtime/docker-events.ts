@@ -5,6 +5,8 @@ import { silentLogger, type Logger } from '../shared/logger.js';
 /** The part of a Docker engine event this driver reads. */
 export interface DockerEngineEvent {
   readonly Action: string;
+  /** container, service, node, … */
+  readonly Type?: string;
   readonly Actor: { readonly ID: string; readonly Attributes: Readonly<Record<string, string>> };
   /** Seconds since the epoch. */
   readonly time: number;
@@ -14,8 +16,10 @@ export interface DockerEventWatcherOptions {
   docker: Dockerode;
   /** Label filters (`key=value`); the engine ANDs them. */
   labels: readonly string[];
-  /** Container actions to receive, e.g. die, oom, kill. */
+  /** Actions to receive, e.g. die, oom, kill; empty: all. */
   actions: readonly string[];
+  /** Object types to follow. Default ['container']; the swarm runtime follows services and nodes. */
+  types?: readonly string[];
   onEvent: (event: DockerEngineEvent) => void;
   log?: Logger;
   /** First and largest reconnect delay. Defaults 250 ms and 10 s. */
@@ -40,7 +44,7 @@ export class DockerEventWatcher {
   #closed = false;
 
   constructor(options: DockerEventWatcherOptions) {
-    this.#o = { log: silentLogger, minBackoffMs: 250, maxBackoffMs: 10_000, ...options };
+    this.#o = { log: silentLogger, minBackoffMs: 250, maxBackoffMs: 10_000, types: ['container'], ...options };
     // Jittered so control planes that lost the same engine do not all come back in step.
     this.#backoff = new Backoff({ initialMs: this.#o.minBackoffMs, maxMs: this.#o.maxBackoffMs });
   }
@@ -68,7 +72,11 @@ export class DockerEventWatcher {
     try {
       const options = {
         since: this.#since,
-        filters: { type: ['container'], label: [...this.#o.labels], event: [...this.#o.actions] },
+        filters: {
+          type: [...this.#o.types],
+          ...(this.#o.labels.length ? { label: [...this.#o.labels] } : {}),
+          ...(this.#o.actions.length ? { event: [...this.#o.actions] } : {}),
+        },
         abortSignal: abort.signal,
       };
       stream = await this.#o.docker.getEvents(options as Dockerode.GetEventsOptions);

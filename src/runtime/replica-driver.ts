@@ -14,6 +14,14 @@ export interface ReplicaInstance {
   /** Process id or container id. */
   readonly instanceId: string;
   readonly startedAt: Date;
+  /**
+   * What the runtime says about it. 'running' (the default when absent): up as
+   * far as the runtime knows; health checks decide the rest. 'restarting': the
+   * runtime is bringing it back in place (same name, server id and address),
+   * so the control plane keeps it out of the ring but does not replace it.
+   * 'exited': the runtime will not bring it back; the control plane replaces it.
+   */
+  readonly state?: 'running' | 'restarting' | 'exited';
 }
 
 /**
@@ -37,10 +45,14 @@ export interface DriverEvent {
 export interface ReplicaDriver {
   readonly kind: string;
   /**
+   * True when the runtime itself restarts a failed replica in place (Swarm):
+   * the control plane then only takes it out of the ring while it fails, and
+   * replaces it only when list() reports it 'exited' or gone.
+   */
+  readonly restartsInPlace?: boolean;
+  /**
    * The runtime's replica set is fixed (the static runtime): ringlb neither
-   * starts nor stops replicas, so AddReplicas/RemoveReplicas are refused and
-   * a failed replica waits out of the ring until it answers again instead of
-   * being replaced.
+   * starts nor stops replicas, so AddReplicas/RemoveReplicas are refused.
    */
   readonly fixed?: boolean;
   /** Connects to the runtime and checks it can run replicas. */

@@ -18,6 +18,12 @@ export interface StaticBackend {
  */
 export class StaticDriver implements ReplicaDriver {
   readonly kind = 'static';
+  /**
+   * Someone else restarts a failed backend where it was: the control plane
+   * keeps it out of the ring while it fails and takes it back when it
+   * answers, never "replaces" it (it could not start one anyway).
+   */
+  readonly restartsInPlace = true;
   readonly fixed = true;
   readonly #instances: ReplicaInstance[];
 

@@ -60,10 +60,15 @@ export function uniqueInstance(prefix = 'test'): string {
   return `${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Force-removes every container of one ringlb instance; for t.after, so it never throws. */
+/** Force-removes every container of one ringlb instance (replicas and stored state); for t.after, so it never throws. */
 export async function removeInstanceContainers(docker: Dockerode, instance: string): Promise<number> {
   try {
-    const found = await docker.listContainers({ all: true, filters: { label: [`ringlb.instance=${instance}`] } });
+    const [replicas, state] = await Promise.all(
+      [`ringlb.instance=${instance}`, `ringlb.state-of=${instance}`].map((label) =>
+        docker.listContainers({ all: true, filters: { label: [label] } }),
+      ),
+    );
+    const found = [...replicas!, ...state!];
     await Promise.allSettled(found.map((c) => docker.getContainer(c.Id).remove({ force: true })));
     return found.length;
   } catch {

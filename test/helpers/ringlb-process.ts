@@ -97,24 +97,19 @@ export function spawnRinglb(
   };
 }
 
+/** A data plane's listeners on free loopback ports. */
+const LOOPBACK_DATA_PLANE = ['--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0'];
+
 /** Starts `ringlb up` on free ports and resolves with its URLs once it logged that it is up. */
 export async function startStack(t: TestContext, extraArgs: string[] = [], env: Record<string, string> = {}) {
-  const proc = spawnRinglb(
-    t,
-    [
-      'up',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--admin',
-      '127.0.0.1:0',
-      '--control-listen',
-      '127.0.0.1:0',
-      ...extraArgs,
-    ],
-    { env },
-  );
+  const proc = spawnRinglb(t, ['up', ...LOOPBACK_DATA_PLANE, '--control-listen', '127.0.0.1:0', ...extraArgs], { env });
   const m = await proc.waitForLog(/ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/);
   return { proc, url: m[1], adminUrl: m[2], control: m[3] };
+}
+
+/** Starts `ringlb dataplane` on free ports against `control` (one address or a list) and resolves with its URLs. */
+export async function startDataPlaneProcess(t: TestContext, control: string) {
+  const proc = spawnRinglb(t, ['dataplane', '--control', control, ...LOOPBACK_DATA_PLANE]);
+  const m = await proc.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
+  return { proc, url: m[1]!, adminUrl: m[2]! };
 }

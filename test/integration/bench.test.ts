@@ -10,6 +10,7 @@ import type { BenchReport } from '../../clients/bench/bench-report.js';
 import { resolveBinary } from '../../clients/bench/load-generator.js';
 import { OWNER_ENV } from '../../clients/bench/process-set.js';
 import type { PropagationResult } from '../../clients/bench/propagation-bench.js';
+import type { ControlScaleResult } from '../../clients/bench/control-scale-bench.js';
 import type { RingBenchReport } from '../../clients/bench/ring-bench.js';
 import { strategyNames } from '../../src/ring/index.js';
 
@@ -147,7 +148,19 @@ test('ringlb bench: bad flags are refused with exit code 2, naming the flag', as
 
 test('ringlb bench --ring: every strategy timed, and ring updates timed to each subscribed data plane', async (t) => {
   const out = tempOut(t);
-  const run = await ringlbBench(['--ring', '--lookups', '1000', '--data-planes', '2', '--updates', '5', '--out', out]);
+  const run = await ringlbBench([
+    '--ring',
+    '--lookups',
+    '1000',
+    '--data-planes',
+    '2',
+    '--updates',
+    '5',
+    '--control-replicas',
+    '40',
+    '--out',
+    out,
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const report = JSON.parse(readFileSync(path.join(out, 'ring-bench.json'), 'utf8')) as RingBenchReport;
   assert.deepEqual([...new Set(report.lookups.map((r) => r.strategy))], strategyNames());
@@ -163,6 +176,11 @@ test('ringlb bench --ring: every strategy timed, and ring updates timed to each 
   assert.equal(p.dataPlanes, 2);
   assert.ok(p.allDataPlanesMs.p50 > 0 && p.allDataPlanesMs.p99 >= p.allDataPlanesMs.p50);
   assert.match(run.stdout, /\| reaches all 2 data planes \|/);
+  const c = report.controlScale as ControlScaleResult;
+  assert.ok(c && !('skipped' in c), JSON.stringify(c));
+  assert.equal(c.replicas, 40);
+  assert.ok(c.heartbeatCpuPercent > 0 && c.rssMb > 0 && c.publishMs.p99 >= c.publishMs.p50, JSON.stringify(c));
+  assert.match(run.stdout, /\| start → all 40 in the ring \|/);
   assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 

@@ -1,0 +1,43 @@
+import type Dockerode from 'dockerode';
+import { RinglbError } from '../shared/errors.js';
+import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { SwarmConfigRecord } from './swarm-config-record.js';
+
+const STATE_LABEL = 'ringlb.state';
+
+/**
+ * The swarm runtime's desired state: a label on the swarm config
+ * ringlb-state-<instance>, replicated by the managers' raft store, so any
+ * control plane on any manager reads what the last lease holder wrote.
+ * Writes are compare-and-swap; a lost race is retried on fresh data (only the
+ * lease holder writes, so a race means a leader change in flight).
+ */
+export class SwarmStateStore implements DesiredStateStore {
+  readonly where: string;
+  readonly #record: SwarmConfigRecord;
+
+  constructor(options: { docker: Dockerode; engine: string; instance: string; callTimeoutMs?: number }) {
+    this.#record = new SwarmConfigRecord({ ...options, name: `ringlb-state-${options.instance}` });
+    this.where = `swarm config ${this.#record.name}`;
+  }
+
+  async load(): Promise<DesiredState | undefined> {
+    const record = await this.#record.read();
+    const text = record?.labels[STATE_LABEL];
+    if (!text) return undefined;
+    try {
+      return parseDesiredState(text);
+    } catch (err) {
+      throw RinglbError.failedPrecondition(`${this.where}: ${(err as Error).message}`);
+    }
+  }
+
+  async save(state: DesiredState): Promise<void> {
+    const labels = { [STATE_LABEL]: JSON.stringify(state) };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.#record.read();
+      if (record ? await this.#record.update(record, labels) : await this.#record.create(labels)) return;
+    }
+    throw RinglbError.unavailable(`${this.where}: five writes in a row lost a race with another writer`);
+  }
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
+import { defer } from '../helpers/cleanup.js';
+import { killListedReplicas, tempStateDir } from '../helpers/control-plane.js';
+import {
+  assertEngineUsable,
+  probeDockerEngine,
+  REPLICA_IMAGE,
+  removeInstanceContainers,
+  uniqueInstance,
+} from '../helpers/docker-engine.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
+
+// Issue 11 measured: `ringlb ring policy --strategy maglev`, then a restart of
+// `ringlb control`, and the ring was back on the flag's classic. Here the real
+// binary, process runtime, state folder kept across the restart.
+
+async function firstRing(t: TestContext, address: string): Promise<RingSnapshot> {
+  const client = controlClient(t, address);
+  return collect(t, client.watchRing({ nodeId: 'desired-state-test', watchId: '' })).next(() => true);
+}
+
+test('process runtime: N, names, server ids and the live policy survive a control-plane restart', async (t) => {
+  const stateDir = tempStateDir(t);
+  const first = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '2'], { stateDir });
+  const [, address] = await first.waitForLog(/ready address=(\S+)/);
+  const client = controlClient(t, address);
+  await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
+  const added = await call(client, 'addReplicas', { n: 1, hostnames: ['S5'] });
+  const before = added.replicas.map((r) => [r.hostname, r.serverId]);
+  const versionBefore = (await firstRing(t, address)).version;
+  await first.stop();
+  // The host "rebooted": no replica survived, only the state folder.
+  killListedReplicas(stateDir);
+
+  const second = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '2', '--strategy', 'classic'], {
+    stateDir,
+  });
+  const [, address2] = await second.waitForLog(/ready address=(\S+)/);
+  const after = await call(controlClient(t, address2), 'listReplicas', {});
+  assert.equal(after.n, 3, 'the stored N wins over --replicas 2');
+  assert.deepEqual(
+    after.replicas.map((r) => [r.hostname, r.serverId]),
+    before,
+  );
+  const ring = await firstRing(t, address2);
+  assert.equal(ring.policy?.strategy, 'maglev', 'the live policy, not the flag');
+  assert.ok(ring.version > versionBefore, `ring version ${ring.version} > ${versionBefore}`);
+  assert.match(second.log(), /replica count flag differs from the stored desired state/);
+  assert.match(second.log(), /ring policy flags differ from the stored policy/);
+});
+
+const engine = await probeDockerEngine();
+
+test('docker runtime: the live policy and N are kept in the engine and survive a restart', {
+  skip: engine.skip,
+}, async (t) => {
+  assertEngineUsable(engine);
+  const instance = uniqueInstance('state');
+  defer(t, () => removeInstanceContainers(engine.docker, instance));
+  const flags = ['control', '--listen', '127.0.0.1:0', '--runtime', 'docker', '--instance', instance];
+  const first = spawnRinglb(t, [...flags, '--replicas', '1', '--image', REPLICA_IMAGE]);
+  const [, address] = await first.waitForLog(/ready address=(\S+)/, 60_000);
+  const client = controlClient(t, address);
+  await call(client, 'setRingPolicy', { policy: { strategy: 'rendezvous', options: {}, loadBound: 0 } });
+  const added = await call(client, 'addReplicas', { n: 1, hostnames: [] });
+  await first.stop();
+
+  const second = spawnRinglb(t, [...flags, '--replicas', '1', '--image', REPLICA_IMAGE]);
+  const [, address2] = await second.waitForLog(/ready address=(\S+)/, 60_000);
+  const after = await call(controlClient(t, address2), 'listReplicas', {});
+  assert.equal(after.n, 2);
+  assert.deepEqual(
+    after.replicas.map((r) => [r.hostname, r.serverId, r.address]),
+    added.replicas.map((r) => [r.hostname, r.serverId, r.address]),
+    'the running containers are adopted as they were',
+  );
+  assert.equal((await firstRing(t, address2)).policy?.strategy, 'rendezvous');
+  // A save may be between its create and its prune right now: older generations go within moments.
+  const generations = async (): Promise<number> =>
+    (await engine.docker.listContainers({ all: true, filters: { label: [`ringlb.state-of=${instance}`] } })).length;
+  for (let i = 0; i < 50 && (await generations()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await generations(), 1, 'older generations are pruned');
+});

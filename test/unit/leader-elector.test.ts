@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { LeaderElector } from '../../src/control/leader-elector.js';
+import type { LeaseRecord, LeaseStore } from '../../src/runtime/lease-store.js';
+import { RinglbError } from '../../src/shared/errors.js';
+import { defer } from '../helpers/cleanup.js';
+
+/** A compare-and-swap record in memory, with a switch that makes it unreachable (an engine API lost). */
+class MemoryLeaseStore implements LeaseStore {
+  readonly where = 'memory';
+  record: LeaseRecord | undefined;
+  down = false;
+  writes = 0;
+
+  async read(): Promise<LeaseRecord | undefined> {
+    if (this.down) throw RinglbError.unavailable('engine down');
+    return this.record;
+  }
+
+  async write(expected: LeaseRecord | undefined, next: Omit<LeaseRecord, 'version'>): Promise<boolean> {
+    if (this.down) throw RinglbError.unavailable('engine down');
+    if (expected?.version !== this.record?.version) return false;
+    this.writes++;
+    this.record = { ...next, version: (this.record?.version ?? 0) + 1 };
+    return true;
+  }
+}
+
+function elector(t: TestContext, store: LeaseStore, name: string): LeaderElector {
+  const e = new LeaderElector({
+    store,
+    identity: name,
+    address: () => `${name}:50051`,
+    leaseDurationMs: 300,
+    renewIntervalMs: 50,
+  });
+  defer(t, () => e.close());
+  return e;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 3_000): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Date.now() - started;
+}
+
+test('two contenders: exactly one leads, the other names it', async (t) => {
+  const store = new MemoryLeaseStore();
+  const a = elector(t, store, 'a');
+  const b = elector(t, store, 'b');
+  await Promise.all([a.start(), b.start()]);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal([a, b].filter((e) => e.state.leading).length, 1);
+  const follower = a.state.leading ? b : a;
+  const leader = a.state.leading ? 'a' : 'b';
+  assert.equal(follower.state.leaderAddress, `${leader}:50051`);
+  assert.equal(store.record?.holder, leader);
+});
+
+test('a holder that stops renewing is replaced after the lease duration, judged by observed change only', async (t) => {
+  const store = new MemoryLeaseStore();
+  // A holder that wrote once and died: its record never changes again.
+  store.record = { holder: 'dead', address: 'dead:50051', term: 4, version: 7 };
+  const b = elector(t, store, 'b');
+  await b.start();
+  assert.equal(b.state.leading, false, 'a fresh record is not taken at once');
+  assert.equal(b.state.leaderAddress, 'dead:50051');
+  const waited = await until('b leads', () => b.state.leading);
+  assert.ok(waited >= 200, `took over after ${waited} ms: only once the record sat unchanged for the lease duration`);
+  assert.equal(store.record?.holder, 'b');
+  assert.equal(store.record?.term, 5);
+});
+
+test('a clean close hands the lease back: the follower takes it at once', async (t) => {
+  const store = new MemoryLeaseStore();
+  const a = elector(t, store, 'a');
+  await a.start();
+  assert.ok(a.state.leading);
+  const b = elector(t, store, 'b');
+  await b.start();
+  await a.close();
+  const waited = await until('b leads', () => b.state.leading);
+  assert.ok(waited < 250, `took ${waited} ms`);
+});
+
+test('losing the store: the holder steps down within half a lease, never throws, and leads again when it is back', async (t) => {
+  const store = new MemoryLeaseStore();
+  const a = elector(t, store, 'a');
+  const changes: boolean[] = [];
+  a.onChange((s) => changes.push(s.leading));
+  await a.start();
+  assert.ok(a.state.leading);
+  store.down = true;
+  const stepped = await until('a steps down', () => !a.state.leading);
+  assert.ok(stepped < 400, `stepped down after ${stepped} ms`);
+  store.down = false;
+  await until('a leads again', () => a.state.leading);
+  assert.deepEqual(changes, [true, false, true]);
+});
