@@ -34,6 +34,8 @@ export interface ProxyHandlerOptions {
   connectionsPerReplica?: number;
   /** Request bodies up to this size are buffered so a retry can resend them. Default 64 KiB. */
   maxReplayBodyBytes?: number;
+  /** X-Forwarded-Proto added when the client sent none: the traffic port's scheme. Default 'http'. */
+  forwardedProto?: 'http' | 'https';
   log?: Logger;
 }
 
@@ -133,6 +135,7 @@ export class ProxyHandler {
   readonly retries: number;
   readonly timeoutMs: number;
   readonly #maxReplay: number;
+  readonly forwardedProto: 'http' | 'https';
   /** Requests in flight to replicas, for bounded loads. */
   inflight = 0;
   #closed = false;
@@ -148,6 +151,7 @@ export class ProxyHandler {
     this.#maxReplay = options.maxReplayBodyBytes ?? 64 * 1024;
     this.#connections = options.connectionsPerReplica ?? 128;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    this.forwardedProto = options.forwardedProto ?? 'http';
   }
 
   /**
@@ -449,7 +453,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (connectionTokens) stripListed(out, connectionTokens);
     const client = req.socket.remoteAddress ?? '';
     out.push('x-forwarded-for', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`);
-    if (!forwardedProto) out.push('x-forwarded-proto', 'http');
+    if (!forwardedProto) out.push('x-forwarded-proto', this.#proxy.forwardedProto);
     // Only an HTTP/1.0 client can leave it out; HTTP/1.1 needs one.
     if (!host) out.push('host', this.#member.address);
 
