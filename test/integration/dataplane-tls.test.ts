@@ -15,6 +15,7 @@ import { TrafficListener } from '../../src/dataplane/listener.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, startDataPlane } from '../helpers/data-plane.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
 import { h2Connect, h2Request, handshake, makeCertificate, tempDir } from '../helpers/tls.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -402,4 +403,32 @@ test('curl --http2 and --http1.1 against the TLS port', {
     ).stdout;
   assert.match(await run('--http2'), /^\{"message":"Hello from Server: 1","status":"successful"\} 2$/);
   assert.match(await run('--http1.1'), /^\{"message":"Hello from Server: 1","status":"successful"\} 1\.1$/);
+});
+
+test('ringlb dataplane: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KEY; SIGHUP reloads them and keeps serving', async (t) => {
+  const dir = tempDir(t);
+  const a = makeCertificate(dir, 'env-a', ['a.test']);
+  const b = makeCertificate(dir, 'env-b', ['b.test']);
+  const proc = spawnRinglb(
+    t,
+    ['dataplane', '--control', '127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', '--admin', 'off'],
+    { env: { RINGLB_TLS_CERT: `${a.cert},${b.cert}`, RINGLB_TLS_KEY: `${a.key},${b.key}` } },
+  );
+  const ready = await proc.waitForLog(/ready proxy=https:\/\/127\.0\.0\.1:(\d+)/);
+  const port = Number(ready[1]);
+  assert.equal((await handshake(port, { servername: 'b.test' })).fingerprint, b.fingerprint);
+  const loads = (): number => proc.log().split('TLS certificate loaded').length - 1;
+  assert.equal(loads(), 2);
+  // Any change to the files would also reach the watcher, so SIGHUP is checked by what it
+  // does alone: both pairs loaded again, and the process (which SIGHUP would end) still serving.
+  proc.child.kill('SIGHUP');
+  await proc.waitForLog(/SIGHUP: reloading TLS certificates/);
+  await eventually('both pairs loaded again', () => loads() === 4);
+  assert.equal(proc.child.exitCode, null);
+  assert.equal((await handshake(port, { servername: 'a.test' })).fingerprint, a.fingerprint);
+  // A 503 (no control plane) over HTTP/2 still comes back in the classic shape.
+  const session = await h2Connect(t, `https://127.0.0.1:${port}`, { ca: a.pem, servername: 'a.test' });
+  const res = await h2Request(session, '/home');
+  assert.equal(res.status, 503);
+  assert.equal(res.json.status, 'failure');
 });
