@@ -152,6 +152,24 @@ test('TLS and HTTP/2 on the traffic port', async (t) => {
     assert.match(conflicting.json.message, /differs from :authority/);
   });
 
+  await t.test('HTTP/2 flow control: a 1 MB response to a client that stops reading arrives whole', async () => {
+    const session = await h2Connect(t, url, { ca: a.pem, servername: 'a.test' });
+    const big = 'y'.repeat(1024 * 1024);
+    const stream = session.request({ ':method': 'POST', ':path': '/echo', 'content-length': String(big.length) });
+    stream.end(big);
+    await once(stream, 'response');
+    // Far more than HTTP/2's 64 KiB initial window: the proxy must wait for WINDOW_UPDATEs.
+    stream.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.resume();
+    await once(stream, 'end');
+    const echoed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    assert.equal(echoed.body.length, big.length);
+    assert.equal(echoed.body, big);
+  });
+
   await t.test('100 concurrent HTTP/2 streams on one connection', async () => {
     const session = await h2Connect(t, url, { ca: a.pem, servername: 'a.test' });
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => h2Request(session, `/echo?i=${i}`)));
@@ -405,25 +423,26 @@ test('curl --http2 and --http1.1 against the TLS port', {
   assert.match(await run('--http1.1'), /^\{"message":"Hello from Server: 1","status":"successful"\} 1\.1$/);
 });
 
-test('ringlb dataplane: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KEY; SIGHUP reloads them and keeps serving', async (t) => {
+test('ringlb dataplane --workers 2: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KEY; SIGHUP reloads them in every worker', async (t) => {
   const dir = tempDir(t);
   const a = makeCertificate(dir, 'env-a', ['a.test']);
   const b = makeCertificate(dir, 'env-b', ['b.test']);
   const proc = spawnRinglb(
     t,
-    ['dataplane', '--control', '127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', '--admin', 'off'],
+    ['dataplane', '--control', '127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', '--admin', 'off', '--workers', '2'],
     { env: { RINGLB_TLS_CERT: `${a.cert},${b.cert}`, RINGLB_TLS_KEY: `${a.key},${b.key}` } },
   );
-  const ready = await proc.waitForLog(/ready proxy=https:\/\/127\.0\.0\.1:(\d+)/);
+  const ready = await proc.waitForLog(/ready proxy=https:\/\/127\.0\.0\.1:(\d+)/, 30_000);
   const port = Number(ready[1]);
   assert.equal((await handshake(port, { servername: 'b.test' })).fingerprint, b.fingerprint);
   const loads = (): number => proc.log().split('TLS certificate loaded').length - 1;
-  assert.equal(loads(), 2);
+  // Each worker loads both pairs.
+  assert.equal(loads(), 4);
   // Any change to the files would also reach the watcher, so SIGHUP is checked by what it
   // does alone: both pairs loaded again, and the process (which SIGHUP would end) still serving.
   proc.child.kill('SIGHUP');
   await proc.waitForLog(/SIGHUP: reloading TLS certificates/);
-  await eventually('both pairs loaded again', () => loads() === 4);
+  await eventually('both pairs loaded again in both workers', () => loads() === 8);
   assert.equal(proc.child.exitCode, null);
   assert.equal((await handshake(port, { servername: 'a.test' })).fingerprint, a.fingerprint);
   // A 503 (no control plane) over HTTP/2 still comes back in the classic shape.
