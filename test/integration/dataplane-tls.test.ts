@@ -170,6 +170,19 @@ test('TLS and HTTP/2 on the traffic port', async (t) => {
     assert.equal(echoed.body, big);
   });
 
+  await t.test('HTTP/2 through the undici and reply-from proxy engines too', async (t2) => {
+    for (const proxyEngine of ['undici', 'reply-from'] as const) {
+      const other = await startDataPlane(t2, control.address, { tls: { pairs: [a, b] }, proxyEngine });
+      await other.dataPlane.waitForRing(10_000);
+      const session = await h2Connect(t2, other.url, { ca: a.pem, servername: 'a.test' });
+      const echo = await h2Request(session, '/echo', { method: 'POST', body: ['ab', 'c'] });
+      assert.equal(echo.status, 200, proxyEngine);
+      assert.equal(echo.json.body, 'abc', proxyEngine);
+      assert.equal(echo.json.headers['x-forwarded-proto'], 'https', proxyEngine);
+      for (const name of Object.keys(echo.json.headers)) assert.ok(!name.startsWith(':'), `${proxyEngine}: ${name}`);
+    }
+  });
+
   await t.test('100 concurrent HTTP/2 streams on one connection', async () => {
     const session = await h2Connect(t, url, { ca: a.pem, servername: 'a.test' });
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => h2Request(session, `/echo?i=${i}`)));
