@@ -42,7 +42,7 @@ export default function register(program: Command): void {
       '--targets <list>',
       `comma-separated, from ${TARGET_IDS.join(',')}`,
       'RINGLB_BENCH_TARGETS',
-      TARGET_IDS.join(','),
+      d.targets.join(','),
     ),
     opt(
       '--load-generator <name>',
@@ -63,6 +63,12 @@ export default function register(program: Command): void {
       d.binaries.haproxy,
     ),
     opt('--wrk <path>', 'wrk binary (missing: autocannon is used)', 'RINGLB_BENCH_WRK', d.binaries.wrk),
+    opt(
+      '--h2load <path>',
+      'h2load binary, the load generator of the *-h2 targets (missing: they are skipped)',
+      'RINGLB_BENCH_H2LOAD',
+      d.binaries.h2load,
+    ),
     opt(
       '--out <dir>',
       'where bench.json and bench.md (or ring-bench.*) are written',
@@ -190,6 +196,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
       nginx: reader.nonEmpty('nginx', o.nginx),
       haproxy: reader.nonEmpty('haproxy', o.haproxy),
       wrk: reader.nonEmpty('wrk', o.wrk),
+      h2load: reader.nonEmpty('h2load', o.h2load),
     }),
   });
 }

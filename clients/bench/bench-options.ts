@@ -15,8 +15,21 @@ export const TARGET_IDS = [
   'nginx-2',
   'haproxy-1',
   'haproxy-2',
+  'ringlb-tls',
+  'nginx-tls',
+  'haproxy-tls',
+  'ringlb-h2',
+  'nginx-h2',
+  'haproxy-h2',
 ] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
+
+/**
+ * What a plain `ringlb bench` runs: the plaintext HTTP/1.1 targets. The TLS
+ * ones (`*-tls`: HTTP/1.1 over TLS, `*-h2`: HTTP/2 over TLS) are opt-in with
+ * --targets, so the default run keeps its length.
+ */
+export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((id) => !/-(tls|h2)$/.test(id));
 
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';
 
@@ -34,7 +47,12 @@ export interface BenchOptions {
   readonly targets: readonly TargetId[];
   readonly loadGenerator: LoadGeneratorChoice;
   /** Paths or names on PATH; a missing one makes its targets skipped. */
-  readonly binaries: { readonly nginx: string; readonly haproxy: string; readonly wrk: string };
+  readonly binaries: {
+    readonly nginx: string;
+    readonly haproxy: string;
+    readonly wrk: string;
+    readonly h2load: string;
+  };
 }
 
 export const DEFAULT_BENCH_OPTIONS: BenchOptions = Object.freeze({
@@ -45,9 +63,9 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = Object.freeze({
   threads: 1,
   replicas: 3,
   workers: 2,
-  targets: TARGET_IDS,
+  targets: DEFAULT_TARGET_IDS,
   loadGenerator: 'auto',
-  binaries: Object.freeze({ nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' }),
+  binaries: Object.freeze({ nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', h2load: 'h2load' }),
 });
 
 /** Settings of the ring micro-benchmarks (`ringlb bench --ring`). */

@@ -15,7 +15,9 @@ import type { BenchOptions, TargetId } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
 import { directTarget } from './direct-target.js';
 import { haproxyTarget } from './haproxy-target.js';
-import { findLoadGenerator } from './load-generator.js';
+import { makeBenchCertificate, type BenchCertificate } from './bench-certificate.js';
+import { H2load } from './h2load-generator.js';
+import { findLoadGenerator, type LoadGenerator, resolveBinary, versionLine } from './load-generator.js';
 import { nginxTarget } from './nginx-target.js';
 import { ProcessSampler } from './process-sampler.js';
 import { ProcessSet } from './process-set.js';
@@ -42,7 +44,38 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
       return haproxyTarget(1, options.binaries.haproxy);
     case 'haproxy-2':
       return haproxyTarget(2, options.binaries.haproxy);
+    case 'ringlb-tls':
+    case 'ringlb-h2':
+      return ringlbTarget(1, 'builtin', id === 'ringlb-tls' ? 'tls' : 'h2');
+    case 'nginx-tls':
+    case 'nginx-h2':
+      return nginxTarget(1, options.binaries.nginx, id === 'nginx-tls' ? 'tls' : 'h2');
+    case 'haproxy-tls':
+    case 'haproxy-h2':
+      return haproxyTarget(1, options.binaries.haproxy, id === 'haproxy-tls' ? 'tls' : 'h2');
   }
+}
+
+/**
+ * What the TLS targets need, made only when one is asked for: the shared
+ * self-signed certificate, and h2load for the HTTP/2 ones (undefined when it
+ * is not installed: those targets are then skipped).
+ */
+async function tlsTools(
+  targets: readonly BenchTarget[],
+  options: BenchOptions,
+  workDir: string,
+  processes: ProcessSet,
+  log: (line: string) => void,
+): Promise<{ certificate?: BenchCertificate; h2load?: H2load }> {
+  if (!targets.some((t) => t.transport === 'tls' || t.transport === 'h2')) return {};
+  const certificate = await makeBenchCertificate(workDir);
+  if (!targets.some((t) => t.transport === 'h2')) return { certificate };
+  const binary = await resolveBinary(options.binaries.h2load);
+  if (!binary) return { certificate };
+  const version = (await versionLine(binary, ['--version'])).trim();
+  log(`HTTP/2 load generator: ${version}`);
+  return { certificate, h2load: new H2load(version, binary, workDir, processes) };
 }
 
 /** An upper bound of the bench's wall time in seconds, to tell the user before starting. */
@@ -84,19 +117,30 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     const replicas = await startReplicas(processes, options.replicas);
     log(`replicas: ${replicas.map((r) => `${r.hostname}@${r.address}`).join(' ')}`);
     const settings = { connections: options.connections, threads: options.threads };
+    const { certificate, h2load } = await tlsTools(targets, options, workDir, processes, log);
+    const generatorOf = (target: BenchTarget): LoadGenerator =>
+      target.transport === 'h2' && h2load ? h2load : loadGenerator;
 
     for (const target of targets) {
       signal?.throwIfAborted();
-      const reason = await target.unavailable();
+      const reason =
+        target.transport === 'h2' && !h2load
+          ? `h2load not found at '${options.binaries.h2load}'`
+          : await target.unavailable();
       if (reason) {
         log(`${target.id}: skipped (${reason})`);
         results.set(target.id, { ...summarize(target.id, target.label(), []), status: 'skipped', reason });
         continue;
       }
       try {
-        const started = await target.start({ replicas, workDir: path.join(workDir, target.id), processes });
+        const started = await target.start({
+          replicas,
+          workDir: path.join(workDir, target.id),
+          processes,
+          certificate: certificate!,
+        });
         if (options.warmupSeconds > 0) {
-          await loadGenerator.run(started.url, { ...settings, durationSeconds: options.warmupSeconds }, signal);
+          await generatorOf(target).run(started.url, { ...settings, durationSeconds: options.warmupSeconds }, signal);
         }
         running.set(target.id, started);
         log(`${target.id}: ${target.label()} at ${started.url}`);
@@ -118,7 +162,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         proxy.start();
         backends.start();
         try {
-          const r = await loadGenerator.run(
+          const r = await generatorOf(target).run(
             live.url,
             { ...settings, durationSeconds: options.durationSeconds },
             signal,
@@ -164,7 +208,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
       finishedAt: new Date().toISOString(),
       loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
       machine: machineInfo(),
-      loadGenerator: loadGenerator.version,
+      loadGenerator: h2load ? `${loadGenerator.version}; HTTP/2 targets: ${h2load.version}` : loadGenerator.version,
       settings: {
         rounds: options.rounds,
         durationSeconds: options.durationSeconds,

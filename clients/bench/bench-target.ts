@@ -1,3 +1,4 @@
+import type { BenchCertificate } from './bench-certificate.js';
 import type { ProcessSet } from './process-set.js';
 import type { BenchReplica } from './replica-fleet.js';
 
@@ -7,6 +8,8 @@ export interface TargetContext {
   /** A folder of its own under the bench's temporary folder. */
   readonly workDir: string;
   readonly processes: ProcessSet;
+  /** The bench's self-signed certificate, for the TLS targets. */
+  readonly certificate: BenchCertificate;
 }
 
 /** A target that is up and serving. */
@@ -27,6 +30,8 @@ export interface RunningTarget {
 export interface BenchTarget {
   /** As given to --targets, e.g. `nginx-1`. */
   readonly id: string;
+  /** How clients reach it: plaintext HTTP/1.1 (default), HTTP/1.1 over TLS (wrk), HTTP/2 over TLS (h2load). */
+  readonly transport?: Transport;
   /** What it is, for the table: program, version, processes, hashing. */
   label(): string;
   /**
@@ -37,6 +42,15 @@ export interface BenchTarget {
   unavailable(): Promise<string | undefined>;
   start(context: TargetContext): Promise<RunningTarget>;
 }
+
+export type Transport = 'http' | 'tls' | 'h2';
+
+/** How labels say it. */
+export const TRANSPORT_LABEL: Readonly<Record<Transport, string>> = Object.freeze({
+  http: '',
+  tls: ', HTTP/1.1 over TLS',
+  h2: ', HTTP/2 over TLS',
+});
 
 /** The path every target is asked for: the replica's cheapest 200. */
 export const BENCH_PATH = '/home';

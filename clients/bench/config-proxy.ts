@@ -18,6 +18,8 @@ export interface ConfigProxySpec {
   config(port: number, dir: string): string;
   /** Command-line arguments, given the configuration's path. */
   args(configPath: string, dir: string): string[];
+  /** The port speaks TLS (https URLs). */
+  tls?: boolean;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function startConfigProxy(
   const config = spec.config(port, workDir);
   await writeFile(configPath, config);
   const proc = processes.spawn(spec.name, binary, spec.args(configPath, workDir));
-  const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
+  const url = `${spec.tls ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
   await waitForHttp(url, proc);
   return { url, config, pids: () => (proc.hasExited() ? [] : [proc.pid]), close: () => processes.stop(proc) };
 }

@@ -1,4 +1,7 @@
-import type { BenchTarget } from './bench-target.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/certificate-store.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listener.js';
+import type { BenchCertificate } from './bench-certificate.js';
+import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -10,12 +13,17 @@ import type { BenchReplica } from './replica-fleet.js';
  * every /home to one backend, and a header key would make wrk run Lua per
  * request. `http-reuse always` shares idle backend connections; no logging.
  */
-export function haproxyConfig(threads: number, port: number, replicas: readonly BenchReplica[]): string {
+export function haproxyConfig(
+  threads: number,
+  port: number,
+  replicas: readonly BenchReplica[],
+  certificate?: BenchCertificate,
+): string {
   const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
   return `global
   nbthread ${threads}
   maxconn 4096
-
+${certificate ? `  ssl-default-bind-options ssl-min-ver TLSv1.2\n  ssl-default-bind-ciphers ${TLS_PROTOCOL_OPTIONS.ciphers}\n  tune.h2.max-concurrent-streams ${DEFAULT_MAX_CONCURRENT_STREAMS}\n` : ''}
 defaults
   mode http
   option http-keep-alive
@@ -25,7 +33,7 @@ defaults
   timeout http-keep-alive 30s
 
 frontend bench
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${certificate ? ` ssl crt ${certificate.combined} alpn h2,http/1.1` : ''}
   default_backend replicas
 
 backend replicas
@@ -36,13 +44,15 @@ ${servers}
 `;
 }
 
-/** HAProxy with `threads` threads in one process. */
-export function haproxyTarget(threads: number, binary: string): BenchTarget {
+/** HAProxy with `threads` threads in one process; with a TLS transport it binds with TLS and ALPN h2, http/1.1. */
+export function haproxyTarget(threads: number, binary: string, transport: Transport = 'http'): BenchTarget {
   let version = 'HAProxy';
+  const name = transport === 'http' ? `haproxy-${threads}` : `haproxy-${transport}`;
   return {
-    id: `haproxy-${threads}`,
+    id: name,
+    transport,
     label: () =>
-      `${version}, ${threads} thread${threads > 1 ? 's' : ''}, hash-type consistent on rand(), http-reuse always`,
+      `${version}, ${threads} thread${threads > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}, hash-type consistent on rand(), http-reuse always`,
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `haproxy not found at '${binary}'`;
@@ -54,10 +64,12 @@ export function haproxyTarget(threads: number, binary: string): BenchTarget {
     start: (context) =>
       startConfigProxy(
         {
-          name: `haproxy-${threads}`,
+          name,
           binary,
           configFile: 'haproxy.cfg',
-          config: (port) => haproxyConfig(threads, port, context.replicas),
+          tls: transport !== 'http',
+          config: (port) =>
+            haproxyConfig(threads, port, context.replicas, transport === 'http' ? undefined : context.certificate),
           // -db: stay in the foreground, so the bench owns the process and its exit.
           args: (cfg) => ['-db', '-f', cfg],
         },

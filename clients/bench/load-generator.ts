@@ -30,7 +30,7 @@ export interface LoadSettings {
 
 /** A load generator run as a separate process, so its CPU is never the proxy's. */
 export interface LoadGenerator {
-  readonly name: 'wrk' | 'autocannon';
+  readonly name: 'wrk' | 'autocannon' | 'h2load';
   /** e.g. `wrk debian/4.1.0-3+b2`. */
   readonly version: string;
   run(url: string, settings: LoadSettings, signal?: AbortSignal): Promise<LoadResult>;
@@ -52,9 +52,10 @@ end
 `;
 
 /** Kills the run if it overstays its duration by this much (a wedged proxy). */
-const OVERRUN_MS = 20_000;
+export const OVERRUN_MS = 20_000;
 
-async function runBounded(
+/** Runs a load generator process, killed if it overstays `limitMs`; its stdout. */
+export async function runBounded(
   processes: ProcessSet,
   name: string,
   command: string,

@@ -1,6 +1,9 @@
 import path from 'node:path';
 
-import type { BenchTarget } from './bench-target.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/certificate-store.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listener.js';
+import type { BenchCertificate } from './bench-certificate.js';
+import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -12,7 +15,13 @@ import type { BenchReplica } from './replica-fleet.js';
  * raised on both sides so that neither wrk's nor the upstream connections
  * are closed every 1,000 requests, which the other proxies do not do either.
  */
-export function nginxConfig(dir: string, workers: number, port: number, replicas: readonly BenchReplica[]): string {
+export function nginxConfig(
+  dir: string,
+  workers: number,
+  port: number,
+  replicas: readonly BenchReplica[],
+  certificate?: BenchCertificate,
+): string {
   const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
   return `daemon off;
 master_process on;
@@ -41,8 +50,7 @@ ${servers}
   }
 
   server {
-    listen 127.0.0.1:${port};
-    location / {
+${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port};\n`}    location / {
       proxy_pass http://replicas;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -52,12 +60,32 @@ ${servers}
 `;
 }
 
-/** nginx with `workers` worker processes; the binary comes from `binary` (a path or a name on PATH). */
-export function nginxTarget(workers: number, binary: string): BenchTarget {
+/**
+ * TLS as ringlb's traffic port does it (TLS 1.2+, the same TLS 1.2 suites,
+ * ALPN h2 and http/1.1), in nginx 1.22's syntax (`listen … ssl http2`).
+ */
+function nginxTls(port: number, certificate: BenchCertificate): string {
+  return `    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${certificate.cert};
+    ssl_certificate_key ${certificate.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ${TLS_PROTOCOL_OPTIONS.ciphers};
+    http2_max_concurrent_streams ${DEFAULT_MAX_CONCURRENT_STREAMS};
+`;
+}
+
+/**
+ * nginx with `workers` worker processes; the binary comes from `binary` (a
+ * path or a name on PATH). With a TLS transport it listens with TLS and HTTP/2.
+ */
+export function nginxTarget(workers: number, binary: string, transport: Transport = 'http'): BenchTarget {
   let version = 'nginx';
+  const name = transport === 'http' ? `nginx-${workers}` : `nginx-${transport}`;
   return {
-    id: `nginx-${workers}`,
-    label: () => `${version}, ${workers} worker${workers > 1 ? 's' : ''}, hash $request_id consistent, keepalive 64`,
+    id: name,
+    transport,
+    label: () =>
+      `${version}, ${workers} worker${workers > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}, hash $request_id consistent, keepalive 64`,
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `nginx not found at '${binary}'`;
@@ -67,10 +95,12 @@ export function nginxTarget(workers: number, binary: string): BenchTarget {
     start: (context) =>
       startConfigProxy(
         {
-          name: `nginx-${workers}`,
+          name,
           binary,
           configFile: 'nginx.conf',
-          config: (port, dir) => nginxConfig(dir, workers, port, context.replicas),
+          tls: transport !== 'http',
+          config: (port, dir) =>
+            nginxConfig(dir, workers, port, context.replicas, transport === 'http' ? undefined : context.certificate),
           args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
         },
         context,

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy-handler.js';
-import { BENCH_PATH, type BenchTarget } from './bench-target.js';
+import { BENCH_PATH, TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { freePort } from './free-port.js';
 import { waitForHttp } from './wait-for-http.js';
@@ -25,14 +25,26 @@ const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.u
  * bench process (its CPU is not the data plane's, as nginx has none) and
  * adopts the replicas through a StaticDriver.
  */
-export function ringlbTarget(workers: number, engine: ProxyEngine = 'builtin'): BenchTarget {
+export function ringlbTarget(
+  workers: number,
+  engine: ProxyEngine = 'builtin',
+  transport: Transport = 'http',
+): BenchTarget {
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
   ];
   return {
-    id: engine !== 'builtin' ? `ringlb-${engine}` : workers === 1 ? 'ringlb-1' : 'ringlb-n',
+    id:
+      transport !== 'http'
+        ? `ringlb-${transport}`
+        : engine !== 'builtin'
+          ? `ringlb-${engine}`
+          : workers === 1
+            ? 'ringlb-1'
+            : 'ringlb-n',
+    transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}, classic ring, random request id`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id`,
     async unavailable() {
       if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
       let help: string;
@@ -46,9 +58,10 @@ export function ringlbTarget(workers: number, engine: ProxyEngine = 'builtin'): 
         return 'ringlb dataplane has no worker-process mode (--workers) yet';
       if (engine !== 'builtin' && !help.includes('--proxy-engine'))
         return 'ringlb dataplane has no --proxy-engine option';
+      if (transport !== 'http' && !help.includes('--tls-cert')) return 'ringlb dataplane has no TLS (--tls-cert) yet';
       return undefined;
     },
-    async start({ replicas, processes }) {
+    async start({ replicas, processes, certificate }) {
       const control = new ControlPlaneServer({
         listen: '127.0.0.1:0',
         driver: new StaticDriver(replicas),
@@ -73,12 +86,13 @@ export function ringlbTarget(workers: number, engine: ProxyEngine = 'builtin'): 
         ];
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
+        if (transport !== 'http') args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
         const proc = processes.spawn(
           engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}`,
           process.execPath,
           args,
         );
-        const url = `http://127.0.0.1:${port}${BENCH_PATH}`;
+        const url = `${transport === 'http' ? 'http' : 'https'}://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {
           url,

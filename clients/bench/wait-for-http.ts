@@ -1,11 +1,15 @@
 import http from 'node:http';
+import https from 'node:https';
 
 import type { ManagedProcess } from './process-set.js';
 
 /** One GET with its own connection, closed afterwards so no idle socket is left behind. */
 function probe(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+    // The bench's certificate is self-signed: the probe only checks that the target serves.
+    const client = url.startsWith('https:') ? https : http;
+    const options = { agent: false, headers: { connection: 'close' }, timeout: timeoutMs, rejectUnauthorized: false };
+    const req = client.get(url, options, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });

@@ -2,7 +2,13 @@ import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { DataPlaneCluster, runDataPlaneWorker } from '../dataplane/data-plane-cluster.js';
 import { createLogger } from '../shared/logger.js';
-import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, toDataPlaneOptions } from './dataplane-config.js';
+import {
+  createDataPlane,
+  dataPlaneOptions,
+  readDataPlaneConfig,
+  reloadOnHangup,
+  toDataPlaneOptions,
+} from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
@@ -64,7 +70,9 @@ export default function register(program: Command): void {
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
         () => log.warn(`no ring from the control plane at ${control} yet; answering 503 until it comes`),
       );
+      const stopReloading = reloadOnHangup(config.tls.length > 0, () => dataPlane.reloadCertificates(), log);
       const sig = await untilSignal();
+      stopReloading();
       log.info('shutting down', { signal: sig });
       await dataPlane.close();
     }),

@@ -1,10 +1,12 @@
 import os from 'node:os';
 import type { Option } from 'commander';
+import { type CertificatePair, loadCertificate } from '../dataplane/certificate-store.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
 import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from '../dataplane/drain-gate.js';
 import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from '../dataplane/upgrade-tunnel.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../dataplane/listener.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
 import type { Logger } from '../shared/logger.js';
@@ -30,6 +32,10 @@ export interface DataPlaneConfig {
   controlSecurity?: ControlClientSecurity;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  /** Certificate/key pairs for TLS on the traffic port; empty: plaintext. */
+  tls: CertificatePair[];
+  h2c: boolean;
+  maxConcurrentStreams: number;
 }
 
 const d = PROXY_DEFAULTS;
@@ -117,7 +123,62 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_DRAIN_TIMEOUT',
       String(DEFAULT_DRAIN_TIMEOUT_MS),
     ),
+    opt(
+      '--tls-cert <file>',
+      'TLS certificate chain (PEM) for the traffic port; repeat with --tls-key for more names (SNI); the first is the default',
+      'RINGLB_TLS_CERT',
+    ).argParser(collect),
+    opt('--tls-key <file>', 'private key (PEM) of the --tls-cert at the same position', 'RINGLB_TLS_KEY').argParser(
+      collect,
+    ),
+    opt('--h2c', 'plaintext port: also accept HTTP/2 with prior knowledge (h2c)', 'RINGLB_H2C'),
+    opt(
+      '--max-concurrent-streams <n>',
+      'HTTP/2 streams per client connection',
+      'RINGLB_MAX_CONCURRENT_STREAMS',
+      String(DEFAULT_MAX_CONCURRENT_STREAMS),
+    ),
   ];
+}
+
+/** Repeatable flag: every value kept, in order. */
+function collect(value: string, previous: unknown): string[] {
+  return [...(Array.isArray(previous) ? previous : []), value];
+}
+
+/** A repeatable flag's values; the environment form is comma-separated. */
+function listOf(raw: unknown): string[] {
+  const items = Array.isArray(raw) ? raw : raw === undefined || raw === '' ? [] : [raw];
+  return items
+    .flatMap((x) => String(x).split(','))
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The --tls-cert/--tls-key pairs, each loaded once so that a bad file stops
+ * start-up with a message naming it (the data plane loads them again itself).
+ */
+function readTls(reader: ConfigReader, o: Record<string, unknown>): CertificatePair[] {
+  const certs = listOf(o.tlsCert);
+  const keys = listOf(o.tlsKey);
+  if (certs.length !== keys.length) {
+    reader.fail(
+      'tlsCert',
+      `needs one --tls-key per --tls-cert, got ${certs.length} certificate(s) and ${keys.length} key(s)`,
+    );
+    return [];
+  }
+  const pairs = certs.map((cert, i) => ({ cert, key: keys[i] }));
+  for (const pair of pairs) {
+    try {
+      loadCertificate(pair);
+    } catch (err) {
+      reader.fail('tlsCert', (err as Error).message.replace(/^<Error> /, ''));
+    }
+  }
+  if (pairs.length > 0 && o.h2c) reader.fail('h2c', 'is for a plaintext port; with TLS, HTTP/2 is negotiated by ALPN');
+  return pairs;
 }
 
 export function readDataPlaneConfig(
@@ -149,6 +210,9 @@ export function readDataPlaneConfig(
     shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
     tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
     drainTimeoutMs: reader.int('drainTimeout', o.drainTimeout, 0, 3_600_000),
+    tls: readTls(reader, o),
+    h2c: Boolean(o.h2c),
+    maxConcurrentStreams: reader.int('maxConcurrentStreams', o.maxConcurrentStreams, 1, 10_000),
   });
 }
 
@@ -172,8 +236,26 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     controlSecurity: config.controlSecurity,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
+    tls: config.tls.length > 0 ? { pairs: config.tls } : undefined,
+    h2c: config.h2c,
+    maxConcurrentStreams: config.maxConcurrentStreams,
     log,
   };
+}
+
+/**
+ * With TLS, SIGHUP loads the certificate files again (as nginx and HAProxy
+ * reload on it) instead of ending the process. Returns a function that
+ * removes the handler.
+ */
+export function reloadOnHangup(enabled: boolean, reload: () => unknown, log: Logger): () => void {
+  if (!enabled) return () => undefined;
+  const onHangup = (): void => {
+    log.info('SIGHUP: reloading TLS certificates');
+    reload();
+  };
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
 }
 
 export function createDataPlane(config: DataPlaneConfig, log: Logger): DataPlane {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../shared/logger.js';
 import { controlOptions, createControlPlane, readControlConfig } from './control-config.js';
-import { createDataPlane, dataPlaneOptions, readDataPlaneConfig } from './dataplane-config.js';
+import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, reloadOnHangup } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
@@ -59,7 +59,9 @@ export default function register(program: Command): void {
         runtime: control.runtime,
         replicas: names,
       });
+      const stopReloading = reloadOnHangup(data.tls.length > 0, () => dataPlane.reloadCertificates(), log);
       const sig = await untilSignal();
+      stopReloading();
       log.info('shutting down', { signal: sig });
       await dataPlane.close();
       await controlPlane.close({ removeReplicas: true });

@@ -16,7 +16,7 @@ export interface DataPlaneClusterOptions extends DataPlaneOptions {
 /** Worker → primary. */
 type WorkerMessage = { type: 'ringlb:ready'; url: string } | { type: 'ringlb:stats'; stats: MetricsSnapshot };
 /** Primary → worker. */
-type PrimaryMessage = { type: 'ringlb:shutdown' };
+type PrimaryMessage = { type: 'ringlb:shutdown' } | { type: 'ringlb:reload-certificates' };
 
 const STATS_INTERVAL_MS = 1_000;
 const RESTART_DELAY_MS = 1_000;
@@ -84,6 +84,12 @@ export class DataPlaneCluster {
       await this.close();
       throw err;
     }
+  }
+
+  /** Asks every worker to load its TLS certificate files again (SIGHUP on the primary). */
+  reloadCertificates(): void {
+    for (const worker of this.#workers)
+      if (!worker.isDead()) worker.send({ type: 'ringlb:reload-certificates' } satisfies PrimaryMessage);
   }
 
   /** Pids of the worker processes (for operators and benchmarks). */
@@ -207,9 +213,13 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   // Ctrl-C reaches the whole process group: the primary orders the shutdown.
   const ignore = (): void => undefined;
   process.on('SIGINT', ignore);
+  // A hang-up reaching the process group reloads certificates, as on the primary.
+  const reload = (): void => void dataPlane.reloadCertificates();
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     process.on('message', (message: PrimaryMessage) => {
       if (message?.type === 'ringlb:shutdown') resolve();
+      else if (message?.type === 'ringlb:reload-certificates') dataPlane.reloadCertificates();
     });
     process.once('disconnect', () => resolve());
     process.once('SIGTERM', () => resolve());
@@ -217,6 +227,7 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   clearInterval(timer);
   await dataPlane.close();
   process.off('SIGINT', ignore);
+  process.off('SIGHUP', reload);
   // The IPC channel would keep this process alive.
   if (process.connected) process.disconnect();
 }

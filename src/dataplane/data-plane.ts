@@ -1,5 +1,5 @@
 import { controlTarget } from '../shared/control-target.js';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
@@ -12,6 +12,7 @@ import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { drained } from './drain-gate.js';
 import { FailureReporter } from './failure-reporter.js';
 import { applyClientTimeouts } from './client-timeouts.js';
+import { TrafficListener, type ListenerTlsOptions } from './listener.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
@@ -55,6 +56,12 @@ export interface DataPlaneOptions {
   drainTimeoutMs?: number;
   /** A WebSocket tunnel idle both ways for this long is closed. Default 60 s (nginx's proxy_read_timeout). */
   tunnelIdleTimeoutMs?: number;
+  /** TLS on the traffic port (HTTPS, and HTTP/2 by ALPN); plaintext HTTP/1.1 when absent. */
+  tls?: ListenerTlsOptions;
+  /** Plaintext only: also accept HTTP/2 with prior knowledge (h2c). */
+  h2c?: boolean;
+  /** HTTP/2 streams per client connection. Default 128. */
+  maxConcurrentStreams?: number;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -88,7 +95,7 @@ export class DataPlane {
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
   #proxyHandle: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   readonly #admin: AdminServer | undefined;
-  #server: http.Server | undefined;
+  readonly #listener: TrafficListener;
   #closing: Promise<void> | undefined;
 
   constructor(options: DataPlaneOptions) {
@@ -117,6 +124,7 @@ export class DataPlane {
       connectionsPerReplica: options.connectionsPerReplica,
       clientBodyTimeoutMs: options.clientBodyTimeoutMs,
       queueTimeoutMs: options.queueTimeoutMs,
+      forwardedProto: options.tls ? 'https' : 'http',
       log: this.#log.child('proxy'),
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
@@ -129,16 +137,20 @@ export class DataPlane {
 
     this.#proxyHandle = this.proxy.handle;
     const shims = options.shims ?? 'on';
+    let fastifyHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
+    this.#listener = new TrafficListener(
+      { tls: options.tls, h2c: options.h2c, maxConcurrentStreams: options.maxConcurrentStreams, log: this.#log },
+      (req, res) => {
+        if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
+        else this.#proxyHandle(req, res);
+      },
+    );
+    this.tunnels.attach(this.#listener.server as http.Server);
     this.#app = Fastify({
       logger: false,
-      serverFactory: (fastifyHandler) => {
-        const server = http.createServer((req, res) => {
-          if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
-          else this.#proxyHandle(req, res);
-        });
-        this.tunnels.attach(server);
-        this.#server = server;
-        return server;
+      serverFactory: (handler) => {
+        fastifyHandler = handler;
+        return this.#listener.server as http.Server;
       },
     });
     this.#app.setErrorHandler(classicErrorHandler(this.#log));
@@ -170,12 +182,14 @@ export class DataPlane {
         await this.#replyFrom.start();
         this.#proxyHandle = this.#replyFrom.handle;
       }
+      this.#listener.start();
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
+      const server = this.#listener.server as http.Server;
       // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
-      this.#server!.keepAliveTimeout = 65_000;
-      applyClientTimeouts(this.#server!, this.#options.clientHeaderTimeoutMs);
-      const address = this.#server!.address() as AddressInfo;
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      server.keepAliveTimeout = 65_000;
+      applyClientTimeouts(server, this.#options.clientHeaderTimeoutMs);
+      const address = server.address() as AddressInfo;
+      url = `${this.#listener.scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       adminUrl = this.#admin ? (await this.#admin.start()).url : undefined;
     } catch (err) {
       // E.g. a port is taken: do not leave the other port, the ring stream or the channel open.
@@ -184,6 +198,16 @@ export class DataPlane {
     }
     this.#log.info('data plane listening', { url, admin: adminUrl ?? 'off', control: this.#options.controlAddress });
     return adminUrl ? { url, adminUrl } : { url };
+  }
+
+  /** The traffic server: 'upgrade' requests (HTTP/1.1, plaintext or TLS) are emitted on it. */
+  get server(): http.Server {
+    return this.#listener.server as http.Server;
+  }
+
+  /** Loads the TLS certificate files again (SIGHUP); a bad file keeps the old ones. */
+  reloadCertificates(): boolean {
+    return this.#listener.reloadCertificates();
   }
 
   /** The ring in service, waiting up to `timeoutMs` for the first one. */
@@ -197,13 +221,14 @@ export class DataPlane {
    */
   close(graceMs = 3_000): Promise<void> {
     this.#closing ??= (async () => {
-      const server = this.#server;
-      const force = setTimeout(() => server?.closeAllConnections(), graceMs);
+      const force = setTimeout(() => this.#listener.destroyConnections(), graceMs);
       force.unref();
       // Upgraded connections would hold server.close() open: they end now.
       this.tunnels.close();
+      this.#listener.closeSessions();
       await this.#app.close();
       clearTimeout(force);
+      this.#listener.close();
       await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);
       this.ring.close();
       this.#client.close();

@@ -41,6 +41,8 @@ export interface ProxyHandlerOptions {
   clientBodyTimeoutMs?: number;
   /** Replica health as this data plane sees it; one is made if none is given. */
   health?: ReplicaHealth;
+  /** X-Forwarded-Proto added when the client sent none: the traffic port's scheme. Default 'http'. */
+  forwardedProto?: 'http' | 'https';
   log?: Logger;
 }
 
@@ -103,6 +105,7 @@ export class ProxyHandler {
   readonly health: ReplicaHealth;
   /** Built from (ring view, health), replaced when either changes. */
   #picker: ReplicaPicker | undefined;
+  readonly forwardedProto: 'http' | 'https';
   #closed = false;
 
   constructor(options: ProxyHandlerOptions) {
@@ -119,6 +122,7 @@ export class ProxyHandler {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? d.connectTimeoutMs;
     this.#queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
     this.clientBodyTimeoutMs = options.clientBodyTimeoutMs ?? d.clientBodyTimeoutMs;
+    this.forwardedProto = options.forwardedProto ?? 'http';
     this.health = options.health ?? new ReplicaHealth();
     this.health.onChange(() => {
       this.#picker = undefined;
@@ -160,7 +164,13 @@ export class ProxyHandler {
     }
     const key = this.#keyOf(req);
     const member = this.pick(view!, key);
-    const head = upstreamHead(req.url!, req.rawHeaders, req.socket.remoteAddress ?? '', member.address);
+    const head = upstreamHead(
+      req.url!,
+      req.rawHeaders,
+      req.socket.remoteAddress ?? '',
+      member.address,
+      this.forwardedProto,
+    );
     if ('status' in head) {
       this.#refuse(res, head);
       return;

@@ -83,7 +83,7 @@ export class ReplyFromProxy {
     const hooks = {
       getUpstream: (request: FastifyRequest): string => request.ringlb!.origin,
       rewriteRequestHeaders: (request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders =>
-        upstreamHeaders(request, headers),
+        upstreamHeaders(request, headers, this.#proxy.forwardedProto),
       rewriteHeaders: (headers: IncomingHttpHeaders): IncomingHttpHeaders => {
         for (const name of Object.keys(headers)) if (isHopByHop(name)) delete headers[name];
         return headers;
@@ -227,7 +227,7 @@ export class ReplyFromProxy {
 }
 
 /** The request headers for the replica: no hop-by-hop ones, the client's Host, X-Forwarded-For/-Proto. */
-function upstreamHeaders(request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+function upstreamHeaders(request: FastifyRequest, headers: IncomingHttpHeaders, proto: string): IncomingHttpHeaders {
   for (const name of Object.keys(headers)) if (isHopByHop(name)) delete headers[name];
   const original = request.headers;
   // reply-from sets Host to the replica's address; the default engine passes the client's on.
@@ -236,6 +236,6 @@ function upstreamHeaders(request: FastifyRequest, headers: IncomingHttpHeaders):
   const client = request.raw.socket.remoteAddress ?? '';
   const forwarded = original['x-forwarded-for'];
   headers['x-forwarded-for'] = forwarded === undefined ? client : `${forwarded}, ${client}`;
-  if (original['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+  if (original['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = proto;
   return headers;
 }

@@ -43,6 +43,8 @@ export function upstreamHead(
   raw: readonly string[],
   clientAddress: string,
   fallbackHost: string,
+  /** The traffic port's scheme, sent as X-Forwarded-Proto when the client sent none. */
+  scheme: 'http' | 'https' = 'http',
 ): UpstreamHead | HeadRefusal {
   let path = url;
   let authority: string | undefined;
@@ -95,7 +97,7 @@ export function upstreamHead(
     if (listed.has('x-forwarded-proto')) forwardedProto = false;
   }
   out.push('x-forwarded-for', forwardedFor === undefined ? clientAddress : `${forwardedFor}, ${clientAddress}`);
-  if (!forwardedProto) out.push('x-forwarded-proto', 'http');
+  if (!forwardedProto) out.push('x-forwarded-proto', scheme);
   // The target's authority replaces any Host (RFC 9112 §3.2.2); only an HTTP/1.0 client can send neither.
   if (authority !== undefined) out.push('host', authority);
   else if (hosts === 0) out.push('host', fallbackHost);

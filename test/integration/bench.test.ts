@@ -111,6 +111,34 @@ test('ringlb bench: a short run measures every installed peer and writes the tab
   assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 
+test('ringlb bench: TLS targets (HTTP/1.1 with wrk, HTTP/2 with h2load) serve the same certificate', async (t) => {
+  const out = tempOut(t);
+  const targets = ['ringlb-tls', 'ringlb-h2'];
+  if (await resolveBinary('nginx')) targets.push('nginx-tls', 'nginx-h2');
+  if (await resolveBinary('haproxy')) targets.push('haproxy-tls', 'haproxy-h2');
+  const h2load = await resolveBinary('h2load');
+  const run = await ringlbBench([...SHORT, '--targets', targets.join(','), '--out', out]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
+  for (const id of targets) {
+    const r = report.targets.find((x) => x.id === id)!;
+    if (id.endsWith('-h2') && !h2load) {
+      assert.equal(r.status, 'skipped');
+      assert.match(r.reason!, /h2load not found/);
+      continue;
+    }
+    assert.equal(r.status, 'ran', `${id}: ${r.reason}`);
+    assert.ok(r.requestsPerSecond!.median > 0, `${id} req/s`);
+    assert.equal(r.errors + r.non2xx, 0, `${id} had errors`);
+    assert.match(r.label, id.endsWith('-h2') ? /HTTP\/2 over TLS/ : /HTTP\/1\.1 over TLS/);
+  }
+  if (h2load) assert.match(report.loadGenerator, /HTTP\/2 targets: h2load/);
+  // nginx and HAProxy load the certificate from their configuration files.
+  if (targets.includes('nginx-tls'))
+    assert.match(report.targets.find((x) => x.id === 'nginx-tls')!.config!, /ssl_certificate .*bench\.crt;/);
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
+});
+
 test('ringlb bench: a missing peer is reported as skipped, never measured; no wrk means autocannon', async (t) => {
   const out = tempOut(t);
   const missing = path.join(out, 'no-such-nginx');
