@@ -5,6 +5,7 @@ import type { AdminServer } from './admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
 import type { DataPlaneMetrics, MetricsSnapshot } from './data-plane-metrics.js';
 import { RingSubscriber } from './ring-subscriber.js';
+import type { HistoryBucket } from './stats-history.js';
 
 export interface DataPlaneClusterOptions extends DataPlaneOptions {
   /** Worker processes sharing the traffic port (≥ 2; one is just a DataPlane). */
@@ -14,7 +15,9 @@ export interface DataPlaneClusterOptions extends DataPlaneOptions {
 }
 
 /** Worker → primary. */
-type WorkerMessage = { type: 'ringlb:ready'; url: string } | { type: 'ringlb:stats'; stats: MetricsSnapshot };
+type WorkerMessage =
+  | { type: 'ringlb:ready'; url: string }
+  | { type: 'ringlb:stats'; stats: MetricsSnapshot; history?: HistoryBucket[] };
 /** Primary → worker. */
 type PrimaryMessage = { type: 'ringlb:shutdown' };
 
@@ -109,6 +112,8 @@ export class DataPlaneCluster {
         } else if (message.type === 'ringlb:stats') {
           this.#latest.set(id, message.stats);
           this.#merge();
+          // Per-second buckets are additive: summed as they come, none kept per worker.
+          if (Array.isArray(message.history)) this.metrics.history.merge(message.history);
         }
       });
       worker.once('exit', (code, signal) => {
@@ -200,7 +205,12 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   const { url } = await dataPlane.start();
   send({ type: 'ringlb:ready', url });
   const timer = setInterval(
-    () => send({ type: 'ringlb:stats', stats: dataPlane.metrics.snapshot() }),
+    () =>
+      send({
+        type: 'ringlb:stats',
+        stats: dataPlane.metrics.snapshot(),
+        history: dataPlane.metrics.history.drainCompleted(),
+      }),
     STATS_INTERVAL_MS,
   );
   timer.unref();

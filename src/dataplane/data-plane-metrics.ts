@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { StatsHistory, type ReplicaHistory } from './stats-history.js';
 
 /** Latency histogram buckets, seconds (Prometheus `le`). */
 export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
@@ -32,10 +33,15 @@ export class UpstreamStats {
   /** Non-cumulative bucket counts; the last cell is +Inf. */
   readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
 
-  constructor(readonly hostname: string) {}
+  /** `history`: where record() also counts per second (/stats/history); none for merged copies. */
+  constructor(
+    readonly hostname: string,
+    readonly history?: ReplicaHistory,
+  ) {}
 
   /** One response sent to a client; `seconds` from request start. */
   record(status: number, seconds: number): void {
+    this.history?.record(status, seconds);
     this.requests++;
     this.byStatus[status < 600 && status >= 0 ? status : 0]++;
     this.latencySum += seconds;
@@ -140,8 +146,10 @@ export const LOCAL = 'none';
  */
 export class DataPlaneMetrics {
   readonly registry = new Registry();
+  /** Per-second history of what record() counted (or, in a primary, of what workers sent). */
+  readonly history = new StatsHistory();
   readonly #upstreams = new Map<string, UpstreamStats>();
-  #local = new UpstreamStats(LOCAL);
+  #local = new UpstreamStats(LOCAL, this.history.replica(LOCAL));
 
   constructor(source: DataPlaneMetricsSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
@@ -258,7 +266,7 @@ export class DataPlaneMetrics {
     let stats = this.#upstreams.get(hostname);
     if (!stats) {
       if (this.#upstreams.size >= MAX_TRACKED) this.#evictOne();
-      stats = new UpstreamStats(hostname);
+      stats = new UpstreamStats(hostname, this.history.replica(hostname));
       this.#upstreams.set(hostname, stats);
     }
     return stats;

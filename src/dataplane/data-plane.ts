@@ -4,11 +4,13 @@ import { credentials } from '@grpc/grpc-js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
+import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { FailureReporter } from './failure-reporter.js';
+import { HistoryMarkers } from './history-markers.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
@@ -40,6 +42,8 @@ export interface DataPlaneOptions {
    * the difference (README, Performance).
    */
   proxyEngine?: ProxyEngine;
+  /** One line per proxied request (`--access-log`); none when absent. */
+  accessLog?: AccessLogOptions;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -63,6 +67,7 @@ export class DataPlane {
   readonly ring: RingSubscriber;
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
+  readonly accessLog: AccessLog | undefined;
   readonly #app: FastifyInstance;
   #replyFrom: ReplyFromProxy | undefined;
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
@@ -82,7 +87,10 @@ export class DataPlane {
       nodeId: options.nodeId,
       log: this.#log.child('report'),
     });
+    this.accessLog = options.accessLog ? new AccessLog(options.accessLog) : undefined;
+    if (this.accessLog) registerAccessLogMetrics(this.metrics.registry, () => this.accessLog!);
     this.proxy = new ProxyHandler({
+      accessLog: this.accessLog,
       ring: this.ring,
       routingKey: options.routingKey,
       metrics: this.metrics,
@@ -117,6 +125,7 @@ export class DataPlane {
    */
   async start(): Promise<{ url: string; adminUrl?: string }> {
     this.ring.start();
+    this.accessLog?.start();
     let url: string;
     let adminUrl: string | undefined;
     try {
@@ -161,6 +170,7 @@ export class DataPlane {
       await this.#app.close();
       clearTimeout(force);
       await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);
+      await this.accessLog?.close();
       this.ring.close();
       this.#client.close();
     })();
@@ -201,10 +211,17 @@ export function observe(
           nodeId: options.nodeId,
           routingKey: formatRoutingKey(options.routingKey),
           control: { client, controlAddress: options.controlAddress },
+          markers: new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) }),
           log: log.child('admin'),
         })
       : undefined;
   return { metrics, admin };
+}
+
+/** Ring members' health as this data plane's passive checks see it. */
+function healthOf(metrics: DataPlaneMetrics, ring: RingSubscriber): { hostname: string; up: boolean }[] {
+  const now = Date.now();
+  return (ring.current?.members ?? []).map((m) => ({ hostname: m.hostname, up: metrics.upstream(m.hostname).up(now) }));
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */

@@ -4,6 +4,7 @@ import type { Dispatcher, Pool } from 'undici';
 import { pickWithBoundedLoad } from '../ring/bounded-loads.js';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
+import type { AccessLog } from './access-log.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
@@ -34,6 +35,8 @@ export interface ProxyHandlerOptions {
   connectionsPerReplica?: number;
   /** Request bodies up to this size are buffered so a retry can resend them. Default 64 KiB. */
   maxReplayBodyBytes?: number;
+  /** One line per completed request (`--access-log`), written off the request path. */
+  accessLog?: AccessLog;
   log?: Logger;
 }
 
@@ -133,6 +136,7 @@ export class ProxyHandler {
   readonly retries: number;
   readonly timeoutMs: number;
   readonly #maxReplay: number;
+  readonly #accessLog: AccessLog | undefined;
   /** Requests in flight to replicas, for bounded loads. */
   inflight = 0;
   #closed = false;
@@ -148,6 +152,7 @@ export class ProxyHandler {
     this.#maxReplay = options.maxReplayBodyBytes ?? 64 * 1024;
     this.#connections = options.connectionsPerReplica ?? 128;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    this.#accessLog = options.accessLog;
   }
 
   /**
@@ -165,7 +170,7 @@ export class ProxyHandler {
     const refusal = this.refusal(req.url ?? '', view);
     if (refusal !== undefined) {
       sendFailure(res, refusal.status, refusal.message);
-      this.metrics.local.record(refusal.status, 0);
+      this.completed(req, res, refusal.status, 0, this.metrics.local, 0, 0);
       return;
     }
     const key = this.#keyOf(req);
@@ -174,6 +179,27 @@ export class ProxyHandler {
       this.#maxReplay,
     );
   };
+
+  /**
+   * A request is done: its counters (and per-second history), then the
+   * access log when on. The one completion hook of this engine.
+   */
+  completed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    seconds: number,
+    stats: UpstreamStats,
+    attempts: number,
+    key: number,
+  ): void {
+    stats.record(status, seconds);
+    const log = this.#accessLog;
+    if (log !== undefined) {
+      const ringVersion = this.#ring.current?.version;
+      log.log({ req, res, status, seconds, replica: stats.hostname, attempts, key, ringVersion });
+    }
+  }
 
   /** The request's ring key (routing-key policy). */
   keyOf(req: IncomingMessage): number {
@@ -618,7 +644,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (this.#finished) return;
     this.#finished = true;
     this.#res[kExchange] = undefined;
-    stats.record(status, (performance.now() - this.#start) / 1e3);
+    const seconds = (performance.now() - this.#start) / 1e3;
+    this.#proxy.completed(this.#req, this.#res, status, seconds, stats, this.#tried?.length ?? 1, this.#key);
   }
 }
 

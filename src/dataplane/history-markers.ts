@@ -1,0 +1,115 @@
+import type { RingView } from './ring-subscriber.js';
+
+/** Markers kept for the dashboard's charts; older ones are dropped. */
+export const MAX_MARKERS = 200;
+/** How often replica health (as this data plane sees it) is sampled for markers. */
+const HEALTH_SAMPLE_MS = 1_000;
+
+/** Something that happened, drawn as a vertical marker on the history charts. */
+export interface HistoryMarker {
+  /** ms since the epoch. */
+  time: number;
+  /** Ring changes: add, remove, replace, policy (and ring for the first snapshot); health: down, up. */
+  kind: 'ring' | 'add' | 'remove' | 'replace' | 'policy' | 'down' | 'up';
+  text: string;
+  /** The ring version it came with (ring markers). */
+  version?: number;
+}
+
+export interface HistoryMarkersOptions {
+  /** The ring subscription to follow (a RingSubscriber). */
+  ring: { onChange(listener: (view: RingView) => void): () => void; readonly current: RingView | undefined };
+  /** Replica health as this data plane sees it (passive checks), sampled every second. */
+  health: () => Iterable<{ hostname: string; up: boolean }>;
+  now?: () => number;
+}
+
+/**
+ * Ring versions (add, remove, replacement, policy change) and replica health
+ * changes as a bounded list of markers for /stats/history. Ring markers are
+ * derived from successive snapshots; health from a once-a-second sample of
+ * the data plane's passive checks, so the request path pays nothing.
+ */
+export class HistoryMarkers {
+  readonly #options: HistoryMarkersOptions;
+  readonly #now: () => number;
+  readonly #markers: HistoryMarker[] = [];
+  readonly #down = new Set<string>();
+  #previous: RingView | undefined;
+  #off: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: HistoryMarkersOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.#off) return;
+    this.#off = this.#options.ring.onChange((view) => this.ringChanged(view));
+    if (this.#options.ring.current) this.ringChanged(this.#options.ring.current);
+    this.#timer = setInterval(() => this.sampleHealth(), HEALTH_SAMPLE_MS);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    this.#off?.();
+    clearInterval(this.#timer);
+  }
+
+  /** Markers at or after `since` (ms), oldest first. */
+  since(since: number): HistoryMarker[] {
+    return this.#markers.filter((m) => m.time >= since);
+  }
+
+  ringChanged(view: RingView): void {
+    const previous = this.#previous;
+    if (previous?.version === view.version) return;
+    this.#previous = view;
+    for (const marker of ringMarkers(previous, view)) this.#push({ ...marker, time: this.#now() });
+  }
+
+  sampleHealth(): void {
+    for (const { hostname, up } of this.#options.health()) {
+      if (up === !this.#down.has(hostname)) continue;
+      if (up) this.#down.delete(hostname);
+      else this.#down.add(hostname);
+      this.#push({
+        time: this.#now(),
+        kind: up ? 'up' : 'down',
+        text: `${hostname} ${up ? 'answers again' : 'refused a connection'}`,
+      });
+    }
+  }
+
+  #push(marker: HistoryMarker): void {
+    this.#markers.push(marker);
+    if (this.#markers.length > MAX_MARKERS) this.#markers.shift();
+  }
+}
+
+/** What changed from one ring snapshot to the next, as markers (without time). */
+export function ringMarkers(previous: RingView | undefined, next: RingView): Omit<HistoryMarker, 'time'>[] {
+  const version = next.version;
+  if (!previous) return [{ kind: 'ring', text: `ring v${version}: ${next.members.length} replicas`, version }];
+  const before = new Set(previous.members.map((m) => m.hostname));
+  const after = new Set(next.members.map((m) => m.hostname));
+  const added = [...after].filter((h) => !before.has(h));
+  const removed = [...before].filter((h) => !after.has(h));
+  const out: Omit<HistoryMarker, 'time'>[] = [];
+  if (added.length > 0 && removed.length > 0)
+    out.push({ kind: 'replace', text: `v${version}: ${removed.join(', ')} → ${added.join(', ')}`, version });
+  else if (added.length > 0) out.push({ kind: 'add', text: `v${version}: + ${added.join(', ')}`, version });
+  else if (removed.length > 0) out.push({ kind: 'remove', text: `v${version}: − ${removed.join(', ')}`, version });
+  if (policyText(previous) !== policyText(next))
+    out.push({ kind: 'policy', text: `v${version}: policy ${policyText(next)}`, version });
+  return out;
+}
+
+function policyText(view: RingView): string {
+  const { strategy, options, loadBound } = view.policy;
+  const opts = Object.entries(options)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`);
+  return [strategy, ...opts, ...(loadBound > 0 ? [`load-bound=${loadBound}`] : [])].join(' ');
+}
