@@ -53,7 +53,11 @@ export default function register(program: Command): void {
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
         () => log.warn(`no ring from the control plane at ${control.text} yet; answering 503 until it comes`),
       );
+      // As nginx: USR1 reopens the access log (after logrotate moved it).
+      const reopen = (): void => dataPlane.reopenLogs();
+      process.on('SIGUSR1', reopen);
       const sig = await untilSignal();
+      process.off('SIGUSR1', reopen);
       log.info('shutting down', { signal: sig });
       await dataPlane.close();
     }),

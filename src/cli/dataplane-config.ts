@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Option } from 'commander';
+import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/access-log.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
@@ -17,6 +18,8 @@ export interface DataPlaneConfig {
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
   proxyEngine: ProxyEngine;
+  /** undefined: --access-log off. */
+  accessLog: AccessLogOptions | undefined;
 }
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
@@ -51,6 +54,15 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_PROXY_ENGINE',
       'builtin',
     ),
+    opt('--access-log <dest>', 'off | stdout | FILE: one line per proxied request', 'RINGLB_ACCESS_LOG', 'off'),
+    opt('--access-log-format <format>', 'json (JSON lines) | text', 'RINGLB_ACCESS_LOG_FORMAT', 'json'),
+    opt('--access-log-sample <fraction>', 'fraction of requests logged, (0, 1]', 'RINGLB_ACCESS_LOG_SAMPLE', '1'),
+    opt(
+      '--access-log-max-size <bytes>',
+      'rotate FILE to FILE.1 past this size (k, m, g suffixes); 0: only on SIGUSR1 or when moved away',
+      'RINGLB_ACCESS_LOG_MAX_SIZE',
+      '0',
+    ),
   ];
 }
 
@@ -76,7 +88,21 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
+    accessLog: readAccessLog(reader, o),
   };
+}
+
+function readAccessLog(reader: ConfigReader, o: Record<string, unknown>): AccessLogOptions | undefined {
+  const destination = reader.nonEmpty('accessLog', o.accessLog);
+  const format = reader.oneOf('accessLogFormat', o.accessLogFormat, ACCESS_LOG_FORMATS);
+  const sample = reader.number('accessLogSample', o.accessLogSample, 0, 1);
+  if (sample === 0) reader.fail('accessLogSample', 'must be greater than 0 (use --access-log off to log nothing)');
+  const size = /^(\d+)([kmg]?)$/i.exec(String(o.accessLogMaxSize ?? '').trim());
+  if (!size)
+    reader.fail('accessLogMaxSize', `must be a size in bytes such as 104857600 or 100m, got '${o.accessLogMaxSize}'`);
+  const maxSizeBytes = size ? Number(size[1]) * 1024 ** ' kmg'.indexOf(size[2].toLowerCase() || ' ') : 0;
+  if (destination === 'off' || destination === '') return undefined;
+  return { destination, format, sample, maxSizeBytes };
 }
 
 export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {
@@ -92,6 +118,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
     proxyEngine: config.proxyEngine,
+    accessLog: config.accessLog,
     log,
   };
 }

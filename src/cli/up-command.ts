@@ -51,7 +51,10 @@ export default function register(program: Command): void {
         runtime: control.runtime,
         replicas: names,
       });
+      const reopen = (): void => dataPlane.reopenLogs();
+      process.on('SIGUSR1', reopen);
       const sig = await untilSignal();
+      process.off('SIGUSR1', reopen);
       log.info('shutting down', { signal: sig });
       await dataPlane.close();
       await controlPlane.close({ removeReplicas: true });

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { registerAccessLogMetrics } from './access-log.js';
 import type { AdminServer } from './admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
 import type { DataPlaneMetrics, MetricsSnapshot } from './data-plane-metrics.js';
@@ -17,9 +18,10 @@ export interface DataPlaneClusterOptions extends DataPlaneOptions {
 /** Worker → primary. */
 type WorkerMessage =
   | { type: 'ringlb:ready'; url: string }
-  | { type: 'ringlb:stats'; stats: MetricsSnapshot; history?: HistoryBucket[] };
+  | { type: 'ringlb:stats'; stats: MetricsSnapshot; history?: HistoryBucket[]; accessLog?: AccessLogCounts };
 /** Primary → worker. */
-type PrimaryMessage = { type: 'ringlb:shutdown' };
+type PrimaryMessage = { type: 'ringlb:shutdown' } | { type: 'ringlb:reopen-logs' };
+type AccessLogCounts = { written: number; dropped: number };
 
 const STATS_INTERVAL_MS = 1_000;
 const RESTART_DELAY_MS = 1_000;
@@ -49,6 +51,9 @@ export class DataPlaneCluster {
   readonly #latest = new Map<number, MetricsSnapshot>();
   readonly #retired: MetricsSnapshot[] = [];
   readonly #workers = new Set<Worker>();
+  /** Latest access-log counts per worker, and those of workers that exited. */
+  readonly #accessLogCounts = new Map<number, AccessLogCounts>();
+  readonly #accessLogRetired: AccessLogCounts = { written: 0, dropped: 0 };
   #restartTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -63,6 +68,23 @@ export class DataPlaneCluster {
       log: this.#log.child('ring'),
     });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
+    if (options.accessLog) registerAccessLogMetrics(this.metrics.registry, () => this.#accessLogTotals());
+  }
+
+  #accessLogTotals(): AccessLogCounts {
+    const total = { ...this.#accessLogRetired };
+    for (const c of this.#accessLogCounts.values()) {
+      total.written += c.written;
+      total.dropped += c.dropped;
+    }
+    return total;
+  }
+
+  /** Asks every worker to reopen its access log (SIGUSR1 on the primary). */
+  reopenLogs(): void {
+    for (const worker of this.#workers) {
+      if (worker.isConnected()) worker.send({ type: 'ringlb:reopen-logs' } satisfies PrimaryMessage);
+    }
   }
 
   /** Forks the workers and resolves once every one listens. */
@@ -114,6 +136,7 @@ export class DataPlaneCluster {
           this.#merge();
           // Per-second buckets are additive: summed as they come, none kept per worker.
           if (Array.isArray(message.history)) this.metrics.history.merge(message.history);
+          if (message.accessLog) this.#accessLogCounts.set(id, message.accessLog);
         }
       });
       worker.once('exit', (code, signal) => {
@@ -135,6 +158,12 @@ export class DataPlaneCluster {
 
   /** A dead worker's counters stay in the sums (nothing in flight any more). */
   #retire(id: number): void {
+    const counts = this.#accessLogCounts.get(id);
+    this.#accessLogCounts.delete(id);
+    if (counts) {
+      this.#accessLogRetired.written += counts.written;
+      this.#accessLogRetired.dropped += counts.dropped;
+    }
     const last = this.#latest.get(id);
     this.#latest.delete(id);
     if (!last) return;
@@ -210,6 +239,10 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
         type: 'ringlb:stats',
         stats: dataPlane.metrics.snapshot(),
         history: dataPlane.metrics.history.drainCompleted(),
+        accessLog: dataPlane.accessLog && {
+          written: dataPlane.accessLog.written,
+          dropped: dataPlane.accessLog.dropped,
+        },
       }),
     STATS_INTERVAL_MS,
   );
@@ -220,6 +253,7 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   await new Promise<void>((resolve) => {
     process.on('message', (message: PrimaryMessage) => {
       if (message?.type === 'ringlb:shutdown') resolve();
+      else if (message?.type === 'ringlb:reopen-logs') dataPlane.reopenLogs();
     });
     process.once('disconnect', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -153,6 +153,11 @@ export class DataPlane {
     return adminUrl ? { url, adminUrl } : { url };
   }
 
+  /** Reopens the access log file (SIGUSR1, after an external rotation). */
+  reopenLogs(): void {
+    this.accessLog?.reopen();
+  }
+
   /** The ring in service, waiting up to `timeoutMs` for the first one. */
   waitForRing(timeoutMs = 10_000): Promise<RingView> {
     return this.ring.waitForRing(timeoutMs);
