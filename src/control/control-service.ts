@@ -16,6 +16,7 @@ import type { Logger } from '../shared/logger.js';
 import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manager.js';
 import type { RingState, RingStore } from './ring-store.js';
 import type { ChangeSimulator } from './change-simulator.js';
+import { HealthHistory } from './health-history.js';
 
 const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
   starting: HealthState.HEALTH_STATE_STARTING,
@@ -53,6 +54,19 @@ export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
   return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
 }
 
+export function toProtoHealthEvent(change: HealthChange): HealthEvent {
+  return {
+    kind: EVENT_KIND[change.kind],
+    replica: toProtoReplica(change.replica),
+    replicas: [],
+    replacedBy: change.replacedBy ?? '',
+    reason: change.reason ?? '',
+    at: change.at,
+    sequence: change.sequence,
+    recent: [],
+  };
+}
+
 export function toProtoSnapshot(s: RingState): RingSnapshot {
   return {
     version: s.version,
@@ -81,6 +95,7 @@ export function createControlService(deps: {
   trackStream: (call: ServerWritableStream<unknown, unknown>) => void;
 }): ControlPlaneHandlers {
   const { manager, ring, simulator, log, ready, trackStream } = deps;
+  const history = new HealthHistory(manager);
 
   const replicaSet = (replicas: ReplicaView[]): ReplicaSet => ({
     n: replicas.length,
@@ -180,19 +195,12 @@ export function createControlService(deps: {
       reason: '',
       at: new Date(),
       sequence: 0,
+      recent: history.recent().map(toProtoHealthEvent),
     };
     call.write(snapshot);
     const unsubscribe = manager.onHealthChange((change) => {
       if (call.cancelled || call.writableEnded) return;
-      call.write({
-        kind: EVENT_KIND[change.kind],
-        replica: toProtoReplica(change.replica),
-        replicas: [],
-        replacedBy: change.replacedBy ?? '',
-        reason: change.reason ?? '',
-        at: change.at,
-        sequence: change.sequence,
-      });
+      call.write(toProtoHealthEvent(change));
     });
     call.on('cancelled', unsubscribe);
     call.on('close', unsubscribe);

@@ -1,3 +1,4 @@
+import { ringChanges } from '../ring/index.js';
 import type { RingView } from './ring-subscriber.js';
 
 /** Markers kept for the dashboard's charts; older ones are dropped. */
@@ -66,7 +67,7 @@ export class HistoryMarkers {
     const previous = this.#previous;
     if (previous?.version === view.version) return;
     this.#previous = view;
-    for (const marker of ringMarkers(previous, view)) this.#push({ ...marker, time: this.#now() });
+    for (const change of ringChanges(previous, view)) this.#push({ ...change, time: this.#now() });
   }
 
   sampleHealth(): void {
@@ -86,30 +87,4 @@ export class HistoryMarkers {
     this.#markers.push(marker);
     if (this.#markers.length > MAX_MARKERS) this.#markers.shift();
   }
-}
-
-/** What changed from one ring snapshot to the next, as markers (without time). */
-export function ringMarkers(previous: RingView | undefined, next: RingView): Omit<HistoryMarker, 'time'>[] {
-  const version = next.version;
-  if (!previous) return [{ kind: 'ring', text: `ring v${version}: ${next.members.length} replicas`, version }];
-  const before = new Set(previous.members.map((m) => m.hostname));
-  const after = new Set(next.members.map((m) => m.hostname));
-  const added = [...after].filter((h) => !before.has(h));
-  const removed = [...before].filter((h) => !after.has(h));
-  const out: Omit<HistoryMarker, 'time'>[] = [];
-  if (added.length > 0 && removed.length > 0)
-    out.push({ kind: 'replace', text: `v${version}: ${removed.join(', ')} → ${added.join(', ')}`, version });
-  else if (added.length > 0) out.push({ kind: 'add', text: `v${version}: + ${added.join(', ')}`, version });
-  else if (removed.length > 0) out.push({ kind: 'remove', text: `v${version}: − ${removed.join(', ')}`, version });
-  if (policyText(previous) !== policyText(next))
-    out.push({ kind: 'policy', text: `v${version}: policy ${policyText(next)}`, version });
-  return out;
-}
-
-function policyText(view: RingView): string {
-  const { strategy, options, loadBound } = view.policy;
-  const opts = Object.entries(options)
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${v}`);
-  return [strategy, ...opts, ...(loadBound > 0 ? [`load-bound=${loadBound}`] : [])].join(' ');
 }

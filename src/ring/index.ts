@@ -26,3 +26,5 @@ export {
   DEFAULT_SAMPLE_KEYS,
 } from './ring-metrics.js';
 export type { Balance, ChangeImpact, RingState } from './ring-metrics.js';
+export { ringChanges, policyText } from './ring-change.js';
+export type { RingChange, RingMembership } from './ring-change.js';

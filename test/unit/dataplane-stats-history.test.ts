@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { ringMarkers } from '../../src/dataplane/history-markers.js';
-import type { RingView } from '../../src/dataplane/ring-subscriber.js';
+import { ringChanges as ringMarkers, type RingMembership } from '../../src/ring/index.js';
 import {
   binOf,
   HISTORY_CELLS,
@@ -133,14 +132,13 @@ test('buckets drained from workers sum in the primary', () => {
 });
 
 test('ring markers name additions, removals, replacements and policy changes', () => {
-  const view = (version: number, hosts: string[], strategy = 'classic'): RingView =>
-    ({
-      version,
-      policy: { strategy, options: {}, loadBound: 0 },
-      members: hosts.map((hostname, i) => ({ hostname, serverId: i + 1, address: `127.0.0.1:${i + 1}` })),
-    }) as unknown as RingView;
+  const view = (version: number, hosts: string[], strategy = 'classic'): RingMembership => ({
+    version,
+    policy: { strategy, options: {}, loadBound: 0 },
+    members: hosts.map((hostname) => ({ hostname })),
+  });
   const v1 = view(1, ['s1', 's2']);
-  assert.deepEqual(ringMarkers(undefined, v1), [{ kind: 'ring', text: 'ring v1: 2 replicas', version: 1 }]);
+  assert.deepEqual(ringMarkers(undefined, v1), [{ kind: 'ring', text: 'ring v1: 2 replicas, classic', version: 1 }]);
   assert.deepEqual(
     ringMarkers(v1, view(2, ['s1', 's2', 's3'])).map((m) => m.kind),
     ['add'],
