@@ -10,6 +10,10 @@ export type AccessLogFormat = 'json' | 'text';
 export const ACCESS_LOG_FORMATS: readonly AccessLogFormat[] = ['json', 'text'];
 /** Lines waiting to be written beyond this many bytes are dropped (and counted), never waited for. */
 export const ACCESS_LOG_BUFFER_BYTES = 1024 * 1024;
+/** Lines are batched this long before one write (bounded delay, few syscalls)… */
+const FLUSH_MS = 100;
+/** …or until this many bytes are queued. */
+const FLUSH_BYTES = 64 * 1024;
 /** How often a file destination checks its size and whether it was moved away (logrotate). */
 const CHECK_INTERVAL_MS = 1_000;
 /** A rotation lock older than this was left by a process that died while rotating. */
@@ -49,7 +53,8 @@ type CountedSocket = Socket & { [kBytesLogged]?: number };
 /**
  * The access log: one line per request (or per sampled request), written
  * off the request path. A request only formats its line and appends it to an
- * in-memory queue; a setImmediate flush writes the queue as one chunk, and
+ * in-memory queue; a flush every FLUSH_MS (sooner past FLUSH_BYTES) writes
+ * the queue as one chunk (one write per batch, not per line), and
  * only while the destination keeps up (no pending 'drain'). While it does
  * not (a slow disk, a blocked pipe), lines beyond `bufferBytes` are dropped
  * and counted (`dropped`, a metric), so a slow sink never slows requests.
@@ -70,7 +75,7 @@ export class AccessLog {
   #ino = -1;
   #queue: string[] = [];
   #queuedBytes = 0;
-  #scheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   #waitingDrain = false;
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
@@ -112,14 +117,16 @@ export class AccessLog {
     const line = this.#text ? textLine(r, bytes, this.#now()) : jsonLine(r, bytes, this.#now());
     this.#queue.push(line);
     this.#queuedBytes += line.length;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
+    if (this.#queuedBytes >= FLUSH_BYTES) this.#flush();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(this.#flush, FLUSH_MS);
+      this.#flushTimer.unref();
     }
   }
 
   readonly #flush = (): void => {
-    this.#scheduled = false;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     const stream = this.#stream;
     if (this.#waitingDrain || !stream || this.#queue.length === 0) return;
     const chunk = this.#queue.length === 1 ? this.#queue[0] : this.#queue.join('');
