@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
+import { launchChromium } from '../helpers/browser.js';
 
 /**
  * Set RINGLB_SCREENSHOT=docs/dashboard.png to also write the README's
@@ -41,18 +41,7 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
   const load = traffic(url, 60, 10 * PHASE_MS);
   t.after(() => load.stop());
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1150, height: 1250 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
