@@ -8,6 +8,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
+import { freshEvents } from '../dataplane/control-health-feed.js';
 import { ringChanges, type RingMembership } from '../ring/index.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 
@@ -155,11 +156,9 @@ class EventTail {
     this.#calls.push(call);
     call.on('data', (event: HealthEvent) => {
       if (event.kind === HealthEvent_Kind.KIND_SNAPSHOT) {
-        // A control plane that restarted counts from 1 again.
-        const newest = Math.max(0, ...event.recent.map((e) => Number(e.sequence)));
-        if (newest < this.#lastSequence) this.#lastSequence = 0;
-        const fresh = event.recent.filter((e) => Number(e.sequence) > this.#lastSequence);
-        for (const e of fresh.slice(Math.max(0, fresh.length - this.recent))) this.#health(e);
+        const fresh = freshEvents(event, this.#lastSequence);
+        this.#lastSequence = fresh.lastSequence;
+        for (const e of fresh.events.slice(Math.max(0, fresh.events.length - this.recent))) this.#health(e);
         this.print(healthLine(event));
         first?.();
         return;

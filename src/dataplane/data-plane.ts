@@ -9,6 +9,7 @@ import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
+import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
 import { FailureReporter } from './failure-reporter.js';
 import { HistoryMarkers } from './history-markers.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
@@ -216,11 +217,27 @@ export function observe(
           nodeId: options.nodeId,
           routingKey: formatRoutingKey(options.routingKey),
           control: { client, controlAddress: options.controlAddress },
-          markers: new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) }),
+          markers: historyMarkers(ring, metrics, client, log),
           log: log.child('admin'),
         })
       : undefined;
   return { metrics, admin };
+}
+
+/** Markers for the history charts: ring versions, passive health, and the control plane's health events. */
+function historyMarkers(
+  ring: RingSubscriber,
+  metrics: DataPlaneMetrics,
+  client: ControlPlaneClient,
+  log: Logger,
+): HistoryMarkers {
+  const markers = new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) });
+  const onEvent = (event: Parameters<typeof healthMarker>[0]): void => {
+    const marker = healthMarker(event);
+    if (marker) markers.add(marker);
+  };
+  markers.follow(new ControlHealthFeed({ client, onEvent, log: log.child('health') }));
+  return markers;
 }
 
 /** Ring members' health as this data plane's passive checks see it. */

@@ -39,14 +39,21 @@ export class HistoryMarkers {
   #previous: RingView | undefined;
   #off: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #feeds: { start(): void; close(): void }[] = [];
 
   constructor(options: HistoryMarkersOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
+  /** Another source of markers (the control plane's health events), started and closed with these. */
+  follow(feed: { start(): void; close(): void }): void {
+    this.#feeds.push(feed);
+  }
+
   start(): void {
     if (this.#off) return;
+    for (const feed of this.#feeds) feed.start();
     this.#off = this.#options.ring.onChange((view) => this.ringChanged(view));
     if (this.#options.ring.current) this.ringChanged(this.#options.ring.current);
     this.#timer = setInterval(() => this.sampleHealth(), HEALTH_SAMPLE_MS);
@@ -54,6 +61,7 @@ export class HistoryMarkers {
   }
 
   close(): void {
+    for (const feed of this.#feeds) feed.close();
     this.#off?.();
     clearInterval(this.#timer);
   }
@@ -67,7 +75,7 @@ export class HistoryMarkers {
     const previous = this.#previous;
     if (previous?.version === view.version) return;
     this.#previous = view;
-    for (const change of ringChanges(previous, view)) this.#push({ ...change, time: this.#now() });
+    for (const change of ringChanges(previous, view)) this.add({ ...change, time: this.#now() });
   }
 
   sampleHealth(): void {
@@ -75,7 +83,7 @@ export class HistoryMarkers {
       if (up === !this.#down.has(hostname)) continue;
       if (up) this.#down.delete(hostname);
       else this.#down.add(hostname);
-      this.#push({
+      this.add({
         time: this.#now(),
         kind: up ? 'up' : 'down',
         text: `${hostname} ${up ? 'answers again' : 'refused a connection'}`,
@@ -83,8 +91,12 @@ export class HistoryMarkers {
     }
   }
 
-  #push(marker: HistoryMarker): void {
-    this.#markers.push(marker);
-    if (this.#markers.length > MAX_MARKERS) this.#markers.shift();
+  /** Adds a marker in time order (replayed events can be older than the newest marker). */
+  add(marker: HistoryMarker): void {
+    const markers = this.#markers;
+    let i = markers.length;
+    while (i > 0 && markers[i - 1].time > marker.time) i--;
+    markers.splice(i, 0, marker);
+    if (markers.length > MAX_MARKERS) markers.shift();
   }
 }

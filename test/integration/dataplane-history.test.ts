@@ -60,6 +60,35 @@ test('/stats/history: per-replica requests per second, latency, and markers for 
   assert.equal((await httpRequest(`${adminUrl}/stats/history`)).json.seconds.length, 1_800);
 });
 
+test('a data plane started after a replica died shows it: the control plane replays its recent health events', async (t) => {
+  const control = await startControlPlane(t);
+  const victim = control.server.manager.list().find((r) => r.hostname === 'server-2')!;
+  process.kill(Number(victim.instanceId), 'SIGKILL');
+  await eventually(
+    'server-2 replaced',
+    () => {
+      const list = control.server.manager.list();
+      return list.length === 3 && list.every((r) => r.health === 'healthy' && r.hostname !== 'server-2');
+    },
+    10_000,
+  );
+  const { adminUrl } = await startDataPlane(t, control.address);
+  const markers: History['markers'] = await eventually(
+    'the replayed health event',
+    async () => {
+      const m: History['markers'] = (await httpRequest(`${adminUrl}/stats/history?seconds=300`)).json.markers;
+      return m.some((x) => x.kind === 'down') ? m : undefined;
+    },
+    10_000,
+  );
+  const down = markers.find((m) => m.kind === 'down')!;
+  assert.match(down.text, /^server-2 unhealthy/);
+  // In time order: the failure happened before this data plane's first ring.
+  const ring = markers.find((m) => m.kind === 'ring')!;
+  assert.ok(down.time <= ring.time);
+  assert.ok(markers.indexOf(down) < markers.indexOf(ring));
+});
+
 test('/stats/history refuses a bad ?seconds= with the classic 400', async (t) => {
   const control = await startControlPlane(t, { replicas: 1 });
   const { adminUrl } = await startDataPlane(t, control.address);
