@@ -253,9 +253,11 @@ function bytesSent(res: ServerResponse): number {
   return total - before;
 }
 
-function requestId(r: AccessLogRecord): string {
+/** The client's X-Request-Id, else the ring key; null for a request refused before routing (no key). */
+function requestId(r: AccessLogRecord): string | null {
   const header = r.req.headers['x-request-id'];
-  return typeof header === 'string' && header.length > 0 ? header.slice(0, 200) : String(r.key);
+  if (typeof header === 'string' && header.length > 0) return header.slice(0, 200);
+  return r.attempts > 0 ? String(r.key) : null;
 }
 
 /** One JSON line; key order fixed so lines diff and grep well. */
@@ -278,7 +280,7 @@ function jsonLine(r: AccessLogRecord, bytes: number, now: number): string {
 /** Common Log Format plus duration (ms), replica, attempts, ring version and request id; quoted fields JSON-escaped. */
 function textLine(r: AccessLogRecord, bytes: number, now: number): string {
   const request = JSON.stringify(`${r.req.method ?? ''} ${r.req.url ?? ''} HTTP/${r.req.httpVersion}`);
-  return `${r.req.socket?.remoteAddress ?? '-'} - - [${new Date(now).toISOString()}] ${request} ${r.status} ${bytes} ${(r.seconds * 1e3).toFixed(3)}ms replica=${r.replica} attempts=${r.attempts} ring=${r.ringVersion ?? '-'} id=${JSON.stringify(requestId(r))}\n`;
+  return `${r.req.socket?.remoteAddress ?? '-'} - - [${new Date(now).toISOString()}] ${request} ${r.status} ${bytes} ${(r.seconds * 1e3).toFixed(3)}ms replica=${r.replica} attempts=${r.attempts} ring=${r.ringVersion ?? '-'} id=${JSON.stringify(requestId(r) ?? '-')}\n`;
 }
 
 /** Access-log line counts as Prometheus counters, read at scrape time (summed over workers by the caller). */

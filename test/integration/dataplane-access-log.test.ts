@@ -58,9 +58,11 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   assert.match(response.toString(), /^HTTP\/1.1 200/);
   await httpRequest(`${url}/nope`);
   await httpRequest(`${url}/home`, { method: 'POST', body: 'hello' });
-  await eventually('three lines', async () => sink.lines().length === 3, 5_000);
+  // Absolute-form target: refused before routing, answered by the data plane itself.
+  await rawExchange(url, 'GET http://elsewhere/home HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  await eventually('four lines', async () => sink.lines().length === 4, 5_000);
 
-  const [home, nope, post] = sink.lines();
+  const [home, nope, post, refused] = sink.lines();
   assert.deepEqual(Object.keys(home), [
     'time',
     'client',
@@ -92,7 +94,8 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   // Without X-Request-Id, the request id is the ring key (a random 6-digit id by default).
   assert.match(String(nope.requestId), /^\d{6}$/);
   assert.equal(post.method, 'POST');
-  assert.equal(dataPlane.accessLog!.written, 3);
+  assert.deepEqual([refused.status, refused.replica, refused.attempts, refused.requestId], [400, 'none', 0, null]);
+  assert.equal(dataPlane.accessLog!.written, 4);
 });
 
 test('sampling logs the chosen fraction of requests; text format', async (t) => {
