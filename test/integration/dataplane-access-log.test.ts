@@ -60,9 +60,11 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   await httpRequest(`${url}/home`, { method: 'POST', body: 'hello' });
   // Absolute-form target: refused before routing, answered by the data plane itself.
   await rawExchange(url, 'GET http://elsewhere/home HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
-  await eventually('four lines', async () => sink.lines().length === 4, 5_000);
+  // Quotes and backslashes from the client are escaped, never break the line.
+  await rawExchange(url, 'GET /home?q="a"\\b HTTP/1.1\r\nHost: a\r\nX-Request-Id: q"\\z\r\nConnection: close\r\n\r\n');
+  await eventually('five lines', async () => sink.lines().length === 5, 5_000);
 
-  const [home, nope, post, refused] = sink.lines();
+  const [home, nope, post, refused, quoted] = sink.lines();
   assert.deepEqual(Object.keys(home), [
     'time',
     'client',
@@ -76,6 +78,7 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
     'ringVersion',
     'requestId',
   ]);
+  assert.match(String(home.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.ok(Math.abs(Date.parse(String(home.time)) - Date.now()) < 60_000);
   assert.equal(home.client, '127.0.0.1');
   assert.equal(home.method, 'GET');
@@ -95,7 +98,9 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   assert.match(String(nope.requestId), /^\d{6}$/);
   assert.equal(post.method, 'POST');
   assert.deepEqual([refused.status, refused.replica, refused.attempts, refused.requestId], [400, 'none', 0, null]);
-  assert.equal(dataPlane.accessLog!.written, 4);
+  assert.equal(quoted.path, '/home?q="a"\\b');
+  assert.equal(quoted.requestId, 'q"\\z');
+  assert.equal(dataPlane.accessLog!.written, 5);
 });
 
 test('sampling logs the chosen fraction of requests; text format', async (t) => {
