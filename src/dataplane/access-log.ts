@@ -95,7 +95,7 @@ export class AccessLog {
     if (!(this.#sample > 0 && this.#sample <= 1)) throw new RangeError('access log sample must be in (0, 1]');
   }
 
-  /** Opens the destination (a file is created if missing). */
+  /** Opens the destination (a file is created if missing); throws when a file cannot be opened. */
   start(): void {
     if (this.#stream || this.#closed) return;
     this.#open();
@@ -148,7 +148,12 @@ export class AccessLog {
     const old = this.#stream;
     this.#stream = undefined;
     this.#waitingDrain = false;
-    this.#open();
+    try {
+      this.#open();
+    } catch {
+      // E.g. its folder was removed: lines queue (then drop, counted) and the next check tries again.
+      this.#ino = -1;
+    }
     // What the old stream still holds goes to the old file, as with nginx.
     old?.end();
     this.#flush();
@@ -162,13 +167,10 @@ export class AccessLog {
       // pool thread, not the event loop (process.stdout writes pipes synchronously on Linux).
       stream = fs.createWriteStream('', { fd: 1, autoClose: false });
     } else if (typeof destination === 'string') {
-      const file = fs.createWriteStream(destination, { flags: 'a' });
-      file.once('open', (fd) => {
-        fs.fstat(fd, (err, st) => {
-          if (!err) this.#ino = st.ino;
-        });
-      });
-      stream = file;
+      // Opened synchronously: at start a bad path stops start-up with the reason (rotations are rare).
+      const fd = fs.openSync(destination, 'a');
+      this.#ino = fs.fstatSync(fd).ino;
+      stream = fs.createWriteStream('', { fd });
     } else {
       stream = destination;
     }
@@ -184,9 +186,13 @@ export class AccessLog {
   /** Follows external rotation and rotates by size (file destinations). */
   async #check(): Promise<void> {
     const path = this.#options.destination as string;
-    if (this.#checking || this.#closed || this.#ino < 0) return;
+    if (this.#checking || this.#closed) return;
     this.#checking = true;
     try {
+      if (this.#ino < 0) {
+        this.reopen();
+        return;
+      }
       const onDisk = await fsp.stat(path).catch(() => undefined);
       if (!onDisk || onDisk.ino !== this.#ino) {
         this.reopen();

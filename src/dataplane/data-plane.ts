@@ -126,10 +126,10 @@ export class DataPlane {
    */
   async start(): Promise<{ url: string; adminUrl?: string }> {
     this.ring.start();
-    this.accessLog?.start();
     let url: string;
     let adminUrl: string | undefined;
     try {
+      this.accessLog?.start();
       const engine = this.#options.proxyEngine ?? 'builtin';
       // Loaded only when asked for: the default data plane does not carry them.
       if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);

@@ -79,7 +79,9 @@ export class HistoryMarkers {
   }
 
   sampleHealth(): void {
+    const members = new Set<string>();
     for (const { hostname, up } of this.#options.health()) {
+      members.add(hostname);
       if (up === !this.#down.has(hostname)) continue;
       if (up) this.#down.delete(hostname);
       else this.#down.add(hostname);
@@ -89,6 +91,8 @@ export class HistoryMarkers {
         text: `${hostname} ${up ? 'answers again' : 'refused a connection'}`,
       });
     }
+    // A replica that left the ring while down is forgotten (its removal has a ring marker).
+    for (const hostname of this.#down) if (!members.has(hostname)) this.#down.delete(hostname);
   }
 
   /** Adds a marker in time order (replayed events can be older than the newest marker). */

@@ -186,3 +186,12 @@ test('a file log rotates past --access-log-max-size and reopens after an externa
   );
   assert.ok(!existsSync(`${file}.lock`));
 });
+
+test('a log file that cannot be opened stops start-up with the reason', async (t) => {
+  const control = await startControlPlane(t, { replicas: 1 });
+  const file = path.join(tempDir(t), 'missing-folder', 'access.log');
+  await assert.rejects(
+    startDataPlane(t, control.address, { accessLog: { destination: file } }),
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.message.includes(file),
+  );
+});
