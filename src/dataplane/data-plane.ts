@@ -156,7 +156,9 @@ export class DataPlane {
 
   /** Reopens the access log file (SIGUSR1, after an external rotation). */
   reopenLogs(): void {
-    this.accessLog?.reopen();
+    if (!this.accessLog) return;
+    this.accessLog.reopen();
+    this.#log.info('access log reopened', { destination: String(this.#options.accessLog?.destination) });
   }
 
   /** The ring in service, waiting up to `timeoutMs` for the first one. */

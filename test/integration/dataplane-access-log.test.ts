@@ -8,6 +8,7 @@ import test, { type TestContext } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
 
 /** A stream that keeps every line written to it. */
 function collector(): { stream: PassThrough; text: () => string; lines: () => Record<string, unknown>[] } {
@@ -194,4 +195,43 @@ test('a log file that cannot be opened stops start-up with the reason', async (t
     startDataPlane(t, control.address, { accessLog: { destination: file } }),
     (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.message.includes(file),
   );
+});
+
+test('ringlb dataplane --access-log FILE: kill -USR1 reopens the file after a move', async (t) => {
+  const control = await startControlPlane(t, { replicas: 1 });
+  const dir = tempDir(t);
+  const file = path.join(dir, 'access.log');
+  const dp = spawnRinglb(t, [
+    'dataplane',
+    '--control',
+    control.address,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--admin',
+    'off',
+    '--access-log',
+    file,
+  ]);
+  const [, url] = await dp.waitForLog(/data plane listening url=(\S+)/, 60_000);
+  await dp.waitForLog(/serving ring/, 60_000);
+  await httpRequest(`${url}/home`);
+  await eventually(
+    'the first line',
+    async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home'),
+    5_000,
+  );
+  renameSync(file, path.join(dir, 'moved.log'));
+  process.kill(dp.child.pid!, 'SIGUSR1');
+  await dp.waitForLog(/access log reopened/);
+  await httpRequest(`${url}/home?after`);
+  await eventually(
+    'the line in the new file',
+    async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home?after'),
+    5_000,
+  );
+  assert.doesNotMatch(readFileSync(path.join(dir, 'moved.log'), 'utf8'), /after/);
+  await dp.stop();
+  assert.equal(await dp.exited, 0);
 });

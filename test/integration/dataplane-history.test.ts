@@ -121,7 +121,10 @@ test('--workers 2: the primary sums the workers’ history; access log lines fro
     '--access-log',
     file,
   ]);
-  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/);
+  const [, url, adminUrl] = await dp.waitForLog(
+    /data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/,
+    60_000,
+  );
   // New connections each time: the kernel spreads them over both workers.
   for (let i = 0; i < 60; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   // Workers send completed seconds once a second.
@@ -135,8 +138,8 @@ test('--workers 2: the primary sums the workers’ history; access log lines fro
 
   renameSync(file, path.join(dir, 'moved.log'));
   process.kill(dp.child.pid!, 'SIGUSR1');
-  // The workers also notice the move by themselves within a second; either way, new lines go to a new file.
-  await new Promise((r) => setTimeout(r, 300));
+  // The primary passes the signal on: each worker says so (a moved file is also noticed within a second without it).
+  await dp.waitForLog(/dataplane\/w\d+\] access log reopened[^\n]*\n(?:.*\n)*?.*dataplane\/w\d+\] access log reopened/);
   for (let i = 0; i < 10; i++) await httpRequest(`${url}/home`);
   await eventually('10 lines in the reopened file', async () => lines(file).length === 10, 10_000);
   assert.equal(lines(path.join(dir, 'moved.log')).length, 60);

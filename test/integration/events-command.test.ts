@@ -59,7 +59,7 @@ test('WatchHealth sends a new subscriber the recent events; `ringlb events` prin
 
   // Tailing, as JSON lines: an /add shows as a health event and as a ring change.
   const tail = spawnRinglb(t, ['events', '--control', control.address, '--json', '--recent', '0']);
-  await tail.waitForLog(/"kind":"snapshot"/);
+  await tail.waitForLog(/"kind":"snapshot"/, 60_000);
   assert.doesNotMatch(tail.log(), /"kind":"replaced"/, '--recent 0 prints no past events');
   await control.server.manager.add(1, ['s9']);
   await tail.waitForLog(/"source":"ring","kind":"add","text":"v\d+: \+ s9"/);
