@@ -8,7 +8,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { freshEvents } from '../dataplane/control-health-feed.js';
+import { SeenHealthEvents } from '../dataplane/control-health-feed.js';
 import { ringChanges, type RingMembership } from '../ring/index.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
 
@@ -127,7 +127,7 @@ export default function register(program: Command): void {
 /** Both streams, re-subscribed after a break; health events already printed are not printed twice. */
 class EventTail {
   #ring: RingMembership | undefined;
-  #lastSequence = 0;
+  readonly #seen = new SeenHealthEvents();
   #calls: grpc.ClientReadableStream<unknown>[] = [];
   #timers = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -156,9 +156,8 @@ class EventTail {
     this.#calls.push(call);
     call.on('data', (event: HealthEvent) => {
       if (event.kind === HealthEvent_Kind.KIND_SNAPSHOT) {
-        const fresh = freshEvents(event, this.#lastSequence);
-        this.#lastSequence = fresh.lastSequence;
-        for (const e of fresh.events.slice(Math.max(0, fresh.events.length - this.recent))) this.#health(e);
+        const fresh = this.#seen.fresh(event);
+        for (const e of fresh.slice(Math.max(0, fresh.length - this.recent))) this.print(healthLine(e));
         this.print(healthLine(event));
         first?.();
         return;
@@ -169,7 +168,7 @@ class EventTail {
   }
 
   #health(event: HealthEvent): void {
-    this.#lastSequence = Math.max(this.#lastSequence, Number(event.sequence));
+    this.#seen.seen(event);
     this.print(healthLine(event));
   }
 

@@ -23,7 +23,7 @@ export class ControlHealthFeed {
   readonly #log: Logger;
   #call: ClientReadableStream<HealthEvent> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastSequence = 0;
+  readonly #seen = new SeenHealthEvents();
   #started = false;
   #closed = false;
 
@@ -51,13 +51,11 @@ export class ControlHealthFeed {
     call.on('data', (event: HealthEvent) => {
       if (this.#call !== call) return;
       if (event.kind !== HealthEvent_Kind.KIND_SNAPSHOT) {
-        this.#lastSequence = Math.max(this.#lastSequence, Number(event.sequence));
+        this.#seen.seen(event);
         this.#options.onEvent(event);
         return;
       }
-      const fresh = freshEvents(event, this.#lastSequence);
-      this.#lastSequence = fresh.lastSequence;
-      for (const e of fresh.events) this.#options.onEvent(e);
+      for (const e of this.#seen.fresh(event)) this.#options.onEvent(e);
     });
     const lost = (reason: string): void => {
       if (this.#call !== call) return;
@@ -73,18 +71,36 @@ export class ControlHealthFeed {
 }
 
 /**
- * The events of a WatchHealth snapshot's `recent` list not yet seen (sequence
- * above `lastSequence`); all of them when the control plane restarted (its
- * sequence numbers start again below what was seen).
+ * Which health events a subscriber already delivered, across re-subscriptions:
+ * a new stream's snapshot repeats the control plane's recent events. The
+ * last event delivered is known by its sequence number and time; when the
+ * snapshot does not hold that event any more although it holds nothing newer,
+ * the control plane restarted (its numbers start again) and all its recent
+ * events are new.
  */
-export function freshEvents(
-  snapshot: HealthEvent,
-  lastSequence: number,
-): { events: HealthEvent[]; lastSequence: number } {
-  const recent = snapshot.recent ?? [];
-  const newest = recent.reduce((m, e) => Math.max(m, Number(e.sequence)), 0);
-  const since = newest < lastSequence ? 0 : lastSequence;
-  return { events: recent.filter((e) => Number(e.sequence) > since), lastSequence: Math.max(since, newest) };
+export class SeenHealthEvents {
+  #last: { sequence: number; at: number } | undefined;
+
+  /** Records a live event as delivered. */
+  seen(event: HealthEvent): void {
+    this.#last = { sequence: Number(event.sequence), at: event.at?.getTime() ?? 0 };
+  }
+
+  /** The snapshot's recent events not delivered yet (oldest first), recorded as delivered. */
+  fresh(snapshot: HealthEvent): HealthEvent[] {
+    const recent = snapshot.recent ?? [];
+    const last = this.#last;
+    let out = recent;
+    if (last) {
+      const same = recent.find((e) => Number(e.sequence) === last.sequence);
+      const newest = recent.reduce((m, e) => Math.max(m, Number(e.sequence)), 0);
+      const continued = same ? (same.at?.getTime() ?? 0) === last.at : newest > last.sequence;
+      if (continued) out = recent.filter((e) => Number(e.sequence) > last.sequence);
+    }
+    if (out.length > 0) this.seen(out[out.length - 1]);
+    else if (last && recent.length === 0) this.#last = undefined;
+    return out;
+  }
 }
 
 /** A control-plane health change as a history marker; undefined for kinds the ring markers already show. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
-import { startControlPlane } from '../helpers/control-plane.js';
+import { startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { freePort } from '../helpers/data-plane.js';
 import { controlClient } from '../helpers/grpc-client.js';
 import { waitFor } from '../helpers/http.js';
@@ -80,4 +80,20 @@ test('`ringlb events` refuses a bad address and says when the control plane is u
   const nobody = spawnRinglb(t, ['events', '--control', `127.0.0.1:${port}`, '--once']);
   assert.equal(await nobody.exited, 1);
   assert.match(nobody.log(), /control plane unavailable/);
+});
+
+test('`ringlb events` keeps tailing across a control-plane restart', async (t) => {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const stateDir = tempStateDir(t);
+  const first = await startControlPlane(t, { listen, stateDir, replicas: 2 });
+  const tail = spawnRinglb(t, ['events', '--control', listen]);
+  await tail.waitForLog(/snapshot {3}2 replicas/, 60_000);
+  // The replicas outlive their control plane; the next one adopts them.
+  await first.server.close({ removeReplicas: false });
+  await tail.waitForLog(/stream broke/, 20_000);
+  await startControlPlane(t, { listen, stateDir, replicas: 2 });
+  // Its own history (the adoptions), then a snapshot; the ring has a new version but the same members and policy, so no ring line.
+  await tail.waitForLog(/stream broke[\s\S]*added {6}server-1 added \(adopted\)[\s\S]*snapshot {3}2 replicas/, 30_000);
+  await tail.stop();
+  assert.equal(await tail.exited, 0);
 });

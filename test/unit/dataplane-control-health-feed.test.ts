@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { freshEvents, healthMarker } from '../../src/dataplane/control-health-feed.js';
+import { healthMarker, SeenHealthEvents } from '../../src/dataplane/control-health-feed.js';
 import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
 
 const event = (sequence: number, kind = HealthEvent_Kind.KIND_UNHEALTHY, hostname = 's1'): HealthEvent => ({
@@ -15,30 +15,50 @@ const event = (sequence: number, kind = HealthEvent_Kind.KIND_UNHEALTHY, hostnam
 });
 const snapshot = (...recent: HealthEvent[]): HealthEvent => ({ ...event(0, HealthEvent_Kind.KIND_SNAPSHOT), recent });
 
-test('a re-subscription delivers only the recent events not seen yet', () => {
-  const first = freshEvents(snapshot(event(1), event(2), event(3)), 0);
+test('a re-subscription delivers only the recent events not delivered yet', () => {
+  const seen = new SeenHealthEvents();
   assert.deepEqual(
-    first.events.map((e) => e.sequence),
+    seen.fresh(snapshot(event(1), event(2), event(3))).map((e) => e.sequence),
     [1, 2, 3],
   );
-  assert.equal(first.lastSequence, 3);
-  const again = freshEvents(snapshot(event(2), event(3), event(4)), first.lastSequence);
   assert.deepEqual(
-    again.events.map((e) => e.sequence),
+    seen.fresh(snapshot(event(2), event(3), event(4))).map((e) => e.sequence),
     [4],
   );
-  assert.equal(again.lastSequence, 4);
-  // No recent events at all after seeing some: a control plane that restarted and has none yet.
-  assert.deepEqual(freshEvents(snapshot(), 4), { events: [], lastSequence: 0 });
+  // A live event, then a re-subscription that repeats it.
+  seen.seen(event(5));
+  assert.deepEqual(
+    seen.fresh(snapshot(event(4), event(5))).map((e) => e.sequence),
+    [],
+  );
+  // More than the control plane keeps happened meanwhile: all of its list is new.
+  assert.deepEqual(
+    seen.fresh(snapshot(event(9), event(10))).map((e) => e.sequence),
+    [9, 10],
+  );
 });
 
-test('a restarted control plane (sequence numbers start again) has all its events delivered', () => {
-  const restarted = freshEvents(snapshot(event(1), event(2)), 40);
+test('a restarted control plane has all its events delivered, even with the same sequence numbers', () => {
+  const seen = new SeenHealthEvents();
+  seen.fresh(snapshot(event(1), event(2)));
+  // Same numbers, other times: another control plane's events.
+  const restarted = [1, 2].map((n) => ({ ...event(n), at: new Date(1_800_000_000_000 + n) }));
   assert.deepEqual(
-    restarted.events.map((e) => e.sequence),
-    [1, 2],
+    seen.fresh(snapshot(...restarted)).map((e) => e.at?.getTime()),
+    [1_800_000_000_001, 1_800_000_000_002],
   );
-  assert.equal(restarted.lastSequence, 2);
+  // Lower numbers than seen: restarted too.
+  seen.seen(event(40));
+  assert.deepEqual(
+    seen.fresh(snapshot(event(1))).map((e) => e.sequence),
+    [1],
+  );
+  // Restarted with nothing yet: nothing to deliver, and its first events will be new.
+  assert.deepEqual(seen.fresh(snapshot()), []);
+  assert.deepEqual(
+    seen.fresh(snapshot(event(1))).map((e) => e.sequence),
+    [1],
+  );
 });
 
 test('unhealthy and healthy events become down and up markers; the others are left to the ring markers', () => {
