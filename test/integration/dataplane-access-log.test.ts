@@ -8,7 +8,7 @@ import test, { type TestContext } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
 
 /** A stream that keeps every line written to it. */
 function collector(): { stream: PassThrough; text: () => string; lines: () => Record<string, unknown>[] } {
@@ -201,20 +201,12 @@ test('ringlb dataplane --access-log FILE: kill -USR1 reopens the file after a mo
   const control = await startControlPlane(t, { replicas: 1 });
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
-  const dp = spawnRinglb(t, [
-    'dataplane',
-    '--control',
-    control.address,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
+  const { process: dp, url } = await spawnDataPlaneProcess(t, control.address, [
     '--admin',
     'off',
     '--access-log',
     file,
   ]);
-  const [, url] = await dp.waitForLog(/data plane listening url=(\S+)/, 60_000);
   await dp.waitForLog(/serving ring/, 60_000);
   await httpRequest(`${url}/home`);
   await eventually(

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
+import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
 
 interface History {
   seconds: number[];
@@ -62,16 +63,7 @@ test('/stats/history: per-replica requests per second, latency, and markers for 
 
 test('a data plane started after a replica died shows it: the control plane replays its recent health events', async (t) => {
   const control = await startControlPlane(t);
-  const victim = control.server.manager.list().find((r) => r.hostname === 'server-2')!;
-  process.kill(Number(victim.instanceId), 'SIGKILL');
-  await eventually(
-    'server-2 replaced',
-    () => {
-      const list = control.server.manager.list();
-      return list.length === 3 && list.every((r) => r.health === 'healthy' && r.hostname !== 'server-2');
-    },
-    10_000,
-  );
+  await killReplicaAndWaitReplaced(control.server, 'server-2', 3);
   const { adminUrl } = await startDataPlane(t, control.address);
   const markers: History['markers'] = await eventually(
     'the replayed health event',
@@ -106,25 +98,12 @@ test('--workers 2: the primary sums the workers’ history; access log lines fro
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-history-'));
   defer(t, () => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'access.log');
-  const dp = spawnRinglb(t, [
-    'dataplane',
-    '--control',
-    control.address,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--admin',
-    '127.0.0.1:0',
-    '--workers',
-    '2',
-    '--access-log',
-    file,
-  ]);
-  const [, url, adminUrl] = await dp.waitForLog(
-    /data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/,
-    60_000,
-  );
+  const {
+    process: dp,
+    url,
+    adminUrl,
+  } = await spawnDataPlaneProcess(t, control.address, ['--workers', '2', '--access-log', file]);
+  await dp.waitForLog(/workers=2/);
   // New connections each time: the kernel spreads them over both workers.
   for (let i = 0; i < 60; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   // Workers send completed seconds once a second.

@@ -4,8 +4,8 @@ import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ring
 import { startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { freePort } from '../helpers/data-plane.js';
 import { controlClient } from '../helpers/grpc-client.js';
-import { waitFor } from '../helpers/http.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
 
 /** The first WatchHealth message of a new subscriber. */
 function firstHealthMessage(client: ReturnType<typeof controlClient>): Promise<HealthEvent> {
@@ -23,16 +23,7 @@ function firstHealthMessage(client: ReturnType<typeof controlClient>): Promise<H
 
 test('WatchHealth sends a new subscriber the recent events; `ringlb events` prints them, then tails health and ring changes', async (t) => {
   const control = await startControlPlane(t);
-  const victim = control.server.manager.list().find((r) => r.hostname === 'server-2')!;
-  process.kill(Number(victim.instanceId), 'SIGKILL');
-  await waitFor(
-    'server-2 replaced',
-    () => {
-      const list = control.server.manager.list();
-      return list.length === 3 && list.every((r) => r.health === 'healthy' && r.hostname !== 'server-2');
-    },
-    10_000,
-  );
+  await killReplicaAndWaitReplaced(control.server, 'server-2', 3);
 
   // A subscriber that came after the failure still sees it, oldest first, in the snapshot.
   const snapshot = await firstHealthMessage(controlClient(t, control.address));
