@@ -1,7 +1,13 @@
 /** Seconds of history kept: the classic "distribution of recent requests (last 30 minutes)". */
 export const HISTORY_SECONDS = 1_800;
-/** Replicas with history at once; the one idle longest gives its block to a newcomer. */
-export const HISTORY_MAX_REPLICAS = 32;
+/**
+ * Replicas with history at once (above the control plane's default maximum
+ * of 50 replicas); beyond it, the block idle longest goes to a newcomer, if
+ * idle for at least RECYCLE_IDLE_SECONDS.
+ */
+export const HISTORY_MAX_REPLICAS = 64;
+/** A block this long without traffic may be handed to another replica. */
+export const RECYCLE_IDLE_SECONDS = 60;
 
 /**
  * Upper bounds (ms) of the per-second latency histogram: powers of two from
@@ -98,22 +104,32 @@ export class HistoryBlock {
 
 /**
  * A replica's handle on its history block, kept by its counters
- * (UpstreamStats). When the block was handed to another replica (this one
- * idle the longest), the next record claims a block again.
+ * (UpstreamStats). The block is claimed on the first record, not before (a
+ * replica that never serves takes none), and again if it was handed to
+ * another replica meanwhile. When every block is busy, the replica has no
+ * history and asks again at most once a second.
  */
 export class ReplicaHistory {
-  #block: HistoryBlock;
+  #block: HistoryBlock | undefined;
+  /** Epoch second of the last claim that found no block. */
+  #refusedAt = -1;
 
   constructor(
     readonly hostname: string,
     readonly owner: StatsHistory,
-  ) {
-    this.#block = owner.block(hostname);
-  }
+  ) {}
 
   record(status: number, seconds: number): void {
     let block = this.#block;
-    if (block.hostname !== this.hostname) block = this.#block = this.owner.block(this.hostname);
+    if (block === undefined || block.hostname !== this.hostname) {
+      const second = Math.floor(this.owner.now() / 1_000);
+      if (second === this.#refusedAt) return;
+      block = this.#block = this.owner.block(this.hostname);
+      if (block === undefined) {
+        this.#refusedAt = second;
+        return;
+      }
+    }
     block.record(status, seconds);
   }
 }
@@ -192,19 +208,24 @@ export class StatsHistory {
     return new ReplicaHistory(hostname, this);
   }
 
-  /** The block of `hostname`, created (or recycled) on first use. */
-  block(hostname: string): HistoryBlock {
+  /** The block of `hostname`, created or recycled on first use; undefined when every block is busy. */
+  block(hostname: string): HistoryBlock | undefined {
     let history = this.#byHostname.get(hostname);
     if (history) return history;
     if (this.#byHostname.size < this.maxReplicas) {
       history = new HistoryBlock(hostname, this.seconds, this.#now);
     } else {
       history = this.#idlest();
+      if (history.lastSecond > Math.floor(this.#now() / 1_000) - RECYCLE_IDLE_SECONDS) return undefined;
       this.#byHostname.delete(history.hostname);
       history.reset(hostname);
     }
     this.#byHostname.set(hostname, history);
     return history;
+  }
+
+  now(): number {
+    return this.#now();
   }
 
   /** Bytes held by the typed arrays (what "fixed memory" is about). */
@@ -242,7 +263,7 @@ export class StatsHistory {
   merge(buckets: readonly HistoryBucket[]): void {
     for (const b of buckets) {
       if (typeof b?.hostname !== 'string' || !Number.isSafeInteger(b.second) || !Array.isArray(b.counts)) continue;
-      this.block(b.hostname).add(b.second, b.counts);
+      this.block(b.hostname)?.add(b.second, b.counts);
     }
   }
 

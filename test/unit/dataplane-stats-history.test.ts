@@ -103,6 +103,42 @@ test('an hour of simulated buckets keeps memory fixed and only the last 30 minut
   assert.equal(history.bytes, 8 * perBlock);
 });
 
+test('when every block is busy a newcomer gets no history (and evicts nothing) until one has been idle a minute', () => {
+  const c = clock();
+  const history = new StatsHistory({ now: c.now, maxReplicas: 2 });
+  const a = history.replica('a');
+  const b = history.replica('b');
+  const late = history.replica('late');
+  // A handle that never recorded holds no block.
+  assert.equal(history.bytes, 0);
+  a.record(200, 0.001);
+  b.record(200, 0.001);
+  late.record(200, 0.001);
+  assert.deepEqual(
+    history.window(1).series.map((s) => s.hostname),
+    ['a', 'b'],
+  );
+  // 30 s on, both still recent: still refused. Then b stops; 61 s after its last request, late takes its block.
+  for (let i = 0; i < 90; i++) {
+    c.advance(1_000);
+    a.record(200, 0.001);
+    if (i < 10) b.record(200, 0.001);
+    late.record(200, 0.001);
+    if (i === 30) assert.equal(history.window(1).series.length, 1, 'late still has no block');
+  }
+  const w = history.window(90);
+  assert.deepEqual(
+    w.series.map((s) => s.hostname),
+    ['a', 'late'],
+  );
+  const lateRequests = w.series[1].requests.reduce((x, y) => x + y, 0);
+  assert.ok(lateRequests > 0 && lateRequests < 30, `late: ${lateRequests}`);
+  assert.equal(
+    w.series[0].requests.reduce((x, y) => x + y, 0),
+    90,
+  );
+});
+
 test('buckets drained from workers sum in the primary', () => {
   const c = clock();
   const primary = new StatsHistory({ now: c.now });
