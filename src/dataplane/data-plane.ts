@@ -8,8 +8,8 @@ import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './ac
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS } from './classic-shims.js';
-import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
+import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { FailureReporter } from './failure-reporter.js';
 import { HistoryMarkers } from './history-markers.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
