@@ -82,7 +82,7 @@ export class AccessLog {
   #closed = false;
   /** Lines dropped because the destination did not keep up. */
   dropped = 0;
-  /** Lines handed to the destination. */
+  /** Lines the destination took (its write completed). */
   written = 0;
 
   constructor(options: AccessLogOptions) {
@@ -130,10 +130,14 @@ export class AccessLog {
     const stream = this.#stream;
     if (this.#waitingDrain || !stream || this.#queue.length === 0) return;
     const chunk = this.#queue.length === 1 ? this.#queue[0] : this.#queue.join('');
-    this.written += this.#queue.length;
+    const lines = this.#queue.length;
     this.#queue = [];
     this.#queuedBytes = 0;
-    if (!stream.write(chunk)) {
+    const done = (err?: Error | null): void => {
+      if (err) this.dropped += lines;
+      else this.written += lines;
+    };
+    if (!stream.write(chunk, done)) {
       this.#waitingDrain = true;
       stream.once('drain', () => {
         this.#waitingDrain = false;
@@ -175,10 +179,13 @@ export class AccessLog {
       stream = destination;
     }
     // A failing destination (disk full, EPIPE) drops lines; it must not take the process down.
+    // A file is opened again by the next check (a destroyed stream never drains).
     stream.on('error', () => {
+      if (this.#stream !== stream) return;
       this.dropped += this.#queue.length;
       this.#queue = [];
       this.#queuedBytes = 0;
+      this.#ino = -1;
     });
     this.#stream = stream;
   }
@@ -310,10 +317,10 @@ export function registerAccessLogMetrics(registry: Registry, read: () => { writt
       },
     });
   };
-  counter('ringlb_dataplane_access_log_lines_total', 'Access-log lines handed to the destination.', (c) => c.written);
+  counter('ringlb_dataplane_access_log_lines_total', 'Access-log lines written to the destination.', (c) => c.written);
   counter(
     'ringlb_dataplane_access_log_dropped_total',
-    'Access-log lines dropped because the destination did not keep up (requests never wait for it).',
+    'Access-log lines dropped because the destination did not keep up or failed (requests never wait for it).',
     (c) => c.dropped,
   );
 }

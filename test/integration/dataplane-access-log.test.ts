@@ -101,7 +101,7 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   assert.deepEqual([refused.status, refused.replica, refused.attempts, refused.requestId], [400, 'none', 0, null]);
   assert.equal(quoted.path, '/home?q="a"\\b');
   assert.equal(quoted.requestId, 'q"\\z');
-  assert.equal(dataPlane.accessLog!.written, 5);
+  await eventually('five lines counted', async () => dataPlane.accessLog!.written === 5, 5_000);
 });
 
 test('sampling logs the chosen fraction of requests; text format', async (t) => {
@@ -186,6 +186,25 @@ test('a file log rotates past --access-log-max-size and reopens after an externa
     5_000,
   );
   assert.ok(!existsSync(`${file}.lock`));
+});
+
+test('a full disk (/dev/full): requests are answered, lines are dropped and counted, the process lives', async (t) => {
+  const control = await startControlPlane(t, { replicas: 1 });
+  const { dataPlane, url, adminUrl } = await startDataPlane(t, control.address, {
+    accessLog: { destination: '/dev/full' },
+  });
+  await dataPlane.waitForRing(10_000);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
+    // Past the once-a-second check, which opens the file again after the failure.
+    await new Promise((r) => setTimeout(r, 1_200));
+  }
+  const log = dataPlane.accessLog!;
+  await eventually('every line dropped', async () => log.dropped === 60, 5_000);
+  assert.equal(log.written, 0);
+  const metrics = (await httpRequest(`${adminUrl}/metrics`)).text;
+  assert.equal(metricValue(metrics, 'ringlb_dataplane_access_log_dropped_total'), 60);
+  assert.equal(metricValue(metrics, 'ringlb_dataplane_access_log_lines_total'), 0);
 });
 
 test('a log file that cannot be opened stops start-up with the reason', async (t) => {
