@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { ringChanges as ringMarkers, type RingMembership } from '../../src/ring/index.js';
 import {
   binOf,
   HISTORY_CELLS,
@@ -164,31 +163,5 @@ test('buckets drained from workers sum in the primary', () => {
   assert.deepEqual(
     primary.window(6).series.map((s) => s.hostname),
     ['a', 'b'],
-  );
-});
-
-test('ring markers name additions, removals, replacements and policy changes', () => {
-  const view = (version: number, hosts: string[], strategy = 'classic'): RingMembership => ({
-    version,
-    policy: { strategy, options: {}, loadBound: 0 },
-    members: hosts.map((hostname) => ({ hostname })),
-  });
-  const v1 = view(1, ['s1', 's2']);
-  assert.deepEqual(ringMarkers(undefined, v1), [{ kind: 'ring', text: 'ring v1: 2 replicas, classic', version: 1 }]);
-  assert.deepEqual(
-    ringMarkers(v1, view(2, ['s1', 's2', 's3'])).map((m) => m.kind),
-    ['add'],
-  );
-  assert.deepEqual(
-    ringMarkers(v1, view(2, ['s1'])).map((m) => m.text),
-    ['v2: − s2'],
-  );
-  assert.deepEqual(
-    ringMarkers(v1, view(3, ['s1', 'r7'])).map((m) => m.text),
-    ['v3: s2 → r7'],
-  );
-  assert.deepEqual(
-    ringMarkers(v1, view(4, ['s1', 's2'], 'maglev')).map((m) => m.text),
-    ['v4: policy maglev'],
   );
 });
