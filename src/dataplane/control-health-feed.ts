@@ -103,7 +103,7 @@ export class SeenHealthEvents {
   }
 }
 
-/** A control-plane health change as a history marker; undefined for kinds the ring markers already show. */
+/** A control-plane health change as a history marker; undefined for additions and removals (the ring markers show them). */
 export function healthMarker(event: HealthEvent): HistoryMarker | undefined {
   const hostname = event.replica?.hostname ?? '?';
   const reason = event.reason ? ` (${event.reason})` : '';
@@ -111,5 +111,7 @@ export function healthMarker(event: HealthEvent): HistoryMarker | undefined {
   if (event.kind === HealthEvent_Kind.KIND_UNHEALTHY)
     return { time, kind: 'down', text: `${hostname} unhealthy${reason}` };
   if (event.kind === HealthEvent_Kind.KIND_HEALTHY) return { time, kind: 'up', text: `${hostname} healthy${reason}` };
+  if (event.kind === HealthEvent_Kind.KIND_REPLACED)
+    return { time, kind: 'replace', text: `${hostname} replaced by ${event.replacedBy}${reason}` };
   return undefined;
 }

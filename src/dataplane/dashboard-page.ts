@@ -196,13 +196,18 @@ function chart(id, seconds, layers, markers, opts) {
     const mx = (PAD_L + ((m.time - t0) / Math.max(1, t1 - t0 - 1000)) * (W - PAD_L - 4)).toFixed(1);
     html += '<line class="marker" data-kind="' + m.kind + '" x1="' + mx + '" x2="' + mx + '" y1="' + PAD_T + '" y2="' + (H - PAD_B) + '" stroke="' + (MARKER_COLORS[m.kind] || '#555') + '"><title>' + esc(m.text) + '</title></line>';
     // Labels step down so that events a second apart (a kill and its replacement) stay readable.
-    if (opts.labels) html += '<text x="' + (Number(mx) + 2) + '" y="' + (PAD_T + 8 + (shown++ % 3) * 11) + '" fill="' + (MARKER_COLORS[m.kind] || '#555') + '">' + esc(shortLabel(m)) + '</text>';
+    if (opts.labels) html += '<text x="' + (Number(mx) + 2) + '" y="' + (PAD_T + 8 + (shown++ % 4) * 11) + '" fill="' + (MARKER_COLORS[m.kind] || '#555') + '">' + esc(shortLabel(m)) + '</text>';
   }
   svg.innerHTML = html;
 }
 
 function fmtSpan(s) { return s >= 120 ? Math.round(s / 60) + ' min' : s + ' s'; }
-function shortLabel(m) { return m.kind === 'ring' ? 'ring' : m.kind === 'down' || m.kind === 'up' ? m.kind : m.text.replace(/^v\\d+: /, ''); }
+// The marker's text without version prefix and reason, cut short: the full text is the tooltip and in the event list.
+function shortLabel(m) {
+  if (m.kind === 'ring') return 'ring';
+  const t = m.text.replace(/^v\\d+: /, '').replace(/ \\(.*$/, '');
+  return t.length > 24 ? t.slice(0, 23) + '…' : t;
+}
 
 function drawHistory(h) {
   // The last second is still filling (and a worker's arrives a second late): draw complete seconds only.

@@ -78,13 +78,13 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
     'markers for the kill, the /add and the policy change',
     async () => {
       const k = await kinds();
-      return (k.includes('remove') || k.includes('replace')) && k.includes('add') && k.includes('policy');
+      return ['remove', 'down', 'replace', 'add', 'policy'].every((kind) => k.includes(kind));
     },
     10_000,
   );
   const events = await page.$$eval('#events li', (lis) => lis.map((li) => li.textContent ?? ''));
   assert.ok(
-    events.some((e) => /server-2/.test(e)),
+    events.some((e) => /server-2 replaced by server-\d/.test(e)),
     events.join('\n'),
   );
   assert.ok(

@@ -61,13 +61,17 @@ test('a restarted control plane has all its events delivered, even with the same
   );
 });
 
-test('unhealthy and healthy events become down and up markers; the others are left to the ring markers', () => {
+test('unhealthy, healthy and replaced events become down, up and replace markers; additions are left to the ring markers', () => {
   assert.deepEqual(healthMarker(event(5)), {
     time: 1_700_000_000_005,
     kind: 'down',
     text: 's1 unhealthy (missed 2 heartbeats)',
   });
   assert.equal(healthMarker(event(6, HealthEvent_Kind.KIND_HEALTHY))?.kind, 'up');
-  assert.equal(healthMarker(event(7, HealthEvent_Kind.KIND_REPLACED)), undefined);
+  assert.deepEqual(healthMarker({ ...event(7, HealthEvent_Kind.KIND_REPLACED), replacedBy: 's9', reason: '' }), {
+    time: 1_700_000_000_007,
+    kind: 'replace',
+    text: 's1 replaced by s9',
+  });
   assert.equal(healthMarker(event(8, HealthEvent_Kind.KIND_ADDED)), undefined);
 });
