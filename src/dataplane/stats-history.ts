@@ -13,7 +13,8 @@ export const RECYCLE_IDLE_SECONDS = 60;
  * Upper bounds (ms) of the per-second latency histogram: powers of two from
  * 0.25 ms to 8 s, then +Inf. Coarse on purpose (17 counters per bucket keep
  * 30 minutes of one replica at ~150 KB); percentiles are interpolated
- * log-linearly inside a bin, so p50/p99 are within a factor of √2.
+ * log-linearly inside a bin, so p50/p99 are off by less than the bin's
+ * factor of two (less in practice, as latencies spread within a bin).
  */
 export const HISTORY_LATENCY_BOUNDS_MS: readonly number[] = Object.freeze(
   Array.from({ length: 16 }, (_, i) => 0.25 * 2 ** i),
