@@ -8,6 +8,7 @@
 export const TARGET_IDS = [
   'direct',
   'ringlb-1',
+  'ringlb-1-log',
   'ringlb-n',
   'ringlb-undici',
   'ringlb-reply-from',

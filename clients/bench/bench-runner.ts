@@ -30,6 +30,8 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
       return directTarget();
     case 'ringlb-1':
       return ringlbTarget(1);
+    case 'ringlb-1-log':
+      return ringlbTarget(1, 'builtin', 'http', true);
     case 'ringlb-n':
       return ringlbTarget(options.workers);
     case 'ringlb-undici':

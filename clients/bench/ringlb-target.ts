@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -23,12 +25,15 @@ const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.u
  * HTTP/1.1 client), undici, or reply-from (Fastify + @fastify/reply-from),
  * so the bench shows what each costs. The control plane runs inside the
  * bench process (its CPU is not the data plane's, as nginx has none) and
- * adopts the replicas through a StaticDriver.
+ * adopts the replicas through a StaticDriver. `accessLog` adds
+ * `--access-log FILE` (JSON lines, every request, a file in the temp folder)
+ * so the bench shows what the access log costs per request.
  */
 export function ringlbTarget(
   workers: number,
   engine: ProxyEngine = 'builtin',
   transport: Transport = 'http',
+  accessLog = false,
 ): BenchTarget {
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
@@ -40,11 +45,13 @@ export function ringlbTarget(
         : engine !== 'builtin'
           ? `ringlb-${engine}`
           : workers === 1
-            ? 'ringlb-1'
+            ? accessLog
+              ? 'ringlb-1-log'
+              : 'ringlb-1'
             : 'ringlb-n',
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}`,
     async unavailable() {
       if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
       let help: string;
@@ -59,6 +66,7 @@ export function ringlbTarget(
       if (engine !== 'builtin' && !help.includes('--proxy-engine'))
         return 'ringlb dataplane has no --proxy-engine option';
       if (transport !== 'http' && !help.includes('--tls-cert')) return 'ringlb dataplane has no TLS (--tls-cert) yet';
+      if (accessLog && !help.includes('--access-log')) return 'ringlb dataplane has no --access-log option';
       return undefined;
     },
     async start({ replicas, processes, certificate }) {
@@ -87,8 +95,10 @@ export function ringlbTarget(
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
         if (transport !== 'http') args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
+        const logDir = accessLog ? mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-log-')) : undefined;
+        if (logDir) args.push('--access-log', path.join(logDir, 'access.log'));
         const proc = processes.spawn(
-          engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}`,
+          engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}${accessLog ? '-log' : ''}`,
           process.execPath,
           args,
         );
@@ -100,6 +110,7 @@ export function ringlbTarget(
           close: async () => {
             await processes.stop(proc);
             await control.close();
+            if (logDir) rmSync(logDir, { recursive: true, force: true });
           },
         };
       } catch (err) {

@@ -71,7 +71,11 @@ export default function register(program: Command): void {
         () => log.warn(`no ring from the control plane at ${control} yet; answering 503 until it comes`),
       );
       const stopReloading = reloadOnHangup(config.tls.length > 0, () => dataPlane.reloadCertificates(), log);
+      // As nginx: USR1 reopens the access log (after logrotate moved it).
+      const reopen = (): void => dataPlane.reopenLogs();
+      process.on('SIGUSR1', reopen);
       const sig = await untilSignal();
+      process.off('SIGUSR1', reopen);
       stopReloading();
       log.info('shutting down', { signal: sig });
       await dataPlane.close();

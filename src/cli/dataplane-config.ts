@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Option } from 'commander';
 import { type CertificatePair, loadCertificate } from '../dataplane/certificate-store.js';
+import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/access-log.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
 import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
@@ -36,6 +37,8 @@ export interface DataPlaneConfig {
   tls: CertificatePair[];
   h2c: boolean;
   maxConcurrentStreams: number;
+  /** undefined: --access-log off. */
+  accessLog: AccessLogOptions | undefined;
 }
 
 const d = PROXY_DEFAULTS;
@@ -138,6 +141,15 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_MAX_CONCURRENT_STREAMS',
       String(DEFAULT_MAX_CONCURRENT_STREAMS),
     ),
+    opt('--access-log <dest>', 'off | stdout | FILE: one line per proxied request', 'RINGLB_ACCESS_LOG', 'off'),
+    opt('--access-log-format <format>', 'json (JSON lines) | text', 'RINGLB_ACCESS_LOG_FORMAT', 'json'),
+    opt('--access-log-sample <fraction>', 'fraction of requests logged, (0, 1]', 'RINGLB_ACCESS_LOG_SAMPLE', '1'),
+    opt(
+      '--access-log-max-size <bytes>',
+      'rotate FILE to FILE.1 past this size (k, m, g suffixes); 0: only on SIGUSR1 or when moved away',
+      'RINGLB_ACCESS_LOG_MAX_SIZE',
+      '0',
+    ),
   ];
 }
 
@@ -213,7 +225,21 @@ export function readDataPlaneConfig(
     tls: readTls(reader, o),
     h2c: Boolean(o.h2c),
     maxConcurrentStreams: reader.int('maxConcurrentStreams', o.maxConcurrentStreams, 1, 10_000),
+    accessLog: readAccessLog(reader, o),
   });
+}
+
+function readAccessLog(reader: ConfigReader, o: Record<string, unknown>): AccessLogOptions | undefined {
+  const destination = reader.nonEmpty('accessLog', o.accessLog);
+  const format = reader.oneOf('accessLogFormat', o.accessLogFormat, ACCESS_LOG_FORMATS);
+  const sample = reader.number('accessLogSample', o.accessLogSample, 0, 1);
+  if (sample === 0) reader.fail('accessLogSample', 'must be greater than 0 (use --access-log off to log nothing)');
+  const size = /^(\d+)([kmg]?)$/i.exec(String(o.accessLogMaxSize ?? '').trim());
+  if (!size)
+    reader.fail('accessLogMaxSize', `must be a size in bytes such as 104857600 or 100m, got '${o.accessLogMaxSize}'`);
+  const maxSizeBytes = size ? Number(size[1]) * 1024 ** ' kmg'.indexOf(size[2].toLowerCase() || ' ') : 0;
+  if (destination === 'off' || destination === '') return undefined;
+  return { destination, format, sample, maxSizeBytes };
 }
 
 export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPlaneOptions {
@@ -239,6 +265,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     tls: config.tls.length > 0 ? { pairs: config.tls } : undefined,
     h2c: config.h2c,
     maxConcurrentStreams: config.maxConcurrentStreams,
+    accessLog: config.accessLog,
     log,
   };
 }

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => vo
   dataplane: () => import('./dataplane-command.js'),
   replica: () => import('./replica-command.js'),
   ring: () => import('./ring-command.js'),
+  events: () => import('./events-command.js'),
 };
 
 /**

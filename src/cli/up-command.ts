@@ -60,7 +60,11 @@ export default function register(program: Command): void {
         replicas: names,
       });
       const stopReloading = reloadOnHangup(data.tls.length > 0, () => dataPlane.reloadCertificates(), log);
+      // As nginx: USR1 reopens the access log (after logrotate moved it).
+      const reopen = (): void => dataPlane.reopenLogs();
+      process.on('SIGUSR1', reopen);
       const sig = await untilSignal();
+      process.off('SIGUSR1', reopen);
       stopReloading();
       log.info('shutting down', { signal: sig });
       await dataPlane.close();

@@ -17,6 +17,7 @@ import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manage
 import type { VersionedRing, RingStore } from './ring-store.js';
 import { RingAcks } from './ring-acks.js';
 import type { ChangeSimulator } from './change-simulator.js';
+import { HealthHistory } from './health-history.js';
 
 const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
   starting: HealthState.HEALTH_STATE_STARTING,
@@ -54,6 +55,19 @@ export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
   return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
 }
 
+export function toProtoHealthEvent(change: HealthChange): HealthEvent {
+  return {
+    kind: EVENT_KIND[change.kind],
+    replica: toProtoReplica(change.replica),
+    replicas: [],
+    replacedBy: change.replacedBy ?? '',
+    reason: change.reason ?? '',
+    at: change.at,
+    sequence: change.sequence,
+    recent: [],
+  };
+}
+
 export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
   return {
     version: s.version,
@@ -84,6 +98,7 @@ export function createControlService(deps: {
   trackStream: (call: ServerWritableStream<unknown, unknown>) => void;
 }): ControlPlaneHandlers {
   const { manager, ring, acks, simulator, log, ready, trackStream } = deps;
+  const history = new HealthHistory(manager);
 
   const replicaSet = (replicas: ReplicaView[]): ReplicaSet => ({
     n: replicas.length,
@@ -200,19 +215,12 @@ export function createControlService(deps: {
       reason: '',
       at: new Date(),
       sequence: 0,
+      recent: history.recent().map(toProtoHealthEvent),
     };
     call.write(snapshot);
     const unsubscribe = manager.onHealthChange((change) => {
       if (call.cancelled || call.writableEnded) return;
-      call.write({
-        kind: EVENT_KIND[change.kind],
-        replica: toProtoReplica(change.replica),
-        replicas: [],
-        replacedBy: change.replacedBy ?? '',
-        reason: change.reason ?? '',
-        at: change.at,
-        sequence: change.sequence,
-      });
+      call.write(toProtoHealthEvent(change));
     });
     call.on('cancelled', unsubscribe);
     call.on('close', unsubscribe);

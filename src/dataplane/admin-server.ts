@@ -4,6 +4,8 @@ import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
+import type { HistoryMarkers } from './history-markers.js';
+import { historyRoutes } from './history-routes.js';
 import { ringPolicyRoutes, type RingPolicyRoutesOptions } from './ring-policy-routes.js';
 import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import type { RingView } from './ring-subscriber.js';
@@ -25,6 +27,8 @@ export interface AdminServerOptions {
   routingKey: string;
   /** When given, PUT /ring/policy and POST /ring/simulate call this control plane. */
   control?: RingPolicyRoutesOptions;
+  /** Ring and health markers for /stats/history; started and closed with the server. */
+  markers?: HistoryMarkers;
   log?: Logger;
 }
 
@@ -80,7 +84,7 @@ export class AdminServer {
         .code(404)
         .send(
           classicFailure(
-            `'${request.url.split('?', 1)[0]}' is not an admin endpoint (try /ring, /metrics, /healthz, /stats, /dashboard)`,
+            `'${request.url.split('?', 1)[0]}' is not an admin endpoint (try /ring, /metrics, /healthz, /stats, /stats/history, /dashboard)`,
           ),
         );
     });
@@ -96,6 +100,7 @@ export class AdminServer {
       return reply.send(ringReport(view));
     });
     app.get('/stats', () => this.stats());
+    historyRoutes(app, { history: options.metrics.history, markers: options.markers });
     app.get('/metrics', async (_request, reply) => {
       const registry = options.metrics.registry;
       return reply.type(registry.contentType).send(await registry.metrics());
@@ -116,6 +121,7 @@ export class AdminServer {
 
   /** Binds; resolves with the admin base URL. */
   async start(): Promise<{ url: string }> {
+    this.#options.markers?.start();
     await this.#app.listen({ host: this.#options.host, port: this.#options.port });
     const address = this.#app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -123,6 +129,7 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    this.#options.markers?.close();
     this.#closing ??= this.#app.close();
     return this.#closing;
   }

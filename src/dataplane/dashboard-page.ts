@@ -1,7 +1,10 @@
 /**
  * The admin server's live dashboard: one self-contained page (no build step,
- * no external assets) that polls /ring and /stats every second and shows
- * load per replica, health, and for slot-based strategies the ring itself.
+ * no external assets, works offline) that polls /ring and /stats every
+ * second and shows load per replica, health, and for slot-based strategies
+ * the ring itself; and every two seconds /stats/history, drawn as SVG charts
+ * of the last 30 minutes (`?window=SECONDS` for less) with a marker for each
+ * ring version and health change.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -28,6 +31,15 @@ export const DASHBOARD_HTML = `<!doctype html>
   .card { background: #fff; border-radius: 6px; box-shadow: 0 1px 2px #0002; padding: 12px; }
   .card h2 { font-size: 14px; margin: 0 0 8px; }
   #error { color: #c0392b; font-size: 13px; min-height: 18px; }
+  .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; margin-top: 20px; }
+  .chart svg { width: 100%; height: 170px; display: block; }
+  .chart .axis { stroke: #d5d9e0; stroke-width: 1; }
+  .chart text { font-size: 10px; fill: #5a6272; }
+  .chart .marker { stroke-width: 1.2; stroke-dasharray: 3 2; }
+  .legend { font-size: 12px; color: #39404d; margin: 12px 0 0; }
+  .legend span { margin-right: 14px; white-space: nowrap; }
+  #events { font-size: 12px; margin: 6px 0 0; padding: 0; list-style: none; columns: 2; color: #39404d; }
+  #events b { display: inline-block; min-width: 60px; }
 </style>
 </head>
 <body>
@@ -48,9 +60,24 @@ export const DASHBOARD_HTML = `<!doctype html>
   </table>
   <div class="card"><h2>ring</h2><svg id="ring" viewBox="-110 -110 220 220" width="296" height="296" role="img" aria-label="ring slots"></svg><div id="ringnote" class="meta"></div></div>
 </div>
+<div class="legend" id="legend"></div>
+<div class="charts">
+  <div class="card chart"><h2>requests/s per replica (stacked)</h2><svg id="chart-requests" role="img" aria-label="requests per second"></svg></div>
+  <div class="card chart"><h2>share of requests per replica</h2><svg id="chart-share" role="img" aria-label="share per replica"></svg></div>
+  <div class="card chart"><h2>p99 latency (ms)</h2><svg id="chart-p99" role="img" aria-label="p99 latency"></svg></div>
+  <div class="card chart"><h2>errors/s (status ≥ 500)</h2><svg id="chart-errors" role="img" aria-label="errors per second"></svg></div>
+</div>
+<div class="card" style="margin-top:16px"><h2>ring and health events <span class="meta" id="window"></span></h2><ul id="events"></ul></div>
 <script>
 const COLORS = ['#4a7bd0', '#e07b39', '#3aa776', '#c94f7c', '#8a6fd1', '#c2a233', '#3b9bb5', '#a15c3e', '#6b8e23', '#d45b5b'];
-const colorOf = (hostname, ring) => COLORS[Math.max(0, (ring.members || []).findIndex((m) => m.hostname === hostname)) % COLORS.length];
+// One colour per replica for the page's lifetime, in order of first sight, so a replica keeps its colour in the table and every chart.
+const assigned = new Map();
+const colorOf = (hostname) => {
+  if (!assigned.has(hostname)) assigned.set(hostname, COLORS[assigned.size % COLORS.length]);
+  return assigned.get(hostname);
+};
+const MARKER_COLORS = { ring: '#8a93a3', add: '#12824c', remove: '#c0392b', replace: '#e07b39', policy: '#8a6fd1', down: '#c0392b', up: '#3aa776' };
+const WINDOW = Math.min(1800, Math.max(10, Number(new URLSearchParams(location.search).get('window')) || 1800));
 let previous = null;
 let lastSlotsVersion = null;
 
@@ -68,7 +95,7 @@ function drawRing(ring) {
     svg.innerHTML = '';
     (ring.members || []).forEach((m, i, all) => {
       const a = (2 * Math.PI * i) / Math.max(all.length, 1) - Math.PI / 2;
-      svg.insertAdjacentHTML('beforeend', '<circle cx="' + (90 * Math.cos(a)).toFixed(1) + '" cy="' + (90 * Math.sin(a)).toFixed(1) + '" r="8" fill="' + colorOf(m.hostname, ring) + '"><title>' + esc(m.hostname) + '</title></circle>');
+      svg.insertAdjacentHTML('beforeend', '<circle cx="' + (90 * Math.cos(a)).toFixed(1) + '" cy="' + (90 * Math.sin(a)).toFixed(1) + '" r="8" fill="' + colorOf(m.hostname) + '"><title>' + esc(m.hostname) + '</title></circle>');
     });
     note.textContent = (ring.members || []).length + ' members (' + ring.strategy + ' has no slot table)';
     return;
@@ -81,7 +108,7 @@ function drawRing(ring) {
     if (h === null) return;
     const a = (2 * Math.PI * s) / m - Math.PI / 2;
     const x1 = 83 * Math.cos(a), y1 = 83 * Math.sin(a), x2 = 97 * Math.cos(a), y2 = 97 * Math.sin(a);
-    html += '<line x1="' + x1.toFixed(1) + '" y1="' + y1.toFixed(1) + '" x2="' + x2.toFixed(1) + '" y2="' + y2.toFixed(1) + '" stroke="' + colorOf(h, ring) + '" stroke-width="2.5"><title>slot ' + s + ': ' + esc(h) + '</title></line>';
+    html += '<line x1="' + x1.toFixed(1) + '" y1="' + y1.toFixed(1) + '" x2="' + x2.toFixed(1) + '" y2="' + y2.toFixed(1) + '" stroke="' + colorOf(h) + '" stroke-width="2.5"><title>slot ' + s + ': ' + esc(h) + '</title></line>';
   });
   svg.innerHTML = html;
   note.textContent = ring.slots.filter((s) => s !== null).length + ' occupied of ' + m + ' slots';
@@ -104,11 +131,10 @@ async function tick() {
     const rates = s.replicas.map((r) => (dt > 0 && before.has(r.hostname) ? Math.max(0, (r.requests - before.get(r.hostname)) / dt) : 0));
     const total = rates.reduce((a, b) => a + b, 0);
     document.getElementById('total').textContent = total.toFixed(0);
-    const ringView = ring.status === 200 ? ring.body : { members: [] };
     const rows = s.replicas.map((r, i) => {
       const share = total > 0 ? rates[i] / total : 0;
       const health = r.inRing ? r.health : 'gone';
-      return '<tr data-replica="' + esc(r.hostname) + '"><td><span class="swatch" style="background:' + colorOf(r.hostname, ringView) + '"></span>' + esc(r.hostname) + '</td>' +
+      return '<tr data-replica="' + esc(r.hostname) + '"><td><span class="swatch" style="background:' + colorOf(r.hostname) + '"></span>' + esc(r.hostname) + '</td>' +
         '<td>' + (r.serverId ?? '') + '</td><td><span class="badge ' + health + '">' + health + '</span></td>' +
         '<td>' + rates[i].toFixed(0) + '</td><td class="bar"><div style="width:' + (share * 100).toFixed(1) + '%"></div></td>' +
         '<td>' + r.inflight + '</td><td>' + r.requests + '</td><td>' + r.errors + '</td><td>' + r.retries + '</td></tr>';
@@ -120,8 +146,113 @@ async function tick() {
     document.getElementById('error').textContent = 'admin server unreachable: ' + err.message;
   }
 }
+const W = 520, H = 170, PAD_L = 38, PAD_B = 16, PAD_T = 8;
+
+function niceMax(v) {
+  if (!(v > 0)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
+}
+
+/** An SVG chart: areas (stacked, with bottoms) or lines over the time axis, and marker lines. */
+function chart(id, seconds, layers, markers, opts) {
+  const svg = document.getElementById(id);
+  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+  const n = seconds.length;
+  const x = (i) => PAD_L + (i / Math.max(1, n - 1)) * (W - PAD_L - 4);
+  let top = 0;
+  for (const l of layers) for (const v of l.values) if (v !== null && v > top) top = v;
+  const yMax = opts.yMax || niceMax(top);
+  const y = (v) => H - PAD_B - (Math.min(v, yMax) / yMax) * (H - PAD_B - PAD_T);
+  let html = '<line class="axis" x1="' + PAD_L + '" y1="' + (H - PAD_B) + '" x2="' + W + '" y2="' + (H - PAD_B) + '"/>';
+  for (const f of [0.5, 1]) {
+    html += '<line class="axis" stroke-dasharray="2 3" x1="' + PAD_L + '" y1="' + y(yMax * f).toFixed(1) + '" x2="' + W + '" y2="' + y(yMax * f).toFixed(1) + '"/>' +
+      '<text x="' + (PAD_L - 4) + '" y="' + (y(yMax * f) + 3).toFixed(1) + '" text-anchor="end">' + opts.format(yMax * f) + '</text>';
+  }
+  const span = n > 1 ? seconds[n - 1] - seconds[0] : 0;
+  html += '<text x="' + PAD_L + '" y="' + (H - 3) + '">−' + fmtSpan(span) + '</text><text x="' + W + '" y="' + (H - 3) + '" text-anchor="end">now</text>';
+  for (const l of layers) {
+    if (opts.area) {
+      let d = '';
+      for (let i = 0; i < n; i++) d += (i ? 'L' : 'M') + x(i).toFixed(1) + ',' + y(l.values[i]).toFixed(1);
+      for (let i = n - 1; i >= 0; i--) d += 'L' + x(i).toFixed(1) + ',' + y(l.bottom[i]).toFixed(1);
+      html += '<path class="area" data-replica="' + esc(l.hostname) + '" d="' + d + 'Z" fill="' + l.color + '" fill-opacity="0.85" stroke="none"><title>' + esc(l.hostname) + '</title></path>';
+    } else {
+      let d = '';
+      let pen = false;
+      for (let i = 0; i < n; i++) {
+        const v = l.values[i];
+        if (v === null) { pen = false; continue; }
+        d += (pen ? 'L' : 'M') + x(i).toFixed(1) + ',' + y(v).toFixed(1);
+        pen = true;
+      }
+      if (d) html += '<path class="line" data-replica="' + esc(l.hostname) + '" d="' + d + '" fill="none" stroke="' + l.color + '" stroke-width="1.5"><title>' + esc(l.hostname) + '</title></path>';
+    }
+  }
+  const t0 = seconds[0] * 1000, t1 = (seconds[n - 1] + 1) * 1000;
+  let shown = 0;
+  for (const m of markers) {
+    if (m.time < t0 || m.time > t1) continue;
+    const mx = (PAD_L + ((m.time - t0) / Math.max(1, t1 - t0 - 1000)) * (W - PAD_L - 4)).toFixed(1);
+    html += '<line class="marker" data-kind="' + m.kind + '" x1="' + mx + '" x2="' + mx + '" y1="' + PAD_T + '" y2="' + (H - PAD_B) + '" stroke="' + (MARKER_COLORS[m.kind] || '#555') + '"><title>' + esc(m.text) + '</title></line>';
+    // Labels step down so that events a second apart (a kill and its replacement) stay readable.
+    if (opts.labels) html += '<text x="' + (Number(mx) + 2) + '" y="' + (PAD_T + 8 + (shown++ % 4) * 11) + '" fill="' + (MARKER_COLORS[m.kind] || '#555') + '">' + esc(shortLabel(m)) + '</text>';
+  }
+  svg.innerHTML = html;
+}
+
+function fmtSpan(s) { return s >= 120 ? Math.round(s / 60) + ' min' : s + ' s'; }
+// The marker's text without version prefix and reason, cut short: the full text is the tooltip and in the event list.
+function shortLabel(m) {
+  if (m.kind === 'ring') return 'ring';
+  const t = m.text.replace(/^v\\d+: /, '').replace(/ \\(.*$/, '');
+  return t.length > 24 ? t.slice(0, 23) + '…' : t;
+}
+
+function drawHistory(h) {
+  // The last second is still filling (and a worker's arrives a second late): draw complete seconds only.
+  const seconds = h.seconds.slice(0, -1);
+  const n = seconds.length;
+  const series = h.series.map((s) => ({ ...s, color: colorOf(s.hostname) }));
+  const totals = new Array(n).fill(0);
+  for (const s of series) for (let i = 0; i < n; i++) totals[i] += s.requests[i];
+  const stack = (values) => {
+    const below = new Array(n).fill(0);
+    return series.map((s) => {
+      const bottom = below.slice();
+      const v = values(s);
+      for (let i = 0; i < n; i++) below[i] += v[i];
+      return { hostname: s.hostname, color: s.color, bottom, values: below.slice() };
+    });
+  };
+  const served = (s) => s.requests.slice(0, n);
+  const share = (s) => s.requests.slice(0, n).map((r, i) => (totals[i] > 0 ? r / totals[i] : 0));
+  const count = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1).replace(/\\.0$/, ''));
+  chart('chart-requests', seconds, stack(served), h.markers, { area: true, labels: true, format: count });
+  chart('chart-share', seconds, stack(share), h.markers, { area: true, yMax: 1, format: (v) => Math.round(v * 100) + '%' });
+  chart('chart-p99', seconds, series.map((s) => ({ hostname: s.hostname, color: s.color, values: s.p99.slice(0, n) })), h.markers, { format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) });
+  chart('chart-errors', seconds, stack((s) => s.errors.slice(0, n)), h.markers, { area: true, format: count });
+  const sum = totals.reduce((a, b) => a + b, 0);
+  document.getElementById('chart-requests').setAttribute('data-total', String(sum));
+  document.getElementById('legend').innerHTML = series.map((s) => '<span><span class="swatch" style="background:' + s.color + '"></span>' + esc(s.hostname) + '</span>').join('');
+  document.getElementById('window').textContent = '(last ' + fmtSpan(WINDOW) + ')';
+  document.getElementById('events').innerHTML = h.markers.slice(-16).reverse().map((m) =>
+    '<li data-kind="' + m.kind + '"><b style="color:' + (MARKER_COLORS[m.kind] || '#555') + '">' + m.kind + '</b> ' + new Date(m.time).toLocaleTimeString() + ' ' + esc(m.text) + '</li>').join('') || '<li>none yet</li>';
+}
+
+async function tickHistory() {
+  try {
+    const h = await getJson('stats/history?seconds=' + WINDOW);
+    if (h.status === 200) drawHistory(h.body);
+  } catch (err) {
+    document.getElementById('error').textContent = 'admin server unreachable: ' + err.message;
+  }
+}
+
 tick();
 setInterval(tick, 1000);
+tickHistory();
+setInterval(tickHistory, 2000);
 </script>
 </body>
 </html>

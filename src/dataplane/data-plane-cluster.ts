@@ -1,10 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { registerAccessLogMetrics } from './access-log.js';
 import type { AdminServer } from './admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
 import type { DataPlaneMetrics, MetricsSnapshot } from './data-plane-metrics.js';
 import { RingSubscriber } from './ring-subscriber.js';
+import type { HistoryBucket } from './stats-history.js';
 
 export interface DataPlaneClusterOptions extends DataPlaneOptions {
   /** Worker processes sharing the traffic port (≥ 2; one is just a DataPlane). */
@@ -14,9 +16,15 @@ export interface DataPlaneClusterOptions extends DataPlaneOptions {
 }
 
 /** Worker → primary. */
-type WorkerMessage = { type: 'ringlb:ready'; url: string } | { type: 'ringlb:stats'; stats: MetricsSnapshot };
+type WorkerMessage =
+  | { type: 'ringlb:ready'; url: string }
+  | { type: 'ringlb:stats'; stats: MetricsSnapshot; history?: HistoryBucket[]; accessLog?: AccessLogCounts };
 /** Primary → worker. */
-type PrimaryMessage = { type: 'ringlb:shutdown' } | { type: 'ringlb:reload-certificates' };
+type PrimaryMessage =
+  | { type: 'ringlb:shutdown' }
+  | { type: 'ringlb:reload-certificates' }
+  | { type: 'ringlb:reopen-logs' };
+type AccessLogCounts = { written: number; dropped: number };
 
 const STATS_INTERVAL_MS = 1_000;
 const RESTART_DELAY_MS = 1_000;
@@ -46,6 +54,9 @@ export class DataPlaneCluster {
   readonly #latest = new Map<number, MetricsSnapshot>();
   readonly #retired: MetricsSnapshot[] = [];
   readonly #workers = new Set<Worker>();
+  /** Latest access-log counts per worker, and those of workers that exited. */
+  readonly #accessLogCounts = new Map<number, AccessLogCounts>();
+  readonly #accessLogRetired: AccessLogCounts = { written: 0, dropped: 0 };
   #restartTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -60,6 +71,23 @@ export class DataPlaneCluster {
       log: this.#log.child('ring'),
     });
     ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
+    if (options.accessLog) registerAccessLogMetrics(this.metrics.registry, () => this.#accessLogTotals());
+  }
+
+  #accessLogTotals(): AccessLogCounts {
+    const total = { ...this.#accessLogRetired };
+    for (const c of this.#accessLogCounts.values()) {
+      total.written += c.written;
+      total.dropped += c.dropped;
+    }
+    return total;
+  }
+
+  /** Asks every worker to reopen its access log (SIGUSR1 on the primary). */
+  reopenLogs(): void {
+    for (const worker of this.#workers) {
+      if (worker.isConnected()) worker.send({ type: 'ringlb:reopen-logs' } satisfies PrimaryMessage);
+    }
   }
 
   /** Forks the workers and resolves once every one listens. */
@@ -115,6 +143,9 @@ export class DataPlaneCluster {
         } else if (message.type === 'ringlb:stats') {
           this.#latest.set(id, message.stats);
           this.#merge();
+          // Per-second buckets are additive: summed as they come, none kept per worker.
+          if (Array.isArray(message.history)) this.metrics.history.merge(message.history);
+          if (message.accessLog) this.#accessLogCounts.set(id, message.accessLog);
         }
       });
       worker.once('exit', (code, signal) => {
@@ -136,6 +167,12 @@ export class DataPlaneCluster {
 
   /** A dead worker's counters stay in the sums (nothing in flight any more). */
   #retire(id: number): void {
+    const counts = this.#accessLogCounts.get(id);
+    this.#accessLogCounts.delete(id);
+    if (counts) {
+      this.#accessLogRetired.written += counts.written;
+      this.#accessLogRetired.dropped += counts.dropped;
+    }
     const last = this.#latest.get(id);
     this.#latest.delete(id);
     if (!last) return;
@@ -206,7 +243,16 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
   const { url } = await dataPlane.start();
   send({ type: 'ringlb:ready', url });
   const timer = setInterval(
-    () => send({ type: 'ringlb:stats', stats: dataPlane.metrics.snapshot() }),
+    () =>
+      send({
+        type: 'ringlb:stats',
+        stats: dataPlane.metrics.snapshot(),
+        history: dataPlane.metrics.history.drainCompleted(),
+        accessLog: dataPlane.accessLog && {
+          written: dataPlane.accessLog.written,
+          dropped: dataPlane.accessLog.dropped,
+        },
+      }),
     STATS_INTERVAL_MS,
   );
   timer.unref();
@@ -220,6 +266,7 @@ export async function runDataPlaneWorker(options: DataPlaneOptions): Promise<voi
     process.on('message', (message: PrimaryMessage) => {
       if (message?.type === 'ringlb:shutdown') resolve();
       else if (message?.type === 'ringlb:reload-certificates') dataPlane.reloadCertificates();
+      else if (message?.type === 'ringlb:reopen-logs') dataPlane.reopenLogs();
     });
     process.once('disconnect', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -1,5 +1,6 @@
 import { EJECT_FOR_MS } from './replica-health.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { StatsHistory, type ReplicaHistory } from './stats-history.js';
 
 /** Latency histogram buckets, seconds (Prometheus `le`). */
 export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
@@ -33,9 +34,11 @@ export class UpstreamStats {
   /** Non-cumulative bucket counts; the last cell is +Inf. */
   readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
 
+  /** `history`: where record() also counts per second (/stats/history); none for merged copies. */
   constructor(
     readonly hostname: string,
     health?: HealthReader,
+    readonly history?: ReplicaHistory,
   ) {
     this.#health = health;
   }
@@ -52,6 +55,7 @@ export class UpstreamStats {
 
   /** One response sent to a client; `seconds` from request start. */
   record(status: number, seconds: number): void {
+    this.history?.record(status, seconds);
     this.requests++;
     this.byStatus[status < 600 && status >= 0 ? status : 0]++;
     this.latencySum += seconds;
@@ -159,8 +163,10 @@ export const LOCAL = 'none';
  */
 export class DataPlaneMetrics {
   readonly registry = new Registry();
+  /** Per-second history of what record() counted (or, in a primary, of what workers sent). */
+  readonly history = new StatsHistory();
   readonly #upstreams = new Map<string, UpstreamStats>();
-  #local = new UpstreamStats(LOCAL);
+  #local = new UpstreamStats(LOCAL, undefined, this.history.replica(LOCAL));
   #health: HealthReader | undefined;
 
   constructor(source: DataPlaneMetricsSource) {
@@ -284,7 +290,7 @@ export class DataPlaneMetrics {
     let stats = this.#upstreams.get(hostname);
     if (!stats) {
       if (this.#upstreams.size >= MAX_TRACKED) this.#evictOne();
-      stats = new UpstreamStats(hostname, this.#health);
+      stats = new UpstreamStats(hostname, this.#health, this.history.replica(hostname));
       this.#upstreams.set(hostname, stats);
     }
     return stats;

@@ -5,14 +5,17 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
 import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
+import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
 import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
+import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
 import { drained } from './drain-gate.js';
 import { FailureReporter } from './failure-reporter.js';
 import { applyClientTimeouts } from './client-timeouts.js';
 import { TrafficListener, type ListenerTlsOptions } from './listener.js';
+import { HistoryMarkers } from './history-markers.js';
 import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
@@ -62,6 +65,8 @@ export interface DataPlaneOptions {
   h2c?: boolean;
   /** HTTP/2 streams per client connection. Default 128. */
   maxConcurrentStreams?: number;
+  /** One line per proxied request (`--access-log`); none when absent. */
+  accessLog?: AccessLogOptions;
   /** Default 'info'. Requests are never logged per request at info. */
   logLevel?: LogLevel;
   /** Overrides logLevel with a logger of the caller's. */
@@ -90,6 +95,7 @@ export class DataPlane {
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
   readonly tunnels: UpgradeTunnel;
+  readonly accessLog: AccessLog | undefined;
   readonly #app: FastifyInstance;
   #replyFrom: ReplyFromProxy | undefined;
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
@@ -114,7 +120,10 @@ export class DataPlane {
       nodeId: options.nodeId,
       log: this.#log.child('report'),
     });
+    this.accessLog = options.accessLog ? new AccessLog(options.accessLog) : undefined;
+    if (this.accessLog) registerAccessLogMetrics(this.metrics.registry, () => this.accessLog!);
     this.proxy = new ProxyHandler({
+      accessLog: this.accessLog,
       ring: this.ring,
       routingKey: options.routingKey,
       metrics: this.metrics,
@@ -173,6 +182,7 @@ export class DataPlane {
     let url: string;
     let adminUrl: string | undefined;
     try {
+      this.accessLog?.start();
       const engine = this.#options.proxyEngine ?? 'builtin';
       // Loaded only when asked for: the default data plane does not carry them.
       if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);
@@ -210,6 +220,13 @@ export class DataPlane {
     return this.#listener.reloadCertificates();
   }
 
+  /** Reopens the access log file (SIGUSR1, after an external rotation). */
+  reopenLogs(): void {
+    if (!this.accessLog) return;
+    this.accessLog.reopen();
+    this.#log.info('access log reopened', { destination: String(this.#options.accessLog?.destination) });
+  }
+
   /** The ring in service, waiting up to `timeoutMs` for the first one. */
   waitForRing(timeoutMs = 10_000): Promise<RingView> {
     return this.ring.waitForRing(timeoutMs);
@@ -230,6 +247,7 @@ export class DataPlane {
       clearTimeout(force);
       this.#listener.close();
       await Promise.all([this.proxy.close(), this.#admin?.close(), this.#replyFrom?.close()]);
+      await this.accessLog?.close();
       this.ring.close();
       this.#client.close();
     })();
@@ -272,10 +290,33 @@ export function observe(
           nodeId: options.nodeId,
           routingKey: formatRoutingKey(options.routingKey),
           control: { client, controlAddress: options.controlAddress, token: options.controlSecurity?.token },
+          markers: historyMarkers(ring, metrics, client, log),
           log: log.child('admin'),
         })
       : undefined;
   return { metrics, admin };
+}
+
+/** Markers for the history charts: ring versions, passive health, and the control plane's health events. */
+function historyMarkers(
+  ring: RingSubscriber,
+  metrics: DataPlaneMetrics,
+  client: ControlPlaneClient,
+  log: Logger,
+): HistoryMarkers {
+  const markers = new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) });
+  const onEvent = (event: Parameters<typeof healthMarker>[0]): void => {
+    const marker = healthMarker(event);
+    if (marker) markers.add(marker);
+  };
+  markers.follow(new ControlHealthFeed({ client, onEvent, log: log.child('health') }));
+  return markers;
+}
+
+/** Ring members' health as this data plane's passive checks see it. */
+function healthOf(metrics: DataPlaneMetrics, ring: RingSubscriber): { hostname: string; up: boolean }[] {
+  const now = Date.now();
+  return (ring.current?.members ?? []).map((m) => ({ hostname: m.hostname, up: metrics.upstream(m.hostname).up(now) }));
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */

@@ -5,6 +5,7 @@ import type { Dispatcher, Pool } from 'undici';
 import type { RingMember } from '../ring/index.js';
 import { classicFailure } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import type { AccessLog } from './access-log.js';
 import type { DataPlaneMetrics, UpstreamStats } from './data-plane-metrics.js';
 import { HOP_BY_HOP, HOP_LENGTHS } from './hop-by-hop.js';
 import { Framing, type ResponseHead } from './http1-response-parser.js';
@@ -43,6 +44,8 @@ export interface ProxyHandlerOptions {
   health?: ReplicaHealth;
   /** X-Forwarded-Proto added when the client sent none: the traffic port's scheme. Default 'http'. */
   forwardedProto?: 'http' | 'https';
+  /** One line per completed request (`--access-log`), written off the request path. */
+  accessLog?: AccessLog;
   log?: Logger;
 }
 
@@ -106,6 +109,7 @@ export class ProxyHandler {
   /** Built from (ring view, health), replaced when either changes. */
   #picker: ReplicaPicker | undefined;
   readonly forwardedProto: 'http' | 'https';
+  readonly #accessLog: AccessLog | undefined;
   #closed = false;
 
   constructor(options: ProxyHandlerOptions) {
@@ -128,6 +132,7 @@ export class ProxyHandler {
       this.#picker = undefined;
     });
     this.metrics.readHealthFrom(this.health);
+    this.#accessLog = options.accessLog;
   }
 
   /**
@@ -159,7 +164,7 @@ export class ProxyHandler {
     const view = this.#ring.current;
     const refusal = this.refusal(req.url ?? '', view);
     if (refusal !== undefined) {
-      this.#refuse(res, refusal);
+      this.#refuse(req, res, refusal);
       return;
     }
     const key = this.#keyOf(req);
@@ -172,7 +177,7 @@ export class ProxyHandler {
       this.forwardedProto,
     );
     if ('status' in head) {
-      this.#refuse(res, head);
+      this.#refuse(req, res, head);
       return;
     }
     const exchange = new Exchange(
@@ -186,11 +191,32 @@ export class ProxyHandler {
     exchange.begin(head.path, head.headers, head.contentLength, head.chunked, this.#bodyBuffer);
   }
 
-  #refuse(res: ServerResponse, refusal: { status: number; message: string }): void {
+  #refuse(req: IncomingMessage, res: ServerResponse, refusal: { status: number; message: string }): void {
     // The request body, if any, was not read: the connection cannot carry another request.
     res.shouldKeepAlive = false;
     sendFailure(res, refusal.status, refusal.message);
-    this.metrics.local.record(refusal.status, 0);
+    this.completed(req, res, refusal.status, 0, this.metrics.local, 0, 0);
+  }
+
+  /**
+   * A request is done: its counters (and per-second history), then the
+   * access log when on. The one completion hook of this engine.
+   */
+  completed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    seconds: number,
+    stats: UpstreamStats,
+    attempts: number,
+    key: number,
+  ): void {
+    stats.record(status, seconds);
+    const log = this.#accessLog;
+    if (log !== undefined) {
+      const ringVersion = this.#ring.current?.version;
+      log.log({ req, res, status, seconds, replica: stats.hostname, attempts, key, ringVersion });
+    }
   }
 
   /** The request's ring key (routing-key policy). */
@@ -654,7 +680,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     if (this.#finished) return;
     this.#finished = true;
     this.#res[kExchange] = undefined;
-    stats.record(status, (performance.now() - this.#start) / 1e3);
+    const seconds = (performance.now() - this.#start) / 1e3;
+    this.#proxy.completed(this.#req, this.#res, status, seconds, stats, this.#tried?.length ?? 1, this.#key);
   }
 }
 

@@ -28,3 +28,5 @@ export {
 export type { Balance, ChangeImpact, RingLayout } from './ring-metrics.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
 export type { TableData } from './table-data.js';
+export { ringChanges, policyText } from './ring-change.js';
+export type { RingChange, RingMembership } from './ring-change.js';

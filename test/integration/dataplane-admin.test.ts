@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, freePort, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { launchChromium } from '../helpers/browser.js';
 
 test('admin server: /healthz before and after the first ring, /ring, /metrics, /stats', async (t) => {
   // The data plane starts first, against a control plane that is not there yet.
@@ -92,18 +92,7 @@ test('the dashboard page loads in a real browser and shows the replicas', async 
   await dataPlane.waitForRing(10_000);
   for (let i = 0; i < 20; i++) await httpRequest(`${url}/home`);
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));

@@ -124,6 +124,11 @@ export interface HealthEvent {
     | undefined;
   /** Increases by one with every event the control plane emits. */
   sequence: number;
+  /**
+   * KIND_SNAPSHOT only: the control plane's most recent events (up to 200),
+   * oldest first, so a new subscriber sees what happened before it came.
+   */
+  recent: HealthEvent[];
 }
 
 export enum HealthEvent_Kind {
@@ -837,7 +842,16 @@ export const WatchHealthRequest: MessageFns<WatchHealthRequest> = {
 };
 
 function createBaseHealthEvent(): HealthEvent {
-  return { kind: 0, replica: undefined, replicas: [], replacedBy: "", reason: "", at: undefined, sequence: 0 };
+  return {
+    kind: 0,
+    replica: undefined,
+    replicas: [],
+    replacedBy: "",
+    reason: "",
+    at: undefined,
+    sequence: 0,
+    recent: [],
+  };
 }
 
 export const HealthEvent: MessageFns<HealthEvent> = {
@@ -862,6 +876,9 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     }
     if (message.sequence !== 0) {
       writer.uint32(56).uint64(message.sequence);
+    }
+    for (const v of message.recent) {
+      HealthEvent.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -935,6 +952,14 @@ export const HealthEvent: MessageFns<HealthEvent> = {
             message.sequence = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.recent.push(HealthEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -960,6 +985,7 @@ export const HealthEvent: MessageFns<HealthEvent> = {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      recent: globalThis.Array.isArray(object?.recent) ? object.recent.map((e: any) => HealthEvent.fromJSON(e)) : [],
     };
   },
 
@@ -986,6 +1012,9 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     if (message.sequence !== 0) {
       obj.sequence = Math.round(message.sequence);
     }
+    if (message.recent?.length) {
+      obj.recent = message.recent.map((e) => HealthEvent.toJSON(e));
+    }
     return obj;
   },
 
@@ -1003,6 +1032,7 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     message.reason = object.reason ?? "";
     message.at = object.at ?? undefined;
     message.sequence = object.sequence ?? 0;
+    message.recent = object.recent?.map((e) => HealthEvent.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2564,7 +2594,7 @@ export const ControlPlaneService = {
     responseSerialize: (value: ReplicaSet): Buffer => Buffer.from(ReplicaSet.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReplicaSet => ReplicaSet.decode(value),
   },
-  /** A snapshot of every replica's health, then every change. */
+  /** A snapshot of every replica's health (with the recent events), then every change. */
   watchHealth: {
     path: "/ringlb.v1.ControlPlane/WatchHealth" as const,
     requestStream: false as const,
@@ -2646,7 +2676,7 @@ export interface ControlPlaneServer extends UntypedServiceImplementation {
    */
   removeReplicas: handleUnaryCall<RemoveReplicasRequest, ReplicaSet>;
   listReplicas: handleUnaryCall<ListReplicasRequest, ReplicaSet>;
-  /** A snapshot of every replica's health, then every change. */
+  /** A snapshot of every replica's health (with the recent events), then every change. */
   watchHealth: handleServerStreamingCall<WatchHealthRequest, HealthEvent>;
   /** The current ring snapshot at once, then every newer one. */
   watchRing: handleServerStreamingCall<WatchRingRequest, RingSnapshot>;
@@ -2719,7 +2749,7 @@ export interface ControlPlaneClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReplicaSet) => void,
   ): ClientUnaryCall;
-  /** A snapshot of every replica's health, then every change. */
+  /** A snapshot of every replica's health (with the recent events), then every change. */
   watchHealth(request: WatchHealthRequest, options?: Partial<CallOptions>): ClientReadableStream<HealthEvent>;
   watchHealth(
     request: WatchHealthRequest,
