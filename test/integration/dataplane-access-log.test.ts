@@ -59,8 +59,8 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   assert.match(response.toString(), /^HTTP\/1.1 200/);
   await httpRequest(`${url}/nope`);
   await httpRequest(`${url}/home`, { method: 'POST', body: 'hello' });
-  // Absolute-form target: refused before routing, answered by the data plane itself.
-  await rawExchange(url, 'GET http://elsewhere/home HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  // A target that is neither a path nor an absolute http(s) URL: refused before routing, answered by the data plane itself.
+  await rawExchange(url, 'GET ftp://elsewhere/home HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
   // Quotes and backslashes from the client are escaped, never break the line.
   await rawExchange(url, 'GET /home?q="a"\\b HTTP/1.1\r\nHost: a\r\nX-Request-Id: q"\\z\r\nConnection: close\r\n\r\n');
   await eventually('five lines', async () => sink.lines().length === 5, 5_000);
