@@ -102,3 +102,16 @@ test('losing the store: the holder steps down within half a lease, never throws,
   await until('a leads again', () => a.state.leading);
   assert.deepEqual(changes, [true, false, true]);
 });
+
+test('confirm: a paused holder that lost the lease finds out before acting, and steps down', async (t) => {
+  const store = new MemoryLeaseStore();
+  const a = elector(t, store, 'a', 60_000);
+  await a.start();
+  assert.ok(await a.confirm());
+  // Another holder took over while `a` was paused (its renewals did not run).
+  store.record = { holder: 'b', address: 'b:50051', term: store.record!.term + 1, version: store.record!.version + 1 };
+  assert.equal(await a.confirm(), false);
+  assert.deepEqual(a.state, { leading: false, leaderAddress: 'b:50051' });
+  store.down = true;
+  assert.equal(await a.confirm(), false, 'an unreachable store confirms nothing');
+});
