@@ -53,6 +53,25 @@ export class LeaderElector {
     return { leading: this.#leading, leaderAddress: this.#leaderAddress };
   }
 
+  /**
+   * Reads the lease now and says whether this control plane still holds it
+   * (stepping down at once if not). Asked before every write to the runtime:
+   * a holder that was paused (a stopped process, a long GC) must not act on
+   * its stale belief while another holder has taken over.
+   */
+  async confirm(): Promise<boolean> {
+    if (!this.#leading || this.#closed) return false;
+    try {
+      const record = await this.#o.store.read();
+      if (record?.holder === this.#o.identity) return true;
+      this.#o.log.warn('the lease names another holder: stepping down', { holder: record?.holder });
+      this.#set(false, record?.address || undefined);
+    } catch {
+      // Unreachable: nothing can be written to the runtime either; the next round decides.
+    }
+    return false;
+  }
+
   /** Called with the new state whenever leading or the known leader changes. */
   onChange(listener: (state: Leadership) => void): () => void {
     this.#events.on('change', listener);

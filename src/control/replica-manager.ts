@@ -60,7 +60,12 @@ export interface ReplicaManagerOptions {
    * writes the stored state and accepts changes; the others mirror its ring
    * from the stateStore (required then). None: this one always leads.
    */
-  elector?: { readonly state: Leadership; onChange(listener: (state: Leadership) => void): () => void };
+  elector?: {
+    readonly state: Leadership;
+    onChange(listener: (state: Leadership) => void): () => void;
+    /** Re-reads the lease: false (and stepped down) when another holds it. */
+    confirm?(): Promise<boolean>;
+  };
   /**
    * Called with the version of a ring that no longer holds replicas about to
    * be stopped on purpose; they are stopped when it resolves (drain, then
@@ -172,11 +177,25 @@ export class ReplicaManager {
 
   /** Throws UNAVAILABLE naming the lease holder unless this control plane leads. */
   assertLeader(): void {
-    if (this.#leading) return;
+    if (!this.#leading) throw this.#followerError();
+  }
+
+  #followerError(): RinglbError {
     const leader = this.#o.elector?.state.leaderAddress;
-    throw RinglbError.unavailable(
+    return RinglbError.unavailable(
       `<Error> This control plane is a follower; send changes to the leader${leader ? ` at ${leader}` : ' (being elected, retry shortly)'}`,
     );
+  }
+
+  /** assertLeader, with the lease re-read first: for changes about to be written to the runtime. */
+  async #confirmLeading(): Promise<void> {
+    this.assertLeader();
+    const elector = this.#o.elector;
+    if (!elector?.confirm || (await elector.confirm())) return;
+    // Stepped down (the lease names another holder), or the engine did not answer the read.
+    throw elector.state.leading
+      ? RinglbError.unavailable('<Error> Cannot reach the engine to confirm the lease; retry shortly')
+      : this.#followerError();
   }
 
   get #following(): boolean {
@@ -295,7 +314,7 @@ export class ReplicaManager {
     this.#refuseIfFixed('added');
     this.assertLeader();
     return this.#enqueue(async () => {
-      this.assertLeader();
+      await this.#confirmLeading();
       for (const name of hostnames) {
         if (this.#replicas.has(hostnameKey(name)))
           throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
@@ -326,7 +345,7 @@ export class ReplicaManager {
     this.#refuseIfFixed('removed');
     this.assertLeader();
     return this.#enqueue(async () => {
-      this.assertLeader();
+      await this.#confirmLeading();
       const victims: ReplicaRecord[] = [];
       for (const name of hostnames) {
         const replica = this.#replicas.get(hostnameKey(name));
@@ -565,6 +584,8 @@ export class ReplicaManager {
    */
   async #resync(): Promise<void> {
     if (this.#closed || !this.#leading) return;
+    // A paused holder must not act on a stale belief (e.g. remove a new holder's replicas as orphans).
+    if (this.#o.elector?.confirm && !(await this.#o.elector.confirm())) return;
     const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
     const hints = new Map(this.#hints);
     this.#hints.clear();

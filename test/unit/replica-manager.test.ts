@@ -248,3 +248,21 @@ test('with an elector: a follower mirrors the stored ring and refuses changes; o
   assert.ok(ring.current.version > 5_000);
   await until('saved by the new leader', () => (store.state?.ringVersion ?? 0) === ring.current.version);
 });
+
+test('a holder that cannot confirm its lease writes nothing to the runtime', async (t) => {
+  const store = new MemoryStateStore();
+  let confirmed = true;
+  const elector = {
+    state: { leading: true, leaderAddress: 'me:1' as string | undefined },
+    onChange: () => () => {},
+    confirm: async () => confirmed,
+  };
+  const { manager, driver } = await startManager(t, { stateStore: store, elector, initialReplicas: 1 });
+  assert.equal(manager.list().length, 1);
+  confirmed = false;
+  await driver.plantOrphan({ hostname: 'new-leaders', serverId: 7 });
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(!driver.removed.includes('new-leaders'), "another holder's replica is not taken for an orphan");
+  await assert.rejects(manager.add(1, []), /confirm the lease/);
+  assert.equal(driver.created.length, 1);
+});
