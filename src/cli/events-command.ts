@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import {
   ControlPlaneClient,
@@ -10,7 +10,10 @@ import {
 } from '../gen/ringlb/v1/ringlb.js';
 import { SeenHealthEvents } from '../dataplane/control-health-feed.js';
 import { ringChanges, type RingMembership } from '../ring/index.js';
+import { controlTarget } from '../shared/control-target.js';
+import { controlChannel } from '../shared/tls-credentials.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
 /** Delay before re-subscribing after a stream broke (the channel has its own backoff below it). */
 const RESUBSCRIBE_MS = 1_000;
@@ -86,7 +89,14 @@ export function formatLine(line: EventLine, json: boolean): string {
  */
 export default function register(program: Command): void {
   const options = [
-    opt('--control <host:port>', 'control plane gRPC address', 'RINGLB_CONTROL', '127.0.0.1:50051'),
+    opt(
+      '--control <host:port,...>',
+      'control plane gRPC address, or a list of them (fails over in order)',
+      'RINGLB_CONTROL',
+      '127.0.0.1:50051',
+    ),
+    ...controlClientOptions(),
+    tokenFileOption(),
     opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),
     opt(
       '--recent <n>',
@@ -103,12 +113,14 @@ export default function register(program: Command): void {
   command.action(
     runAction(async (o: Record<string, unknown>) => {
       const reader = ConfigReader.forCommand(options);
-      const address = reader.hostPort('control', o.control).text;
+      const address = reader.controlList('control', o.control);
+      const security = readControlClientSecurity(reader, o);
       const recent = reader.int('recent', o.recent, 0, 200);
       reader.done();
       const json = Boolean(o.json);
       const print = (line: EventLine): void => void process.stdout.write(`${formatLine(line, json)}\n`);
-      const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+      const channel = controlChannel(security);
+      const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
       const tail = new EventTail(client, print, recent);
       try {
         if (o.once) await tail.once();
