@@ -39,7 +39,12 @@ test(
     assert.equal(a.state, 'running');
     assert.notEqual(a.address, b.address, 'distinct ports');
     assert.match(a.address, /^127\.0\.0\.1:\d+$/);
-    const home = await getJson(`http://${a.address}/home`);
+    // create() resolves once the task runs, not once the server in it listens (the driver contract).
+    const home = await waitFor(
+      'S1 to answer',
+      () => getJson(`http://${a.address}/home`).catch(() => undefined),
+      15_000,
+    );
     assert.deepEqual(home.body, { message: 'Hello from Server: 1', status: 'successful' });
     assert.deepEqual(
       (await driver.list()).map((i) => [i.hostname, i.serverId, i.address, i.state]),
