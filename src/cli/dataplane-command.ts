@@ -10,7 +10,12 @@ import {
   toDataPlaneOptions,
 } from './dataplane-config.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
-import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
+import {
+  controlClientOptions,
+  readControlClientSecurity,
+  tokenFileOption,
+  controlAddressOption,
+} from './security-config.js';
 
 export { parseRoutingKey } from '../dataplane/routing-key.js';
 
@@ -25,12 +30,7 @@ const FIRST_RING_WARN_MS = 10_000;
  */
 export default function register(program: Command): void {
   const options = [
-    opt(
-      '--control <host:port,...>',
-      'control plane gRPC address, or a list of them (fails over in order)',
-      'RINGLB_CONTROL',
-      '127.0.0.1:50051',
-    ),
+    controlAddressOption(),
     ...dataPlaneOptions(),
     ...controlClientOptions(),
     tokenFileOption(),

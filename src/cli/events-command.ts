@@ -13,7 +13,12 @@ import { ringChanges, type RingMembership } from '../ring/index.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
 import { ConfigReader, opt, runAction, untilSignal } from './options.js';
-import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
+import {
+  controlClientOptions,
+  readControlClientSecurity,
+  tokenFileOption,
+  controlAddressOption,
+} from './security-config.js';
 
 /** Delay before re-subscribing after a stream broke (the channel has its own backoff below it). */
 const RESUBSCRIBE_MS = 1_000;
@@ -89,12 +94,7 @@ export function formatLine(line: EventLine, json: boolean): string {
  */
 export default function register(program: Command): void {
   const options = [
-    opt(
-      '--control <host:port,...>',
-      'control plane gRPC address, or a list of them (fails over in order)',
-      'RINGLB_CONTROL',
-      '127.0.0.1:50051',
-    ),
+    controlAddressOption(),
     ...controlClientOptions(),
     tokenFileOption(),
     opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),

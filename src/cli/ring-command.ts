@@ -4,7 +4,12 @@ import type { Command, Option } from 'commander';
 import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
 import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
 import { ConfigReader, opt, runAction } from './options.js';
-import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
+import {
+  controlClientOptions,
+  readControlClientSecurity,
+  tokenFileOption,
+  controlAddressOption,
+} from './security-config.js';
 
 /**
  * `ringlb ring show | policy | simulate`: the ring over gRPC, for scripts
@@ -13,16 +18,7 @@ import { controlClientOptions, readControlClientSecurity, tokenFileOption } from
  */
 export default function register(program: Command): void {
   const ring = program.command('ring').description('show the ring, switch its strategy live, or dry-run a change');
-  const control = (): Option[] => [
-    opt(
-      '--control <host:port,...>',
-      'control plane gRPC address, or a list of them (fails over in order)',
-      'RINGLB_CONTROL',
-      '127.0.0.1:50051',
-    ),
-    ...controlClientOptions(),
-    tokenFileOption(),
-  ];
+  const control = (): Option[] => [controlAddressOption(), ...controlClientOptions(), tokenFileOption()];
   const policyOptions = (): Option[] => [
     opt('--strategy <name>', 'classic | custom | ketama | maglev | rendezvous', 'RINGLB_STRATEGY'),
     opt(

@@ -1,3 +1,4 @@
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { accessSync, constants } from 'node:fs';
 import type { Option } from 'commander';
 import { checkExposure, TOKEN_SCOPES, type TokenScope } from '../control/auth.js';
@@ -116,6 +117,16 @@ export function readControlServerSecurity(
 }
 
 /** How a data plane or the CLI reaches a secured control plane (grpcurl: -cacert -cert -key -servername). */
+/** The control plane(s) a client talks to; a list fails over in order (`ringlb dataplane`, `ring`, `events`). */
+export function controlAddressOption(): Option {
+  return opt(
+    '--control <host:port,...>',
+    'control plane gRPC address, or a list of them (fails over in order)',
+    'RINGLB_CONTROL',
+    CONTROL_DEFAULTS.listen,
+  );
+}
+
 export function controlClientOptions(): Option[] {
   return [
     opt('--control-ca <file>', 'CA the control plane certificate must chain to (turns TLS on)', 'RINGLB_CONTROL_CA'),
