@@ -8,6 +8,7 @@ import { controlChannel, type ControlClientSecurity } from '../shared/tls-creden
 import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './access-log.js';
 import { AdminServer } from './admin-server.js';
 import { classicErrorHandler } from './classic-errors.js';
+import { classicClientError } from './client-errors.js';
 import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
 import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
 import { DataPlaneMetrics } from './data-plane-metrics.js';
@@ -157,6 +158,7 @@ export class DataPlane {
     this.tunnels.attach(this.#listener.server as http.Server);
     this.#app = Fastify({
       logger: false,
+      clientErrorHandler: classicClientError,
       serverFactory: (handler) => {
         fastifyHandler = handler;
         return this.#listener.server as http.Server;
