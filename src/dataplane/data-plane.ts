@@ -17,7 +17,7 @@ import { FailureReporter } from './failure-reporter.js';
 import { applyClientTimeouts } from './client-timeouts.js';
 import { TrafficListener, type ListenerTlsOptions } from './listener.js';
 import { HistoryMarkers } from './history-markers.js';
-import { ProxyHandler, type ProxyEngine } from './proxy-handler.js';
+import { ProxyHandler, sendFailure, type ProxyEngine } from './proxy-handler.js';
 import type { ReplyFromProxy } from './reply-from-proxy.js';
 import { RingSubscriber, type RingView } from './ring-subscriber.js';
 import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
@@ -151,7 +151,12 @@ export class DataPlane {
     this.#listener = new TrafficListener(
       { tls: options.tls, h2c: options.h2c, maxConcurrentStreams: options.maxConcurrentStreams, log: this.#log },
       (req, res) => {
-        if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
+        // An HTTP/1 request line claiming another major version ("HTTP/2.0"): as nginx, 505.
+        // HTTP/2 proper arrives through the listener's adapter, as a request with a stream.
+        if (req.httpVersionMajor !== 1 && !('stream' in req)) {
+          res.shouldKeepAlive = false;
+          sendFailure(res, 505, `<Error> HTTP/${req.httpVersion} is not supported on an HTTP/1 connection`);
+        } else if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
         else this.#proxyHandle(req, res);
       },
     );

@@ -34,6 +34,12 @@ test('requests the parser refuses get exactly one answer, in the classic JSON sh
     ['obs-fold', 'GET /home HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n', 400, /./],
     ['space before the colon', 'GET /home HTTP/1.1\r\nHost : a\r\n\r\n', 400, /token/i],
     ['a NUL in a value', 'GET /home HTTP/1.1\r\nHost: a\r\nX-A: b\u0000c\r\n\r\n', 400, /./],
+    [
+      'an HTTP/1 request line claiming HTTP/2.0',
+      'GET /home HTTP/2.0\r\nHost: a\r\n\r\n',
+      505,
+      /HTTP\/2\.0 is not supported/,
+    ],
     ['a head over the limit', `GET /home HTTP/1.1\r\nHost: a\r\nX-A: ${'a'.repeat(70_000)}\r\n\r\n`, 431, /./],
   ];
   for (const [what, request, expected, message] of cases) {
