@@ -156,6 +156,10 @@ export class DataPlane {
         if (req.httpVersionMajor !== 1 && !('stream' in req)) {
           res.shouldKeepAlive = false;
           sendFailure(res, 505, `<Error> HTTP/${req.httpVersion} is not supported on an HTTP/1 connection`);
+        } else if (req.httpVersionMinor === 1 && req.headers.host === undefined && !('stream' in req)) {
+          // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+          res.shouldKeepAlive = false;
+          sendFailure(res, 400, '<Error> an HTTP/1.1 request needs a Host header');
         } else if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
         else this.#proxyHandle(req, res);
       },

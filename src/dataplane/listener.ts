@@ -77,7 +77,8 @@ export class TrafficListener {
       this.server = server;
     } else {
       this.scheme = 'http';
-      const server = http.createServer(handler);
+      // The data plane answers a missing Host itself, in the classic shape, on every listener alike.
+      const server = http.createServer({ requireHostHeader: false }, handler);
       if (options.h2c) {
         this.#h2c = http2.createServer({ settings }, http2Aware(handler));
         this.#trackSessions(this.#h2c);

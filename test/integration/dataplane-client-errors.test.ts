@@ -40,6 +40,7 @@ test('requests the parser refuses get exactly one answer, in the classic JSON sh
       505,
       /HTTP\/2\.0 is not supported/,
     ],
+    ['HTTP/1.1 without Host', 'GET /home HTTP/1.1\r\n\r\n', 400, /needs a Host header/],
     ['a head over the limit', `GET /home HTTP/1.1\r\nHost: a\r\nX-A: ${'a'.repeat(70_000)}\r\n\r\n`, 431, /./],
   ];
   for (const [what, request, expected, message] of cases) {
