@@ -17,7 +17,7 @@ function parse(args: string[]) {
     for (const [k, v] of saved) process.env[k] = v;
   }
   const reader = ConfigReader.forCommand(options);
-  const config = readDataPlaneConfig(reader, command.opts(), '127.0.0.1:50051');
+  const config = readDataPlaneConfig(reader, command.opts(), '127.0.0.1:1');
   reader.done();
   return config;
 }

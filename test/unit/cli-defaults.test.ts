@@ -5,9 +5,12 @@ import { controlOptions, readControlConfig } from '../../src/cli/control-config.
 import { dataPlaneOptions, readDataPlaneConfig } from '../../src/cli/dataplane-config.js';
 import { ConfigReader } from '../../src/cli/options.js';
 
-// The documented defaults (data plane :5000, admin 127.0.0.1:9901, control
-// plane 127.0.0.1:50051) are checked on the resolved configuration, so no test
-// has to bind them and npm test passes beside a running ringlb.
+// The documented defaults (README "Configuration": data plane port 5000, admin
+// port 9901 and control plane port 50051, the last two on loopback) are checked
+// on the resolved configuration, so no test has to bind them and npm test
+// passes beside a running ringlb.
+const DOCUMENTED = { loopback: '127.0.0.1', dataPort: 5000, adminPort: 9901, controlPort: 50051 };
+
 test('ringlb up resolves to the documented default addresses', () => {
   const options = [...controlOptions('--control-listen'), ...dataPlaneOptions()];
   const command = new Command('up');
@@ -24,10 +27,11 @@ test('ringlb up resolves to the documented default addresses', () => {
   const control = readControlConfig(reader, o, 'controlListen');
   const data = readDataPlaneConfig(reader, o, control.listen);
   reader.done();
-  assert.equal(control.listen, '127.0.0.1:50051');
+  const { loopback, dataPort, adminPort, controlPort } = DOCUMENTED;
+  assert.equal(control.listen, `${loopback}:${controlPort}`);
   assert.equal(control.runtime, 'process');
   assert.equal(control.replicas, 3);
-  assert.equal(data.port, 5000);
-  assert.deepEqual(data.admin, { host: '127.0.0.1', port: 9901, text: '127.0.0.1:9901' });
-  assert.equal(data.controlAddress, '127.0.0.1:50051');
+  assert.equal(data.port, dataPort);
+  assert.deepEqual(data.admin, { host: loopback, port: adminPort, text: `${loopback}:${adminPort}` });
+  assert.equal(data.controlAddress, `${loopback}:${controlPort}`);
 });
