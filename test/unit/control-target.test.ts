@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { controlTarget } from '../../src/shared/control-target.js';
 
 test('controlTarget: one address as is, a list of IP literals as a static pick_first target', () => {
-  assert.equal(controlTarget('127.0.0.1:50051'), '127.0.0.1:50051');
+  assert.equal(controlTarget('127.0.0.1:7000'), '127.0.0.1:7000');
   assert.equal(controlTarget('control.example:50051'), 'control.example:50051');
   assert.equal(controlTarget('10.0.0.1:1,10.0.0.2:2'), 'ipv4:10.0.0.1:1,10.0.0.2:2');
   assert.equal(controlTarget('[::1]:1, [::1]:2'), 'ipv6:[::1]:1,[::1]:2');
