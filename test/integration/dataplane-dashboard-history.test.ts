@@ -52,7 +52,13 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
   const total = async (): Promise<number> => Number(await page.getAttribute('#chart-requests', 'data-total'));
   const first = await total();
   assert.ok(first > 0);
-  assert.equal(await page.locator('#chart-share path.area').count(), 3);
+  // The page re-renders every second from /stats/history, and the classic ring sends server-2 and
+  // server-3 only a few requests: wait for a render in which all three have served some.
+  await eventually(
+    'three replicas in the share chart',
+    async () => (await page.locator('#chart-share path.area').count()) === 3,
+    10_000,
+  );
   assert.ok((await page.locator('#chart-p99 path.line').count()) >= 1);
   await sleep(PHASE_MS);
 
