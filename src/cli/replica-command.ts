@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { runReplica } from '../replica/main.js';
 import { ConfigReader, opt, runAction } from './options.js';
 
-/** `ringlb replica`: one replica server (SPEC §2), for running by hand or in an image. */
+/** `ringlb replica`: one replica server (docs/architecture.md, "The replica server"), for running by hand or in an image. */
 export default function register(program: Command): void {
   const options = [
     opt('--port <port>', 'port to listen on', 'PORT', '5000'),

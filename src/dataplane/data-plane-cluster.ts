@@ -221,7 +221,7 @@ export class DataPlaneCluster {
  * semi-space unless the operator chose one (flag or NODE_OPTIONS). Measured
  * under wrk load: the same CPU per request as V8's default of 16 MB (a proxied
  * request's garbage dies young either way), and about 20 MB less RSS per
- * worker (README, Performance).
+ * worker (docs/performance.md).
  */
 export function workerExecArgv(): string[] {
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));

@@ -50,7 +50,7 @@ export interface DataPlaneOptions {
    * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
    * 'undici': the same over undici pools. 'reply-from': a Fastify route with
    * @fastify/reply-from. Same behaviour; the last two are kept to measure
-   * the difference (README, Performance).
+   * the difference (docs/performance.md).
    */
   proxyEngine?: ProxyEngine;
   /**

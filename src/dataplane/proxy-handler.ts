@@ -55,7 +55,7 @@ export interface ProxyHandlerOptions {
  * HTTP/1.1 client. `undici`: the same handler over undici pools
  * (`Dispatcher.dispatch`). `reply-from`: a Fastify route with
  * @fastify/reply-from over undici pools (ReplyFromProxy). The last two are
- * kept to measure the difference (README, Performance).
+ * kept to measure the difference (docs/performance.md).
  */
 export type ProxyEngine = 'builtin' | 'undici' | 'reply-from';
 export const PROXY_ENGINES: readonly ProxyEngine[] = ['builtin', 'undici', 'reply-from'];
@@ -79,7 +79,7 @@ type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
  * (UpstreamPool, or undici's with useUndici) with a handler object that
  * writes the replica's response back as it arrives. That skips Fastify's
  * request/reply objects and the per-request work of `reply.from` (measured:
- * a third of its CPU per request, README Performance), while keeping what a
+ * a third of its CPU per request, docs/performance.md), while keeping what a
  * proxy must do: ring lookup, a strictly framed request head
  * (request-head.ts), failover by one rule (retry-rule.ts), the classic
  * 404 → 400 rewrite, timeouts and back-pressure.

@@ -32,7 +32,7 @@ declare module 'fastify' {
 }
 
 /**
- * The data plane's proxy written the way the design card (SPEC §1) first
+ * The data plane's proxy written the way ringlb's design (docs/performance.md) first
  * named it: a Fastify route that hands every request to `reply.from` of
  * @fastify/reply-from, whose hooks carry ringlb's behaviour: the ring picks
  * the upstream (`getUpstream`), `rewriteRequestHeaders` drops hop-by-hop

@@ -1,6 +1,6 @@
 /**
  * The control plane's desired state, kept where the runtime keeps its truth
- * (SPEC §10 "Durable desired state"): a state file beside the process
+ * (docs/runtimes.md, "Desired state survives a restart"): a state file beside the process
  * runtime's replicas, labels on an engine object for docker and swarm. A
  * control plane restarted on the same store takes it back; flags only seed a
  * store that holds nothing yet.

@@ -65,7 +65,7 @@ const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const WATCHED_ACTIONS = ['die', 'oom', 'kill', 'stop', 'destroy'] as const;
 
 /**
- * Replicas as Docker containers (SPEC §5), through dockerode.
+ * Replicas as Docker containers (docs/runtimes.md, Docker), through dockerode.
  *
  * The engine is the only state: every container carries labels with its
  * hostname, server id and port, and list() reads them back, so a control

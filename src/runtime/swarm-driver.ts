@@ -60,7 +60,7 @@ const FAILED = new Set(['failed', 'rejected']);
 const NS_PER_MS = 1_000_000;
 
 /**
- * Replicas as Docker Swarm services (SPEC §10), one replicated service of one
+ * Replicas as Docker Swarm services (docs/runtimes.md, `--runtime swarm`), one replicated service of one
  * task per replica, so /add and /rm work by name and every replica keeps its
  * hostname, server id and port (all in labels) wherever the engine runs it.
  *

@@ -5,7 +5,7 @@ import { controlOptions, readControlConfig } from '../../src/cli/control-config.
 import { dataPlaneOptions, readDataPlaneConfig } from '../../src/cli/dataplane-config.js';
 import { ConfigReader } from '../../src/cli/options.js';
 
-// The documented defaults (README "Configuration": data plane port 5000, admin
+// The documented defaults (docs/configuration.md: data plane port 5000, admin
 // port 9901 and control plane port 50051, the last two on loopback) are checked
 // on the resolved configuration, so no test has to bind them and npm test
 // passes beside a running ringlb.

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { compare, generate, runDifferential } from '../../clients/fuzz/http1-differential.js';
 
 // ringlb's response parser against llhttp (node's own): a bounded run here,
-// the long one is `npm run fuzz:http1` (README, Security).
+// the long one is `npm run fuzz:http1` (docs/security.md).
 test('differential: every response ringlb accepts is framed as llhttp frames it (bounded run)', () => {
   const run = runDifferential(1, 30_000);
   assert.deepEqual(run.mismatches, []);
