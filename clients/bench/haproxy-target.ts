@@ -1,5 +1,5 @@
-import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/certificate-store.js';
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listener.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listeners/listener.js';
 import type { BenchCertificate } from './bench-certificate.js';
 import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';

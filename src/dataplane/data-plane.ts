@@ -5,23 +5,25 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
 import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
-import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './access-log.js';
-import { AdminServer } from './admin-server.js';
-import { classicErrorHandler } from './classic-errors.js';
-import { classicClientError } from './client-errors.js';
-import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
-import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
-import { DataPlaneMetrics } from './data-plane-metrics.js';
-import { drained } from './drain-gate.js';
-import { FailureReporter } from './failure-reporter.js';
-import { applyClientTimeouts } from './client-timeouts.js';
-import { TrafficListener, type ListenerTlsOptions } from './listener.js';
-import { HistoryMarkers } from './history-markers.js';
-import { ProxyHandler, sendFailure, type ProxyEngine } from './proxy-handler.js';
-import type { ReplyFromProxy } from './reply-from-proxy.js';
-import { RingSubscriber, type RingView } from './ring-subscriber.js';
-import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
-import { UpgradeTunnel } from './upgrade-tunnel.js';
+import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './observability/access-log.js';
+import { AdminServer } from './admin/admin-server.js';
+import { classicErrorHandler } from './http/classic-errors.js';
+import { classicClientError } from './http/client-errors.js';
+import { classicShims, SHIM_PATHS, type ShimsMode } from './shims/classic-shims.js';
+import { ControlHealthFeed, healthMarker } from './control-link/control-health-feed.js';
+import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
+import { drained } from './control-link/drain-gate.js';
+import { FailureReporter } from './control-link/failure-reporter.js';
+import { applyClientTimeouts } from './listeners/client-timeouts.js';
+import { TrafficListener, type ListenerTlsOptions } from './listeners/listener.js';
+import { HistoryMarkers } from './observability/history-markers.js';
+import { sendFailure } from './http/send-failure.js';
+import { ProxyHandler, type ProxyEngine } from './proxy/proxy-handler.js';
+import type { ReplyFromProxy } from './proxy/engines/reply-from-proxy.js';
+import { RingSubscriber } from './control-link/ring-subscriber.js';
+import type { RingView } from './core/ring-view.js';
+import { formatRoutingKey, type RoutingKeyPolicy } from './proxy/routing-key.js';
+import { UpgradeTunnel } from './proxy/upgrade-tunnel.js';
 
 export interface DataPlaneOptions {
   /** host:port of the control plane's gRPC server. */
@@ -198,7 +200,7 @@ export class DataPlane {
       // Loaded only when asked for: the default data plane does not carry them.
       if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);
       if (engine === 'reply-from') {
-        const { ReplyFromProxy } = await import('./reply-from-proxy.js');
+        const { ReplyFromProxy } = await import('./proxy/engines/reply-from-proxy.js');
         this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));
         await this.#replyFrom.start();
         this.#proxyHandle = this.#replyFrom.handle;
