@@ -198,7 +198,8 @@ export class DataPlane {
       this.accessLog?.start();
       const engine = this.#options.proxyEngine ?? 'builtin';
       // Loaded only when asked for: the default data plane does not carry them.
-      if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);
+      if (engine !== 'builtin')
+        this.proxy.useUpstreams((await import('./proxy/engines/undici-upstream.js')).undiciUpstream);
       if (engine === 'reply-from') {
         const { ReplyFromProxy } = await import('./proxy/engines/reply-from-proxy.js');
         this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));

@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
 import type { RingMember } from '../../ring/index.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
-import { HOP_BY_HOP, HOP_LENGTHS } from '../http/hop-by-hop.js';
 import { sendFailure } from '../http/send-failure.js';
 import { Framing, type ResponseHead } from '../upstream/http1-response-parser.js';
 import { PROXY_DEFAULTS } from '../core/defaults.js';
@@ -18,7 +16,7 @@ import type { RingView } from '../core/ring-view.js';
 import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
 import type { UpstreamHandler, UpstreamRequest } from '../upstream/upstream-connection.js';
 import { type UpstreamError, upstreamErrorInfo } from '../upstream/upstream-errors.js';
-import { UpstreamPool } from '../upstream/upstream-pool.js';
+import { type Upstream, type UpstreamFactory, UpstreamPools } from './upstream-pools.js';
 
 export interface ProxyHandlerOptions {
   /** Where the ring in service is read from on every request (a RingSubscriber). */
@@ -60,13 +58,6 @@ export interface ProxyHandlerOptions {
 export type ProxyEngine = 'builtin' | 'undici' | 'reply-from';
 export const PROXY_ENGINES: readonly ProxyEngine[] = ['builtin', 'undici', 'reply-from'];
 
-/** A replica's connection pool as the proxy uses it: an UpstreamPool or an undici Pool. */
-interface Upstream {
-  dispatch(request: UpstreamRequest, handler: UpstreamHandler): unknown;
-  close(): Promise<void>;
-  destroy(): Promise<void>;
-}
-
 const kExchange = Symbol('ringlb.exchange');
 type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
 
@@ -94,11 +85,7 @@ export class ProxyHandler {
   readonly metrics: DataPlaneMetrics;
   readonly #reporter: ProxyHandlerOptions['reporter'];
   readonly #log: Logger;
-  readonly #pools = new Map<string, Upstream>();
-  readonly #connections: number;
-  readonly #connectTimeoutMs: number;
-  readonly #queueTimeoutMs: number;
-  #undici: typeof Pool | undefined;
+  readonly #pools: UpstreamPools;
   readonly retries: number;
   readonly timeoutMs: number;
   readonly #bodyBuffer: number;
@@ -108,7 +95,6 @@ export class ProxyHandler {
   #picker: ReplicaPicker | undefined;
   readonly forwardedProto: 'http' | 'https';
   readonly #accessLog: AccessLog | undefined;
-  #closed = false;
 
   constructor(options: ProxyHandlerOptions) {
     const d = PROXY_DEFAULTS;
@@ -120,9 +106,15 @@ export class ProxyHandler {
     this.retries = options.retries ?? d.retries;
     this.timeoutMs = options.upstreamTimeoutMs ?? d.upstreamTimeoutMs;
     this.#bodyBuffer = options.bodyBufferBytes ?? d.bodyBufferBytes;
-    this.#connections = options.connectionsPerReplica ?? d.connectionsPerReplica;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? d.connectTimeoutMs;
-    this.#queueTimeoutMs = options.queueTimeoutMs ?? d.queueTimeoutMs;
+    this.#pools = new UpstreamPools({
+      connections: options.connectionsPerReplica ?? d.connectionsPerReplica,
+      connectTimeoutMs: options.connectTimeoutMs ?? d.connectTimeoutMs,
+      headersTimeoutMs: this.timeoutMs,
+      bodyTimeoutMs: this.timeoutMs,
+      idleTimeoutMs: d.upstreamIdleTimeoutMs,
+      queueTimeoutMs: options.queueTimeoutMs ?? d.queueTimeoutMs,
+      maxHeadBytes: d.maxResponseHeadBytes,
+    });
     this.clientBodyTimeoutMs = options.clientBodyTimeoutMs ?? d.clientBodyTimeoutMs;
     this.forwardedProto = options.forwardedProto ?? 'http';
     this.health = options.health ?? new ReplicaHealth();
@@ -134,16 +126,12 @@ export class ProxyHandler {
   }
 
   /**
-   * Talks to replicas through undici pools instead of UpstreamPool (the
-   * `undici` and `reply-from` engines). undici is passed in, not imported,
-   * so the default data plane does not load it. Call before any traffic.
+   * Talks to replicas through pools made by `factory` instead of
+   * UpstreamPool (the `undici` and `reply-from` engines: an engine module is
+   * imported only when asked for). Call before any traffic.
    */
-  useUndici(PoolClass: typeof Pool): void {
-    this.#undici = PoolClass;
-  }
-
-  get usingUndici(): boolean {
-    return this.#undici !== undefined;
+  useUpstreams(factory: UpstreamFactory): void {
+    this.#pools.use(factory);
   }
 
   /** The node request listener for proxied requests. */
@@ -324,46 +312,7 @@ export class ProxyHandler {
 
   /** The keep-alive pool for a replica address, created on first use. */
   pool(address: string): Upstream {
-    let pool = this.#pools.get(address);
-    if (pool === undefined) {
-      pool = this.#undici ? this.#newUndiciPool(address) : this.#newPool(address);
-      this.#pools.set(address, pool);
-    }
-    return pool;
-  }
-
-  /** The undici pool for a replica address (after useUndici). */
-  undiciPool(address: string): Pool {
-    if (!this.#undici) throw new Error('the proxy is not using undici');
-    return this.pool(address) as unknown as Pool;
-  }
-
-  #newPool(address: string): UpstreamPool {
-    const colon = address.lastIndexOf(':');
-    let host = address.slice(0, colon);
-    if (host.startsWith('[')) host = host.slice(1, -1);
-    return new UpstreamPool({
-      host,
-      port: Number(address.slice(colon + 1)),
-      connections: this.#connections,
-      connectTimeoutMs: this.#connectTimeoutMs,
-      headersTimeoutMs: this.timeoutMs,
-      bodyTimeoutMs: this.timeoutMs,
-      idleTimeoutMs: PROXY_DEFAULTS.upstreamIdleTimeoutMs,
-      queueTimeoutMs: this.#queueTimeoutMs,
-      maxHeadBytes: PROXY_DEFAULTS.maxResponseHeadBytes,
-    });
-  }
-
-  #newUndiciPool(address: string): Upstream {
-    return new this.#undici!(`http://${address}`, {
-      connections: this.#connections,
-      pipelining: 1,
-      keepAliveTimeout: PROXY_DEFAULTS.upstreamIdleTimeoutMs,
-      connect: { timeout: this.#connectTimeoutMs },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    }) as unknown as Upstream;
+    return this.#pools.get(address);
   }
 
   /**
@@ -371,15 +320,8 @@ export class ProxyHandler {
    * ring (gracefully: requests already sent there finish).
    */
   syncPools(view: RingView): void {
-    if (this.#closed) return;
-    const live = new Set(view.members.map((m) => m.address));
     this.health.retain(new Set(view.members.map((m) => m.hostname)));
-    for (const address of live) this.pool(address);
-    for (const [address, pool] of this.#pools) {
-      if (live.has(address)) continue;
-      this.#pools.delete(address);
-      pool.close().catch(() => pool.destroy());
-    }
+    this.#pools.sync(new Set(view.members.map((m) => m.address)));
   }
 
   reportFailure(member: RingMember, reason: string): void {
@@ -392,31 +334,16 @@ export class ProxyHandler {
 
   /** Closes every pool: graceful for `graceMs`, then destroyed. Idempotent. */
   async close(graceMs = 2_000): Promise<void> {
-    this.#closed = true;
     this.health.close();
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(
-      pools.map(async (pool) => {
-        let timer: NodeJS.Timeout | undefined;
-        const forced = new Promise<void>((resolve) => {
-          timer = setTimeout(() => void pool.destroy().then(resolve, resolve), graceMs);
-          timer.unref();
-        });
-        await Promise.race([pool.close().catch(() => pool.destroy()), forced]);
-        clearTimeout(timer);
-      }),
-    );
+    await this.#pools.close(graceMs);
   }
 }
 
 /**
- * One proxied request, possibly over several attempts. It is its own
- * handler for UpstreamPool and for undici's dispatch (the legacy callback
- * shape, which undici's HTTP/1 client calls directly, without an adapter
- * that parses headers into an object).
+ * One proxied request, possibly over several attempts: the UpstreamHandler
+ * of each attempt (an engine other than the builtin one adapts it).
  */
-class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
+class Exchange implements UpstreamHandler {
   readonly #proxy: ProxyHandler;
   readonly #req: IncomingMessage;
   readonly #res: TrackedResponse;
@@ -530,7 +457,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
     };
     try {
       const pool = this.#proxy.pool(this.#member.address);
-      pool.dispatch(this.#proxy.usingUndici ? undiciRequest(request) : request, this);
+      pool.dispatch(request, this);
     } catch (err) {
       // Invalid header value or method: the client's fault, caught synchronously.
       this.#settleUpstream();
@@ -545,16 +472,10 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
   }
 
   /**
-   * From UpstreamPool: latin1 strings, end-to-end headers only, and `head`
-   * with the framing the parser decided; from undici: Buffers, all headers.
+   * End-to-end headers as latin1 strings; from UpstreamPool also `head`,
+   * with the framing its parser decided.
    */
-  onHeaders(
-    status: number,
-    raw: (Buffer | string)[],
-    resume: () => void,
-    statusText: string,
-    head?: ResponseHead,
-  ): boolean {
+  onHeaders(status: number, raw: string[], resume: () => void, statusText: string, head?: ResponseHead): boolean {
     if (status < 200) return true;
     this.#resume = resume;
     if (status === 404) {
@@ -565,7 +486,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamHandler {
       this.#respond(400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
       return true;
     }
-    const headers = head !== undefined ? framed(head, this.#req.method!) : endToEnd(raw);
+    const headers = head !== undefined ? framed(head, this.#req.method!) : raw;
     this.#status = status;
     try {
       if (statusText) this.#res.writeHead(status, statusText, headers);
@@ -709,30 +630,6 @@ function framed(head: ResponseHead, method: string): string[] {
       headers.push('content-length', String(head.contentLength));
   }
   return headers;
-}
-
-/** undici's raw headers (Buffers, all of them) less the hop-by-hop ones. */
-function endToEnd(raw: (Buffer | string)[]): string[] {
-  const headers: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
-    if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) continue;
-    headers.push(name, raw[i + 1].toString('latin1'));
-  }
-  return headers;
-}
-
-/** The same request for undici, which takes the framing from a content-length header and one body. */
-function undiciRequest(request: UpstreamRequest): UpstreamRequest {
-  const { body, stream, length } = request;
-  if (stream === null || stream === undefined) return request;
-  const headers =
-    length !== undefined && length >= 0 ? [...request.headers, 'content-length', String(length)] : request.headers;
-  async function* whole(): AsyncGenerator<Buffer> {
-    if (body !== null && body.length > 0) yield body;
-    for await (const chunk of stream!) yield chunk as Buffer;
-  }
-  return { ...request, headers, body: whole() as unknown as Readable as unknown as Buffer, stream: null };
 }
 
 /**

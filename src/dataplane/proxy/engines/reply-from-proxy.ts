@@ -10,6 +10,7 @@ import { classicErrorHandler } from '../../http/classic-errors.js';
 import type { UpstreamStats } from '../../observability/data-plane-metrics.js';
 import { isHopByHop } from '../../http/hop-by-hop.js';
 import { readBody, type ProxyHandler } from '../proxy-handler.js';
+import { undiciPoolOf } from './undici-upstream.js';
 
 /** What one proxied request carries between reply-from's hooks. */
 interface Attempt {
@@ -75,7 +76,7 @@ export class ReplyFromProxy {
       request: (
         options: Dispatcher.RequestOptions & { origin: string },
         callback: (err: Error | null, data?: Dispatcher.ResponseData) => void,
-      ) => proxy.undiciPool(options.origin.slice(7 /* 'http://' */)).request(options, callback as never),
+      ) => undiciPoolOf(proxy.pool(options.origin.slice(7 /* 'http://' */))).request(options, callback as never),
     };
     app.register(replyFrom, { undici: dispatcher as never, disableRequestLogging: true });
     app.decorateRequest('ringlb', null);
