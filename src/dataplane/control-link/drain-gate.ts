@@ -1,4 +1,5 @@
 import type { UpstreamStats } from '../observability/data-plane-metrics.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
 
 /**
@@ -7,7 +8,6 @@ import type { RingView } from '../core/ring-view.js';
  * plane's wait for acknowledgements (15 s), so a slow request delays the
  * replica's stop instead of being cut by it.
  */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const POLL_MS = 10;
 
 /** Requests in flight to replicas that are not members of `view`. */
@@ -25,7 +25,7 @@ export function inflightOutside(view: RingView, upstreams: Iterable<UpstreamStat
 export function drained(
   view: RingView,
   upstreams: () => Iterable<UpstreamStats>,
-  timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS,
+  timeoutMs = DATAPLANE_DEFAULTS.drainTimeoutMs,
 ): Promise<boolean> {
   if (inflightOutside(view, upstreams()) === 0) return Promise.resolve(true);
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { classicFailure } from '../../shared/errors.js';
+import { refusals } from './refusals.js';
 
 /** The status a request node's parser refused gets, by parser error code; anything else is 400. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -26,10 +28,10 @@ export function classicClientError(err: Error & { code?: string; reason?: string
   }
   const status = STATUS_BY_CODE[err.code ?? ''] ?? 400;
   // llhttp's reason is fixed text from the parser, never the client's bytes.
-  const reason = status === 408 ? 'the request head was not received in time' : (err.reason ?? 'malformed request');
-  const body = JSON.stringify({ message: `<Error> ${reason}`, status: 'failure' });
+  const refusal = status === 408 ? refusals.headTimeout : refusals.malformed(status, err.reason ?? 'malformed request');
+  const body = JSON.stringify(classicFailure(refusal.message));
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

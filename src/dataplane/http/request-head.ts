@@ -1,4 +1,5 @@
 import { connectionListed, dropNamed, HOP_BY_HOP, HOP_LENGTHS } from './hop-by-hop.js';
+import { type Refusal, refusals } from './refusals.js';
 
 /** What the replica is sent, from what node's request parser accepted. */
 export interface UpstreamHead {
@@ -10,12 +11,6 @@ export interface UpstreamHead {
   contentLength: number;
   /** The client sent `Transfer-Encoding: chunked` (node has decoded it). */
   chunked: boolean;
-}
-
-/** The request cannot be forwarded: answer `status` with `message`. */
-export interface HeadRefusal {
-  status: number;
-  message: string;
 }
 
 /**
@@ -45,12 +40,12 @@ export function upstreamHead(
   fallbackHost: string,
   /** The traffic port's scheme, sent as X-Forwarded-Proto when the client sent none. */
   scheme: 'http' | 'https' = 'http',
-): UpstreamHead | HeadRefusal {
+): UpstreamHead | Refusal {
   let path = url;
   let authority: string | undefined;
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     const absolute = absoluteForm(url);
-    if (absolute === undefined) return { status: 400, message: `<Error> cannot proxy request target '${url}'` };
+    if (absolute === undefined) return refusals.badTarget(url);
     ({ path, authority } = absolute);
   }
   const out: string[] = [];
@@ -65,15 +60,14 @@ export function upstreamHead(
     const len = name.length;
     if (len === 4) {
       if (name.toLowerCase() === 'host') {
-        if (++hosts > 1) return { status: 400, message: '<Error> more than one Host header' };
+        if (++hosts > 1) return refusals.duplicateHost;
         if (authority !== undefined) continue;
       }
     } else if (HOP_LENGTHS.has(len) || len === 14 || len === 15) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
         if (lower === 'transfer-encoding') {
-          if (chunked || raw[i + 1].trim().toLowerCase() !== 'chunked')
-            return { status: 501, message: `<Error> transfer coding '${raw[i + 1]}' is not supported` };
+          if (chunked || raw[i + 1].trim().toLowerCase() !== 'chunked') return refusals.unsupportedCoding(raw[i + 1]);
           chunked = true;
         } else if (lower === 'connection') {
           listed = connectionListed(raw[i + 1], listed);

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { PROXY_DEFAULTS } from '../core/defaults.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 
 /**
  * The client-side timeouts of the traffic server, like nginx's: the whole
@@ -10,7 +10,7 @@ import { PROXY_DEFAULTS } from '../core/defaults.js';
  */
 export function applyClientTimeouts(
   server: http.Server,
-  headerTimeoutMs: number = PROXY_DEFAULTS.clientHeaderTimeoutMs,
+  headerTimeoutMs: number = DATAPLANE_DEFAULTS.clientHeaderTimeoutMs,
 ): void {
   server.requestTimeout = 0;
   server.headersTimeout = headerTimeoutMs;

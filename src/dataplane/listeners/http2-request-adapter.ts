@@ -1,4 +1,5 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { type Refusal, refusals } from '../http/refusals.js';
 
 /**
  * Turns an HTTP/2 request (node's compatibility API) into what the HTTP/1.1
@@ -20,7 +21,7 @@ import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:h
  *
  * Returns an error message when the request is malformed, else undefined.
  */
-export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): string | undefined {
+export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): Refusal | undefined {
   const raw = req.rawHeaders;
   const out: string[] = [];
   let authority: string | undefined;
@@ -42,7 +43,7 @@ export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerRespo
     }
   }
   if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
-    return `<Error> malformed HTTP/2 request: Host '${host}' differs from :authority '${authority}'`;
+    return refusals.authorityMismatch(host, authority);
   const target = authority ?? host;
   if (target !== undefined) out.push('host', target);
   if (cookies) out.push('cookie', cookies.join('; '));

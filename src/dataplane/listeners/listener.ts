@@ -10,11 +10,8 @@ import {
 } from './certificate-store.js';
 import { adaptHttp2Request } from './http2-request-adapter.js';
 import { sendFailure } from '../http/send-failure.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 
-/** Concurrent HTTP/2 streams per connection, as nginx's http2_max_concurrent_streams. */
-export const DEFAULT_MAX_CONCURRENT_STREAMS = 128;
-/** An HTTP/2 connection with no stream for this long is closed (GOAWAY), like HTTP/1.1 keep-alive. */
-const H2_IDLE_TIMEOUT_MS = 65_000;
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4), which h2c with prior knowledge starts with. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -59,7 +56,7 @@ export class TrafficListener {
 
   constructor(options: TrafficListenerOptions, handler: Handler) {
     this.#log = options.log ?? silentLogger;
-    const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS };
+    const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DATAPLANE_DEFAULTS.maxConcurrentStreams };
     if (options.tls) {
       this.scheme = 'https';
       this.#store = new CertificateStore({ pairs: options.tls.pairs, log: this.#log.child('tls') });
@@ -133,7 +130,8 @@ export class TrafficListener {
     server.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
-      session.setTimeout(H2_IDLE_TIMEOUT_MS, () => session.close());
+      // An HTTP/2 connection with no stream for this long is closed (GOAWAY), like HTTP/1.1 keep-alive.
+      session.setTimeout(DATAPLANE_DEFAULTS.clientIdleTimeoutMs, () => session.close());
     });
     // A client's protocol error ends its session; it is not the data plane's error.
     server.on('sessionError', (err) => this.#log.debug('HTTP/2 session error', { reason: err.message }));
@@ -146,7 +144,7 @@ function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http
     if (req.httpVersionMajor === 2) {
       const malformed = adaptHttp2Request(req, res);
       if (malformed !== undefined) {
-        sendFailure(res as unknown as http.ServerResponse, 400, malformed);
+        sendFailure(res as unknown as http.ServerResponse, malformed);
         return;
       }
     }

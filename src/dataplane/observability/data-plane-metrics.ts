@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { PROXY_DEFAULTS } from '../core/defaults.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { StatsHistory, type ReplicaHistory } from './stats-history.js';
 
 /** Latency histogram buckets, seconds (Prometheus `le`). */
@@ -109,12 +109,12 @@ export class UpstreamStats {
 
   /**
    * Health as this data plane saw it: down for a while after a refused
-   * connection, until it answers again; after ejectForMs (PROXY_DEFAULTS) one request may
+   * connection, until it answers again; after ejectForMs (DATAPLANE_DEFAULTS) one request may
    * probe it.
    */
   up(now: number): boolean {
     const since = this.downSince;
-    return since === 0 || now - since >= PROXY_DEFAULTS.ejectForMs;
+    return since === 0 || now - since >= DATAPLANE_DEFAULTS.ejectForMs;
   }
 }
 

@@ -1,6 +1,6 @@
-import { PROXY_DEFAULTS } from '../core/defaults.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 
-const EJECT_FOR_MS = PROXY_DEFAULTS.ejectForMs;
+const EJECT_FOR_MS = DATAPLANE_DEFAULTS.ejectForMs;
 
 /** One replica as this data plane sees it. Mutated only by ReplicaHealth. */
 export class ReplicaState {

@@ -6,10 +6,10 @@ import type { RingMember } from '../../ring/index.js';
 import { classicFailure } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
-import type { ProxyHandler } from './proxy-handler.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
+import { type Refusal, refusals } from '../http/refusals.js';
+import type { Router } from './router.js';
 
-/** Like nginx's proxy_read_timeout: a tunnel with no byte either way for this long is closed. */
-export const DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 60_000;
 /** The protocols ringlb tunnels (Upgrade tokens, lower case). h2c and others are refused. */
 const TUNNELLED = new Set(['websocket']);
 /** A replica's refusal (non-101 response) is forwarded up to this size; larger ones become 502. */
@@ -19,25 +19,26 @@ const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 export interface UpgradeTunnelOptions {
   /** Ring lookup, routing key, failover and failure reports: the same as for requests. */
-  proxy: ProxyHandler;
+  router: Router;
+  /** Max wait for the replica's answer to the upgrade request, as for requests (DATAPLANE_DEFAULTS). */
+  upstreamTimeoutMs?: number;
   /** Where the tunnel gauges are registered (the admin /metrics registry). */
   registry: Registry;
-  /** Default DEFAULT_TUNNEL_IDLE_TIMEOUT_MS. */
+  /** Default DATAPLANE_DEFAULTS.tunnelIdleTimeoutMs. */
   idleTimeoutMs?: number;
-  /** Default 2 s, as for requests. */
+  /** Default DATAPLANE_DEFAULTS.connectTimeoutMs, as for requests. */
   connectTimeoutMs?: number;
   log?: Logger;
 }
 
 /** Why an upgrade request is refused before any replica sees it, or undefined when it may be tunnelled. */
-export function upgradeRefusal(req: IncomingMessage): { status: number; message: string } | undefined {
-  if (req.method !== 'GET') return { status: 400, message: '<Error> an upgrade is only tunnelled for GET requests' };
-  if (req.httpVersion !== '1.1') return { status: 400, message: '<Error> an upgrade needs HTTP/1.1' };
+export function upgradeRefusal(req: IncomingMessage): Refusal | undefined {
+  if (req.method !== 'GET') return refusals.upgradeNotGet;
+  if (req.httpVersion !== '1.1') return refusals.upgradeNotHttp11;
   const upgrade = req.headers.upgrade ?? '';
-  if (!TUNNELLED.has(upgrade.trim().toLowerCase()))
-    return { status: 400, message: `<Error> only WebSocket upgrades are tunnelled, not '${upgrade.slice(0, 64)}'` };
+  if (!TUNNELLED.has(upgrade.trim().toLowerCase())) return refusals.upgradeNotWebSocket(upgrade);
   if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0')
-    return { status: 400, message: '<Error> an upgrade request cannot have a body' };
+    return refusals.upgradeWithBody;
   return undefined;
 }
 
@@ -96,7 +97,8 @@ export function upgradeHeaders(req: IncomingMessage, member: RingMember): string
  * to the new owner of its key.
  */
 export class UpgradeTunnel {
-  readonly #proxy: ProxyHandler;
+  readonly #router: Router;
+  readonly #upstreamTimeoutMs: number;
   readonly #idleMs: number;
   readonly #connectMs: number;
   readonly #log: Logger;
@@ -107,9 +109,10 @@ export class UpgradeTunnel {
   #closed = false;
 
   constructor(options: UpgradeTunnelOptions) {
-    this.#proxy = options.proxy;
-    this.#idleMs = options.idleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
-    this.#connectMs = options.connectTimeoutMs ?? 2_000;
+    this.#router = options.router;
+    this.#upstreamTimeoutMs = options.upstreamTimeoutMs ?? DATAPLANE_DEFAULTS.upstreamTimeoutMs;
+    this.#idleMs = options.idleTimeoutMs ?? DATAPLANE_DEFAULTS.tunnelIdleTimeoutMs;
+    this.#connectMs = options.connectTimeoutMs ?? DATAPLANE_DEFAULTS.connectTimeoutMs;
     this.#log = options.log ?? silentLogger;
     const active = () => this.#active;
     new Gauge({
@@ -147,10 +150,7 @@ export class UpgradeTunnel {
 
   readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {
     socket.on('error', () => undefined);
-    respond(socket, 405, '<Error> CONNECT is not supported: ringlb is a reverse proxy, not a forward proxy', [
-      'Allow',
-      ALLOW,
-    ]);
+    respond(socket, refusals.connectNotSupported, ['Allow', ALLOW]);
   };
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -161,21 +161,21 @@ export class UpgradeTunnel {
     }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
-    const view = this.#proxy.view;
-    const refusal = this.#proxy.refusal(req.url ?? '', view) ?? upgradeRefusal(req);
+    const view = this.#router.view;
+    const refusal = this.#router.refusal(req.url ?? '', view) ?? upgradeRefusal(req);
     if (refusal) {
-      respond(socket, refusal.status, refusal.message);
+      respond(socket, refusal);
       return;
     }
     try {
-      const key = this.#proxy.keyOf(req);
-      const member = this.#proxy.pick(view!, key);
+      const key = this.#router.keyOf(req);
+      const member = this.#router.pick(view!, key);
       this.#attempt(req, socket, head, key, member, [member.hostname]);
     } catch (err) {
       // An event handler must not throw (it would take the process down): e.g.
       // a request head node's client will not write again.
       this.#log.debug('cannot tunnel upgrade', { error: (err as Error).message });
-      respond(socket, 400, '<Error> cannot forward this upgrade request');
+      respond(socket, refusals.upgradeUnforwardable);
     }
   };
 
@@ -200,7 +200,7 @@ export class UpgradeTunnel {
         upstream.setTimeout(this.#connectMs);
         upstream.once('connect', () => {
           connected = true;
-          upstream.setTimeout(this.#proxy.timeoutMs);
+          upstream.setTimeout(this.#upstreamTimeoutMs);
         });
         upstream.on('timeout', () =>
           outgoing.destroy(
@@ -216,8 +216,8 @@ export class UpgradeTunnel {
       socket.off('close', abort);
       if (socket.destroyed) return;
       const refused = err.code === 'ECONNREFUSED' || err.code === 'ETIMEDOUT';
-      if (refused) this.#proxy.reportFailure(member, 'connection refused');
-      const next = refused && tried.length <= this.#proxy.retries ? this.#proxy.next(key, tried) : undefined;
+      if (refused) this.#router.reportFailure(member, 'connection refused');
+      const next = refused && tried.length <= this.#router.retries ? this.#router.next(key, tried) : undefined;
       if (next) {
         tried.push(next.hostname);
         this.#attempt(req, socket, head, key, next, tried);
@@ -225,7 +225,7 @@ export class UpgradeTunnel {
       }
       const timedOut = err.code === 'ESOCKETTIMEDOUT';
       const what = refused ? (err.code === 'ETIMEDOUT' ? 'connect timeout' : 'connection refused') : err.message;
-      respond(socket, timedOut ? 504 : 502, `<Error> replica '${member.hostname}' failed: ${what}`);
+      respond(socket, refusals.replicaFailed(timedOut ? 504 : 502, member.hostname, what));
     });
     outgoing.on('response', (res) => {
       socket.off('close', abort);
@@ -235,7 +235,7 @@ export class UpgradeTunnel {
       socket.off('close', abort);
       if ((res.headers.upgrade ?? '').trim().toLowerCase() !== req.headers.upgrade!.trim().toLowerCase()) {
         up.destroy();
-        respond(socket, 502, `<Error> replica '${member.hostname}' switched to another protocol`);
+        respond(socket, refusals.upgradeOtherProtocol(member.hostname));
         return;
       }
       this.#open(socket, head, up, upHead, res);
@@ -292,15 +292,14 @@ export class UpgradeTunnel {
       size += chunk.length;
       if (size > MAX_REFUSAL_BODY) {
         res.destroy();
-        respond(socket, 502, `<Error> replica '${member.hostname}' refused the upgrade with an oversized response`);
+        respond(socket, refusals.upgradeOversizedRefusal(member.hostname));
       } else chunks.push(chunk);
     });
-    res.on('error', () => respond(socket, 502, `<Error> replica '${member.hostname}' failed: broken response`));
+    res.on('error', () => respond(socket, refusals.replicaFailed(502, member.hostname, 'broken response')));
     res.on('end', () => {
       const status = res.statusCode ?? 502;
       if (status === 404) {
-        const path = (req.url ?? '').split('?', 1)[0];
-        respond(socket, 400, `<Error> '${path}' endpoint does not exist in server replicas`);
+        respond(socket, refusals.unknownEndpoint(req.url ?? ''));
         return;
       }
       const headers: string[] = [];
@@ -315,9 +314,9 @@ export class UpgradeTunnel {
 }
 
 /** A classic JSON failure on a raw socket, then close. */
-function respond(socket: Duplex, status: number, message: string, headers: string[] = []): void {
-  const body = Buffer.from(JSON.stringify(classicFailure(message)));
-  writeResponse(socket, status, ['Content-Type', 'application/json; charset=utf-8', ...headers], body);
+function respond(socket: Duplex, refusal: Refusal, headers: string[] = []): void {
+  const body = Buffer.from(JSON.stringify(classicFailure(refusal.message)));
+  writeResponse(socket, refusal.status, ['Content-Type', 'application/json; charset=utf-8', ...headers], body);
 }
 
 /** One complete response framed by ringlb (Content-Length, Connection: close), then the connection ends. */

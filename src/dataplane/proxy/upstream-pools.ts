@@ -36,6 +36,11 @@ export class UpstreamPools {
     this.#settings = settings;
   }
 
+  /** close() was called: no pool opens any more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Makes the pools with `factory` instead of UpstreamPool (another engine). Call before any traffic. */
   use(factory: UpstreamFactory): void {
     this.#factory = factory;

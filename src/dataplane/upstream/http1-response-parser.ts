@@ -1,3 +1,4 @@
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { connectionListed, dropNamed, HOP_BY_HOP, HOP_LENGTHS } from '../http/hop-by-hop.js';
 
 /**
@@ -54,8 +55,6 @@ export class ResponseParseError extends Error {
   override readonly name = 'ResponseParseError';
 }
 
-/** Default largest response head (status line and fields), as nginx's proxy_buffer_size order of magnitude. */
-export const MAX_HEAD_BYTES = 64 * 1024;
 /** The largest chunk-size line or trailer section accepted. */
 const MAX_LINE_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -129,7 +128,7 @@ export class Http1ResponseParser {
    */
   trailers = false;
 
-  constructor(sink: ResponseSink, maxHeadBytes = MAX_HEAD_BYTES) {
+  constructor(sink: ResponseSink, maxHeadBytes = DATAPLANE_DEFAULTS.maxResponseHeadBytes) {
     this.#sink = sink;
     this.#maxHead = maxHeadBytes;
   }

@@ -6,6 +6,7 @@ import {
   notify,
   upstreamError,
 } from './upstream-connection.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { UpstreamCode } from './upstream-errors.js';
 
 export type { UpstreamHandler, UpstreamRequest } from './upstream-connection.js';
@@ -24,7 +25,7 @@ export interface UpstreamPoolOptions {
   idleTimeoutMs: number;
   /** Longest wait for a free connection; then the request fails with QUEUE_TIMEOUT (503, tried elsewhere). */
   queueTimeoutMs?: number;
-  /** Largest response head accepted (default MAX_HEAD_BYTES). */
+  /** Largest response head accepted (default DATAPLANE_DEFAULTS.maxResponseHeadBytes). */
   maxHeadBytes?: number;
 }
 
@@ -33,9 +34,6 @@ interface Waiting {
   handler: UpstreamHandler;
   since: number;
 }
-
-/** Default wait for a free connection to a replica (HAProxy's `timeout queue` defaults to its connect timeout). */
-export const DEFAULT_QUEUE_TIMEOUT_MS = 5_000;
 
 /**
  * Keep-alive connections to one replica: at most `connections`, idle ones
@@ -62,7 +60,7 @@ export class UpstreamPool implements ConnectionOwner {
 
   constructor(options: UpstreamPoolOptions) {
     this.#options = options;
-    this.#queueTimeoutMs = options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
+    this.#queueTimeoutMs = options.queueTimeoutMs ?? DATAPLANE_DEFAULTS.queueTimeoutMs;
   }
 
   get options(): UpstreamPoolOptions {

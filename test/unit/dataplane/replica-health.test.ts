@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DataPlaneMetrics } from '../../../src/dataplane/observability/data-plane-metrics.js';
-import { PROXY_DEFAULTS } from '../../../src/dataplane/core/defaults.js';
+import { DATAPLANE_DEFAULTS } from '../../../src/dataplane/core/defaults.js';
 import { ReplicaHealth } from '../../../src/dataplane/proxy/replica-health.js';
 import { ReplicaPicker } from '../../../src/dataplane/proxy/replica-picker.js';
 import { fixedRing } from '../../helpers/proxy-harness.js';
 
-const EJECT_FOR_MS = PROXY_DEFAULTS.ejectForMs;
+const EJECT_FOR_MS = DATAPLANE_DEFAULTS.ejectForMs;
 
 test('replica health: ejection on refusal, back on an answer or after EJECT_FOR_MS, with change events', (t) => {
   const health = new ReplicaHealth();

@@ -3,32 +3,28 @@ import { performance } from 'node:perf_hooks';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
-import type { RingMember } from '../../../ring/index.js';
 import { classicFailure } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logger.js';
 import { classicErrorHandler } from '../../http/classic-errors.js';
-import type { UpstreamStats } from '../../observability/data-plane-metrics.js';
 import { isHopByHop } from '../../http/hop-by-hop.js';
-import { readBody, type ProxyHandler } from '../proxy-handler.js';
+import { type Refusal, refusals } from '../../http/refusals.js';
+import type { ProxyHandler } from '../proxy-handler.js';
+import { readBody } from '../request-body.js';
+import type { Attempt, Router } from '../router.js';
 import { undiciPoolOf } from './undici-upstream.js';
 
-/** What one proxied request carries between reply-from's hooks. */
-interface Attempt {
-  readonly key: number;
+/** What one proxied request carries between reply-from's hooks: the router's attempt and more. */
+interface ReplyFromAttempt extends Attempt {
   readonly start: number;
-  member: RingMember;
   origin: string;
-  stats: UpstreamStats;
-  tried: string[] | undefined;
   /** A buffered body that a retry can resend; null when streamed or absent. */
   body: Buffer | null;
-  replayable: boolean;
   settled: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    ringlb: Attempt | null;
+    ringlb: ReplyFromAttempt | null;
   }
 }
 
@@ -51,9 +47,11 @@ declare module 'fastify' {
 export class ReplyFromProxy {
   readonly #app: FastifyInstance;
   readonly #proxy: ProxyHandler;
+  readonly #router: Router;
 
   constructor(proxy: ProxyHandler, log: Logger) {
     this.#proxy = proxy;
+    const router = (this.#router = proxy.router);
     const app = Fastify({ logger: false });
     this.#app = app;
     app.setErrorHandler(classicErrorHandler(log));
@@ -103,9 +101,7 @@ export class ReplyFromProxy {
         // The classic contract: an unknown path is the client's mistake (400).
         res.stream.resume();
         for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-        const url = request.url;
-        const q = url.indexOf('?');
-        this.#fail(reply, 400, `<Error> '${q < 0 ? url : url.slice(0, q)}' endpoint does not exist in server replicas`);
+        this.#fail(reply, refusals.unknownEndpoint(request.url));
       },
       onError: (reply: FastifyReply, { error }: { error: Error }): void => this.#onError(reply, error, hooks),
       // reply-from would retry a replica's 503 up to 10 times; ringlb passes it on.
@@ -113,23 +109,25 @@ export class ReplyFromProxy {
     };
 
     app.all('/*', (request, reply) => {
-      const view = proxy.view;
-      const refusal = proxy.refusal(request.url, view);
+      const view = router.view;
+      const refusal = router.refusal(request.url, view);
       if (refusal !== undefined) {
         proxy.metrics.local.record(refusal.status, 0);
-        this.#fail(reply, refusal.status, refusal.message);
+        this.#fail(reply, refusal);
         return;
       }
-      const key = proxy.keyOf(request.raw);
-      const member = proxy.pick(view!, key);
+      const key = router.keyOf(request.raw);
+      const member = router.pick(view!, key);
       const body = Buffer.isBuffer(request.body) ? request.body : null;
-      const attempt: Attempt = {
+      const attempt: ReplyFromAttempt = {
         key,
+        method: request.method,
         start: performance.now(),
         member,
         origin: `http://${member.address}`,
         stats: proxy.metrics.upstream(member.hostname),
-        tried: undefined,
+        tried: [member.hostname],
+        resentFresh: false,
         body,
         replayable: request.body === undefined || body !== null,
         settled: false,
@@ -148,12 +146,9 @@ export class ReplyFromProxy {
     // Only a request target that is not a path (`*`, absolute form) misses the route; this
     // comparison engine does not rewrite absolute-form targets as the builtin one does.
     app.setNotFoundHandler((request, reply) => {
-      const refusal = proxy.refusal(request.url, proxy.view) ?? {
-        status: 400,
-        message: `<Error> cannot proxy request target '${request.url}'`,
-      };
+      const refusal = router.refusal(request.url, router.view) ?? refusals.badTarget(request.url);
       proxy.metrics.local.record(refusal.status, 0);
-      this.#fail(reply, refusal.status, refusal.message);
+      this.#fail(reply, refusal);
     });
   }
 
@@ -171,7 +166,7 @@ export class ReplyFromProxy {
     return this.#app.close();
   }
 
-  #send(reply: FastifyReply, attempt: Attempt, hooks: object): void {
+  #send(reply: FastifyReply, attempt: ReplyFromAttempt, hooks: object): void {
     this.#proxy.health.acquire(this.#proxy.health.state(attempt.member.hostname));
     attempt.settled = false;
     const body = attempt.body;
@@ -193,37 +188,23 @@ export class ReplyFromProxy {
     if (reply.request.raw.destroyed) return;
     const cause = (error as { cause?: { code?: string } }).cause;
     const code = cause?.code ?? (error as { code?: string }).code ?? '';
-    const member = attempt.member;
-    const tried = (attempt.tried ??= [member.hostname]);
     // undici does not say whether its connection was reused: no fresh-connection resend here.
-    const next = this.#proxy.failover(
-      { code },
-      reply.request.method,
-      attempt.replayable,
-      attempt.key,
-      member,
-      attempt.stats,
-      tried,
-    );
-    if (next !== undefined && next !== 'fresh') {
-      attempt.member = next;
-      attempt.origin = `http://${next.address}`;
-      attempt.stats = this.#proxy.metrics.upstream(next.hostname);
+    if (this.#router.failover(attempt, { code }) === 'next') {
+      attempt.origin = `http://${attempt.member.address}`;
       this.#send(reply, attempt, hooks);
       return;
     }
-    const failure = this.#proxy.failure(code, (cause as Error | undefined) ?? error, member, tried.length);
-    this.#fail(reply, failure.status, failure.message);
+    this.#fail(reply, this.#router.failure(code, (cause as Error | undefined) ?? error, attempt));
   }
 
-  #settle(attempt: Attempt): void {
+  #settle(attempt: ReplyFromAttempt): void {
     if (attempt.settled) return;
     attempt.settled = true;
     this.#proxy.health.release(this.#proxy.health.state(attempt.member.hostname));
   }
 
-  #fail(reply: FastifyReply, status: number, message: string): void {
-    void reply.code(status).type('application/json; charset=utf-8').send(classicFailure(message));
+  #fail(reply: FastifyReply, refusal: Refusal): void {
+    void reply.code(refusal.status).type('application/json; charset=utf-8').send(classicFailure(refusal.message));
   }
 }
 
