@@ -74,7 +74,7 @@ export class ReplyFromProxy {
       request: (
         options: Dispatcher.RequestOptions & { origin: string },
         callback: (err: Error | null, data?: Dispatcher.ResponseData) => void,
-      ) => undiciPoolOf(proxy.pool(options.origin.slice(7 /* 'http://' */))).request(options, callback as never),
+      ) => undiciPoolOf(proxy.pool(options.origin.slice(7 /* 'http://' */))).request(options, callback),
     };
     app.register(replyFrom, { undici: dispatcher as never, disableRequestLogging: true });
     app.decorateRequest('ringlb', null);
