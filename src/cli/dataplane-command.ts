@@ -17,7 +17,7 @@ import {
   controlAddressOption,
 } from './security-config.js';
 
-export { parseRoutingKey } from '../dataplane/routing-key.js';
+export { parseRoutingKey } from '../dataplane/proxy/routing-key.js';
 
 /** How long to wait for the first ring before saying so in the log (serving 503 meanwhile). */
 const FIRST_RING_WARN_MS = 10_000;

@@ -8,7 +8,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { SeenHealthEvents } from '../dataplane/control-health-feed.js';
+import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
 import { ringChanges, type RingMembership } from '../ring/index.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';

@@ -1,12 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { registerAccessLogMetrics } from './access-log.js';
-import type { AdminServer } from './admin-server.js';
+import { registerAccessLogMetrics } from './observability/access-log.js';
+import type { AdminServer } from './admin/admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
-import type { DataPlaneMetrics, MetricsSnapshot } from './data-plane-metrics.js';
-import { RingSubscriber } from './ring-subscriber.js';
-import type { HistoryBucket } from './stats-history.js';
+import type { DataPlaneMetrics, MetricsSnapshot } from './observability/data-plane-metrics.js';
+import { RingSubscriber } from './control-link/ring-subscriber.js';
+import type { HistoryBucket } from './observability/stats-history.js';
 
 export interface DataPlaneClusterOptions extends DataPlaneOptions {
   /** Worker processes sharing the traffic port (≥ 2; one is just a DataPlane). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { test } from 'node:test';
-import { PROXY_ENGINES } from '../../src/dataplane/proxy-handler.js';
+import { PROXY_ENGINES } from '../../src/dataplane/proxy/proxy-handler.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
 import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';

@@ -9,7 +9,8 @@ import {
   type RingSnapshot,
   type WatchRingRequest,
 } from '../../src/gen/ringlb/v1/ringlb.js';
-import { RingSubscriber, type RingView } from '../../src/dataplane/ring-subscriber.js';
+import { RingSubscriber } from '../../src/dataplane/control-link/ring-subscriber.js';
+import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { buildRing } from '../../src/ring/index.js';
 import { RingBuilder } from '../../src/ring/ring-builder.js';
 import { eventually, freePort } from '../helpers/data-plane.js';

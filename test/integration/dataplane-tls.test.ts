@@ -11,7 +11,7 @@ import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DataPlane } from '../../src/dataplane/data-plane.js';
-import { TrafficListener } from '../../src/dataplane/listener.js';
+import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { eventually, httpRequest, startDataPlane } from '../helpers/data-plane.js';

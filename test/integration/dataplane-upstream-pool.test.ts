@@ -3,15 +3,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { HOP_BY_HOP } from '../../src/dataplane/hop-by-hop.js';
+import { HOP_BY_HOP } from '../../src/dataplane/http/hop-by-hop.js';
 import { rawUpstream } from '../helpers/proxy-harness.js';
-import { UpstreamCode } from '../../src/dataplane/upstream-errors.js';
+import { UpstreamCode } from '../../src/dataplane/upstream/upstream-errors.js';
 import {
   UpstreamPool,
   type UpstreamHandler,
   type UpstreamPoolOptions,
   type UpstreamRequest,
-} from '../../src/dataplane/upstream-pool.js';
+} from '../../src/dataplane/upstream/upstream-pool.js';
 
 interface Result {
   status: number;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
-import { routingKeyFunction } from '../../src/dataplane/routing-key.js';
+import { routingKeyFunction } from '../../src/dataplane/proxy/routing-key.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
