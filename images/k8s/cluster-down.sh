@@ -73,6 +73,14 @@ fi
 stop containerd
 stop kube-apiserver
 stop etcd
+# Container processes whose shim is gone (a killed run) are still in the
+# kubelet's cgroups: every process there is one of this cluster's.
+for procs in /sys/fs/cgroup/*/kubepods; do
+  [[ -d "$procs" ]] || continue
+  find "$procs" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r pid; do
+    kill -KILL "$pid" 2>/dev/null
+  done
+done
 # Anything else still running from the state folder (a shim, or a process whose
 # pid file is gone), found by that folder in its command line.
 leftover=()
