@@ -6,7 +6,6 @@ import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
-import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
 import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
@@ -152,13 +151,13 @@ export function controlOptions(listenFlag: string): Option[] {
       '--resync-interval <ms>',
       'list the runtime and reconcile this often even without events',
       'RINGLB_RESYNC_INTERVAL',
-      '5000',
+      String(d.resyncIntervalMs),
     ),
     opt(
       '--ack-timeout <ms>',
       'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
       'RINGLB_ACK_TIMEOUT',
-      String(DEFAULT_ACK_TIMEOUT_MS),
+      String(d.ackTimeoutMs),
     ),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
     ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
@@ -172,7 +171,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
     'a label of letters, digits, _ . -',
   );
-  const strategy = String(o.strategy ?? 'classic');
+  const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
   let policy: RingPolicy = { strategy, options, loadBound };
