@@ -12,6 +12,8 @@ import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
+import { INSTANCE_PATTERN } from '../runtime/replica-objects.js';
+import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
@@ -165,12 +167,7 @@ export function controlOptions(listenFlag: string): Option[] {
 }
 
 export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
-  const instance = reader.nonEmpty(
-    'instance',
-    o.instance,
-    /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
-    'a label of letters, digits, _ . -',
-  );
+  const instance = reader.nonEmpty('instance', o.instance, INSTANCE_PATTERN, 'a label of letters, digits, _ . -');
   const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
@@ -293,7 +290,7 @@ async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<R
 async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
   const { default: Dockerode } = await import('dockerode');
   const url = config.dockerHost;
-  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock' };
+  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket };
   if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
   const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
   return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };

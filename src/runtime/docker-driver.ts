@@ -5,6 +5,17 @@ import { engineCall } from './docker-call.js';
 import { PortPicker } from './port-picker.js';
 import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+import {
+  CONTAINER_NAME_PATTERN,
+  checkInstance,
+  DOCKER_LABELS,
+  ownsLabels,
+  replicaEnvLines,
+  replicaLabelFilters,
+  replicaLabels,
+  replicaObjectName,
+} from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface DockerDriverOptions {
   /** An engine client; by default one is made from socketPath (or DOCKER_HOST). */
@@ -38,30 +49,6 @@ export interface DockerDriverOptions {
   log?: Logger;
 }
 
-/** Label keys; together they let a restarted control plane adopt what it left running. */
-export const DOCKER_LABELS = Object.freeze({
-  managed: 'ringlb.managed',
-  instance: 'ringlb.instance',
-  serverId: 'ringlb.server-id',
-  hostname: 'ringlb.hostname',
-  port: 'ringlb.port',
-});
-
-/**
- * The engine object (container, swarm service) of a replica: the hostname,
- * lowercased (hostnames are case-insensitive DNS labels, engine names are
- * not), prefixed by the instance unless it is 'default'.
- */
-export function replicaObjectName(instance: string, hostname: string): string {
-  const label = hostname.toLowerCase();
-  return instance === 'default' ? label : `${instance}-${label}`;
-}
-
-const BRIDGE_PORT = 5000;
-/** Instance values become part of container names and label filters. */
-const INSTANCE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-/** Docker's own rule for container names. */
-const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const WATCHED_ACTIONS = ['die', 'oom', 'kill', 'stop', 'destroy'] as const;
 
 /**
@@ -94,30 +81,27 @@ export class DockerDriver implements ReplicaDriver {
   #closed = false;
 
   constructor(options: DockerDriverOptions = {}) {
-    const instance = options.instance ?? 'default';
-    if (!INSTANCE_PATTERN.test(instance)) {
-      throw RinglbError.invalidArgument(
-        `instance label '${instance}' must be letters, digits, '.', '_' or '-' (at most 63, not starting with a symbol)`,
-      );
-    }
-    const network = options.network ?? 'host';
+    const d = RUNTIME_DEFAULTS;
+    const instance = options.instance ?? d.instance;
+    checkInstance(instance);
+    const network = options.network ?? d.network;
     if (network !== 'host' && !CONTAINER_NAME_PATTERN.test(network)) {
       throw RinglbError.invalidArgument(`network '${network}' is not a valid Docker network name`);
     }
-    this.#engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+    this.#engine = options.socketPath ?? process.env.DOCKER_HOST ?? d.dockerSocket;
     this.#docker = options.docker ?? new Dockerode(options.socketPath ? { socketPath: options.socketPath } : undefined);
-    this.#image = options.image ?? 'ringlb/replica:latest';
+    this.#image = options.image ?? d.image;
     this.#network = network;
     this.#instance = instance;
-    this.#stopGraceMs = options.stopGraceMs ?? 5_000;
-    this.#callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.#stopGraceMs = options.stopGraceMs ?? d.stopGraceMs;
+    this.#callTimeoutMs = options.callTimeoutMs ?? d.callTimeoutMs;
     this.#faultHook = options.faultHook ?? false;
     this.#log = options.log ?? silentLogger;
   }
 
   /** The label filters that select this instance's containers (also for `docker ps --filter`). */
   get labelFilters(): string[] {
-    return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${this.#instance}`];
+    return replicaLabelFilters(this.#instance);
   }
 
   /** Pings the engine, checks the image exists, makes the bridge network if needed, then watches events. */
@@ -170,7 +154,7 @@ export class DockerDriver implements ReplicaDriver {
       );
     }
     const host = this.#network === 'host';
-    const port = host ? await this.#ports.pick() : BRIDGE_PORT;
+    const port = host ? await this.#ports.pick() : RUNTIME_DEFAULTS.replicaPort;
     const created = await this.#call(
       `create container '${name}'`,
       (abortSignal) =>
@@ -178,21 +162,9 @@ export class DockerDriver implements ReplicaDriver {
           name,
           Image: this.#image,
           Hostname: spec.hostname.toLowerCase(),
-          Env: [
-            `SERVER_ID=${spec.serverId}`,
-            `REPLICA_HOSTNAME=${spec.hostname}`,
-            `PORT=${port}`,
-            `HOST=${host ? '127.0.0.1' : '0.0.0.0'}`,
-            `RINGLB_FAULT_HOOK=${this.#faultHook ? '1' : '0'}`,
-          ],
-          Labels: {
-            [DOCKER_LABELS.managed]: 'true',
-            [DOCKER_LABELS.instance]: this.#instance,
-            [DOCKER_LABELS.serverId]: String(spec.serverId),
-            [DOCKER_LABELS.hostname]: spec.hostname,
-            [DOCKER_LABELS.port]: String(port),
-          },
-          ExposedPorts: host ? undefined : { [`${BRIDGE_PORT}/tcp`]: {} },
+          Env: replicaEnvLines(spec, { port, host: host ? '127.0.0.1' : '0.0.0.0' }, this.#faultHook),
+          Labels: replicaLabels(this.#instance, spec, port),
+          ExposedPorts: host ? undefined : { [`${port}/tcp`]: {} },
           StopSignal: 'SIGTERM',
           HostConfig: {
             NetworkMode: this.#network,
@@ -260,7 +232,7 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   #owns(labels: Record<string, string> | undefined): boolean {
-    return labels?.[DOCKER_LABELS.managed] === 'true' && labels[DOCKER_LABELS.instance] === this.#instance;
+    return ownsLabels(labels, this.#instance);
   }
 
   #toInstance(info: Dockerode.ContainerInspectInfo): ReplicaInstance | undefined {

@@ -1,11 +1,19 @@
 import Dockerode from 'dockerode';
+import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCaller } from './docker-call.js';
-import { DOCKER_LABELS, replicaObjectName } from './docker-driver.js';
 import { DockerEventWatcher } from './docker-events.js';
 import { PortPicker } from './port-picker.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+import {
+  DOCKER_LABELS,
+  replicaEnvLines,
+  replicaLabelFilters,
+  replicaLabels,
+  replicaObjectName,
+} from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface SwarmDriverOptions {
   /** A client of a swarm manager's engine; by default one from DOCKER_HOST. */
@@ -53,7 +61,6 @@ interface TaskSummary {
   Status: { State: string; Err?: string };
 }
 
-const BRIDGE_PORT = 5000;
 /** Task states from which the engine never moves a task on (docs: "swarm task states"). */
 const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove']);
 const FAILED = new Set(['failed', 'rejected']);
@@ -85,17 +92,17 @@ export class SwarmDriver implements ReplicaDriver {
   constructor(options: SwarmDriverOptions = {}) {
     this.#docker = options.docker ?? new Dockerode();
     this.#o = {
-      engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock',
-      image: 'ringlb/replica:latest',
-      instance: 'default',
-      network: 'host',
+      engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket,
+      image: RUNTIME_DEFAULTS.image,
+      instance: RUNTIME_DEFAULTS.instance,
+      network: RUNTIME_DEFAULTS.network,
       constraints: [],
       restartMaxAttempts: 3,
       restartWindowMs: 60_000,
       restartDelayMs: 1_000,
       startTimeoutMs: 60_000,
-      stopGraceMs: 5_000,
-      callTimeoutMs: 10_000,
+      stopGraceMs: RUNTIME_DEFAULTS.stopGraceMs,
+      callTimeoutMs: RUNTIME_DEFAULTS.callTimeoutMs,
       faultHook: false,
       log: silentLogger,
       ...options,
@@ -111,7 +118,7 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   get labelFilters(): string[] {
-    return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${this.#o.instance}`];
+    return replicaLabelFilters(this.#o.instance);
   }
 
   /** Checks the engine is a swarm manager and the image exists, then follows service and node events. */
@@ -181,14 +188,8 @@ export class SwarmDriver implements ReplicaDriver {
     const name = this.#serviceName(spec.hostname);
     const onHost = this.#o.network === 'host';
     const taken = new Set((await this.#services()).map((s) => Number(s.Spec?.Labels?.[DOCKER_LABELS.port])));
-    const port = onHost ? await this.#ports.pick(taken) : BRIDGE_PORT;
-    const labels = {
-      [DOCKER_LABELS.managed]: 'true',
-      [DOCKER_LABELS.instance]: this.#o.instance,
-      [DOCKER_LABELS.serverId]: String(spec.serverId),
-      [DOCKER_LABELS.hostname]: spec.hostname,
-      [DOCKER_LABELS.port]: String(port),
-    };
+    const port = onHost ? await this.#ports.pick(taken) : RUNTIME_DEFAULTS.replicaPort;
+    const labels = replicaLabels(this.#o.instance, spec, port);
     const bind = onHost ? (this.#o.hostAddress ?? '0.0.0.0') : '0.0.0.0';
     const created = await this.#call(
       `create service '${name}'`,
@@ -200,13 +201,7 @@ export class SwarmDriver implements ReplicaDriver {
             ContainerSpec: {
               Image: this.#o.image,
               Hostname: spec.hostname.toLowerCase(),
-              Env: [
-                `SERVER_ID=${spec.serverId}`,
-                `REPLICA_HOSTNAME=${spec.hostname}`,
-                `PORT=${port}`,
-                `HOST=${bind}`,
-                `RINGLB_FAULT_HOOK=${this.#o.faultHook ? '1' : '0'}`,
-              ],
+              Env: replicaEnvLines(spec, { port, host: bind }, this.#o.faultHook),
               // Task labels: what list() filters tasks by.
               Labels: labels,
               StopGracePeriod: this.#o.stopGraceMs * NS_PER_MS,
@@ -311,11 +306,14 @@ export class SwarmDriver implements ReplicaDriver {
 
   async #waitRunning(hostname: string, serviceId: string): Promise<ReplicaInstance> {
     const deadline = Date.now() + this.#o.startTimeoutMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+    // Lists again after 100 ms, 200 ms, … then every second.
+    const backoff = new Backoff({ initialMs: 100, maxMs: 1_000, jitter: 'none' });
+    for (;;) {
       const found = (await this.list()).find((i) => i.hostname === hostname);
       if (found?.state === 'running' && !found.address.startsWith(':')) return found;
       if (found?.state === 'exited')
         throw RinglbError.unavailable(`swarm gave up starting replica '${hostname}' (service ${serviceId})`);
+      const delay = backoff.next();
       if (Date.now() + delay > deadline)
         throw RinglbError.unavailable(
           `replica '${hostname}' had no running task within ${this.#o.startTimeoutMs} ms (no node can run it, or the image is missing on the nodes)`,
