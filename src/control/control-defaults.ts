@@ -1,4 +1,6 @@
+import { DEFAULT_POLICY } from '../ring/index.js';
 import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
+import type { ControlPlaneLimits } from './stream-limits.js';
 
 /**
  * Every default of the control plane, in one place: the CLI shows and
@@ -10,8 +12,8 @@ export const CONTROL_DEFAULTS = Object.freeze({
   runtime: 'process',
   replicas: 3,
   maxReplicas: 50,
-  strategy: 'classic',
-  loadBound: 0,
+  strategy: DEFAULT_POLICY.strategy,
+  loadBound: DEFAULT_POLICY.loadBound,
   instance: RUNTIME_DEFAULTS.instance,
   image: RUNTIME_DEFAULTS.image,
   network: RUNTIME_DEFAULTS.network,
@@ -30,4 +32,25 @@ export const CONTROL_DEFAULTS = Object.freeze({
    * ring without the removed replicas before stopping them anyway.
    */
   ackTimeoutMs: 15_000,
+  /** Several control planes on one engine: a lease unchanged this long (as observed) is free to take. */
+  leaseDurationMs: 3_000,
+  /** Read (and, as holder, renew) the lease this often. */
+  renewIntervalMs: 500,
+  /** How often a follower reads the lease holder's state. */
+  followIntervalMs: 500,
+  /** Resource bounds of the gRPC server. */
+  limits: Object.freeze<ControlPlaneLimits>({
+    maxMessageBytes: 256 * 1024,
+    maxConcurrentStreamsPerConnection: 1_000,
+    // Per address, not per process: every data plane (and worker) on a host shares it.
+    maxStreamsPerClient: 256,
+    maxStreams: 4_096,
+    keepaliveTimeMs: 30_000,
+    keepaliveTimeoutMs: 10_000,
+    // A data plane holds WatchRing open for hours with few messages: C core's 5 min
+    // minimum would be as safe, 1 min lets clients detect a dead peer sooner.
+    permitWithoutCalls: false,
+    minPingIntervalMs: 60_000,
+    maxPingStrikes: 2,
+  }),
 });

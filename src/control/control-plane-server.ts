@@ -18,7 +18,7 @@ import type { LeaderElector } from './leader-elector.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
-import { type ControlPlaneLimits, DEFAULT_LIMITS, serverOptions, StreamLimiter } from './stream-limits.js';
+import { type ControlPlaneLimits, serverOptions, StreamLimiter } from './stream-limits.js';
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -90,7 +90,7 @@ export class ControlPlaneServer {
     this.#log = options.log ?? silentLogger;
     const d = CONTROL_DEFAULTS;
     const maxReplicas = options.maxReplicas ?? d.maxReplicas;
-    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const limits = { ...d.limits, ...options.limits };
     this.#limits = limits;
     this.streamLimiter = new StreamLimiter(limits);
     const { token, tokenScope = 'mutations' } = options.security ?? {};

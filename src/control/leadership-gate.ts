@@ -2,6 +2,7 @@ import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { FollowerMirror } from './follower-mirror.js';
 import type { Leadership } from './leader-elector.js';
 import type { ReplicaView } from './replica-view.js';
@@ -27,9 +28,6 @@ export interface LeadershipGateOptions {
   stepDown: () => void;
   log: Logger;
 }
-
-/** How often a follower reads the lease holder's state. */
-const FOLLOW_INTERVAL_MS = 500;
 
 /**
  * The ReplicaManager's role among several control planes: it follows the
@@ -67,7 +65,7 @@ export class LeadershipGate {
     const { elector, store, ring, log } = this.#o;
     if (!elector) return this.#lead();
     if (!store) throw new Error('a ReplicaManager with an elector needs a stateStore');
-    this.#mirror = new FollowerMirror({ store, ring, intervalMs: FOLLOW_INTERVAL_MS, log });
+    this.#mirror = new FollowerMirror({ store, ring, intervalMs: CONTROL_DEFAULTS.followIntervalMs, log });
     this.#unwatch = elector.onChange(() => void this.#apply());
     await this.#apply();
   }
