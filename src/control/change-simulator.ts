@@ -1,11 +1,10 @@
 import type { RingMember, RingPolicy } from '../ring/index.js';
 import { RingBuilder } from '../ring/ring-builder.js';
-import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
+import { simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';
 import type { VersionedRing } from './ring-store.js';
-
-const MAX_SAMPLE_KEYS = 1_000_000;
 
 /** A hypothetical change (SimulateChange): names to add and remove, a count of new ones, a policy. */
 export interface ChangeRequest {
@@ -50,9 +49,10 @@ export class ChangeSimulator {
   }
 
   simulate(current: VersionedRing, req: ChangeRequest): ChangeSimulation {
-    const sample = req.sampleKeys || DEFAULT_SAMPLE_KEYS;
-    if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE_KEYS) {
-      throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${MAX_SAMPLE_KEYS}, got ${sample}`);
+    const { sampleKeys, maxSampleKeys } = CONTROL_DEFAULTS;
+    const sample = req.sampleKeys || sampleKeys;
+    if (!Number.isInteger(sample) || sample < 1 || sample > maxSampleKeys) {
+      throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${maxSampleKeys}, got ${sample}`);
     }
     if (req.addCount < 0)
       throw RinglbError.invalidArgument(`<Error> add_count must not be negative, got ${req.addCount}`);

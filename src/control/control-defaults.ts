@@ -1,4 +1,5 @@
 import { DEFAULT_POLICY } from '../ring/index.js';
+import { DEFAULT_SAMPLE_KEYS } from '../ring/ring-metrics.js';
 import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ControlPlaneLimits } from './stream-limits.js';
 
@@ -32,6 +33,9 @@ export const CONTROL_DEFAULTS = Object.freeze({
    * ring without the removed replicas before stopping them anyway.
    */
   ackTimeoutMs: 15_000,
+  /** SimulateChange: keys sampled unless the request says, and the most it may ask for. */
+  sampleKeys: DEFAULT_SAMPLE_KEYS,
+  maxSampleKeys: 1_000_000,
   /** Several control planes on one engine: a lease unchanged this long (as observed) is free to take. */
   leaseDurationMs: 3_000,
   /** Read (and, as holder, renew) the lease this often. */
