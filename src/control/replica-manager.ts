@@ -217,18 +217,10 @@ export class ReplicaManager {
     return this.#events.on(listener);
   }
 
-  async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(
-      n,
-      hostnamesIn,
-      '<Error> Length of hostname list is more than newly added instances',
-    );
-    refuseIfFixed(this.#o.driver, 'added');
-    this.assertLeader();
-    return this.#enqueue(async () => {
-      await this.#gate.confirmLeading();
-      checkAdd(this.#replicas, hostnames, count, this.#o.maxReplicas);
-      const names = [...hostnames];
+  async add(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+    return this.#change(n, hostnames, 'added', async (count, named) => {
+      checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
+      const names = [...named];
       while (names.length < count) names.push(this.#names.next());
       await this.#startReplicas(
         names.map((hostname) => ({ hostname })),
@@ -236,21 +228,12 @@ export class ReplicaManager {
       );
       this.#desired += count;
       this.#state.save();
-      return this.list();
     });
   }
 
-  async remove(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(
-      n,
-      hostnamesIn,
-      '<Error> Length of hostname list is more than removable instances',
-    );
-    refuseIfFixed(this.#o.driver, 'removed');
-    this.assertLeader();
-    return this.#enqueue(async () => {
-      await this.#gate.confirmLeading();
-      const victims = pickVictims(this.#replicas, hostnames, count);
+  async remove(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+    return this.#change(n, hostnames, 'removed', async (count, named) => {
+      const victims = pickVictims(this.#replicas, named, count);
       for (const victim of victims) {
         this.#replicas.delete(hostnameKey(victim.hostname));
         this.#wanted.delete(hostnameKey(victim.hostname));
@@ -261,6 +244,29 @@ export class ReplicaManager {
       if (published) await this.#o.drain(published.version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#events.emit('removed', { ...victim }, { reason: 'removed on request' });
+    });
+  }
+
+  /**
+   * An AddReplicas or RemoveReplicas: validated, refused on a fixed runtime or
+   * a follower, then run on the queue with the lease re-read first.
+   */
+  #change(
+    n: unknown,
+    hostnamesIn: readonly unknown[],
+    verb: 'added' | 'removed',
+    op: (count: number, hostnames: string[]) => Promise<void>,
+  ): Promise<ReplicaView[]> {
+    const { count, hostnames } = validateChange(
+      n,
+      hostnamesIn,
+      `<Error> Length of hostname list is more than ${verb === 'added' ? 'newly added' : 'removable'} instances`,
+    );
+    refuseIfFixed(this.#o.driver, verb);
+    this.assertLeader();
+    return this.#enqueue(async () => {
+      await this.#gate.confirmLeading();
+      await op(count, hostnames);
       return this.list();
     });
   }

@@ -3,7 +3,8 @@ import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCall } from './docker-call.js';
 import { PortPicker } from './port-picker.js';
-import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
+import type { DockerEngineEvent } from './docker-events.js';
+import { EngineEventFeed } from './engine-event-feed.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 import {
   CONTAINER_NAME_PATTERN,
@@ -72,13 +73,11 @@ export class DockerDriver implements ReplicaDriver {
   readonly #callTimeoutMs: number;
   readonly #faultHook: boolean;
   readonly #log: Logger;
-  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  readonly #events = new EngineEventFeed('docker');
   /** Containers being removed on request: their deaths are not news. */
   readonly #removing = new Set<string>();
   /** Ports handed out recently, so two quick creates never get the same one. */
   readonly #ports = new PortPicker();
-  #watcher: DockerEventWatcher | undefined;
-  #closed = false;
 
   constructor(options: DockerDriverOptions = {}) {
     const d = RUNTIME_DEFAULTS;
@@ -106,7 +105,7 @@ export class DockerDriver implements ReplicaDriver {
 
   /** Pings the engine, checks the image exists, makes the bridge network if needed, then watches events. */
   async start(): Promise<void> {
-    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
+    this.#events.assertOpen();
     // dockerode honours the signal here although its types omit the argument.
     const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: {
       abortSignal: AbortSignal;
@@ -116,15 +115,11 @@ export class DockerDriver implements ReplicaDriver {
       404: () => RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
     });
     if (this.#network !== 'host') await this.#ensureNetwork();
-    if (this.#watcher) return; // started before: the checks above were all there was to redo
-    this.#watcher = new DockerEventWatcher({
-      docker: this.#docker,
-      labels: this.labelFilters,
-      actions: WATCHED_ACTIONS,
-      onEvent: (event) => this.#onEngineEvent(event),
-      log: this.#log,
-    });
-    await this.#watcher.start();
+    // Started before: the checks above were all there was to redo.
+    await this.#events.follow(
+      { docker: this.#docker, labels: this.labelFilters, actions: WATCHED_ACTIONS, log: this.#log },
+      (event) => this.#toDriverEvent(event),
+    );
   }
 
   async list(): Promise<ReplicaInstance[]> {
@@ -146,8 +141,8 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
-    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
-    const name = this.#containerName(spec.hostname);
+    this.#events.assertOpen();
+    const name = replicaObjectName(this.#instance, spec.hostname);
     if (!CONTAINER_NAME_PATTERN.test(name) || !Number.isInteger(spec.serverId) || spec.serverId < 0) {
       throw RinglbError.invalidArgument(
         `cannot run replica '${spec.hostname}' (server id ${spec.serverId}) as a container`,
@@ -197,7 +192,7 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   async remove(hostname: string, graceMs = this.#stopGraceMs): Promise<void> {
-    const name = this.#containerName(hostname);
+    const name = replicaObjectName(this.#instance, hostname);
     const info = await this.#inspect(name);
     // Idempotent, and never touches a container this instance does not own.
     if (!info || !this.#owns(info.Config.Labels)) return;
@@ -216,19 +211,12 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#events.on(listener);
   }
 
   /** Stops watching the engine. Containers keep running, for the next control plane to adopt. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#watcher?.close();
-    this.#listeners.clear();
-  }
-
-  #containerName(hostname: string): string {
-    return replicaObjectName(this.#instance, hostname);
+    this.#events.close();
   }
 
   #owns(labels: Record<string, string> | undefined): boolean {
@@ -299,25 +287,23 @@ export class DockerDriver implements ReplicaDriver {
     );
   }
 
-  #onEngineEvent(event: DockerEngineEvent): void {
+  /** What the listeners hear of an engine event: nothing of removals on request or of others' containers. */
+  #toDriverEvent(event: DockerEngineEvent): DriverEvent | undefined {
     const id = event.Actor.ID;
     if (this.#removing.has(id)) {
       if (event.Action === 'destroy') this.#removing.delete(id);
-      return;
+      return undefined;
     }
     const attrs = event.Actor.Attributes;
     const hostname = attrs[DOCKER_LABELS.hostname];
-    if (!hostname || !this.#owns(attrs)) return;
+    if (!hostname || !this.#owns(attrs)) return undefined;
     const detail =
       event.Action === 'die'
         ? `exit code ${attrs.exitCode ?? '?'}`
         : event.Action === 'kill'
           ? `signal ${attrs.signal ?? '?'}`
           : undefined;
-    const driverEvent: DriverEvent = detail
-      ? { hostname, type: event.Action, detail }
-      : { hostname, type: event.Action };
-    for (const listener of this.#listeners) listener(driverEvent);
+    return detail ? { hostname, type: event.Action, detail } : { hostname, type: event.Action };
   }
 
   #call<T, R = never>(

@@ -3,7 +3,7 @@ import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCaller } from './docker-call.js';
-import { DockerEventWatcher } from './docker-events.js';
+import { EngineEventFeed } from './engine-event-feed.js';
 import { PortPicker } from './port-picker.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 import {
@@ -83,11 +83,9 @@ export class SwarmDriver implements ReplicaDriver {
   readonly restartsInPlace = true;
   readonly #docker: Dockerode;
   readonly #o: Required<Omit<SwarmDriverOptions, 'docker' | 'hostAddress'>> & { hostAddress?: string };
-  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  readonly #events = new EngineEventFeed('swarm');
   readonly #ports = new PortPicker();
   readonly #call: ReturnType<typeof engineCaller>;
-  #watcher: DockerEventWatcher | undefined;
-  #closed = false;
 
   constructor(options: SwarmDriverOptions = {}) {
     this.#docker = options.docker ?? new Dockerode();
@@ -123,7 +121,7 @@ export class SwarmDriver implements ReplicaDriver {
 
   /** Checks the engine is a swarm manager and the image exists, then follows service and node events. */
   async start(): Promise<void> {
-    if (this.#closed) throw RinglbError.unavailable('the swarm runtime is closed');
+    this.#events.assertOpen();
     const info = await this.#call('info', (abortSignal) =>
       (this.#docker.info as (o: { abortSignal: AbortSignal }) => Promise<{ Swarm?: { ControlAvailable?: boolean } }>)({
         abortSignal,
@@ -147,20 +145,11 @@ export class SwarmDriver implements ReplicaDriver {
       this.#o.log.warn('replica image not on this manager: nodes must pull it from a registry or have it loaded', {
         image: this.#o.image,
       });
-    if (this.#watcher) return;
-    this.#watcher = new DockerEventWatcher({
-      docker: this.#docker,
-      labels: [],
-      actions: [],
-      types: ['service', 'node'],
-      onEvent: (event) => {
-        const name = event.Actor.Attributes.name ?? '';
-        for (const listener of this.#listeners)
-          listener({ hostname: name, type: `${event.Type ?? 'swarm'} ${event.Action}` });
-      },
-      log: this.#o.log,
-    });
-    await this.#watcher.start();
+    // Hints only: any service or node event means "list again".
+    await this.#events.follow(
+      { docker: this.#docker, labels: [], actions: [], types: ['service', 'node'], log: this.#o.log },
+      (event) => ({ hostname: event.Actor.Attributes.name ?? '', type: `${event.Type ?? 'swarm'} ${event.Action}` }),
+    );
   }
 
   async list(): Promise<ReplicaInstance[]> {
@@ -184,8 +173,8 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
-    if (this.#closed) throw RinglbError.unavailable('the swarm runtime is closed');
-    const name = this.#serviceName(spec.hostname);
+    this.#events.assertOpen();
+    const name = replicaObjectName(this.#o.instance, spec.hostname);
     const onHost = this.#o.network === 'host';
     const taken = new Set((await this.#services()).map((s) => Number(s.Spec?.Labels?.[DOCKER_LABELS.port])));
     const port = onHost ? await this.#ports.pick(taken) : RUNTIME_DEFAULTS.replicaPort;
@@ -233,7 +222,7 @@ export class SwarmDriver implements ReplicaDriver {
 
   /** Removes the service (the engine stops its task with the service's grace period). Idempotent. */
   async remove(hostname: string): Promise<void> {
-    const name = this.#serviceName(hostname);
+    const name = replicaObjectName(this.#o.instance, hostname);
     const service = (await this.#services()).find((s) => s.Spec?.Name === name);
     if (!service) return;
     await this.#call(
@@ -245,19 +234,12 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#events.on(listener);
   }
 
   /** Services outlive the control plane: the next one (or another replica of it) adopts them. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#watcher?.close();
-    this.#listeners.clear();
-  }
-
-  #serviceName(hostname: string): string {
-    return replicaObjectName(this.#o.instance, hostname);
+    this.#events.close();
   }
 
   async #services(): Promise<Dockerode.Service[]> {
