@@ -1,5 +1,6 @@
 import { Backoff } from '../shared/backoff.js';
 import { checkHeartbeat } from './heartbeat.js';
+import { hostnameKey } from './hostnames.js';
 import type { ReplicaRecord } from './replica-view.js';
 
 export interface HealthCheckerOptions {
@@ -10,10 +11,8 @@ export interface HealthCheckerOptions {
   fall: number;
   /** The runtime restarts a failed replica in place (swarm): watch it come back instead of replacing it. */
   restartsInPlace: boolean;
-  /** The replicas each round checks. */
-  replicas: () => Iterable<ReplicaRecord>;
-  /** False once the record was dropped or replaced: a check that finishes later is ignored. */
-  isCurrent: (replica: ReplicaRecord) => boolean;
+  /** The manager's records by hostnameKey: each round checks them; a check of a record dropped or replaced meanwhile is ignored. */
+  records: ReadonlyMap<string, ReplicaRecord>;
   /** `fall` heartbeats in a row were missed. */
   onFailed: (replica: ReplicaRecord, reason: string) => void;
   /** A replica the runtime restarted in place answers again. */
@@ -80,7 +79,7 @@ export class HealthChecker {
     replica.checking = true;
     try {
       const ok = await checkHeartbeat(replica.address, this.#o.timeoutMs);
-      if (!this.#o.isCurrent(replica)) return;
+      if (this.#o.records.get(hostnameKey(replica.hostname)) !== replica) return;
       if (ok && this.awaitsRestart(replica)) {
         this.#o.onRecovered(replica);
         return;
@@ -102,7 +101,7 @@ export class HealthChecker {
   }
 
   #round(): void {
-    for (const replica of this.#o.replicas()) {
+    for (const replica of this.#o.records.values()) {
       if (replica.health === 'healthy' || this.awaitsRestart(replica)) void this.check(replica, false);
     }
   }

@@ -31,6 +31,11 @@ export class HealthEvents {
     this.#events.emit('change', change);
   }
 
+  /** `old` (failed) was replaced by `by`. */
+  replaced(old: ReplicaView, by: string): void {
+    this.emit('replaced', { ...old, health: 'removed' }, { replacedBy: by, reason: 'replaced after failure' });
+  }
+
   /** Drops every listener. */
   close(): void {
     this.#events.removeAllListeners();

@@ -100,8 +100,7 @@ export class ReplicaManager {
       timeoutMs: this.#o.heartbeatTimeoutMs,
       fall: this.#o.fall,
       restartsInPlace: this.#o.driver.restartsInPlace === true,
-      replicas: () => this.#replicas.values(),
-      isCurrent: (replica) => this.#replicas.get(hostnameKey(replica.hostname)) === replica,
+      records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),
     });
@@ -220,8 +219,7 @@ export class ReplicaManager {
   async add(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
     return this.#change(n, hostnames, 'added', async (count, named) => {
       checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
-      const names = [...named];
-      while (names.length < count) names.push(this.#names.next());
+      const names = this.#names.fill(named, count);
       await this.#startReplicas(
         names.map((hostname) => ({ hostname })),
         'added on request',
@@ -356,12 +354,7 @@ export class ReplicaManager {
     records.forEach((record, i) => {
       this.#events.emit('added', record, { reason });
       const old = replacing?.[i];
-      if (old)
-        this.#events.emit(
-          'replaced',
-          { ...old, health: 'removed' },
-          { replacedBy: record.hostname, reason: 'replaced after failure' },
-        );
+      if (old) this.#events.replaced(old, record.hostname);
     });
   }
 

@@ -28,6 +28,13 @@ export class ReplicaNames {
     return name;
   }
 
+  /** `named`, then made-up names until there are `count`. */
+  fill(named: readonly string[], count: number): string[] {
+    const names = [...named];
+    while (names.length < count) names.push(this.next());
+    return names;
+  }
+
   /** A name in use (adopted, stored): later names count on from it. */
   note(name: string): void {
     const m = /^server-(\d+)$/i.exec(name);
