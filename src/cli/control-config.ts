@@ -6,13 +6,14 @@ import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
-import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
 import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
+import { INSTANCE_PATTERN } from '../runtime/replica-objects.js';
+import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
@@ -152,13 +153,13 @@ export function controlOptions(listenFlag: string): Option[] {
       '--resync-interval <ms>',
       'list the runtime and reconcile this often even without events',
       'RINGLB_RESYNC_INTERVAL',
-      '5000',
+      String(d.resyncIntervalMs),
     ),
     opt(
       '--ack-timeout <ms>',
       'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
       'RINGLB_ACK_TIMEOUT',
-      String(DEFAULT_ACK_TIMEOUT_MS),
+      String(d.ackTimeoutMs),
     ),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
     ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
@@ -166,13 +167,8 @@ export function controlOptions(listenFlag: string): Option[] {
 }
 
 export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
-  const instance = reader.nonEmpty(
-    'instance',
-    o.instance,
-    /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
-    'a label of letters, digits, _ . -',
-  );
-  const strategy = String(o.strategy ?? 'classic');
+  const instance = reader.nonEmpty('instance', o.instance, INSTANCE_PATTERN, 'a label of letters, digits, _ . -');
+  const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
   let policy: RingPolicy = { strategy, options, loadBound };
@@ -294,7 +290,7 @@ async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<R
 async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
   const { default: Dockerode } = await import('dockerode');
   const url = config.dockerHost;
-  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock' };
+  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket };
   if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
   const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
   return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };

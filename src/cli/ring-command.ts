@@ -1,3 +1,4 @@
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { controlTarget } from '../shared/control-target.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
@@ -26,7 +27,12 @@ export default function register(program: Command): void {
       'strategy option, repeatable (e.g. vnodes=160, table=65537, h=i*i+3)',
       'RINGLB_RING_OPTIONS',
     ),
-    opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
+    opt(
+      '--load-bound <c>',
+      'bounded-loads factor c (> 1); 0 turns it off',
+      'RINGLB_LOAD_BOUND',
+      String(CONTROL_DEFAULTS.loadBound),
+    ),
   ];
 
   const show = ring.command('show').description('print the current ring snapshot as JSON');
@@ -67,7 +73,7 @@ export default function register(program: Command): void {
     opt('--add <n>', 'replicas to add (generated names)', 'RINGLB_SIMULATE_ADD', '0'),
     opt('--add-hostname <name...>', 'named replicas to add', 'RINGLB_SIMULATE_ADD_HOSTNAMES'),
     opt('--remove <name...>', 'replicas to remove', 'RINGLB_SIMULATE_REMOVE'),
-    opt('--samples <n>', 'keys sampled', 'RINGLB_SIMULATE_SAMPLES', '100000'),
+    opt('--samples <n>', 'keys sampled', 'RINGLB_SIMULATE_SAMPLES', String(CONTROL_DEFAULTS.sampleKeys)),
     ...policyOptions(),
   ];
   for (const o of simulateOpts) simulate.addOption(o);
@@ -77,7 +83,7 @@ export default function register(program: Command): void {
       const address = reader.controlList('control', o.control);
       const security = readControlClientSecurity(reader, o);
       const addCount = reader.int('add', o.add, 0, 1000);
-      const sampleKeys = reader.int('samples', o.samples, 1, 1_000_000);
+      const sampleKeys = reader.int('samples', o.samples, 1, CONTROL_DEFAULTS.maxSampleKeys);
       const proposed = readPolicy(reader, o, false);
       reader.done();
       const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : x ? String(x).split(',') : []);

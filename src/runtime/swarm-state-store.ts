@@ -1,9 +1,8 @@
 import type Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { STATE_LABELS, stateConfigName } from './replica-objects.js';
 import { SwarmConfigRecord } from './swarm-config-record.js';
-
-const STATE_LABEL = 'ringlb.state';
 
 /**
  * The swarm runtime's desired state: a label on the swarm config
@@ -17,13 +16,13 @@ export class SwarmStateStore implements DesiredStateStore {
   readonly #record: SwarmConfigRecord;
 
   constructor(options: { docker: Dockerode; engine: string; instance: string; callTimeoutMs?: number }) {
-    this.#record = new SwarmConfigRecord({ ...options, name: `ringlb-state-${options.instance}` });
+    this.#record = new SwarmConfigRecord({ ...options, name: stateConfigName(options.instance) });
     this.where = `swarm config ${this.#record.name}`;
   }
 
   async load(): Promise<DesiredState | undefined> {
     const record = await this.#record.read();
-    const text = record?.labels[STATE_LABEL];
+    const text = record?.labels[STATE_LABELS.state];
     if (!text) return undefined;
     try {
       return parseDesiredState(text);
@@ -33,7 +32,7 @@ export class SwarmStateStore implements DesiredStateStore {
   }
 
   async save(state: DesiredState): Promise<void> {
-    const labels = { [STATE_LABEL]: JSON.stringify(state) };
+    const labels = { [STATE_LABELS.state]: JSON.stringify(state) };
     for (let attempt = 0; attempt < 5; attempt++) {
       const record = await this.#record.read();
       if (record ? await this.#record.update(record, labels) : await this.#record.create(labels)) return;

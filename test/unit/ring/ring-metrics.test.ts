@@ -10,8 +10,8 @@ import {
   mixKey,
   sampleRequestIds,
   simulateChange,
-} from '../../src/ring/index.js';
-import type { RingMember } from '../../src/ring/index.js';
+} from '../../../src/ring/index.js';
+import type { RingMember } from '../../../src/ring/index.js';
 
 const member = (serverId: number, hostname = `server-${serverId}`): RingMember => ({ hostname, serverId, address: '' });
 const members = (n: number): RingMember[] => Array.from({ length: n }, (_, k) => member(k + 1));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRing, CLASSIC_H, normalizePolicy, parseExpression, sampleRequestIds } from '../../src/ring/index.js';
-import type { RingMember } from '../../src/ring/index.js';
-import { GrpcStatus, RinglbError } from '../../src/shared/errors.js';
+import { buildRing, CLASSIC_H, normalizePolicy, parseExpression, sampleRequestIds } from '../../../src/ring/index.js';
+import type { RingMember } from '../../../src/ring/index.js';
+import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 
 const members = (n: number): RingMember[] =>
   Array.from({ length: n }, (_, k) => ({ hostname: `server-${k + 1}`, serverId: k + 1, address: '' }));

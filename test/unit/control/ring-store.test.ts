@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RingStore, type VersionedRing } from '../../src/control/ring-store.js';
-import { DEFAULT_POLICY, normalizePolicy } from '../../src/ring/index.js';
+import { RingStore, type VersionedRing } from '../../../src/control/ring-store.js';
+import { DEFAULT_POLICY, normalizePolicy } from '../../../src/ring/index.js';
 
 const a = { hostname: 'a', serverId: 1, address: '127.0.0.1:1' };
 const b = { hostname: 'b', serverId: 2, address: '127.0.0.1:2' };

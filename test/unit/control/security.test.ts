@@ -6,10 +6,10 @@ import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { checkExposure, requiresToken } from '../../src/control/auth.js';
-import { DescriptorIndex } from '../../src/control/reflection-service.js';
-import { BearerToken } from '../../src/shared/bearer-token.js';
-import { isLoopbackHost } from '../../src/shared/loopback.js';
+import { checkExposure, requiresToken } from '../../../src/control/auth.js';
+import { DescriptorIndex } from '../../../src/control/reflection-service.js';
+import { BearerToken } from '../../../src/shared/bearer-token.js';
+import { isLoopbackHost } from '../../../src/shared/loopback.js';
 
 test('requiresToken: mutations and unknown RPCs need it; reads, reflection and health do not (unless scope all)', () => {
   const cp = (m: string): string => `/ringlb.v1.ControlPlane/${m}`;

@@ -3,14 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { ReplicaManager, type ReplicaManagerOptions } from '../../src/control/replica-manager.js';
-import { RingStore } from '../../src/control/ring-store.js';
-import { DEFAULT_POLICY, normalizePolicy } from '../../src/ring/index.js';
-import { FileStateStore } from '../../src/runtime/file-state-store.js';
-import { GrpcStatus, RinglbError } from '../../src/shared/errors.js';
-import type { Logger } from '../../src/shared/logger.js';
-import { defer } from '../helpers/cleanup.js';
-import { FakeDriver, MemoryStateStore } from '../helpers/fake-driver.js';
+import { ReplicaManager, type ReplicaManagerOptions } from '../../../src/control/replica-manager.js';
+import { RingStore } from '../../../src/control/ring-store.js';
+import { DEFAULT_POLICY, normalizePolicy } from '../../../src/ring/index.js';
+import { FileStateStore } from '../../../src/runtime/file-state-store.js';
+import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
+import type { Logger } from '../../../src/shared/logger.js';
+import { defer } from '../../helpers/cleanup.js';
+import { FakeDriver, MemoryStateStore } from '../../helpers/fake-driver.js';
 
 const MAGLEV = normalizePolicy({ strategy: 'maglev', options: {}, loadBound: 0 });
 

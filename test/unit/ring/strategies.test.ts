@@ -8,9 +8,9 @@ import {
   sampleRequestIds,
   simulateChange,
   strategyNames,
-} from '../../src/ring/index.js';
-import type { RingMember, RingPolicy } from '../../src/ring/index.js';
-import { GrpcStatus, RinglbError } from '../../src/shared/errors.js';
+} from '../../../src/ring/index.js';
+import type { RingMember, RingPolicy } from '../../../src/ring/index.js';
+import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 
 const member = (serverId: number, hostname = `server-${serverId}`): RingMember => ({
   hostname,

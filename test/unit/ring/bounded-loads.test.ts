@@ -7,8 +7,8 @@ import {
   pickWithBoundedLoad,
   sampleRequestIds,
   simulateBoundedLoads,
-} from '../../src/ring/index.js';
-import type { RingMember, RingTable } from '../../src/ring/index.js';
+} from '../../../src/ring/index.js';
+import type { RingMember, RingTable } from '../../../src/ring/index.js';
 
 const members = (n: number): RingMember[] =>
   Array.from({ length: n }, (_, k) => ({

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { LeaderElector } from '../../src/control/leader-elector.js';
-import type { LeaseRecord, LeaseStore } from '../../src/runtime/lease-store.js';
-import { RinglbError } from '../../src/shared/errors.js';
-import { defer } from '../helpers/cleanup.js';
+import { LeaderElector } from '../../../src/control/leader-elector.js';
+import type { LeaseRecord, LeaseStore } from '../../../src/runtime/lease-store.js';
+import { RinglbError } from '../../../src/shared/errors.js';
+import { defer } from '../../helpers/cleanup.js';
 
 /** A compare-and-swap record in memory, with a switch that makes it unreachable (an engine API lost). */
 class MemoryLeaseStore implements LeaseStore {

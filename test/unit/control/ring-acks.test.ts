@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RingAcks } from '../../src/control/ring-acks.js';
+import { RingAcks } from '../../../src/control/ring-acks.js';
 
 test('a wait with no acknowledging watcher resolves at once', async () => {
   const acks = new RingAcks();
