@@ -1,10 +1,9 @@
 import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { type ControlPlaneClient, type HealthEvent, HealthEvent_Kind } from '../../gen/ringlb/v1/ringlb.js';
+import { Backoff } from '../../shared/backoff.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { HistoryMarker } from '../observability/history-markers.js';
-
-/** Re-subscribe delay after the stream broke (the channel reconnects underneath, waitForReady). */
-const RETRY_MS = 2_000;
 
 export interface ControlHealthFeedOptions {
   client: ControlPlaneClient;
@@ -22,7 +21,8 @@ export class ControlHealthFeed {
   readonly #options: ControlHealthFeedOptions;
   readonly #log: Logger;
   #call: ClientReadableStream<HealthEvent> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** Re-subscribes after a broken stream (the channel reconnects underneath, waitForReady). */
+  readonly #backoff = new Backoff(DATAPLANE_DEFAULTS.resubscribe);
   readonly #seen = new SeenHealthEvents();
   #started = false;
   #closed = false;
@@ -40,7 +40,7 @@ export class ControlHealthFeed {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#backoff.cancel();
     this.#call?.cancel();
     this.#call = undefined;
   }
@@ -50,6 +50,7 @@ export class ControlHealthFeed {
     this.#call = call;
     call.on('data', (event: HealthEvent) => {
       if (this.#call !== call) return;
+      this.#backoff.reset();
       if (event.kind !== HealthEvent_Kind.KIND_SNAPSHOT) {
         this.#seen.seen(event);
         this.#options.onEvent(event);
@@ -61,9 +62,8 @@ export class ControlHealthFeed {
       if (this.#call !== call) return;
       this.#call = undefined;
       if (this.#closed) return;
-      this.#log.debug('health stream lost; resubscribing', { reason });
-      this.#timer = setTimeout(() => this.#subscribe(), RETRY_MS);
-      this.#timer.unref();
+      const delay = this.#backoff.schedule(() => this.#subscribe());
+      this.#log.debug('health stream lost; resubscribing', { reason, delayMs: delay });
     };
     call.on('error', (err: ServiceError) => lost(err.details || err.message));
     call.on('end', () => lost('stream ended'));

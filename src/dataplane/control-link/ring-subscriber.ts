@@ -5,6 +5,7 @@ import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingT
 import { Backoff } from '../../shared/backoff.js';
 import { RinglbError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
 import { RingBuilder } from '../../ring/ring-builder.js';
 
@@ -13,7 +14,7 @@ export interface RingSubscriberOptions {
   /** Sent to the control plane for its logs. */
   nodeId: string;
   log?: Logger;
-  /** First re-subscribe delay; doubles per failed attempt up to maxBackoffMs. Default 100 ms. */
+  /** First re-subscribe delay; doubles per failed attempt up to maxBackoffMs. Default: DATAPLANE_DEFAULTS.resubscribe. */
   initialBackoffMs?: number;
   /** Default 3 s. */
   maxBackoffMs?: number;
@@ -67,7 +68,10 @@ export class RingSubscriber {
     this.#client = options.client;
     this.#nodeId = options.nodeId;
     this.#log = options.log ?? silentLogger;
-    this.#backoff = new Backoff({ initialMs: options.initialBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 3_000 });
+    this.#backoff = new Backoff({
+      initialMs: options.initialBackoffMs ?? DATAPLANE_DEFAULTS.resubscribe.initialMs,
+      maxMs: options.maxBackoffMs ?? DATAPLANE_DEFAULTS.resubscribe.maxMs,
+    });
     this.#acknowledge = options.acknowledge;
     this.#ownBuilder = options.builder === undefined;
     this.#builder = options.builder ?? new RingBuilder({ log: this.#log });

@@ -1,3 +1,5 @@
+import type { BackoffOptions } from '../../shared/backoff.js';
+
 /**
  * Every default of the data plane, in one object: the CLI's flag defaults
  * and the classes' fallbacks both read it. Client-side limits follow nginx
@@ -55,6 +57,13 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   tunnelIdleTimeoutMs: 60_000,
   /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
   drainTimeoutMs: 10_000,
+  /**
+   * Re-subscribing to a control-plane stream (ring, health) after it broke:
+   * the first delay, doubling per failure up to the cap, reset by the first message.
+   */
+  resubscribe: Object.freeze({ initialMs: 100, maxMs: 3_000 }),
+  /** Re-forking a data-plane worker that died: from 1 s, doubling up to 30 s while workers keep dying before they listen. */
+  workerRestart: Object.freeze({ initialMs: 1_000, maxMs: 30_000 }),
   /** `--access-log`: off, stdout or a file; its format, sampled fraction and rotation size (0: none). */
   accessLog: 'off',
   accessLogFormat: 'json',
@@ -85,6 +94,8 @@ export interface DataPlaneDefaults {
   ejectForMs: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  resubscribe: BackoffOptions;
+  workerRestart: BackoffOptions;
   accessLog: string;
   accessLogFormat: 'json' | 'text';
   accessLogSample: number;
