@@ -691,7 +691,8 @@ export class ReplicaManager {
             error: (err as Error).message,
           });
         }
-      } while (this.#saveAgain && !this.#closed);
+        // Not stopped by close(): it waits for this loop, and a change accepted just before it must be kept.
+      } while (this.#saveAgain);
       this.#saving = undefined;
     })();
   }
