@@ -101,8 +101,16 @@ export function spawnRinglb(
 const LOOPBACK_DATA_PLANE = ['--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0'];
 
 /** Starts `ringlb up` on free ports and resolves with its URLs once it logged that it is up. */
-export async function startStack(t: TestContext, extraArgs: string[] = [], env: Record<string, string> = {}) {
-  const proc = spawnRinglb(t, ['up', ...LOOPBACK_DATA_PLANE, '--control-listen', '127.0.0.1:0', ...extraArgs], { env });
+export async function startStack(
+  t: TestContext,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+  options: { stateDir?: string } = {},
+) {
+  const proc = spawnRinglb(t, ['up', ...LOOPBACK_DATA_PLANE, '--control-listen', '127.0.0.1:0', ...extraArgs], {
+    env,
+    ...options,
+  });
   const m = await proc.waitForLog(/ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/);
   return { proc, url: m[1], adminUrl: m[2], control: m[3] };
 }

@@ -83,4 +83,13 @@ test('docker runtime: the live policy and N are kept in the engine and survive a
     (await engine.docker.listContainers({ all: true, filters: { label: [`ringlb.state-of=${instance}`] } })).length;
   for (let i = 0; i < 50 && (await generations()) !== 1; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await generations(), 1, 'older generations are pruned');
+
+  await second.stop();
+  const reset = spawnRinglb(t, ['state', 'reset', '--runtime', 'docker', '--instance', instance]);
+  assert.equal(await reset.exited, 0, reset.log());
+  assert.match(
+    reset.log(),
+    new RegExp(`discarded the stored desired state of instance '${instance}' \\(N=2, policy rendezvous`),
+  );
+  assert.equal(await generations(), 0, 'state reset removes every generation');
 });
