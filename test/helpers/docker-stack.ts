@@ -58,4 +58,5 @@ export async function startDockerControl(
   return { proc, address, readyMs: Date.now() - started };
 }
 
-export { getJson, loopHome, postJson, waitFor, type Answer } from './http.js';
+export { getJson, loopHome, postJson, type Answer } from './http.js';
+export { waitFor } from './wait.js';

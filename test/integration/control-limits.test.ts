@@ -7,8 +7,8 @@ import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/r
 import { DEFAULT_LIMITS } from '../../src/control/stream-limits.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { waitFor } from '../helpers/http.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const STREAMS = 10_000;
 

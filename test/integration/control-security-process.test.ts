@@ -3,8 +3,9 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { makePki } from '../helpers/certs.js';
 import { httpRequest } from '../helpers/data-plane.js';
-import { getJson, waitFor } from '../helpers/http.js';
+import { getJson } from '../helpers/http.js';
 import { RINGLB_BIN, spawnRinglb, startStack } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 function ringlb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -5,7 +5,8 @@ import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ring
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { spawnRinglb, startStack } from '../helpers/ringlb-process.js';
 import { tempStateDir } from '../helpers/control-plane.js';
-import { getJson, loopHome, waitFor } from '../helpers/http.js';
+import { getJson, loopHome } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {
   // The default ports (5000, 9901, 50051) are checked on the resolved

@@ -3,8 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
-import { getJson, postJson, waitFor } from '../helpers/http.js';
+import { getJson, postJson } from '../helpers/http.js';
 import { startStack } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A server "started by hand": not a ringlb replica, just something that

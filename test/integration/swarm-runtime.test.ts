@@ -4,7 +4,7 @@ import type { VersionedRing } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
+import { getJson, loopHome, postJson } from '../helpers/http.js';
 import type { PrivateSwarm } from '../helpers/private-swarm.js';
 import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import {
@@ -16,6 +16,7 @@ import {
   swarmDriver,
   taskContainer,
 } from '../helpers/swarm-engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The swarm runtime against a real single-node swarm: a private dockerd
 // (own socket, data-root, exec-root) in swarm mode on 127.0.0.1, replicas on

@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import { HealthState } from '../../src/gen/ringlb/v1/ringlb.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, waitFor } from '../helpers/http.js';
+import { getJson, loopHome } from '../helpers/http.js';
 import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { privateSwarmForFile, removeSwarmInstance, swarmControlFlags } from '../helpers/swarm-engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Two private daemons in one swarm: a manager advertising 127.0.0.1 and a
 // worker advertising 127.0.0.2, sharing this host's network namespace, so
