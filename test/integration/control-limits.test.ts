@@ -7,7 +7,7 @@ import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/r
 import { DEFAULT_LIMITS } from '../../src/control/stream-limits.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { startControl } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 const STREAMS = 10_000;
@@ -18,8 +18,10 @@ function rssMb(pid: number): number {
 }
 
 test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsPerClient} served, the rest RESOURCE_EXHAUSTED, the control plane stays responsive`, async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
 
@@ -151,8 +153,10 @@ test(`a request over ${DEFAULT_LIMITS.maxMessageBytes / 1024} KiB is refused wit
 });
 
 test('reflection: a client that sends requests without reading the answers cannot make the server queue them', async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
   // A raw HTTP/2 client, so that not reading really means not reading: no WINDOW_UPDATE, the

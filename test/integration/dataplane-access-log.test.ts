@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import test, { type TestContext } from 'node:test';
-import { defer } from '../helpers/cleanup.js';
+import test from 'node:test';
+import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
-import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
+import { LOG, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A stream that keeps every line written to it. */
@@ -39,12 +38,6 @@ function rawExchange(url: string, request: string): Promise<Buffer> {
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks)));
   });
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-accesslog-'));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 test('one JSON line per request: client, method, path, status, bytes, duration, replica, attempts, ring version, request id', async (t) => {
@@ -221,13 +214,10 @@ test('ringlb dataplane --access-log FILE: kill -USR1 reopens the file after a mo
   const control = await startControlPlane(t, { replicas: 1 });
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
-  const { process: dp, url } = await spawnDataPlaneProcess(t, control.address, [
-    '--admin',
-    'off',
-    '--access-log',
-    file,
-  ]);
-  await dp.waitForLog(/serving ring/, 60_000);
+  const { proc: dp, url } = await startDataPlaneProcess(t, control.address, {
+    args: ['--admin', 'off', '--access-log', file],
+  });
+  await dp.waitForLog(LOG.servingRing, 60_000);
   await httpRequest(`${url}/home`);
   await waitFor('the first line', async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home'), 5_000);
   renameSync(file, path.join(dir, 'moved.log'));

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defer } from '../helpers/cleanup.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
-import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
+import { startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -96,14 +95,13 @@ test('/stats/history refuses a bad ?seconds= with the classic 400', async (t) =>
 
 test('--workers 2: the primary sums the workers’ history; access log lines from both; SIGUSR1 reopens it', async (t) => {
   const control = await startControlPlane(t);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-history-'));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'ringlb-history-');
   const file = path.join(dir, 'access.log');
   const {
-    process: dp,
+    proc: dp,
     url,
     adminUrl,
-  } = await spawnDataPlaneProcess(t, control.address, ['--workers', '2', '--access-log', file]);
+  } = await startDataPlaneProcess(t, control.address, { args: ['--workers', '2', '--access-log', file] });
   await dp.waitForLog(/workers=2/);
   // New connections each time: the kernel spreads them over both workers.
   for (let i = 0; i < 60; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);

@@ -15,8 +15,10 @@ import { TrafficListener } from '../../src/dataplane/listener.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, startDataPlane } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
-import { h2Connect, h2Request, handshake, makeCertificate, tempDir } from '../helpers/tls.js';
+import { LOG, spawnRinglb } from '../helpers/ringlb-process.js';
+import { makeCertificate } from '../helpers/certs.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { h2Connect, h2Request, handshake } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -446,8 +448,9 @@ test('ringlb dataplane --workers 2: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KE
     ['dataplane', '--control', '127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', '--admin', 'off', '--workers', '2'],
     { env: { RINGLB_TLS_CERT: `${a.cert},${b.cert}`, RINGLB_TLS_KEY: `${a.key},${b.key}` } },
   );
-  const ready = await proc.waitForLog(/ready proxy=https:\/\/127\.0\.0\.1:(\d+)/, 30_000);
-  const port = Number(ready[1]);
+  const [, proxy] = await proc.waitForLog(LOG.dataPlaneReady, 30_000);
+  assert.match(proxy!, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const port = Number(new URL(proxy!).port);
   assert.equal((await handshake(port, { servername: 'b.test' })).fingerprint, b.fingerprint);
   const loads = (): number => proc.log().split('TLS certificate loaded').length - 1;
   // Each worker loads both pairs.

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { processAlive, startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { LOG, spawnRinglb } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 function childPids(pid: number): number[] {
@@ -29,7 +29,8 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
     '--workers',
     '2',
   ]);
-  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/);
+  const [, url, adminUrl, count] = await dp.waitForLog(LOG.dataPlaneWorkersListening);
+  assert.equal(count, '2');
   const workers = childPids(dp.child.pid!);
   assert.equal(workers.length, 2, `worker pids ${workers}`);
 

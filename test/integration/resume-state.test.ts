@@ -15,14 +15,14 @@ test('ringlb up says it resumes the stored N and how to start afresh; --fresh st
   const stateDir = tempStateDir(t);
   const instance = `resume-${process.pid}`;
   const args = ['--replicas', '2', '--instance', instance];
-  const first = await startStack(t, args, {}, { stateDir });
+  const first = await startStack(t, { args, stateDir });
   assert.doesNotMatch(first.proc.log(), /resuming/, 'a new instance has nothing to resume');
   await call(controlClient(t, first.control), 'addReplicas', { n: 1, hostnames: [] });
   await first.proc.stop();
   assert.equal(await first.proc.exited, 0);
   assert.ok(existsSync(path.join(stateDir, 'desired.json')), 'the desired state outlives the stack');
 
-  const second = await startStack(t, args, {}, { stateDir });
+  const second = await startStack(t, { args, stateDir });
   const lines = second.proc.log().split('\n');
   assert.match(
     lines[0],
@@ -37,7 +37,7 @@ test('ringlb up says it resumes the stored N and how to start afresh; --fresh st
   assert.equal((await call(controlClient(t, second.control), 'listReplicas', {})).n, 3);
   await second.proc.stop();
 
-  const fresh = await startStack(t, [...args, '--fresh'], {}, { stateDir });
+  const fresh = await startStack(t, { args: [...args, '--fresh'], stateDir });
   assert.match(
     fresh.proc.log().split('\n')[0],
     new RegExp(
@@ -50,7 +50,7 @@ test('ringlb up says it resumes the stored N and how to start afresh; --fresh st
 
 test('ringlb state reset discards the stored state of a stopped instance', async (t) => {
   const stateDir = tempStateDir(t);
-  const stack = await startStack(t, ['--replicas', '1'], {}, { stateDir });
+  const stack = await startStack(t, { args: ['--replicas', '1'], stateDir });
   await stack.proc.stop();
   const reset = spawnRinglb(t, ['state', 'reset', '--state-dir', stateDir]);
   assert.equal(await reset.exited, 0);

@@ -42,16 +42,18 @@ async function handMadeServer(t: TestContext, name: string, port = 0) {
 test('--runtime static: ringlb in front of servers it does not run, with health checks, ejection and the ring', async (t) => {
   const alpha = await handMadeServer(t, 'alpha');
   const beta = await handMadeServer(t, 'beta');
-  const stack = await startStack(t, [
-    '--runtime',
-    'static',
-    '--backend',
-    `alpha=${alpha.address}`,
-    '--backend',
-    beta.address,
-    '--heartbeat-interval',
-    '100',
-  ]);
+  const stack = await startStack(t, {
+    args: [
+      '--runtime',
+      'static',
+      '--backend',
+      `alpha=${alpha.address}`,
+      '--backend',
+      beta.address,
+      '--heartbeat-interval',
+      '100',
+    ],
+  });
 
   const rep = await getJson(`${stack.url}/rep`);
   assert.deepEqual(rep.body, { message: { N: 2, replicas: ['alpha', 'server-2'] }, status: 'successful' });
