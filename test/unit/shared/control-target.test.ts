@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controlTarget } from '../../src/shared/control-target.js';
+import { controlTarget } from '../../../src/shared/control-target.js';
 
 test('controlTarget: one address as is, a list of IP literals as a static pick_first target', () => {
   assert.equal(controlTarget('127.0.0.1:7000'), '127.0.0.1:7000');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff } from '../../src/shared/backoff.js';
+import { Backoff } from '../../../src/shared/backoff.js';
 
 test('backoff doubles from the first delay up to the cap, and reset starts over', () => {
   const b = new Backoff({ initialMs: 100, maxMs: 1_000, jitter: 'none' });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classicFailure, GrpcStatus, httpStatusForGrpc, RinglbError, toGrpcError } from '../../src/shared/errors.js';
+import { classicFailure, GrpcStatus, httpStatusForGrpc, RinglbError, toGrpcError } from '../../../src/shared/errors.js';
 
 test('every gRPC status maps to the grpc-gateway HTTP status', () => {
   const expected: Record<string, number> = {
