@@ -17,6 +17,7 @@ import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
+import { announceDesiredState, defaultStateDir } from './desired-state.js';
 import { opt, type ConfigReader } from './options.js';
 import {
   controlServerSecurityOptions,
@@ -38,6 +39,8 @@ export interface ControlConfig {
   policy: RingPolicy;
   instance: string;
   stateDir: string;
+  /** --fresh: discard the instance's stored desired state before starting (see desired-state.ts). */
+  fresh: boolean;
   image: string;
   network: string;
   heartbeatIntervalMs: number;
@@ -109,6 +112,11 @@ export function controlOptions(listenFlag: string): Option[] {
       'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)',
       'RINGLB_STATE_DIR',
     ),
+    opt(
+      '--fresh',
+      "discard the instance's stored desired state (N, names, ring policy) and start from the flags",
+      'RINGLB_FRESH',
+    ),
     opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', d.image),
     opt(
       '--network <name>',
@@ -166,8 +174,31 @@ export function controlOptions(listenFlag: string): Option[] {
   ];
 }
 
-export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
+/** Where an instance's state lives: its label, runtime and, for the process runtime, its folder. */
+export interface StateScope {
+  runtime: RuntimeKind;
+  instance: string;
+  stateDir: string;
+  dockerHost: string | undefined;
+  image: string;
+}
+
+/** --runtime, --instance, --state-dir, --docker-host: read the same way by `control`, `up` and `state reset`. */
+export function readStateScope(reader: ConfigReader, o: Record<string, unknown>): StateScope {
   const instance = reader.nonEmpty('instance', o.instance, INSTANCE_PATTERN, 'a label of letters, digits, _ . -');
+  return {
+    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static'] as const),
+    instance,
+    stateDir: o.stateDir ? String(o.stateDir) : defaultStateDir(instance),
+    dockerHost: o.dockerHost
+      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
+      : undefined,
+    image: o.image === undefined ? CONTROL_DEFAULTS.image : reader.nonEmpty('image', o.image),
+  };
+}
+
+export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
+  const scope = readStateScope(reader, o);
   const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
@@ -180,29 +211,24 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
-  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static'] as const);
+  const { runtime } = scope;
   const backends = readBackends(reader, o.backend, runtime === 'static');
   const listen = reader.hostPort(listenKey, o[listenKey]);
   // Frozen: the configuration is parsed and validated once, then only read.
   return Object.freeze({
     listen: listen.text,
-    runtime,
     // A static set is as large as the backends given; --replicas applies to the runtimes that start replicas.
     replicas: runtime === 'static' ? backends.length : reader.int('replicas', o.replicas, 0, maxReplicas),
     maxReplicas,
     policy,
-    instance,
-    stateDir: o.stateDir ? String(o.stateDir) : path.join(os.tmpdir(), `ringlb-${instance}`),
-    image: reader.nonEmpty('image', o.image),
+    ...scope,
+    fresh: readFresh(reader, o.fresh, runtime),
     network: reader.nonEmpty('network', o.network),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     resyncIntervalMs: reader.int('resyncInterval', o.resyncInterval, 100, 600_000),
-    dockerHost: o.dockerHost
-      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
-      : undefined,
     placement: listOf(o.placement),
     swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
     advertise: o.advertise ? reader.hostPort('advertise', o.advertise).text : undefined,
@@ -210,6 +236,21 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   });
+}
+
+/**
+ * --fresh, refused on swarm: there every control plane of the instance shares
+ * the stored state, and one starting would discard it under the leader
+ * (`ringlb state reset` does it deliberately, with the instance stopped).
+ */
+function readFresh(reader: ConfigReader, raw: unknown, runtime: RuntimeKind): boolean {
+  const fresh = raw === true;
+  if (fresh && runtime === 'swarm')
+    reader.fail(
+      'fresh',
+      'is not for --runtime swarm (its control planes share the stored state); stop them all and run ringlb state reset --runtime swarm',
+    );
+  return fresh;
 }
 
 /** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
@@ -240,11 +281,9 @@ export async function createRuntime(config: ControlConfig, log: Logger): Promise
   if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
-    const [{ DockerDriver }, { DockerStateStore }] = await Promise.all([
-      import('../runtime/docker-driver.js'),
-      import('../runtime/docker-state-store.js'),
-    ]);
-    const { docker, engine } = await engineClient(config);
+    const { DockerDriver } = await import('../runtime/docker-driver.js');
+    const client = await engineClient(config);
+    const { docker } = client;
     const driver = new DockerDriver({
       docker,
       image: config.image,
@@ -253,24 +292,41 @@ export async function createRuntime(config: ControlConfig, log: Logger): Promise
       faultHook: config.faultHook,
       log: log.child('docker'),
     });
-    return {
-      driver,
-      stateStore: new DockerStateStore({ docker, engine, instance: config.instance, image: config.image }),
-    };
+    return { driver, stateStore: await createStateStore(config, client) };
   }
   return {
     driver: new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook }),
-    stateStore: new FileStateStore(config.stateDir),
+    stateStore: await createStateStore(config),
   };
 }
 
+/**
+ * Where an instance's desired state lives (none for the static runtime, whose
+ * flags are its whole truth). `client`: the engine client the driver uses too.
+ */
+export async function createStateStore(
+  scope: StateScope,
+  client?: EngineClient,
+): Promise<DesiredStateStore | undefined> {
+  if (scope.runtime === 'static') return undefined;
+  if (scope.runtime === 'process') return new FileStateStore(scope.stateDir);
+  const { docker, engine } = client ?? (await engineClient(scope));
+  const { instance, image } = scope;
+  if (scope.runtime === 'docker') {
+    const { DockerStateStore } = await import('../runtime/docker-state-store.js');
+    return new DockerStateStore({ docker, engine, instance, image });
+  }
+  const { SwarmStateStore } = await import('../runtime/swarm-state-store.js');
+  return new SwarmStateStore({ docker, engine, instance });
+}
+
 async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
-  const [{ SwarmDriver }, { SwarmStateStore }, { SwarmLeaseStore }] = await Promise.all([
+  const [{ SwarmDriver }, { SwarmLeaseStore }] = await Promise.all([
     import('../runtime/swarm-driver.js'),
-    import('../runtime/swarm-state-store.js'),
     import('../runtime/swarm-lease-store.js'),
   ]);
-  const { docker, engine } = await engineClient(config);
+  const client = await engineClient(config);
+  const { docker, engine } = client;
   const driver = new SwarmDriver({
     docker,
     engine,
@@ -283,11 +339,20 @@ async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<R
     log: log.child('swarm'),
   });
   const scope = { docker, engine, instance: config.instance };
-  return { driver, stateStore: new SwarmStateStore(scope), leaseStore: new SwarmLeaseStore(scope) };
+  return {
+    driver,
+    stateStore: await createStateStore(config, client),
+    leaseStore: new SwarmLeaseStore(scope),
+  };
+}
+
+interface EngineClient {
+  docker: import('dockerode');
+  engine: string;
 }
 
 /** One engine client per control plane, from --docker-host, else DOCKER_HOST, else the local socket. */
-async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
+async function engineClient(config: Pick<StateScope, 'dockerHost'>): Promise<EngineClient> {
   const { default: Dockerode } = await import('dockerode');
   const url = config.dockerHost;
   if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket };
@@ -303,9 +368,11 @@ function listOf(raw: unknown): string[] {
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
+  const { leaseStore, ...runtime } = await createRuntime(config, log);
+  // First, before any other line: whether this start resumes a stored state, and how to start afresh.
+  if (runtime.stateStore) await announceDesiredState(runtime.stateStore, config, log);
   for (const warning of config.security.warnings) log.warn(warning);
   if (config.security.tokenCreated) log.info('wrote a new random token', { file: config.security.tokenCreated });
-  const { leaseStore, ...runtime } = await createRuntime(config, log);
   // The elector needs the bound address, known only once the server listens.
   let server: ControlPlaneServer | undefined;
   const elector =

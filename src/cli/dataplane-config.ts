@@ -272,21 +272,6 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
   };
 }
 
-/**
- * With TLS, SIGHUP loads the certificate files again (as nginx and HAProxy
- * reload on it) instead of ending the process. Returns a function that
- * removes the handler.
- */
-export function reloadOnHangup(enabled: boolean, reload: () => unknown, log: Logger): () => void {
-  if (!enabled) return () => undefined;
-  const onHangup = (): void => {
-    log.info('SIGHUP: reloading TLS certificates');
-    reload();
-  };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
-}
-
 export function createDataPlane(config: DataPlaneConfig, log: Logger): DataPlane {
   return new DataPlane(toDataPlaneOptions(config, log));
 }

@@ -12,7 +12,8 @@ import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.
 import { ringChanges, type RingMembership } from '../ring/index.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
-import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { defineCommand } from './command.js';
+import { opt, untilSignal } from './options.js';
 import {
   controlClientOptions,
   readControlClientSecurity,
@@ -93,37 +94,36 @@ export function formatLine(line: EventLine, json: boolean): string {
  * prints the recent history and the current state, then exits.
  */
 export default function register(program: Command): void {
-  const options = [
-    controlAddressOption(),
-    ...controlClientOptions(),
-    tokenFileOption(),
-    opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),
-    opt(
-      '--recent <n>',
-      'recent health events to print first (the control plane keeps 200)',
-      'RINGLB_EVENTS_RECENT',
-      '20',
-    ),
-    opt('--once', 'print recent events and the current state, then exit', 'RINGLB_EVENTS_ONCE'),
-  ];
-  const command = program
-    .command('events')
-    .description('tail health and ring changes of a control plane (recent ones first)');
-  for (const o of options) command.addOption(o);
-  command.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(options);
-      const address = reader.controlList('control', o.control);
-      const security = readControlClientSecurity(reader, o);
-      const recent = reader.int('recent', o.recent, 0, 200);
-      reader.done();
-      const json = Boolean(o.json);
+  defineCommand(program, {
+    name: 'events',
+    description: 'tail health and ring changes of a control plane (recent ones first)',
+    options: [
+      controlAddressOption(),
+      ...controlClientOptions(),
+      tokenFileOption(),
+      opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),
+      opt(
+        '--recent <n>',
+        'recent health events to print first (the control plane keeps 200)',
+        'RINGLB_EVENTS_RECENT',
+        '20',
+      ),
+      opt('--once', 'print recent events and the current state, then exit', 'RINGLB_EVENTS_ONCE'),
+    ],
+    read: (reader, o) => ({
+      address: reader.controlList('control', o.control),
+      security: readControlClientSecurity(reader, o),
+      recent: reader.int('recent', o.recent, 0, 200),
+      json: Boolean(o.json),
+      once: Boolean(o.once),
+    }),
+    async run({ address, security, recent, json, once }) {
       const print = (line: EventLine): void => void process.stdout.write(`${formatLine(line, json)}\n`);
       const channel = controlChannel(security);
       const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
       const tail = new EventTail(client, print, recent);
       try {
-        if (o.once) await tail.once();
+        if (once) await tail.once();
         else {
           tail.start();
           await untilSignal();
@@ -132,8 +132,8 @@ export default function register(program: Command): void {
         tail.close();
         client.close();
       }
-    }),
-  );
+    },
+  });
 }
 
 /** Both streams, re-subscribed after a break; health events already printed are not printed twice. */

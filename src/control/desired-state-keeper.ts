@@ -96,7 +96,8 @@ export class DesiredStateKeeper {
             error: (err as Error).message,
           });
         }
-      } while (this.#saveAgain && !this.#o.closed());
+        // Not stopped by close(): it waits for this loop, and a change accepted just before it must be kept.
+      } while (this.#saveAgain);
       this.#saving = undefined;
     })();
   }

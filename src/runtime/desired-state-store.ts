@@ -32,6 +32,8 @@ export interface DesiredStateStore {
   load(): Promise<DesiredState | undefined>;
   /** Replaces the stored state as a whole. */
   save(state: DesiredState): Promise<void>;
+  /** Discards the stored state: the next control plane starts from its flags, as for a new instance. */
+  clear(): Promise<void>;
 }
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

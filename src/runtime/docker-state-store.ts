@@ -67,12 +67,24 @@ export class DockerStateStore implements DesiredStateStore {
       } as Dockerode.ContainerCreateOptions),
     );
     this.#generation = generation;
+    await this.#remove(older);
+  }
+
+  async clear(): Promise<void> {
+    await this.#remove(await this.#generations());
+  }
+
+  async #remove(generations: readonly { id: string }[]): Promise<void> {
     await Promise.all(
-      older.map((o) =>
-        this.#call('remove old state container', (abortSignal) => docker.getContainer(o.id).remove({ abortSignal }), {
-          404: () => undefined,
-          409: () => undefined,
-        }),
+      generations.map((g) =>
+        this.#call(
+          'remove old state container',
+          (abortSignal) => this.#o.docker.getContainer(g.id).remove({ abortSignal }),
+          {
+            404: () => undefined,
+            409: () => undefined,
+          },
+        ),
       ),
     );
   }

@@ -39,4 +39,13 @@ export class SwarmStateStore implements DesiredStateStore {
     }
     throw RinglbError.unavailable(`${this.where}: five writes in a row lost a race with another writer`);
   }
+
+  /** Empties the record's state label (load then finds nothing), compare-and-swap as save. */
+  async clear(): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.#record.read();
+      if (!record?.labels[STATE_LABELS.state] || (await this.#record.update(record, {}))) return;
+    }
+    throw RinglbError.unavailable(`${this.where}: five writes in a row lost a race with another writer`);
+  }
 }

@@ -7,8 +7,8 @@ import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/r
 import { CONTROL_DEFAULTS } from '../../src/control/control-defaults.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { waitFor } from '../helpers/http.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { startControl } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const STREAMS = 10_000;
 
@@ -18,8 +18,10 @@ function rssMb(pid: number): number {
 }
 
 test(`${STREAMS} WatchRing streams from one client: ${CONTROL_DEFAULTS.limits.maxStreamsPerClient} served, the rest RESOURCE_EXHAUSTED, the control plane stays responsive`, async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
 
@@ -154,8 +156,10 @@ test(`a request over ${CONTROL_DEFAULTS.limits.maxMessageBytes / 1024} KiB is re
 });
 
 test('reflection: a client that sends requests without reading the answers cannot make the server queue them', async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
   // A raw HTTP/2 client, so that not reading really means not reading: no WINDOW_UPDATE, the

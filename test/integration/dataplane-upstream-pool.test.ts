@@ -12,6 +12,7 @@ import {
   type UpstreamPoolOptions,
   type UpstreamRequest,
 } from '../../src/dataplane/upstream/upstream-pool.js';
+import { freePort } from '../helpers/wait.js';
 
 interface Result {
   status: number;
@@ -239,10 +240,7 @@ test('UpstreamPool: 1xx heads are skipped, Connection: close and close-delimited
 
 test('UpstreamPool errors: refused, closed before the response, malformed, timeouts, pool closed', async (t) => {
   // A port with nothing listening.
-  const free = net.createServer();
-  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
-  const deadPort = (free.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const deadPort = await freePort();
   const refused = await send(makePool(t, deadPort));
   assert.equal(refused.error?.code, 'ECONNREFUSED');
 

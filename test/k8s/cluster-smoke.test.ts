@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { waitFor } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import { inCidr, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
 
 // The test cluster itself (npm run k8s:up): a real kubelet runs a pod from an

@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { defer } from '../helpers/cleanup.js';
-import { waitFor } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import { type KubeCluster, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
 
 // deploy/kubernetes against the test cluster (npm run k8s:up): a server-side

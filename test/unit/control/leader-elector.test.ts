@@ -4,6 +4,7 @@ import { LeaderElector } from '../../../src/control/leader-elector.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/runtime/lease-store.js';
 import { RinglbError } from '../../../src/shared/errors.js';
 import { defer } from '../../helpers/cleanup.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** A compare-and-swap record in memory, with a switch that makes it unreachable (an engine API lost). */
 class MemoryLeaseStore implements LeaseStore {
@@ -38,12 +39,10 @@ function elector(t: TestContext, store: LeaseStore, name: string, leaseDurationM
   return e;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 3_000): Promise<number> {
+/** How long `wait` took, in ms. */
+async function msTo(wait: () => Promise<unknown>): Promise<number> {
   const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await wait();
   return Date.now() - started;
 }
 
@@ -68,7 +67,7 @@ test('a holder that stops renewing is replaced after the lease duration, judged 
   await b.start();
   assert.equal(b.state.leading, false, 'a fresh record is not taken at once');
   assert.equal(b.state.leaderAddress, 'dead:50051');
-  const waited = await until('b leads', () => b.state.leading);
+  const waited = await msTo(() => waitFor('b leads', () => b.state.leading, 3_000, 10));
   assert.ok(waited >= 200, `took over after ${waited} ms: only once the record sat unchanged for the lease duration`);
   assert.equal(store.record?.holder, 'b');
   assert.equal(store.record?.term, 5);
@@ -83,7 +82,7 @@ test('a clean close hands the lease back: the follower takes it at once', async 
   const b = elector(t, store, 'b', 3_000);
   await b.start();
   await a.close();
-  const waited = await until('b leads', () => b.state.leading);
+  const waited = await msTo(() => waitFor('b leads', () => b.state.leading, 3_000, 10));
   assert.ok(waited < 1_500, `took ${waited} ms`);
 });
 
@@ -95,11 +94,11 @@ test('losing the store: the holder steps down within half a lease, never throws,
   await a.start();
   assert.ok(a.state.leading);
   store.down = true;
-  const stepped = await until('a steps down', () => !a.state.leading);
+  const stepped = await msTo(() => waitFor('a steps down', () => !a.state.leading, 3_000, 10));
   // Before a whole lease: nobody may take over earlier than that.
   assert.ok(stepped < 1_000, `stepped down after ${stepped} ms`);
   store.down = false;
-  await until('a leads again', () => a.state.leading);
+  await waitFor('a leads again', () => a.state.leading, 3_000, 10);
   assert.deepEqual(changes, [true, false, true]);
 });
 

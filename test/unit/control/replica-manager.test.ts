@@ -11,6 +11,7 @@ import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 import type { Logger } from '../../../src/shared/logger.js';
 import { defer } from '../../helpers/cleanup.js';
 import { FakeDriver, MemoryStateStore } from '../../helpers/fake-driver.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const MAGLEV = normalizePolicy({ strategy: 'maglev', options: {}, loadBound: 0 });
 
@@ -45,14 +46,6 @@ async function startManager(
   return { manager, ring, driver };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const ringNames = (ring: RingStore): string[] => ring.current.members.map((m) => m.hostname);
 const names = (m: ReplicaManager): string[] => m.list().map((r) => r.hostname);
 
@@ -69,7 +62,12 @@ test('a fresh start runs server-1..N with ids 1..N and publishes them', async (t
 test('level-triggered: a replica that vanishes with no event is found by listing and replaced', async (t) => {
   const { manager, ring, driver } = await startManager(t, { heartbeatIntervalMs: 60_000 });
   await driver.vanish('server-2', false);
-  await until('a replacement', () => ring.current.members.length === 3 && !ringNames(ring).includes('server-2'));
+  await waitFor(
+    'a replacement',
+    () => ring.current.members.length === 3 && !ringNames(ring).includes('server-2'),
+    5_000,
+    20,
+  );
   assert.equal(manager.list().length, 3);
   assert.equal(ring.current.members.length, 3);
   assert.equal(manager.list().find((r) => r.hostname !== 'server-1' && r.hostname !== 'server-3')?.serverId, 2);
@@ -79,14 +77,14 @@ test('level-triggered: an event makes the manager list at once (long resync peri
   const { manager, driver } = await startManager(t, { heartbeatIntervalMs: 60_000, resyncIntervalMs: 60_000 });
   const started = Date.now();
   await driver.vanish('server-1', true);
-  await until('a replacement', () => !names(manager).includes('server-1') && manager.list().length === 3, 3_000);
+  await waitFor('a replacement', () => !names(manager).includes('server-1') && manager.list().length === 3, 3_000, 20);
   assert.ok(Date.now() - started < 3_000);
 });
 
 test('a replica carrying our labels that we never started is removed on resync', async (t) => {
   const { manager, driver } = await startManager(t);
   await driver.plantOrphan({ hostname: 'stray', serverId: 9 });
-  await until('orphan removed', () => driver.removed.includes('stray'));
+  await waitFor('orphan removed', () => driver.removed.includes('stray'), 5_000, 20);
   assert.deepEqual(names(manager), ['server-1', 'server-2', 'server-3']);
 });
 
@@ -94,20 +92,20 @@ test('a runtime that restarts in place: out of the ring while failing, back afte
   const driver = new FakeDriver({ restartsInPlace: true });
   const { manager, ring } = await startManager(t, { driver });
   driver.setHealthy('server-2', false);
-  await until('out of the ring', () => !ringNames(ring).includes('server-2'));
+  await waitFor('out of the ring', () => !ringNames(ring).includes('server-2'), 5_000, 20);
   // Several heartbeat and resync rounds later: still the same replica, nothing new created.
   await new Promise((r) => setTimeout(r, 400));
   assert.equal(driver.created.length, 3);
   assert.equal(manager.list().find((r) => r.hostname === 'server-2')?.health, 'unhealthy');
   driver.setHealthy('server-2', true);
-  await until('back in the ring', () => ringNames(ring).includes('server-2'));
+  await waitFor('back in the ring', () => ringNames(ring).includes('server-2'), 5_000, 20);
   assert.equal(manager.list().find((r) => r.hostname === 'server-2')?.serverId, 2);
   // The engine says it restarts it: out again, still not replaced.
   driver.setState('server-2', 'restarting');
-  await until('out while restarting', () => !ringNames(ring).includes('server-2'));
+  await waitFor('out while restarting', () => !ringNames(ring).includes('server-2'), 5_000, 20);
   driver.setState('server-2', 'exited');
-  await until('replaced once the engine gave up', () => driver.created.length === 4);
-  await until('ring whole again', () => ring.current.members.length === 3);
+  await waitFor('replaced once the engine gave up', () => driver.created.length === 4, 5_000, 20);
+  await waitFor('ring whole again', () => ring.current.members.length === 3, 5_000, 20);
   assert.ok(!names(manager).includes('server-2'));
 });
 
@@ -145,11 +143,11 @@ test('durable state: N, names, server ids and the policy survive a restart; stor
 test('a manager with an empty store seeds it from the flags', async (t) => {
   const store = new MemoryStateStore();
   const { manager } = await startManager(t, { stateStore: store, initialReplicas: 2 });
-  await until('saved', () => store.state?.replicas.length === 2);
+  await waitFor('saved', () => store.state?.replicas.length === 2, 5_000, 20);
   assert.equal(store.state?.desired, 2);
   assert.equal(store.state?.policy.strategy, 'classic');
   await manager.add(1, []);
-  await until('saved again', () => store.state?.desired === 3 && store.state.replicas.length === 3);
+  await waitFor('saved again', () => store.state?.desired === 3 && store.state.replicas.length === 3, 5_000, 20);
 });
 
 test('FileStateStore: round trip, no file is a new instance, a corrupt file is FAILED_PRECONDITION', async (t) => {
@@ -237,7 +235,12 @@ test('with an elector: a follower mirrors the stored ring and refuses changes; o
 
   state.leading = true;
   for (const l of listeners) l({ ...state });
-  await until('leading with both stored replicas running', () => manager.leading && ring.current.members.length === 2);
+  await waitFor(
+    'leading with both stored replicas running',
+    () => manager.leading && ring.current.members.length === 2,
+    5_000,
+    20,
+  );
   assert.deepEqual(
     manager.list().map((r) => [r.hostname, r.serverId]),
     [
@@ -246,7 +249,7 @@ test('with an elector: a follower mirrors the stored ring and refuses changes; o
     ],
   );
   assert.ok(ring.current.version > 5_000);
-  await until('saved by the new leader', () => (store.state?.ringVersion ?? 0) === ring.current.version);
+  await waitFor('saved by the new leader', () => (store.state?.ringVersion ?? 0) === ring.current.version, 5_000, 20);
 });
 
 test('a holder that cannot confirm its lease writes nothing to the runtime', async (t) => {

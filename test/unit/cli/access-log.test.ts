@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { dataPlaneOptions, readDataPlaneConfig } from '../../src/cli/dataplane-config.js';
-import { ConfigReader } from '../../src/cli/options.js';
+import { dataPlaneOptions, readDataPlaneConfig } from '../../../src/cli/dataplane-config.js';
+import { ConfigReader } from '../../../src/cli/options.js';
 
 /** The data plane's configuration from flags (RINGLB_* variables ignored); throws ConfigError on bad flags. */
 function parse(args: string[]) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { controlOptions, readControlConfig } from '../../src/cli/control-config.js';
-import { dataPlaneOptions, readDataPlaneConfig } from '../../src/cli/dataplane-config.js';
-import { ConfigReader } from '../../src/cli/options.js';
+import { controlOptions, readControlConfig } from '../../../src/cli/control-config.js';
+import { dataPlaneOptions, readDataPlaneConfig } from '../../../src/cli/dataplane-config.js';
+import { ConfigReader } from '../../../src/cli/options.js';
 
 // The documented defaults (docs/configuration.md: data plane port 5000, admin
 // port 9901 and control plane port 50051, the last two on loopback) are checked
