@@ -16,6 +16,13 @@ import { ProcessDriver } from '../runtime/process-driver.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
+import {
+  createKubernetesRuntime,
+  KUBERNETES_LEASE_DURATION_MS,
+  type KubernetesConfig,
+  kubernetesOptions,
+  readKubernetesConfig,
+} from './kubernetes-config.js';
 import { opt, type ConfigReader } from './options.js';
 import {
   controlServerSecurityOptions,
@@ -27,7 +34,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
 export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
 
-export type RuntimeKind = 'process' | 'docker' | 'swarm' | 'static';
+export type RuntimeKind = 'process' | 'docker' | 'swarm' | 'static' | 'kubernetes';
 
 export interface ControlConfig {
   listen: string;
@@ -54,12 +61,14 @@ export interface ControlConfig {
   advertise: string | undefined;
   /** --runtime static: the servers ringlb routes to but does not run. */
   backends: StaticBackend[];
+  /** --runtime kubernetes: where and how (undefined for the other runtimes). */
+  kubernetes: KubernetesConfig | undefined;
   security: ControlServerSecurity;
   ackTimeoutMs: number;
 }
 
 /** What a runtime brings: its driver, where desired state lives and, when several control planes may share it, the lease. */
-interface Runtime {
+export interface Runtime {
   driver: ReplicaDriver;
   /** None for the static runtime: its flags are its whole truth. */
   stateStore?: DesiredStateStore;
@@ -73,7 +82,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', d.listen),
     opt(
       '--runtime <kind>',
-      'where replicas run: process | docker | swarm | static (servers ringlb does not run, see --backend)',
+      'where replicas run: process | docker | swarm | kubernetes | static (servers ringlb does not run, see --backend)',
       'RINGLB_RUNTIME',
       d.runtime,
     ),
@@ -108,7 +117,7 @@ export function controlOptions(listenFlag: string): Option[] {
       'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)',
       'RINGLB_STATE_DIR',
     ),
-    opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', d.image),
+    opt('--image <name>', 'docker, swarm and kubernetes runtimes: replica image', 'RINGLB_IMAGE', d.image),
     opt(
       '--network <name>',
       "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name",
@@ -132,7 +141,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt(
       '--advertise <host:port>',
-      'swarm runtime: gRPC address of this control plane as others reach it (named to clients by followers)',
+      'swarm and kubernetes runtimes: gRPC address of this control plane as others reach it (named to clients by followers)',
       'RINGLB_ADVERTISE',
     ),
     opt(
@@ -160,6 +169,7 @@ export function controlOptions(listenFlag: string): Option[] {
       'RINGLB_ACK_TIMEOUT',
       String(DEFAULT_ACK_TIMEOUT_MS),
     ),
+    ...kubernetesOptions(),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
     ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
   ];
@@ -184,7 +194,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
-  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static'] as const);
+  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static', 'kubernetes'] as const);
   const backends = readBackends(reader, o.backend, runtime === 'static');
   const listen = reader.hostPort(listenKey, o[listenKey]);
   // Frozen: the configuration is parsed and validated once, then only read.
@@ -211,6 +221,7 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
     advertise: o.advertise ? reader.hostPort('advertise', o.advertise).text : undefined,
     backends,
+    kubernetes: readKubernetesConfig(reader, o, runtime),
     ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   });
@@ -242,6 +253,8 @@ function readBackends(reader: ConfigReader, raw: unknown, required: boolean): St
 export async function createRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
   if (config.runtime === 'static') return { driver: new StaticDriver(config.backends) };
   if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
+  if (config.runtime === 'kubernetes' && config.kubernetes)
+    return createKubernetesRuntime({ ...config, kubernetes: config.kubernetes }, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
     const [{ DockerDriver }, { DockerStateStore }] = await Promise.all([
@@ -318,6 +331,8 @@ export async function createControlPlane(config: ControlConfig, log: Logger): Pr
       store: leaseStore,
       identity: `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
       address: () => config.advertise ?? server?.address ?? config.listen,
+      // The Lease states its duration (leaseDurationSeconds): the elector must use that one.
+      ...(config.runtime === 'kubernetes' ? { leaseDurationMs: KUBERNETES_LEASE_DURATION_MS } : {}),
       log: log.child('lease'),
     });
   server = new ControlPlaneServer({

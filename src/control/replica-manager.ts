@@ -305,6 +305,28 @@ export class ReplicaManager {
     }
   }
 
+  /**
+   * A runtime that owns the membership (driver.follows): a change is a
+   * request to its scaler, and the members it adds or drains arrive through
+   * the resync like any others. Names cannot be asked for.
+   */
+  async #scale(delta: number, hostnames: readonly string[], verb: string): Promise<ReplicaView[]> {
+    const { driver } = this.#o;
+    if (hostnames.length > 0)
+      throw RinglbError.failedPrecondition(
+        `<Error> The ${driver.kind} runtime follows replicas it does not name: hostnames cannot be ${verb}; give only n`,
+      );
+    if (!driver.scale)
+      throw RinglbError.failedPrecondition(
+        `<Error> The ${driver.kind} runtime cannot scale: replicas cannot be ${verb}`,
+      );
+    return this.#enqueue(async () => {
+      await this.#confirmLeading();
+      await driver.scale!(delta);
+      return this.list();
+    });
+  }
+
   async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
     const { count, hostnames } = validateChange(
       n,
@@ -313,6 +335,7 @@ export class ReplicaManager {
     );
     this.#refuseIfFixed('added');
     this.assertLeader();
+    if (this.#o.driver.follows) return this.#scale(count, hostnames, 'added');
     return this.#enqueue(async () => {
       await this.#confirmLeading();
       for (const name of hostnames) {
@@ -344,6 +367,7 @@ export class ReplicaManager {
     );
     this.#refuseIfFixed('removed');
     this.assertLeader();
+    if (this.#o.driver.follows) return this.#scale(-count, hostnames, 'removed');
     return this.#enqueue(async () => {
       await this.#confirmLeading();
       const victims: ReplicaRecord[] = [];
@@ -589,6 +613,7 @@ export class ReplicaManager {
     const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
     const hints = new Map(this.#hints);
     this.#hints.clear();
+    if (this.#o.driver.follows) return this.#followRuntime(listed);
     for (const [key, record] of this.#replicas) {
       const found = listed.get(key);
       listed.delete(key);
@@ -610,9 +635,35 @@ export class ReplicaManager {
     }
   }
 
+  /**
+   * driver.follows: the runtime's list is the membership. Members gone from
+   * it (a terminating endpoint, still finishing its requests) leave the ring
+   * at once; new ones are adopted (a heartbeat first); a moved one gets its
+   * new address. N is whatever the runtime runs.
+   */
+  async #followRuntime(listed: Map<string, ReplicaInstance>): Promise<void> {
+    const gone: ReplicaRecord[] = [];
+    for (const [key, record] of this.#replicas) {
+      const found = listed.get(key);
+      listed.delete(key);
+      if (!found) gone.push(record);
+      else if (found.address !== record.address || found.serverId !== record.serverId) {
+        record.address = found.address;
+        record.serverId = found.serverId;
+        if (record.health === 'healthy') this.#publishRing();
+      }
+    }
+    for (const record of gone) this.#replicas.delete(hostnameKey(record.hostname));
+    if (gone.length > 0) this.#publishRing();
+    for (const record of gone) this.#emit('removed', { ...record }, { reason: 'the runtime no longer lists it' });
+    if (listed.size > 0) await this.#adopt([...listed.values()]);
+    this.#desired = this.#replicas.size;
+  }
+
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    if (this.#closed || !this.#leading) return;
+    // A runtime that owns the membership replaces its members itself.
+    if (this.#closed || !this.#leading || this.#o.driver.follows) return;
     const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy' && !this.#awaitsRestart(r));
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));

@@ -1,0 +1,201 @@
+import { RinglbError } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/logger.js';
+import { DOCKER_LABELS } from './docker-driver.js';
+import type { KubernetesApi } from './kubernetes-api.js';
+import {
+  instanceObjectName,
+  instanceSelector,
+  type Pod,
+  podImageProblem,
+  podInstance,
+  podReady,
+  replicaPod,
+} from './kubernetes-pod.js';
+import type { OwnerReference } from './kubernetes-state-store.js';
+import { KubernetesWatcher } from './kubernetes-watcher.js';
+import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+
+export interface KubernetesDriverOptions {
+  api: Pick<KubernetesApi, 'call' | 'watch' | 'server'>;
+  namespace: string;
+  /** Scopes every pod this driver sees and touches (label ringlb.instance). */
+  instance: string;
+  /** The instance's owner object (its desired-state ConfigMap), made if absent. */
+  owner: () => Promise<OwnerReference>;
+  image?: string;
+  /** Never (default: images are imported into the nodes' containerd), IfNotPresent or Always. */
+  imagePullPolicy?: string;
+  /** The replicas' port inside their pods. Default 5000. */
+  port?: number;
+  /** How long create() waits for the pod to be Ready. Default 60 s. */
+  startTimeoutMs?: number;
+  stopGraceMs?: number;
+  faultHook?: boolean;
+  log?: Logger;
+}
+
+/**
+ * Replicas as Pods the control plane creates itself (SPEC §10), one per
+ * replica, so /add with hostnames and /rm of a named replica work as on
+ * Docker: the pod carries the same labels (instance, server id, hostname,
+ * port) and is addressed <pod IP>:<port>. The API server is the only state:
+ * list() reads the pods back, so a restarted control plane adopts them.
+ * Membership changes arrive by list + watch (src/runtime/kubernetes-watcher.ts)
+ * as hints; the control plane's level-triggered resync lists again.
+ */
+export class KubernetesDriver implements ReplicaDriver {
+  readonly kind = 'kubernetes';
+  readonly #o: Required<KubernetesDriverOptions>;
+  readonly #pods: string;
+  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  #watcher: KubernetesWatcher<Pod> | undefined;
+  #closed = false;
+
+  constructor(options: KubernetesDriverOptions) {
+    this.#o = {
+      image: 'ringlb/replica:latest',
+      imagePullPolicy: 'Never',
+      port: 5000,
+      startTimeoutMs: 60_000,
+      stopGraceMs: 5_000,
+      faultHook: false,
+      log: silentLogger,
+      ...options,
+    };
+    this.#pods = `/api/v1/namespaces/${options.namespace}/pods`;
+  }
+
+  get labelSelector(): string {
+    return instanceSelector(this.#o.instance);
+  }
+
+  /** Checks the API answers and lets this identity list pods, then follows the instance's pods. */
+  async start(): Promise<void> {
+    if (this.#closed) throw RinglbError.unavailable('the kubernetes runtime is closed');
+    if (this.#watcher) return;
+    const watcher = new KubernetesWatcher<Pod>({
+      api: this.#o.api,
+      path: this.#pods,
+      labelSelector: this.labelSelector,
+      onEvent: (type, pod) => this.#hint(type, pod),
+      log: this.#o.log,
+    });
+    await watcher.start();
+    this.#watcher = watcher;
+  }
+
+  async list(): Promise<ReplicaInstance[]> {
+    const list = await this.#o.api.call<{ items: Pod[] }>(
+      'list pods',
+      'GET',
+      `${this.#pods}?labelSelector=${encodeURIComponent(this.labelSelector)}`,
+    );
+    return list.items
+      .map((pod) => podInstance(pod, this.#o.instance))
+      .filter((i): i is ReplicaInstance => i !== undefined)
+      .sort((a, b) => a.serverId - b.serverId);
+  }
+
+  async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
+    if (this.#closed) throw RinglbError.unavailable('the kubernetes runtime is closed');
+    const pod = replicaPod(spec, { ...this.#o, owner: await this.#o.owner() });
+    const name = pod.metadata.name!;
+    const created = await this.#o.api.call<Pod>(`create pod '${name}'`, 'POST', this.#pods, pod, {
+      409: () => RinglbError.alreadyExists(`a pod named '${name}' already exists in namespace ${this.#o.namespace}`),
+      422: (reason) => RinglbError.invalidArgument(`cannot run replica '${spec.hostname}' as a pod: ${reason}`),
+    });
+    try {
+      return await this.#waitReady(name, created.metadata.uid ?? '');
+    } catch (err) {
+      // Leave nothing half-made behind: a pod that never became ready would be adopted later.
+      await this.#delete(name, created.metadata.uid, 0).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Deletes the pod with its grace period and waits until it is gone. Idempotent; never touches another instance's pod. */
+  async remove(hostname: string, graceMs = this.#o.stopGraceMs): Promise<void> {
+    const name = instanceObjectName(this.#o.instance, hostname);
+    const pod = await this.#get(name);
+    const labels = pod?.metadata.labels ?? {};
+    if (!pod || labels[DOCKER_LABELS.managed] !== 'true' || labels[DOCKER_LABELS.instance] !== this.#o.instance) return;
+    await this.#delete(name, pod.metadata.uid, graceMs);
+    const deadline = Date.now() + graceMs + 30_000;
+    for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 500)) {
+      const left = await this.#get(name);
+      if (!left || left.metadata.uid !== pod.metadata.uid) return;
+      await sleep(delay);
+    }
+    this.#o.log.warn('pod still terminating after its grace period', { pod: name });
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Stops watching. Pods outlive the control plane: the next one adopts them. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#listeners.clear();
+  }
+
+  #hint(type: string, pod: Pod): void {
+    const hostname = pod.metadata.labels?.[DOCKER_LABELS.hostname];
+    if (!hostname) return;
+    const phase = pod.status?.phase ?? '';
+    const detail = pod.metadata.deletionTimestamp ? 'deleting' : phase;
+    for (const listener of this.#listeners) listener({ hostname, type: `pod ${type.toLowerCase()}`, detail });
+  }
+
+  #get(name: string): Promise<Pod | undefined> {
+    return this.#o.api.call<Pod, undefined>(`read pod '${name}'`, 'GET', `${this.#pods}/${name}`, undefined, {
+      404: () => undefined,
+    });
+  }
+
+  async #delete(name: string, uid: string | undefined, graceMs: number): Promise<void> {
+    // The uid precondition: a pod of the same name made meanwhile (a re-add) is never the one deleted.
+    const body = {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      gracePeriodSeconds: Math.ceil(graceMs / 1000),
+      ...(uid ? { preconditions: { uid } } : {}),
+    };
+    await this.#o.api.call(`delete pod '${name}'`, 'DELETE', `${this.#pods}/${name}`, body, {
+      404: () => undefined,
+      409: () => undefined,
+    });
+  }
+
+  /** Polls the pod until it runs and is Ready (its readiness probe is the heartbeat). */
+  async #waitReady(name: string, uid: string): Promise<ReplicaInstance> {
+    const deadline = Date.now() + this.#o.startTimeoutMs;
+    let last: Pod | undefined;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      last = await this.#get(name);
+      if (!last || last.metadata.uid !== uid)
+        throw RinglbError.unavailable(`pod '${name}' was deleted while it started`);
+      const instance = podInstance(last, this.#o.instance);
+      if (instance?.state === 'exited')
+        throw RinglbError.unavailable(`pod '${name}' ended while it started (phase ${last.status?.phase})`);
+      if (instance?.state === 'running' && podReady(last)) return instance;
+      const imageProblem = podImageProblem(last);
+      if (imageProblem)
+        throw RinglbError.failedPrecondition(
+          `pod '${name}' cannot run image '${this.#o.image}' (${imageProblem}): build it with npm run images and import it into the nodes' containerd`,
+        );
+      if (Date.now() + delay > deadline) break;
+      await sleep(delay);
+    }
+    const waiting = JSON.stringify(last.status?.conditions ?? last.status?.phase ?? 'no status');
+    throw RinglbError.unavailable(
+      `pod '${name}' was not Ready within ${this.#o.startTimeoutMs} ms (image '${this.#o.image}' missing on the node, or no node can run it): ${waiting.slice(0, 300)}`,
+    );
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
