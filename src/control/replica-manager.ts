@@ -257,7 +257,9 @@ export class ReplicaManager {
     await this.#enqueue(async () => {
       const stored = await this.#loadState();
       await this.#adopt(await driver.list());
-      this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
+      this.#desired = driver.follows
+        ? this.#replicas.size
+        : (stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size));
       await this.#reconcile();
       this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
       this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
