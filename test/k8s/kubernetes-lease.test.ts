@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { KUBERNETES_LEASE_DURATION_MS } from '../../src/cli/kubernetes-config.js';
+import { defer } from '../helpers/cleanup.js';
+import { call, controlClient } from '../helpers/grpc-client.js';
+import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
+import { kubeControl, kubeEnvForFile, kubeFlags, kubeNamespace } from '../helpers/kube-env.js';
+import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
+
+// Several control planes of one instance as host processes with the
+// kubeconfig: a coordination.k8s.io/v1 Lease elects the leader. And RBAC: an
+// identity without ringlb's Role is refused and changes nothing.
+const { skip, kube } = kubeEnvForFile();
+const opts = { skip };
+
+test(
+  '3 control planes: one holds the Lease; SIGKILL it and /add works again within the lease duration plus a second, data planes serving throughout',
+  opts,
+  async (t) => {
+    const k = kube();
+    const ns = await kubeNamespace(t, k, 'klease');
+    const a = await kubeControl(t, k, ns, ['--replicas', '2']);
+    await a.proc.waitForLog(/holding the lease: leading/);
+    const b = await kubeControl(t, k, ns);
+    const c = await kubeControl(t, k, ns);
+    assert.doesNotMatch(b.proc.log() + c.proc.log(), /holding the lease/, 'the others follow');
+    const lease = await k.json(['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
+    assert.equal(lease.spec.leaseDurationSeconds, KUBERNETES_LEASE_DURATION_MS / 1000);
+    assert.match(lease.spec.holderIdentity, /./);
+    const refused = await call(controlClient(t, b.address), 'addReplicas', { n: 1, hostnames: [] }).catch((e) => e);
+    assert.equal(refused.code, 14, 'a follower refuses changes (UNAVAILABLE)');
+    assert.match(refused.details, new RegExp(`leader at ${a.address.replace(/\./g, '\\.')}`));
+
+    const control = `${a.address},${b.address},${c.address}`;
+    const planes = [await startDataPlaneProcess(t, control), await startDataPlaneProcess(t, control)];
+    const loads = planes.map((p) => loopHome(p.url, 120_000));
+    for (const load of loads) defer(t, () => load.stop());
+    await waitFor('traffic', () => loads.every((l) => l.answers.length > 30), 15_000);
+
+    const killedAt = Date.now();
+    await a.proc.kill();
+    let acceptedSentAt = 0;
+    let tries = 0;
+    const added = await waitFor(
+      '/add to be accepted by the new leader',
+      async () => {
+        tries++;
+        const sentAt = Date.now();
+        const r = await postJson(`${planes[0]!.url}/add`, { n: 1, hostnames: ['after-failover'] });
+        if (r.status === 200) acceptedSentAt = sentAt;
+        else await new Promise((done) => setTimeout(done, 100));
+        return r.status === 200 ? r : undefined;
+      },
+      60_000,
+    );
+    const doneMs = Date.now() - killedAt;
+    const acceptedMs = acceptedSentAt - killedAt;
+    assert.equal(added.body.message.N, 3);
+    await waitFor(
+      'both data planes to route to the new replica',
+      async () => {
+        const rings = await Promise.all(planes.map(async (p) => (await getJson(`${p.adminUrl}/ring`)).body));
+        return rings.every((r) => Object.keys(r.replicas ?? {}).includes('after-failover'));
+      },
+      15_000,
+    );
+    for (const load of loads) await load.stop();
+    for (const load of loads) {
+      assert.deepEqual(load.errors, []);
+      assert.deepEqual(load.non2xx(), [], 'the data planes never stopped serving');
+    }
+    const newLeader = await k.json(['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
+    assert.notEqual(newLeader.spec.holderIdentity, lease.spec.holderIdentity);
+    t.diagnostic(
+      `leader SIGKILLed: the /add that succeeded was sent ${acceptedMs} ms after the kill (${tries} tries) and answered at ${doneMs} ms (its pod started meanwhile); ${loads.map((l) => l.answers.length).join(' + ')} GETs, all 2xx`,
+    );
+    assert.ok(
+      acceptedMs <= KUBERNETES_LEASE_DURATION_MS + 1_000,
+      `/add accepted again ${acceptedMs} ms after the kill (lease ${KUBERNETES_LEASE_DURATION_MS} ms + 1 s)`,
+    );
+  },
+);
+
+test('RBAC: a ServiceAccount without the Role is refused, and nothing is created', opts, async (t) => {
+  const k = kube();
+  const ns = await kubeNamespace(t, k, 'krbac');
+  await k.kubectl(['-n', ns, 'create', 'serviceaccount', 'nobody']);
+  const token = (await k.kubectl(['-n', ns, 'create', 'token', 'nobody', '--duration=10m'])).trim();
+  const admin = await k.json(['config', 'view', '--raw', '--minify']);
+  const cluster = admin.clusters[0].cluster;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-rbac-'));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster }],
+      users: [{ name: 'nobody', user: { token } }],
+      contexts: [{ name: 'nobody', context: { cluster: 'test', user: 'nobody', namespace: ns } }],
+      'current-context': 'nobody',
+    }),
+  );
+  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', ...kubeFlags(ns), '--kubeconfig', kubeconfig], {
+    env: k.env,
+  });
+  const code = await proc.exited;
+  assert.notEqual(code, 0, 'the control plane does not start');
+  assert.match(proc.log(), /forbidden/i);
+  assert.match(proc.log(), /Role/);
+  const left = await k.json(['-n', ns, 'get', 'pods,configmaps,leases', '-l', 'ringlb.instance=default']);
+  assert.deepEqual(left.items, [], 'nothing was created');
+});

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { KubernetesApi } from '../../src/runtime/kubernetes-api.js';
+import { KubernetesDriver } from '../../src/runtime/kubernetes-driver.js';
+import { instanceObjectName } from '../../src/runtime/kubernetes-pod.js';
+import { KubernetesStateStore } from '../../src/runtime/kubernetes-state-store.js';
+import { defer } from '../helpers/cleanup.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
+import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
+import {
+  type KubeEnv,
+  kubeControl,
+  kubeEnvForFile,
+  kubeNamespace,
+  kubeStack,
+  replicaPods,
+} from '../helpers/kube-env.js';
+
+// --runtime kubernetes against a real cluster (npm run k8s:up): replicas are
+// pods the control plane creates, addressed by pod IP; desired state in a
+// ConfigMap, the lease in a Lease. Each test has a namespace of its own.
+const { skip, kube } = kubeEnvForFile();
+const opts = { skip };
+
+function driverFor(t: TestContext, api: KubernetesApi, namespace: string, instance: string) {
+  const store = new KubernetesStateStore(api, {
+    namespace,
+    name: instanceObjectName(instance, 'state'),
+    labels: { 'ringlb.instance': instance },
+  });
+  const driver = new KubernetesDriver({ api, namespace, instance, owner: () => store.ensure(), stopGraceMs: 1_000 });
+  defer(t, () => driver.close());
+  return driver;
+}
+
+test(
+  'driver: pods created, listed and removed by labels, nothing of another instance; deleting the owner ConfigMap collects them',
+  opts,
+  async (t) => {
+    const k = kube();
+    const ns = await kubeNamespace(t, k, 'kdriver');
+    const api = await KubernetesApi.load({ kubeconfig: k.kubeconfig });
+    const driver = driverFor(t, api, ns, 'blue');
+    const other = driverFor(t, api, ns, 'green');
+    await driver.start();
+    await other.start();
+    const [a, b] = await Promise.all([
+      driver.create({ hostname: 'S1', serverId: 1 }),
+      driver.create({ hostname: 'server-2', serverId: 2 }),
+    ]);
+    assert.match(a.address, /^\d+\.\d+\.\d+\.\d+:5000$/);
+    const home = await getJson(`http://${a.address}/home`);
+    assert.deepEqual(home.body, { message: 'Hello from Server: 1', status: 'successful' });
+    assert.deepEqual(
+      (await driver.list()).map((i) => [i.hostname, i.serverId, i.address, i.state]),
+      [
+        ['S1', 1, a.address, 'running'],
+        ['server-2', 2, b.address, 'running'],
+      ],
+    );
+    const pod = await k.json(['-n', ns, 'get', 'pod', 'ringlb-blue-s1']);
+    assert.deepEqual(pod.metadata.labels, {
+      'ringlb.managed': 'true',
+      'ringlb.instance': 'blue',
+      'ringlb.server-id': '1',
+      'ringlb.hostname': 'S1',
+      'ringlb.port': '5000',
+    });
+    assert.equal(pod.metadata.ownerReferences[0].kind, 'ConfigMap');
+    assert.equal(pod.metadata.ownerReferences[0].name, 'ringlb-blue-state');
+    assert.deepEqual(await other.list(), [], 'another instance sees none of them');
+    await other.remove('S1');
+    assert.equal((await driver.list()).length, 2, 'and cannot remove them');
+    await driver.remove('S1');
+    await driver.remove('S1');
+    assert.deepEqual([...(await replicaPods(k, ns, 'blue')).keys()], ['server-2']);
+    // The instance as a whole: its ConfigMap owns its pods.
+    await k.kubectl(['-n', ns, 'delete', 'configmap', 'ringlb-blue-state']);
+    await waitFor('the garbage collector to delete server-2', async () => (await driver.list()).length === 0, 60_000);
+  },
+);
+
+test(
+  'ringlb up --runtime kubernetes: /add with hostnames and /rm of a named replica create and delete their pods',
+  opts,
+  async (t) => {
+    const k = kube();
+    const ns = await kubeNamespace(t, k, 'kscale');
+    const { url } = await kubeStack(t, k, ns, ['--replicas', '2']);
+    assert.deepEqual([...(await replicaPods(k, ns)).keys()].sort(), ['server-1', 'server-2']);
+    const added = await postJson(`${url}/add`, { n: 2, hostnames: ['Alpha'] });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.equal(added.body.message.N, 4);
+    const pods = await replicaPods(k, ns);
+    assert.ok(pods.has('Alpha'), `pods: ${[...pods.keys()]}`);
+    assert.equal(pods.size, 4);
+    const removed = await postJson(`${url}/rm`, { n: 1, hostnames: ['Alpha'] }, 'DELETE');
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.equal(removed.body.message.N, 3);
+    assert.ok(!(await replicaPods(k, ns)).has('Alpha'), 'the named pod is gone');
+    const taken = await postJson(`${url}/add`, { n: 1, hostnames: ['server-1'] });
+    assert.equal(taken.status, 409);
+  },
+);
+
+test('a replica pod deleted under GET load is replaced, with no failed request', opts, async (t) => {
+  const k = kube();
+  const ns = await kubeNamespace(t, k, 'kkill');
+  const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', '3']);
+  const load = loopHome(url, 120_000);
+  defer(t, () => load.stop());
+  await waitFor('traffic', () => load.answers.length > 50, 15_000);
+  const before = new Set((await replicaPods(k, ns)).keys());
+  const killedAt = Date.now();
+  await k.kubectl(['-n', ns, 'delete', 'pod', instanceObjectName('default', 'server-2'), '--wait=false']);
+  const replacement = await waitFor(
+    'a replacement pod in the ring',
+    async () => {
+      const ring = (await getJson(`${adminUrl}/ring`)).body;
+      const names = Object.keys(ring.replicas ?? {});
+      return names.length === 3 && !names.includes('server-2') ? names.find((n) => !before.has(n)) : undefined;
+    },
+    90_000,
+  );
+  const servingAt = await waitFor(
+    'the replacement to answer through the data plane',
+    () => load.answers.find((a) => a.replica === replacement && a.at > killedAt)?.at,
+    30_000,
+  );
+  await load.stop();
+  assert.deepEqual(load.errors, []);
+  assert.deepEqual(load.non2xx(), [], 'no failed request');
+  t.diagnostic(
+    `pod deleted: replacement ${replacement} serving after ${servingAt - killedAt} ms; ${load.answers.length} GETs, 0 failed`,
+  );
+});
+
+test('a restarted control plane adopts the pods and keeps the live ring policy', opts, async (t) => {
+  const k = kube();
+  const ns = await kubeNamespace(t, k, 'kadopt');
+  const first = await kubeControl(t, k, ns, ['--replicas', '2']);
+  const client = controlClient(t, first.address);
+  await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
+  const before = (await call(client, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
+  const pods = await uids(k, ns);
+  await first.proc.stop();
+  assert.deepEqual(await uids(k, ns), pods, 'pods outlive the control plane');
+
+  const second = await kubeControl(t, k, ns, ['--replicas', '5', '--strategy', 'ketama']);
+  const client2 = controlClient(t, second.address);
+  const after = (await call(client2, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
+  assert.deepEqual(after, before, 'adopted, not recreated; the stored N beats --replicas');
+  assert.deepEqual(await uids(k, ns), pods);
+  const ring = await collect(t, client2.watchRing({ nodeId: 'k8s-test', watchId: '' })).next(() => true);
+  assert.equal(ring.policy?.strategy, 'maglev', 'the live policy survived the restart (and beat --strategy)');
+  assert.equal(ring.members.length, 2);
+});
+
+async function uids(k: KubeEnv, ns: string): Promise<string[]> {
+  const list = await k.json<{ items: { metadata: { uid: string } }[] }>([
+    '-n',
+    ns,
+    'get',
+    'pods',
+    '-l',
+    'ringlb.managed=true',
+  ]);
+  return list.items.map((p) => p.metadata.uid).sort();
+}
