@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { defer } from './cleanup.js';
-import { spawnRinglb } from './ringlb-process.js';
+import { LOOPBACK_DATA_PLANE, spawnRinglb } from './ringlb-process.js';
 
 /**
  * A Kubernetes cluster for the tests under test/k8s/: KUBECONFIG from the
@@ -122,18 +122,7 @@ export async function kubeControl(t: TestContext, kube: KubeEnv, namespace: stri
 export async function kubeStack(t: TestContext, kube: KubeEnv, namespace: string, extra: string[] = []) {
   const proc = spawnRinglb(
     t,
-    [
-      'up',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--admin',
-      '127.0.0.1:0',
-      '--control-listen',
-      '127.0.0.1:0',
-      ...kubeFlags(namespace, extra),
-    ],
+    ['up', ...LOOPBACK_DATA_PLANE, '--control-listen', '127.0.0.1:0', ...kubeFlags(namespace, extra)],
     { env: kube.env },
   );
   const m = await proc.waitForLog(/ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/, 180_000);

@@ -98,7 +98,7 @@ export function spawnRinglb(
 }
 
 /** A data plane's listeners on free loopback ports. */
-const LOOPBACK_DATA_PLANE = ['--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0'];
+export const LOOPBACK_DATA_PLANE = ['--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0'];
 
 /** Starts `ringlb up` on free ports and resolves with its URLs once it logged that it is up. */
 export async function startStack(t: TestContext, extraArgs: string[] = [], env: Record<string, string> = {}) {
