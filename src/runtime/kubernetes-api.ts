@@ -155,7 +155,13 @@ export class KubernetesApi {
               const line = buffered.slice(0, nl).trim();
               buffered = buffered.slice(nl + 1);
               if (!line) continue;
-              const event = JSON.parse(line) as WatchEvent;
+              let event: WatchEvent;
+              try {
+                event = JSON.parse(line) as WatchEvent;
+              } catch {
+                res.destroy();
+                return resolve({ gone, error: `a watch event that is not JSON: ${line.slice(0, 100)}` });
+              }
               if (event.type === 'ERROR' && event.object.code === 410) gone = true;
               else onEvent(event);
             }
@@ -195,12 +201,17 @@ export class KubernetesApi {
     });
   }
 
+  /**
+   * TLS material and the agent are set up once; the headers (a bearer token
+   * the kubelet rotates, an exec plugin's token) are refreshed every minute.
+   */
   async #requestOptions(method: string, path: string, signal: AbortSignal): Promise<https.RequestOptions> {
     const now = Date.now();
     if (!this.#credentials || now - this.#credentials.at > CREDENTIALS_TTL_MS) {
       const options: https.RequestOptions = {};
       await this.#kc.applyToHTTPSOptions(options);
-      this.#credentials = { options, at: now };
+      const agent = this.#credentials?.options.agent ?? keepAlive(options);
+      this.#credentials = { options: { ...options, agent }, at: now };
     }
     const base = new URL(this.server);
     const { options } = this.#credentials;
@@ -215,6 +226,17 @@ export class KubernetesApi {
       signal,
     };
   }
+}
+
+/**
+ * The library makes a new agent without keep-alive on every call: one TLS
+ * handshake per lease renewal. A plain HTTPS agent is made again with
+ * keep-alive; a proxy agent is kept as it is.
+ */
+function keepAlive(options: https.RequestOptions): https.RequestOptions['agent'] {
+  if (options.agent?.constructor !== https.Agent) return options.agent;
+  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = options as https.AgentOptions;
+  return new https.Agent({ ca, cert, key, pfx, passphrase, rejectUnauthorized, servername, keepAlive: true });
 }
 
 function requester(server: string): typeof https.request {
