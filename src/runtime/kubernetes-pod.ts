@@ -129,8 +129,9 @@ export function podInstance(pod: Pod, instance: string): ReplicaInstance | undef
   return {
     hostname,
     serverId,
-    // An IPv6 pod address is bracketed, as host:port everywhere else in ringlb.
-    address: ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${port}` : `:${port}`,
+    // An IPv6 pod address is bracketed, as host:port everywhere else in ringlb. No IP yet: no address
+    // (':port' would have heartbeats sent to this host's own port).
+    address: ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${port}` : '',
     instanceId: pod.metadata.uid ?? '',
     startedAt: new Date(pod.status?.startTime ?? pod.metadata.creationTimestamp ?? Date.now()),
     state,

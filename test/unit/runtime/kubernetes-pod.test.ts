@@ -77,7 +77,8 @@ test('a listed pod as a replica: address from the pod IP, state from phase and d
     state: 'running',
   });
   assert.equal(podInstance(running(pod, 'fd00::7'), 'default')?.address, '[fd00::7]:5000');
-  assert.equal(podInstance({ ...pod, status: { phase: 'Pending' } }, 'default')?.state, 'restarting');
+  const pending = podInstance({ ...pod, status: { phase: 'Pending' } }, 'default');
+  assert.deepEqual([pending?.state, pending?.address], ['restarting', '']);
   assert.equal(podInstance({ ...running(pod), status: { phase: 'Failed' } }, 'default')?.state, 'exited');
   // Being deleted (by anyone): gone, so the control plane replaces it at once.
   assert.equal(
