@@ -66,6 +66,7 @@ export class KubernetesWatcher<T extends KubeObject> {
       const query: Record<string, string> = { timeoutSeconds: String(this.#o.timeoutSeconds) };
       if (this.#resourceVersion) query.resourceVersion = this.#resourceVersion;
       if (this.#o.labelSelector) query.labelSelector = this.#o.labelSelector;
+      const openedAt = Date.now();
       this.#handle = this.#o.api.watch(this.#o.path, query, (event: WatchEvent) => this.#onEvent(event));
       const { gone, error } = await this.#handle.ended;
       if (this.#closed) return;
@@ -75,8 +76,9 @@ export class KubernetesWatcher<T extends KubeObject> {
           await this.#list();
           continue;
         }
-        if (!error) continue; // the server's timeout: resume from the last version
-        throw new Error(error);
+        // The server's timeout: resume from the last version (at once, unless it ended as soon as it began).
+        if (!error && Date.now() - openedAt > 1_000) continue;
+        throw new Error(error ?? 'the watch ended as soon as it began');
       } catch (err) {
         const delay = this.#backoff.next();
         this.#o.log.warn('watch failed; retrying', {

@@ -219,7 +219,7 @@ test('a watcher lists, watches from the list version, and lists again on 410 Gon
     if (watches.length === 1) {
       res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a', resourceVersion: '11' } } })}\n`);
       res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '12' } } })}\n`);
-      res.end(); // the server's timeout: resume from 12
+      setTimeout(() => res.end(), 1_100); // the server's timeout: resume from 12
     } else if (watches.length === 2) {
       res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, message: 'too old' } })}\n`);
     } // the third stays open
@@ -235,7 +235,7 @@ test('a watcher lists, watches from the list version, and lists again on 410 Gon
   });
   defer(t, () => watcher.close());
   await watcher.start();
-  for (let i = 0; i < 100 && watches.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 200 && watches.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(watches, ['10', '12', '20']);
   assert.deepEqual(events, ['ADDED a']);
   assert.deepEqual(listed, [['p1'], ['p2']]);
