@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Command } from 'commander';
 import { controlOptions, readControlConfig } from '../../src/cli/control-config.js';
 import { type ConfigError, ConfigReader } from '../../src/cli/options.js';
+import { parseFlags } from '../helpers/cli-flags.js';
 
 /** `ringlb control <args>` parsed and validated as at start-up (RINGLB_* variables set aside). */
 function parse(args: string[]) {
   const options = controlOptions('--listen');
-  const command = new Command('control');
-  for (const o of options) command.addOption(o);
-  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('RINGLB_'));
-  for (const [k] of saved) delete process.env[k];
-  try {
-    command.parse(args, { from: 'user' });
-  } finally {
-    for (const [k, v] of saved) process.env[k] = v;
-  }
+  const o = parseFlags('control', options, args);
   const reader = ConfigReader.forCommand(options);
-  const config = readControlConfig(reader, command.opts(), 'listen');
+  const config = readControlConfig(reader, o, 'listen');
   reader.done();
   return config;
 }
