@@ -135,6 +135,51 @@ test('a replica pod deleted under GET load is replaced, with no failed request',
   );
 });
 
+test(
+  'a replica whose process exits (the pod ends, restartPolicy Never) is replaced, with no failed request',
+  opts,
+  async (t) => {
+    const k = kube();
+    const ns = await kubeNamespace(t, k, 'kexit');
+    const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', '2']);
+    const load = loopHome(url, 120_000);
+    defer(t, () => load.stop());
+    await waitFor('traffic', () => load.answers.length > 50, 15_000);
+    const pod = instanceObjectName('default', 'server-1');
+    const stoppedAt = Date.now();
+    // SIGTERM to the replica (PID 1 of its container): it finishes what it serves and exits 0.
+    await k.kubectl(['-n', ns, 'exec', pod, '--', 'node', '-e', 'process.kill(1, "SIGTERM")']);
+    await waitFor(
+      'the pod to end',
+      async () =>
+        ['Succeeded', 'Failed', ''].includes(
+          (await k.kubectl(['-n', ns, 'get', 'pod', pod, '-o', 'jsonpath={.status.phase}']).catch(() => '')).trim(),
+        ),
+      30_000,
+    );
+    const replacement = await waitFor(
+      'a replacement in the ring',
+      async () => {
+        const names = Object.keys((await getJson(`${adminUrl}/ring`)).body.replicas ?? {});
+        return names.length === 2 && !names.includes('server-1') ? names.find((n) => n !== 'server-2') : undefined;
+      },
+      90_000,
+    );
+    const servingAt = await waitFor(
+      'the replacement to answer',
+      () => load.answers.find((a) => a.replica === replacement && a.at > stoppedAt)?.at,
+      30_000,
+    );
+    await load.stop();
+    assert.deepEqual(load.errors, []);
+    assert.deepEqual(load.non2xx(), [], 'no failed request');
+    assert.equal((await replicaPods(k, ns)).has('server-1'), false, 'the ended pod was deleted');
+    t.diagnostic(
+      `replica exited: replacement ${replacement} serving after ${servingAt - stoppedAt} ms; ${load.answers.length} GETs, 0 failed`,
+    );
+  },
+);
+
 test('a restarted control plane adopts the pods and keeps the live ring policy', opts, async (t) => {
   const k = kube();
   const ns = await kubeNamespace(t, k, 'kadopt');
