@@ -103,80 +103,61 @@ test(
   },
 );
 
-test('a replica pod deleted under GET load is replaced, with no failed request', opts, async (t) => {
+/**
+ * A stack of `replicas` under GET load; `fail` makes server-1 go away. Resolves once a replacement
+ * answers through the data plane, after checking no request failed meanwhile.
+ */
+async function replacedUnderLoad(
+  t: TestContext,
+  prefix: string,
+  replicas: number,
+  fail: (k: KubeEnv, ns: string, pod: string) => Promise<void>,
+) {
   const k = kube();
-  const ns = await kubeNamespace(t, k, 'kkill');
-  const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', '3']);
+  const ns = await kubeNamespace(t, k, prefix);
+  const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', String(replicas)]);
   const load = loopHome(url, 120_000);
   defer(t, () => load.stop());
   await waitFor('traffic', () => load.answers.length > 50, 15_000);
   const before = new Set((await replicaPods(k, ns)).keys());
-  const killedAt = Date.now();
-  await k.kubectl(['-n', ns, 'delete', 'pod', instanceObjectName('default', 'server-2'), '--wait=false']);
+  const failedAt = Date.now();
+  await fail(k, ns, instanceObjectName('default', 'server-1'));
   const replacement = await waitFor(
     'a replacement pod in the ring',
     async () => {
-      const ring = (await getJson(`${adminUrl}/ring`)).body;
-      const names = Object.keys(ring.replicas ?? {});
-      return names.length === 3 && !names.includes('server-2') ? names.find((n) => !before.has(n)) : undefined;
+      const names = Object.keys((await getJson(`${adminUrl}/ring`)).body.replicas ?? {});
+      return names.length === replicas && !names.includes('server-1') ? names.find((n) => !before.has(n)) : undefined;
     },
     90_000,
   );
   const servingAt = await waitFor(
     'the replacement to answer through the data plane',
-    () => load.answers.find((a) => a.replica === replacement && a.at > killedAt)?.at,
+    () => load.answers.find((a) => a.replica === replacement && a.at > failedAt)?.at,
     30_000,
   );
   await load.stop();
   assert.deepEqual(load.errors, []);
   assert.deepEqual(load.non2xx(), [], 'no failed request');
-  t.diagnostic(
-    `pod deleted: replacement ${replacement} serving after ${servingAt - killedAt} ms; ${load.answers.length} GETs, 0 failed`,
+  assert.equal((await replicaPods(k, ns)).has('server-1'), false, 'the failed pod is gone');
+  return `replacement ${replacement} serving after ${servingAt - failedAt} ms; ${load.answers.length} GETs, 0 failed`;
+}
+
+test('a replica pod deleted under GET load is replaced, with no failed request', opts, async (t) => {
+  const report = await replacedUnderLoad(t, 'kkill', 3, (k, ns, pod) =>
+    k.kubectl(['-n', ns, 'delete', 'pod', pod, '--wait=false']).then(() => undefined),
   );
+  t.diagnostic(`pod deleted: ${report}`);
 });
 
 test(
   'a replica whose process exits (the pod ends, restartPolicy Never) is replaced, with no failed request',
   opts,
   async (t) => {
-    const k = kube();
-    const ns = await kubeNamespace(t, k, 'kexit');
-    const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', '2']);
-    const load = loopHome(url, 120_000);
-    defer(t, () => load.stop());
-    await waitFor('traffic', () => load.answers.length > 50, 15_000);
-    const pod = instanceObjectName('default', 'server-1');
-    const stoppedAt = Date.now();
-    // SIGTERM to the replica (PID 1 of its container): it finishes what it serves and exits 0.
-    await k.kubectl(['-n', ns, 'exec', pod, '--', 'node', '-e', 'process.kill(1, "SIGTERM")']);
-    await waitFor(
-      'the pod to end',
-      async () =>
-        ['Succeeded', 'Failed', ''].includes(
-          (await k.kubectl(['-n', ns, 'get', 'pod', pod, '-o', 'jsonpath={.status.phase}']).catch(() => '')).trim(),
-        ),
-      30_000,
-    );
-    const replacement = await waitFor(
-      'a replacement in the ring',
-      async () => {
-        const names = Object.keys((await getJson(`${adminUrl}/ring`)).body.replicas ?? {});
-        return names.length === 2 && !names.includes('server-1') ? names.find((n) => n !== 'server-2') : undefined;
-      },
-      90_000,
-    );
-    const servingAt = await waitFor(
-      'the replacement to answer',
-      () => load.answers.find((a) => a.replica === replacement && a.at > stoppedAt)?.at,
-      30_000,
-    );
-    await load.stop();
-    assert.deepEqual(load.errors, []);
-    assert.deepEqual(load.non2xx(), [], 'no failed request');
-    assert.equal((await replicaPods(k, ns)).has('server-1'), false, 'the ended pod was deleted');
-    t.diagnostic(
-      `replica exited: replacement ${replacement} serving after ${servingAt - stoppedAt} ms; ${load.answers.length} GETs, 0 failed`,
-    );
+    const report = await replacedUnderLoad(t, 'kexit', 2, async (k, ns, pod) => {
+      // SIGTERM to the replica (PID 1 of its container): it finishes what it serves and exits 0.
+      await k.kubectl(['-n', ns, 'exec', pod, '--', 'node', '-e', 'process.kill(1, "SIGTERM")']);
+    });
+    t.diagnostic(`replica exited: ${report}`);
   },
 );
 
