@@ -78,6 +78,8 @@ export class KubernetesDriver implements ReplicaDriver {
       path: this.#pods,
       labelSelector: this.labelSelector,
       onEvent: (type, pod) => this.#hint(type, pod),
+      // A list after 410 Gone or an outage: events were lost, so everything is worth a look.
+      onList: () => this.#emit({ hostname: '', type: 'pods listed again' }),
       log: this.#o.log,
     });
     await watcher.start();
@@ -146,7 +148,11 @@ export class KubernetesDriver implements ReplicaDriver {
     if (!hostname) return;
     const phase = pod.status?.phase ?? '';
     const detail = pod.metadata.deletionTimestamp ? 'deleting' : phase;
-    for (const listener of this.#listeners) listener({ hostname, type: `pod ${type.toLowerCase()}`, detail });
+    this.#emit({ hostname, type: `pod ${type.toLowerCase()}`, detail });
+  }
+
+  #emit(event: DriverEvent): void {
+    for (const listener of this.#listeners) listener(event);
   }
 
   #get(name: string): Promise<Pod | undefined> {

@@ -69,10 +69,9 @@ export class KubernetesServiceDriver implements ReplicaDriver {
       api: this.#o.api,
       path: this.#slices,
       labelSelector: this.#selector,
-      onEvent: (type, slice) => {
-        for (const listener of this.#listeners)
-          listener({ hostname: slice.metadata.name ?? service, type: `endpointslice ${type.toLowerCase()}` });
-      },
+      // A list after 410 Gone or an outage: events were lost, so look again.
+      onList: () => this.#emit(service, 'endpointslices listed again'),
+      onEvent: (type, slice) => this.#emit(slice.metadata.name ?? service, `endpointslice ${type.toLowerCase()}`),
       log: this.#o.log,
     });
     await watcher.start();
@@ -146,6 +145,10 @@ export class KubernetesServiceDriver implements ReplicaDriver {
   onEvent(listener: (event: DriverEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  #emit(hostname: string, type: string): void {
+    for (const listener of this.#listeners) listener({ hostname, type });
   }
 
   async close(): Promise<void> {
