@@ -80,7 +80,7 @@ export class ReplicaManager {
       ring: this.#o.ring,
       initialReplicas: this.#o.initialReplicas,
       snapshot: () =>
-        desiredStateOf(this.#desired, [...this.#replicas.values(), ...this.#wanted.values()], this.#o.ring.current),
+        desiredStateOf(this.#n, [...this.#replicas.values(), ...this.#wanted.values()], this.#o.ring.current),
       leading: () => this.#gate.leading,
       closed: () => this.#closed,
       log: this.#log,
@@ -102,7 +102,12 @@ export class ReplicaManager {
   }
 
   get desired(): number {
-    return this.#gate.following?.desired ?? this.#desired;
+    return this.#gate.following?.desired ?? this.#n;
+  }
+
+  /** N as kept: the desired count, or what the runtime runs when it owns the membership. */
+  get #n(): number {
+    return this.#o.driver.follows ? this.#replicas.size : this.#desired;
   }
 
   /** False on a follower: it neither reconciles nor accepts changes. */
@@ -144,21 +149,19 @@ export class ReplicaManager {
     // Queued in the same tick leading turns true: a change accepted meanwhile waits behind it.
     await this.#enqueue(async () => {
       const stored = await this.#state.load();
-      for (const r of stored?.replicas ?? []) {
+      // Stored replicas are wanted back, unless the runtime owns the membership (it names them itself).
+      for (const r of driver.follows ? [] : (stored?.replicas ?? [])) {
         this.#wanted.set(hostnameKey(r.hostname), r);
         this.#names.note(r.hostname);
       }
       await this.#adopt(await driver.list());
-      // A runtime that owns the membership: N is whatever it runs.
-      this.#desired = driver.follows
-        ? this.#replicas.size
-        : (stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size));
+      this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
       this.#unwatchRing = this.#o.ring.watch(() => this.#state.save());
       this.#health.start();
       this.#sync.startTimer();
     });
-    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
+    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#n });
   }
 
   /** Stops checking; removes every replica too when asked (a clean shutdown of `ringlb up`). */
@@ -376,7 +379,6 @@ export class ReplicaManager {
       left: (gone) => this.#leave(gone),
       joined: (instances) => this.#adopt(instances),
     });
-    if (this.#o.driver.follows) this.#desired = this.#replicas.size;
   }
 
   /** Members a followed runtime no longer lists: out of the ring at once. */

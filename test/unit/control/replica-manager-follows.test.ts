@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
-import { FakeDriver } from '../../helpers/fake-driver.js';
+import { DEFAULT_POLICY } from '../../../src/ring/index.js';
+import { FakeDriver, MemoryStateStore } from '../../helpers/fake-driver.js';
 import { startManager } from '../../helpers/manager-harness.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -26,10 +27,18 @@ test('a runtime that owns the membership: members join after a heartbeat, leave 
   const driver = new FollowedDriver();
   await driver.plantOrphan({ hostname: 'web-a', serverId: 1 });
   await driver.plantOrphan({ hostname: 'web-b', serverId: 2 });
-  const { manager, ring } = await startManager(t, { driver });
+  // A state stored earlier: its N and names are the runtime's business now, not wanted back.
+  const stateStore = new MemoryStateStore();
+  stateStore.state = {
+    desired: 5,
+    policy: DEFAULT_POLICY,
+    replicas: [{ hostname: 'web-old', serverId: 7 }],
+    ringVersion: 1,
+  };
+  const { manager, ring } = await startManager(t, { driver, stateStore });
   const members = () => ring.current.members.map((m) => m.hostname).sort();
   assert.deepEqual(members(), ['web-a', 'web-b']);
-  assert.equal(manager.desired, 2, 'N is what the runtime runs, not --replicas');
+  assert.equal(manager.desired, 2, 'N is what the runtime runs, not --replicas nor the stored N');
 
   await driver.plantOrphan({ hostname: 'web-c', serverId: 3 });
   await waitFor('web-c joins', () => members().includes('web-c'));
@@ -37,6 +46,10 @@ test('a runtime that owns the membership: members join after a heartbeat, leave 
   await driver.vanish('web-a', false);
   await waitFor('web-a leaves', () => !members().includes('web-a'));
   assert.deepEqual(members(), ['web-b', 'web-c']);
+  await waitFor('the stored state to hold only what runs', () => {
+    const stored = stateStore.state?.replicas.map((r) => r.hostname).sort();
+    return stored?.join() === 'web-b,web-c' && stateStore.state?.desired === 2;
+  });
   assert.deepEqual(driver.created, []);
   assert.deepEqual(driver.removed, []);
 
