@@ -7,12 +7,6 @@ import { startControlPlane } from '../helpers/control-plane.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
 import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
 import { waitFor } from '../helpers/wait.js';
-// Known bug, kept visible here: with the undici engine, a request body large
-// enough to be streamed (over the proxy's body buffer) gets a bare 400 from the
-// data plane unless the undici package was loaded before DataPlane.start
-// imported it (proxy-handler.ts undiciRequest). This file always loaded it
-// first through test/helpers/http.ts; now it says so, until the engine is fixed.
-import 'undici';
 
 // One control plane with three real replica processes (fault hook on) and a
 // data plane in front, shared by the subtests below; the same behaviour is
