@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a Node base image without a registry (SPEC §5): a root filesystem
+# Makes a Node base image without a registry (docs/runtimes.md, Images): a root filesystem
 # holding this host's `node`, the shared libraries `ldd` lists for it (and for
 # the native addons under node_modules, e.g. resvg needs librt), the dynamic
 # loader, a non-root user and /tmp, imported with `docker import`.

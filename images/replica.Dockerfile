@@ -1,4 +1,4 @@
-# The replica server (SPEC §2): plain node:http plus the `ws` package (the
+# The replica server (docs/architecture.md, "The replica server"): plain node:http plus the `ws` package (the
 # WebSocket echo at /ws; no dependencies of its own), so the image holds only
 # the compiled replica files and that one package. COPY-only, so it also builds FROM the
 # shell-less base that images/make-base-image.sh makes on registry-less hosts.

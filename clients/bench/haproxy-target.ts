@@ -1,5 +1,5 @@
-import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/certificate-store.js';
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listener.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
+import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import type { BenchCertificate } from './bench-certificate.js';
 import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
@@ -23,7 +23,7 @@ export function haproxyConfig(
   return `global
   nbthread ${threads}
   maxconn 4096
-${certificate ? `  ssl-default-bind-options ssl-min-ver TLSv1.2\n  ssl-default-bind-ciphers ${TLS_PROTOCOL_OPTIONS.ciphers}\n  tune.h2.max-concurrent-streams ${DEFAULT_MAX_CONCURRENT_STREAMS}\n` : ''}
+${certificate ? `  ssl-default-bind-options ssl-min-ver TLSv1.2\n  ssl-default-bind-ciphers ${TLS_PROTOCOL_OPTIONS.ciphers}\n  tune.h2.max-concurrent-streams ${DATAPLANE_DEFAULTS.maxConcurrentStreams}\n` : ''}
 defaults
   mode http
   option http-keep-alive

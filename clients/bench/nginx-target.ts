@@ -1,7 +1,7 @@
 import path from 'node:path';
 
-import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/certificate-store.js';
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../src/dataplane/listener.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
+import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import type { BenchCertificate } from './bench-certificate.js';
 import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
@@ -70,7 +70,7 @@ function nginxTls(port: number, certificate: BenchCertificate): string {
     ssl_certificate_key ${certificate.key};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers ${TLS_PROTOCOL_OPTIONS.ciphers};
-    http2_max_concurrent_streams ${DEFAULT_MAX_CONCURRENT_STREAMS};
+    http2_max_concurrent_streams ${DATAPLANE_DEFAULTS.maxConcurrentStreams};
 `;
 }
 

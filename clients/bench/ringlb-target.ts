@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
-import type { ProxyEngine } from '../../src/dataplane/proxy-handler.js';
+import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
 import { BENCH_PATH, TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { freePort } from './free-port.js';

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Http1ResponseParser, ResponseParseError } from '../../src/dataplane/http1-response-parser.js';
+import { Http1ResponseParser, ResponseParseError } from '../../src/dataplane/upstream/http1-response-parser.js';
 
 /**
  * Differential testing of ringlb's HTTP/1.1 response parser against llhttp,

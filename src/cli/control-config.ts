@@ -6,18 +6,21 @@ import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
-import { DEFAULT_ACK_TIMEOUT_MS } from '../control/ring-acks.js';
 import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
+import { INSTANCE_PATTERN } from '../runtime/replica-objects.js';
+import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
+import { announceDesiredState, defaultStateDir } from './desired-state.js';
 import {
   createKubernetesRuntime,
+  kubernetesStore,
   KUBERNETES_LEASE_DURATION_MS,
   type KubernetesConfig,
   kubernetesOptions,
@@ -44,6 +47,8 @@ export interface ControlConfig {
   policy: RingPolicy;
   instance: string;
   stateDir: string;
+  /** --fresh: discard the instance's stored desired state before starting (see desired-state.ts). */
+  fresh: boolean;
   image: string;
   network: string;
   heartbeatIntervalMs: number;
@@ -68,7 +73,7 @@ export interface ControlConfig {
 }
 
 /** What a runtime brings: its driver, where desired state lives and, when several control planes may share it, the lease. */
-export interface Runtime {
+interface Runtime {
   driver: ReplicaDriver;
   /** None for the static runtime: its flags are its whole truth. */
   stateStore?: DesiredStateStore;
@@ -82,7 +87,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', d.listen),
     opt(
       '--runtime <kind>',
-      'where replicas run: process | docker | swarm | kubernetes | static (servers ringlb does not run, see --backend)',
+      'where replicas run: process | docker | swarm | static (servers ringlb does not run, see --backend)',
       'RINGLB_RUNTIME',
       d.runtime,
     ),
@@ -116,6 +121,11 @@ export function controlOptions(listenFlag: string): Option[] {
       '--state-dir <dir>',
       'process runtime: where replica pids, ports and logs are kept (default: <tmp>/ringlb-<instance>)',
       'RINGLB_STATE_DIR',
+    ),
+    opt(
+      '--fresh',
+      "discard the instance's stored desired state (N, names, ring policy) and start from the flags",
+      'RINGLB_FRESH',
     ),
     opt('--image <name>', 'docker, swarm and kubernetes runtimes: replica image', 'RINGLB_IMAGE', d.image),
     opt(
@@ -161,13 +171,13 @@ export function controlOptions(listenFlag: string): Option[] {
       '--resync-interval <ms>',
       'list the runtime and reconcile this often even without events',
       'RINGLB_RESYNC_INTERVAL',
-      '5000',
+      String(d.resyncIntervalMs),
     ),
     opt(
       '--ack-timeout <ms>',
       'planned removals: max wait for data planes to acknowledge the ring before stopping replicas',
       'RINGLB_ACK_TIMEOUT',
-      String(DEFAULT_ACK_TIMEOUT_MS),
+      String(d.ackTimeoutMs),
     ),
     ...kubernetesOptions(),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
@@ -175,14 +185,39 @@ export function controlOptions(listenFlag: string): Option[] {
   ];
 }
 
+/** Where an instance's state lives: its label, runtime and, for the process runtime, its folder. */
+export interface StateScope {
+  runtime: RuntimeKind;
+  instance: string;
+  stateDir: string;
+  dockerHost: string | undefined;
+  image: string;
+  /** --runtime kubernetes: the cluster, namespace and mode (undefined for the other runtimes). */
+  kubernetes: KubernetesConfig | undefined;
+}
+
+/**
+ * --runtime, --instance, --state-dir, --docker-host, --kubeconfig, --namespace:
+ * read the same way by `control`, `up` and `state reset`.
+ */
+export function readStateScope(reader: ConfigReader, o: Record<string, unknown>): StateScope {
+  const instance = reader.nonEmpty('instance', o.instance, INSTANCE_PATTERN, 'a label of letters, digits, _ . -');
+  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static', 'kubernetes'] as const);
+  return {
+    runtime,
+    kubernetes: readKubernetesConfig(reader, o, runtime),
+    instance,
+    stateDir: o.stateDir ? String(o.stateDir) : defaultStateDir(instance),
+    dockerHost: o.dockerHost
+      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
+      : undefined,
+    image: o.image === undefined ? CONTROL_DEFAULTS.image : reader.nonEmpty('image', o.image),
+  };
+}
+
 export function readControlConfig(reader: ConfigReader, o: Record<string, unknown>, listenKey: string): ControlConfig {
-  const instance = reader.nonEmpty(
-    'instance',
-    o.instance,
-    /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/,
-    'a label of letters, digits, _ . -',
-  );
-  const strategy = String(o.strategy ?? 'classic');
+  const scope = readStateScope(reader, o);
+  const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
   let policy: RingPolicy = { strategy, options, loadBound };
@@ -194,37 +229,46 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const heartbeatIntervalMs = reader.int('heartbeatInterval', o.heartbeatInterval, 50, 60_000);
   const heartbeatTimeoutMs = reader.int('heartbeatTimeout', o.heartbeatTimeout, 10, 60_000);
   const maxReplicas = reader.int('maxReplicas', o.maxReplicas, 1, 1000);
-  const runtime = reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static', 'kubernetes'] as const);
+  const { runtime } = scope;
   const backends = readBackends(reader, o.backend, runtime === 'static');
   const listen = reader.hostPort(listenKey, o[listenKey]);
   // Frozen: the configuration is parsed and validated once, then only read.
   return Object.freeze({
     listen: listen.text,
-    runtime,
     // A static set is as large as the backends given; --replicas applies to the runtimes that start replicas.
     replicas: runtime === 'static' ? backends.length : reader.int('replicas', o.replicas, 0, maxReplicas),
     maxReplicas,
     policy,
-    instance,
-    stateDir: o.stateDir ? String(o.stateDir) : path.join(os.tmpdir(), `ringlb-${instance}`),
-    image: reader.nonEmpty('image', o.image),
+    ...scope,
+    fresh: readFresh(reader, o.fresh, runtime),
     network: reader.nonEmpty('network', o.network),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     fall: reader.int('fall', o.fall, 1, 100),
     faultHook: o.faultHook === true || o.faultHook === '1' || o.faultHook === 'true',
     resyncIntervalMs: reader.int('resyncInterval', o.resyncInterval, 100, 600_000),
-    dockerHost: o.dockerHost
-      ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
-      : undefined,
     placement: listOf(o.placement),
     swarmHostAddress: o.swarmHostAddress ? reader.nonEmpty('swarmHostAddress', o.swarmHostAddress) : undefined,
     advertise: o.advertise ? reader.hostPort('advertise', o.advertise).text : undefined,
     backends,
-    kubernetes: readKubernetesConfig(reader, o, runtime),
     ackTimeoutMs: reader.int('ackTimeout', o.ackTimeout, 0, 3_600_000),
     security: readControlServerSecurity(reader, o, listenKey === 'listen' ? '' : 'control-', listen.host),
   });
+}
+
+/**
+ * --fresh, refused on swarm: there every control plane of the instance shares
+ * the stored state, and one starting would discard it under the leader
+ * (`ringlb state reset` does it deliberately, with the instance stopped).
+ */
+function readFresh(reader: ConfigReader, raw: unknown, runtime: RuntimeKind): boolean {
+  const fresh = raw === true;
+  if (fresh && (runtime === 'swarm' || runtime === 'kubernetes'))
+    reader.fail(
+      'fresh',
+      `is not for --runtime ${runtime} (its control planes share the stored state); stop them all and run ringlb state reset --runtime ${runtime}`,
+    );
+  return fresh;
 }
 
 /** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
@@ -257,11 +301,9 @@ export async function createRuntime(config: ControlConfig, log: Logger): Promise
     return createKubernetesRuntime({ ...config, kubernetes: config.kubernetes }, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
-    const [{ DockerDriver }, { DockerStateStore }] = await Promise.all([
-      import('../runtime/docker-driver.js'),
-      import('../runtime/docker-state-store.js'),
-    ]);
-    const { docker, engine } = await engineClient(config);
+    const { DockerDriver } = await import('../runtime/docker-driver.js');
+    const client = await engineClient(config);
+    const { docker } = client;
     const driver = new DockerDriver({
       docker,
       image: config.image,
@@ -270,24 +312,43 @@ export async function createRuntime(config: ControlConfig, log: Logger): Promise
       faultHook: config.faultHook,
       log: log.child('docker'),
     });
-    return {
-      driver,
-      stateStore: new DockerStateStore({ docker, engine, instance: config.instance, image: config.image }),
-    };
+    return { driver, stateStore: await createStateStore(config, client) };
   }
   return {
     driver: new ProcessDriver({ entry: REPLICA_ENTRY, stateDir: config.stateDir, faultHook: config.faultHook }),
-    stateStore: new FileStateStore(config.stateDir),
+    stateStore: await createStateStore(config),
   };
 }
 
+/**
+ * Where an instance's desired state lives (none for the static runtime, whose
+ * flags are its whole truth). `client`: the engine client the driver uses too.
+ */
+export async function createStateStore(
+  scope: StateScope,
+  client?: EngineClient,
+): Promise<DesiredStateStore | undefined> {
+  if (scope.runtime === 'static') return undefined;
+  if (scope.runtime === 'process') return new FileStateStore(scope.stateDir);
+  if (scope.runtime === 'kubernetes' && scope.kubernetes)
+    return (await kubernetesStore(scope.instance, scope.kubernetes)).stateStore;
+  const { docker, engine } = client ?? (await engineClient(scope));
+  const { instance, image } = scope;
+  if (scope.runtime === 'docker') {
+    const { DockerStateStore } = await import('../runtime/docker-state-store.js');
+    return new DockerStateStore({ docker, engine, instance, image });
+  }
+  const { SwarmStateStore } = await import('../runtime/swarm-state-store.js');
+  return new SwarmStateStore({ docker, engine, instance });
+}
+
 async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
-  const [{ SwarmDriver }, { SwarmStateStore }, { SwarmLeaseStore }] = await Promise.all([
+  const [{ SwarmDriver }, { SwarmLeaseStore }] = await Promise.all([
     import('../runtime/swarm-driver.js'),
-    import('../runtime/swarm-state-store.js'),
     import('../runtime/swarm-lease-store.js'),
   ]);
-  const { docker, engine } = await engineClient(config);
+  const client = await engineClient(config);
+  const { docker, engine } = client;
   const driver = new SwarmDriver({
     docker,
     engine,
@@ -300,14 +361,23 @@ async function createSwarmRuntime(config: ControlConfig, log: Logger): Promise<R
     log: log.child('swarm'),
   });
   const scope = { docker, engine, instance: config.instance };
-  return { driver, stateStore: new SwarmStateStore(scope), leaseStore: new SwarmLeaseStore(scope) };
+  return {
+    driver,
+    stateStore: await createStateStore(config, client),
+    leaseStore: new SwarmLeaseStore(scope),
+  };
+}
+
+interface EngineClient {
+  docker: import('dockerode');
+  engine: string;
 }
 
 /** One engine client per control plane, from --docker-host, else DOCKER_HOST, else the local socket. */
-async function engineClient(config: ControlConfig): Promise<{ docker: import('dockerode'); engine: string }> {
+async function engineClient(config: Pick<StateScope, 'dockerHost'>): Promise<EngineClient> {
   const { default: Dockerode } = await import('dockerode');
   const url = config.dockerHost;
-  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock' };
+  if (!url) return { docker: new Dockerode(), engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket };
   if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
   const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
   return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };
@@ -320,9 +390,11 @@ function listOf(raw: unknown): string[] {
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {
+  const { leaseStore, ...runtime } = await createRuntime(config, log);
+  // First, before any other line: whether this start resumes a stored state, and how to start afresh.
+  if (runtime.stateStore) await announceDesiredState(runtime.stateStore, config, log);
   for (const warning of config.security.warnings) log.warn(warning);
   if (config.security.tokenCreated) log.info('wrote a new random token', { file: config.security.tokenCreated });
-  const { leaseStore, ...runtime } = await createRuntime(config, log);
   // The elector needs the bound address, known only once the server listens.
   let server: ControlPlaneServer | undefined;
   const elector =

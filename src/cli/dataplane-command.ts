@@ -1,15 +1,9 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { DataPlaneCluster, runDataPlaneWorker } from '../dataplane/data-plane-cluster.js';
-import { createLogger } from '../shared/logger.js';
-import {
-  createDataPlane,
-  dataPlaneOptions,
-  readDataPlaneConfig,
-  reloadOnHangup,
-  toDataPlaneOptions,
-} from './dataplane-config.js';
-import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { defineCommand, serveUntilSignal } from './command.js';
+import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, toDataPlaneOptions } from './dataplane-config.js';
+import { opt } from './options.js';
 import {
   controlClientOptions,
   readControlClientSecurity,
@@ -17,7 +11,7 @@ import {
   controlAddressOption,
 } from './security-config.js';
 
-export { parseRoutingKey } from '../dataplane/routing-key.js';
+export { parseRoutingKey } from '../dataplane/proxy/routing-key.js';
 
 /** How long to wait for the first ring before saying so in the log (serving 503 meanwhile). */
 const FIRST_RING_WARN_MS = 10_000;
@@ -29,32 +23,27 @@ const FIRST_RING_WARN_MS = 10_000;
  * port and the primary serves the admin port for all of them.
  */
 export default function register(program: Command): void {
-  const options = [
-    controlAddressOption(),
-    ...dataPlaneOptions(),
-    ...controlClientOptions(),
-    tokenFileOption(),
-    opt('--workers <n>', 'processes sharing the port (1: no worker processes)', 'RINGLB_WORKERS', '1'),
-    opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
-  ];
-  const command = program
-    .command('dataplane')
-    .description(
+  defineCommand(program, {
+    name: 'dataplane',
+    description:
       "run a data plane: proxy to the replicas of a control plane's ring, serve /rep /add /rm and the admin port",
-    );
-  for (const o of options) command.addOption(o);
-  command.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(options);
+    options: [
+      controlAddressOption(),
+      ...dataPlaneOptions(),
+      ...controlClientOptions(),
+      tokenFileOption(),
+      opt('--workers <n>', 'processes sharing the port (1: no worker processes)', 'RINGLB_WORKERS', '1'),
+    ],
+    logs: () => (cluster.isWorker ? `dataplane/w${cluster.worker!.id}` : 'dataplane'),
+    read(reader, o) {
       const control = reader.controlList('control', o.control);
       const config = {
         ...readDataPlaneConfig(reader, o, control),
         controlSecurity: readControlClientSecurity(reader, o),
       };
-      const workers = reader.int('workers', o.workers, 1, 64);
-      const logLevel = reader.logLevel('logLevel', o.logLevel);
-      reader.done();
-      const log = createLogger(logLevel, cluster.isWorker ? `dataplane/w${cluster.worker!.id}` : 'dataplane');
+      return { control, config, workers: reader.int('workers', o.workers, 1, 64) };
+    },
+    async run({ control, config, workers }, log) {
       if (cluster.isWorker) {
         // Forked by DataPlaneCluster below, with the same flags.
         await runDataPlaneWorker(toDataPlaneOptions(config, log));
@@ -70,15 +59,10 @@ export default function register(program: Command): void {
         (ring) => log.info('serving ring', { version: ring.version, replicas: ring.members.length }),
         () => log.warn(`no ring from the control plane at ${control} yet; answering 503 until it comes`),
       );
-      const stopReloading = reloadOnHangup(config.tls.length > 0, () => dataPlane.reloadCertificates(), log);
-      // As nginx: USR1 reopens the access log (after logrotate moved it).
-      const reopen = (): void => dataPlane.reopenLogs();
-      process.on('SIGUSR1', reopen);
-      const sig = await untilSignal();
-      process.off('SIGUSR1', reopen);
-      stopReloading();
-      log.info('shutting down', { signal: sig });
-      await dataPlane.close();
-    }),
-  );
+      await serveUntilSignal(log, () => dataPlane.close(), {
+        ...(config.tls.length > 0 ? { reloadCertificates: () => dataPlane.reloadCertificates() } : {}),
+        reopenLogs: () => dataPlane.reopenLogs(),
+      });
+    },
+  });
 }

@@ -1,15 +1,12 @@
 import os from 'node:os';
 import type { Option } from 'commander';
-import { type CertificatePair, loadCertificate } from '../dataplane/certificate-store.js';
-import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/access-log.js';
+import { type CertificatePair, loadCertificate } from '../dataplane/listeners/certificate-store.js';
+import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/observability/access-log.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
-import { PROXY_DEFAULTS } from '../dataplane/proxy-defaults.js';
-import { SHIMS_MODES, type ShimsMode } from '../dataplane/classic-shims.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS } from '../dataplane/drain-gate.js';
-import { DEFAULT_TUNNEL_IDLE_TIMEOUT_MS } from '../dataplane/upgrade-tunnel.js';
-import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../dataplane/listener.js';
-import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy-handler.js';
-import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/routing-key.js';
+import { DATAPLANE_DEFAULTS } from '../dataplane/core/defaults.js';
+import { SHIMS_MODES, type ShimsMode } from '../dataplane/shims/classic-shims.js';
+import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy/proxy-handler.js';
+import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/proxy/routing-key.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { opt, type ConfigReader } from './options.js';
@@ -41,24 +38,24 @@ export interface DataPlaneConfig {
   accessLog: AccessLogOptions | undefined;
 }
 
-const d = PROXY_DEFAULTS;
+const d = DATAPLANE_DEFAULTS;
 
 /** The data plane's flags; `ringlb up` and `ringlb dataplane` share them. */
 export function dataPlaneOptions(): Option[] {
   return [
-    opt('--host <host>', 'data plane bind address', 'RINGLB_HOST', '0.0.0.0'),
-    opt('--port <port>', 'data plane port (proxy and REST shims)', 'RINGLB_PORT', '5000'),
+    opt('--host <host>', 'data plane bind address', 'RINGLB_HOST', d.host),
+    opt('--port <port>', 'data plane port (proxy and REST shims)', 'RINGLB_PORT', String(d.port)),
     opt(
       '--admin <host:port>',
       "admin server (metrics, /ring, dashboard); 'off' disables it",
       'RINGLB_ADMIN',
-      '127.0.0.1:9901',
+      `${d.adminHost}:${d.adminPort}`,
     ),
     opt(
       '--routing-key <policy>',
       'random | header:<name> | cookie:<name> | client-ip | path',
       'RINGLB_ROUTING_KEY',
-      'random',
+      d.routingKey,
     ),
     opt(
       '--node-id <id>',
@@ -106,25 +103,25 @@ export function dataPlaneOptions(): Option[] {
       '--proxy-engine <engine>',
       "builtin (ringlb's HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison",
       'RINGLB_PROXY_ENGINE',
-      'builtin',
+      d.proxyEngine,
     ),
     opt(
       '--shims <mode>',
       'classic REST shims: on (/rep /add /rm; /add /rm need the token when --token-file is set) | read-only (/rep) | off',
       'RINGLB_SHIMS',
-      'on',
+      d.shims,
     ),
     opt(
       '--tunnel-idle-timeout <ms>',
       'close a WebSocket tunnel idle both ways for this long',
       'RINGLB_TUNNEL_IDLE_TIMEOUT',
-      String(DEFAULT_TUNNEL_IDLE_TIMEOUT_MS),
+      String(d.tunnelIdleTimeoutMs),
     ),
     opt(
       '--drain-timeout <ms>',
       'max wait for requests to removed replicas before acknowledging a ring',
       'RINGLB_DRAIN_TIMEOUT',
-      String(DEFAULT_DRAIN_TIMEOUT_MS),
+      String(d.drainTimeoutMs),
     ),
     opt(
       '--tls-cert <file>',
@@ -139,16 +136,21 @@ export function dataPlaneOptions(): Option[] {
       '--max-concurrent-streams <n>',
       'HTTP/2 streams per client connection',
       'RINGLB_MAX_CONCURRENT_STREAMS',
-      String(DEFAULT_MAX_CONCURRENT_STREAMS),
+      String(d.maxConcurrentStreams),
     ),
-    opt('--access-log <dest>', 'off | stdout | FILE: one line per proxied request', 'RINGLB_ACCESS_LOG', 'off'),
-    opt('--access-log-format <format>', 'json (JSON lines) | text', 'RINGLB_ACCESS_LOG_FORMAT', 'json'),
-    opt('--access-log-sample <fraction>', 'fraction of requests logged, (0, 1]', 'RINGLB_ACCESS_LOG_SAMPLE', '1'),
+    opt('--access-log <dest>', 'off | stdout | FILE: one line per proxied request', 'RINGLB_ACCESS_LOG', d.accessLog),
+    opt('--access-log-format <format>', 'json (JSON lines) | text', 'RINGLB_ACCESS_LOG_FORMAT', d.accessLogFormat),
+    opt(
+      '--access-log-sample <fraction>',
+      'fraction of requests logged, (0, 1]',
+      'RINGLB_ACCESS_LOG_SAMPLE',
+      String(d.accessLogSample),
+    ),
     opt(
       '--access-log-max-size <bytes>',
       'rotate FILE to FILE.1 past this size (k, m, g suffixes); 0: only on SIGUSR1 or when moved away',
       'RINGLB_ACCESS_LOG_MAX_SIZE',
-      '0',
+      String(d.accessLogMaxSizeBytes),
     ),
   ];
 }
@@ -198,9 +200,9 @@ export function readDataPlaneConfig(
   o: Record<string, unknown>,
   controlAddress: string,
 ): DataPlaneConfig {
-  let routingKey: RoutingKeyPolicy = { kind: 'random' };
+  let routingKey: RoutingKeyPolicy = parseRoutingKey(d.routingKey);
   try {
-    routingKey = parseRoutingKey(String(o.routingKey ?? 'random'));
+    routingKey = parseRoutingKey(String(o.routingKey ?? d.routingKey));
   } catch (err) {
     reader.fail('routingKey', (err as Error).message.replace(/^<Error> /, ''));
   }
@@ -247,7 +249,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     controlAddress: config.controlAddress,
     host: config.host,
     port: config.port,
-    adminHost: config.admin?.host ?? '127.0.0.1',
+    adminHost: config.admin?.host ?? d.adminHost,
     adminPort: config.admin ? config.admin.port : null,
     routingKey: config.routingKey,
     nodeId: config.nodeId,
@@ -268,21 +270,6 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     accessLog: config.accessLog,
     log,
   };
-}
-
-/**
- * With TLS, SIGHUP loads the certificate files again (as nginx and HAProxy
- * reload on it) instead of ending the process. Returns a function that
- * removes the handler.
- */
-export function reloadOnHangup(enabled: boolean, reload: () => unknown, log: Logger): () => void {
-  if (!enabled) return () => undefined;
-  const onHangup = (): void => {
-    log.info('SIGHUP: reloading TLS certificates');
-    reload();
-  };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
 }
 
 export function createDataPlane(config: DataPlaneConfig, log: Logger): DataPlane {

@@ -8,11 +8,13 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { SeenHealthEvents } from '../dataplane/control-health-feed.js';
+import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
 import { ringChanges, type RingMembership } from '../ring/index.js';
+import { Backoff } from '../shared/backoff.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
-import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { defineCommand } from './command.js';
+import { opt, untilSignal } from './options.js';
 import {
   controlClientOptions,
   readControlClientSecurity,
@@ -20,8 +22,8 @@ import {
   controlAddressOption,
 } from './security-config.js';
 
-/** Delay before re-subscribing after a stream broke (the channel has its own backoff below it). */
-const RESUBSCRIBE_MS = 1_000;
+/** Re-subscribing after a stream broke (the channel has its own backoff below it), reset by the stream's first message. */
+const RESUBSCRIBE = { initialMs: 1_000, maxMs: 15_000 } as const;
 
 /** One printed event: what `--json` writes as a line. */
 export interface EventLine {
@@ -93,37 +95,36 @@ export function formatLine(line: EventLine, json: boolean): string {
  * prints the recent history and the current state, then exits.
  */
 export default function register(program: Command): void {
-  const options = [
-    controlAddressOption(),
-    ...controlClientOptions(),
-    tokenFileOption(),
-    opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),
-    opt(
-      '--recent <n>',
-      'recent health events to print first (the control plane keeps 200)',
-      'RINGLB_EVENTS_RECENT',
-      '20',
-    ),
-    opt('--once', 'print recent events and the current state, then exit', 'RINGLB_EVENTS_ONCE'),
-  ];
-  const command = program
-    .command('events')
-    .description('tail health and ring changes of a control plane (recent ones first)');
-  for (const o of options) command.addOption(o);
-  command.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(options);
-      const address = reader.controlList('control', o.control);
-      const security = readControlClientSecurity(reader, o);
-      const recent = reader.int('recent', o.recent, 0, 200);
-      reader.done();
-      const json = Boolean(o.json);
+  defineCommand(program, {
+    name: 'events',
+    description: 'tail health and ring changes of a control plane (recent ones first)',
+    options: [
+      controlAddressOption(),
+      ...controlClientOptions(),
+      tokenFileOption(),
+      opt('--json', 'one JSON object per line', 'RINGLB_EVENTS_JSON'),
+      opt(
+        '--recent <n>',
+        'recent health events to print first (the control plane keeps 200)',
+        'RINGLB_EVENTS_RECENT',
+        '20',
+      ),
+      opt('--once', 'print recent events and the current state, then exit', 'RINGLB_EVENTS_ONCE'),
+    ],
+    read: (reader, o) => ({
+      address: reader.controlList('control', o.control),
+      security: readControlClientSecurity(reader, o),
+      recent: reader.int('recent', o.recent, 0, 200),
+      json: Boolean(o.json),
+      once: Boolean(o.once),
+    }),
+    async run({ address, security, recent, json, once }) {
       const print = (line: EventLine): void => void process.stdout.write(`${formatLine(line, json)}\n`);
       const channel = controlChannel(security);
       const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
       const tail = new EventTail(client, print, recent);
       try {
-        if (o.once) await tail.once();
+        if (once) await tail.once();
         else {
           tail.start();
           await untilSignal();
@@ -132,8 +133,8 @@ export default function register(program: Command): void {
         tail.close();
         client.close();
       }
-    }),
-  );
+    },
+  });
 }
 
 /** Both streams, re-subscribed after a break; health events already printed are not printed twice. */
@@ -142,6 +143,8 @@ class EventTail {
   readonly #seen = new SeenHealthEvents();
   #calls: grpc.ClientReadableStream<unknown>[] = [];
   #timers = new Set<NodeJS.Timeout>();
+  readonly #healthBackoff = new Backoff(RESUBSCRIBE);
+  readonly #ringBackoff = new Backoff(RESUBSCRIBE);
   #closed = false;
 
   constructor(
@@ -167,6 +170,7 @@ class EventTail {
     const call = this.client.watchHealth({}, { deadline: Infinity });
     this.#calls.push(call);
     call.on('data', (event: HealthEvent) => {
+      this.#healthBackoff.reset();
       if (event.kind === HealthEvent_Kind.KIND_SNAPSHOT) {
         const fresh = this.#seen.fresh(event);
         for (const e of fresh.slice(Math.max(0, fresh.length - this.recent))) this.print(healthLine(e));
@@ -176,7 +180,7 @@ class EventTail {
       }
       this.#health(event);
     });
-    this.#onBreak(call, () => this.#watchHealth(), fail);
+    this.#onBreak(call, this.#healthBackoff, () => this.#watchHealth(), fail);
   }
 
   #health(event: HealthEvent): void {
@@ -188,17 +192,23 @@ class EventTail {
     const call = this.client.watchRing({ nodeId: 'ringlb-events', watchId: '' }, { deadline: Infinity });
     this.#calls.push(call);
     call.on('data', (snapshot: RingSnapshot) => {
+      this.#ringBackoff.reset();
       if (this.#ring?.version !== Number(snapshot.version)) {
         for (const line of ringLines(this.#ring, snapshot)) this.print(line);
         this.#ring = toMembership(snapshot);
       }
       first?.();
     });
-    this.#onBreak(call, () => this.#watchRing(), fail);
+    this.#onBreak(call, this.#ringBackoff, () => this.#watchRing(), fail);
   }
 
   /** --once fails on the first error; tailing says so on stderr and subscribes again. */
-  #onBreak(call: grpc.ClientReadableStream<unknown>, again: () => void, fail?: (err: Error) => void): void {
+  #onBreak(
+    call: grpc.ClientReadableStream<unknown>,
+    backoff: Backoff,
+    again: () => void,
+    fail?: (err: Error) => void,
+  ): void {
     let done = false;
     const broke = (err?: Error): void => {
       if (done || this.#closed) return;
@@ -212,8 +222,8 @@ class EventTail {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         if (!this.#closed) again();
-      }, RESUBSCRIBE_MS);
-      // Not unref()ed: between two subscriptions, this timer is what keeps `ringlb events` running.
+      }, backoff.next());
+      // Not unref()ed (so not Backoff.schedule): between two subscriptions, this timer is what keeps `ringlb events` running.
       this.#timers.add(timer);
     };
     call.on('error', broke);

@@ -97,29 +97,37 @@ interface RuntimeSettings {
 }
 
 /**
+ * The API client and the instance's desired-state ConfigMap: what `ringlb
+ * state reset` needs, and the runtime builds on.
+ */
+export async function kubernetesStore(instance: string, k: KubernetesConfig) {
+  const [{ KubernetesApi }, { KubernetesStateStore }, { instanceObjectName }] = await Promise.all([
+    import('../runtime/kubernetes-api.js'),
+    import('../runtime/kubernetes-state-store.js'),
+    import('../runtime/kubernetes-pod.js'),
+  ]);
+  const api = await KubernetesApi.load(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {});
+  const namespace = k.namespace ?? api.defaultNamespace;
+  const labels = { 'ringlb.instance': instance };
+  const stateStore = new KubernetesStateStore(api, { namespace, name: instanceObjectName(instance, 'state'), labels });
+  return { api, namespace, labels, stateStore };
+}
+
+/**
  * The Kubernetes runtime: pods the control plane runs (the driver), or a
  * Service's endpoints (service mode); the desired state in a ConfigMap and
  * the lease in a Lease of the same namespace either way.
  */
 export async function createKubernetesRuntime(config: RuntimeSettings, log: Logger) {
-  const [{ KubernetesApi }, { KubernetesStateStore }, { KubernetesLeaseStore }, pod] = await Promise.all([
-    import('../runtime/kubernetes-api.js'),
-    import('../runtime/kubernetes-state-store.js'),
+  const k = config.kubernetes;
+  const [{ api, namespace, labels, stateStore }, { KubernetesLeaseStore }, { instanceObjectName }] = await Promise.all([
+    kubernetesStore(config.instance, k),
     import('../runtime/kubernetes-lease-store.js'),
     import('../runtime/kubernetes-pod.js'),
   ]);
-  const k = config.kubernetes;
-  const api = await KubernetesApi.load(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {});
-  const namespace = k.namespace ?? api.defaultNamespace;
-  const labels = { 'ringlb.instance': config.instance };
-  const stateStore = new KubernetesStateStore(api, {
-    namespace,
-    name: pod.instanceObjectName(config.instance, 'state'),
-    labels,
-  });
   const leaseStore = new KubernetesLeaseStore(api, {
     namespace,
-    name: pod.instanceObjectName(config.instance, 'lease'),
+    name: instanceObjectName(config.instance, 'lease'),
     leaseDurationMs: KUBERNETES_LEASE_DURATION_MS,
     labels,
   });

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => vo
   replica: () => import('./replica-command.js'),
   ring: () => import('./ring-command.js'),
   events: () => import('./events-command.js'),
+  state: () => import('./state-command.js'),
 };
 
 /**

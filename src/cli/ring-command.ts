@@ -1,9 +1,17 @@
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { controlTarget } from '../shared/control-target.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
-import { ControlPlaneClient, type Balance, type RingPolicy, type RingSnapshot } from '../gen/ringlb/v1/ringlb.js';
+import {
+  ControlPlaneClient,
+  type Balance,
+  type RingPolicy,
+  type RingSnapshot,
+  type SimulateChangeResponse,
+} from '../gen/ringlb/v1/ringlb.js';
 import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
-import { ConfigReader, opt, runAction } from './options.js';
+import { defineCommand } from './command.js';
+import { type ConfigReader, opt } from './options.js';
 import {
   controlClientOptions,
   readControlClientSecurity,
@@ -26,74 +34,62 @@ export default function register(program: Command): void {
       'strategy option, repeatable (e.g. vnodes=160, table=65537, h=i*i+3)',
       'RINGLB_RING_OPTIONS',
     ),
-    opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', '0'),
+    opt(
+      '--load-bound <c>',
+      'bounded-loads factor c (> 1); 0 turns it off',
+      'RINGLB_LOAD_BOUND',
+      String(CONTROL_DEFAULTS.loadBound),
+    ),
   ];
 
-  const show = ring.command('show').description('print the current ring snapshot as JSON');
-  const showOptions = control();
-  for (const o of showOptions) show.addOption(o);
-  show.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(showOptions);
-      const address = reader.controlList('control', o.control);
-      const security = readControlClientSecurity(reader, o);
-      reader.done();
+  defineCommand(ring, {
+    name: 'show',
+    description: 'print the current ring snapshot as JSON',
+    options: control(),
+    read: readClient,
+    async run({ address, security }) {
       await withClient(address, security, async (client) => print(await firstSnapshot(client)));
-    }),
-  );
+    },
+  });
 
-  const policy = ring.command('policy').description('switch the ring strategy live (SetRingPolicy)');
-  const policyOpts = [...control(), ...policyOptions()];
-  for (const o of policyOpts) policy.addOption(o);
-  policy.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(policyOpts);
-      const address = reader.controlList('control', o.control);
-      const security = readControlClientSecurity(reader, o);
-      const wanted = readPolicy(reader, o, true)!;
-      reader.done();
+  defineCommand(ring, {
+    name: 'policy',
+    description: 'switch the ring strategy live (SetRingPolicy)',
+    options: [...control(), ...policyOptions()],
+    read: (reader, o) => ({ ...readClient(reader, o), wanted: readPolicy(reader, o, true)! }),
+    async run({ address, security, wanted }) {
       await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
         print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
       });
-    }),
-  );
+    },
+  });
 
-  const simulate = ring
-    .command('simulate')
-    .description('dry run: keys moved and balance for a proposed change (SimulateChange)');
-  const simulateOpts = [
-    ...control(),
-    opt('--add <n>', 'replicas to add (generated names)', 'RINGLB_SIMULATE_ADD', '0'),
-    opt('--add-hostname <name...>', 'named replicas to add', 'RINGLB_SIMULATE_ADD_HOSTNAMES'),
-    opt('--remove <name...>', 'replicas to remove', 'RINGLB_SIMULATE_REMOVE'),
-    opt('--samples <n>', 'keys sampled', 'RINGLB_SIMULATE_SAMPLES', '100000'),
-    ...policyOptions(),
-  ];
-  for (const o of simulateOpts) simulate.addOption(o);
-  simulate.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(simulateOpts);
-      const address = reader.controlList('control', o.control);
-      const security = readControlClientSecurity(reader, o);
-      const addCount = reader.int('add', o.add, 0, 1000);
-      const sampleKeys = reader.int('samples', o.samples, 1, 1_000_000);
-      const proposed = readPolicy(reader, o, false);
-      reader.done();
-      const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : x ? String(x).split(',') : []);
+  const list = (x: unknown): string[] => (Array.isArray(x) ? x.map(String) : x ? String(x).split(',') : []);
+  defineCommand(ring, {
+    name: 'simulate',
+    description: 'dry run: keys moved and balance for a proposed change (SimulateChange)',
+    options: [
+      ...control(),
+      opt('--add <n>', 'replicas to add (generated names)', 'RINGLB_SIMULATE_ADD', '0'),
+      opt('--add-hostname <name...>', 'named replicas to add', 'RINGLB_SIMULATE_ADD_HOSTNAMES'),
+      opt('--remove <name...>', 'replicas to remove', 'RINGLB_SIMULATE_REMOVE'),
+      opt('--samples <n>', 'keys sampled', 'RINGLB_SIMULATE_SAMPLES', String(CONTROL_DEFAULTS.sampleKeys)),
+      ...policyOptions(),
+    ],
+    read: (reader, o) => ({
+      ...readClient(reader, o),
+      request: {
+        addCount: reader.int('add', o.add, 0, 1000),
+        sampleKeys: reader.int('samples', o.samples, 1, CONTROL_DEFAULTS.maxSampleKeys),
+        policy: readPolicy(reader, o, false),
+        addHostnames: list(o.addHostname),
+        removeHostnames: list(o.remove),
+      },
+    }),
+    async run({ address, security, request }) {
       await withClient(address, security, async (client) => {
-        const res = await unary<import('../gen/ringlb/v1/ringlb.js').SimulateChangeResponse>((cb) =>
-          client.simulateChange(
-            {
-              addHostnames: list(o.addHostname),
-              addCount,
-              removeHostnames: list(o.remove),
-              policy: proposed,
-              sampleKeys,
-            },
-            cb,
-          ),
-        );
+        const res = await unary<SimulateChangeResponse>((cb) => client.simulateChange(request, cb));
         const fmt = (b: Balance | undefined): string =>
           b ? `max/mean ${b.maxOverMean.toFixed(3)}, std dev ${(b.stdDev * 100).toFixed(2)} pts` : '-';
         process.stdout.write(
@@ -102,8 +98,16 @@ export default function register(program: Command): void {
             `members after: ${res.members.map((m) => m.hostname).join(', ')}\n`,
         );
       });
-    }),
-  );
+    },
+  });
+}
+
+/** The control plane address and client security every `ring` subcommand reads. */
+function readClient(
+  reader: ConfigReader,
+  o: Record<string, unknown>,
+): { address: string; security: ControlClientSecurity } {
+  return { address: reader.controlList('control', o.control), security: readControlClientSecurity(reader, o) };
 }
 
 function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: boolean): RingPolicy | undefined {

@@ -2,7 +2,7 @@ import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { accessSync, constants } from 'node:fs';
 import type { Option } from 'commander';
 import { checkExposure, TOKEN_SCOPES, type TokenScope } from '../control/auth.js';
-import { DEFAULT_LIMITS, type ControlPlaneLimits } from '../control/stream-limits.js';
+import type { ControlPlaneLimits } from '../control/stream-limits.js';
 import { BearerToken } from '../shared/bearer-token.js';
 import type { ControlClientSecurity, ServerTlsFiles } from '../shared/tls-credentials.js';
 import { opt, type ConfigReader } from './options.js';
@@ -53,7 +53,7 @@ export function controlServerSecurityOptions(prefix: '' | 'control-'): Option[] 
       '--max-streams-per-client <n>',
       'open streaming calls (WatchRing, WatchHealth …) per client address; more get RESOURCE_EXHAUSTED',
       'RINGLB_MAX_STREAMS_PER_CLIENT',
-      String(DEFAULT_LIMITS.maxStreamsPerClient),
+      String(CONTROL_DEFAULTS.limits.maxStreamsPerClient),
     ),
   ];
 }
@@ -109,7 +109,7 @@ export function readControlServerSecurity(
     ...(tokenCreated ? { tokenCreated } : {}),
     tokenScope,
     limits: {
-      ...DEFAULT_LIMITS,
+      ...CONTROL_DEFAULTS.limits,
       maxStreamsPerClient: reader.int('maxStreamsPerClient', o.maxStreamsPerClient, 1, 100_000),
     },
     warnings: exposure.warnings,

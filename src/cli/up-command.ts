@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { createLogger } from '../shared/logger.js';
+import { defineCommand, serveUntilSignal } from './command.js';
 import { controlOptions, createControlPlane, readControlConfig } from './control-config.js';
-import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, reloadOnHangup } from './dataplane-config.js';
-import { ConfigReader, opt, runAction, untilSignal } from './options.js';
+import { createDataPlane, dataPlaneOptions, readDataPlaneConfig } from './dataplane-config.js';
 import { controlClientOptions, readControlClientSecurity, tokenFileOption } from './security-config.js';
 
 /**
@@ -11,30 +10,26 @@ import { controlClientOptions, readControlClientSecurity, tokenFileOption } from
  * stops the control plane.
  */
 export default function register(program: Command): void {
-  const options = [
-    ...controlOptions('--control-listen'),
-    ...dataPlaneOptions(),
-    ...controlClientOptions(),
-    tokenFileOption(),
-    opt('--log-level <level>', 'silent | error | warn | info | debug', 'RINGLB_LOG_LEVEL', 'info'),
-  ];
-  const command = program
-    .command('up')
-    .description('run the control plane, N replicas and a data plane (the classic stack)');
-  for (const o of options) command.addOption(o);
-  command.action(
-    runAction(async (o: Record<string, unknown>) => {
-      const reader = ConfigReader.forCommand(options);
+  defineCommand(program, {
+    name: 'up',
+    description: 'run the control plane, N replicas and a data plane (the classic stack)',
+    options: [
+      ...controlOptions('--control-listen'),
+      ...dataPlaneOptions(),
+      ...controlClientOptions(),
+      tokenFileOption(),
+    ],
+    logs: 'up',
+    read(reader, o) {
       const control = readControlConfig(reader, o, 'controlListen');
       // The data plane trusts its own control plane's certificate unless told otherwise, and sends its token.
       const controlSecurity = readControlClientSecurity(reader, o, {
         ca: control.security.tls?.cert,
         token: control.security.token,
       });
-      const data = { ...readDataPlaneConfig(reader, o, control.listen), controlSecurity };
-      const logLevel = reader.logLevel('logLevel', o.logLevel);
-      reader.done();
-      const log = createLogger(logLevel, 'up');
+      return { control, data: { ...readDataPlaneConfig(reader, o, control.listen), controlSecurity } };
+    },
+    async run({ control, data }, log) {
       const controlPlane = await createControlPlane(control, log.child('control'));
       const { address } = await controlPlane.start();
       const dataPlane = createDataPlane({ ...data, controlAddress: address }, log.child('dataplane'));
@@ -59,16 +54,17 @@ export default function register(program: Command): void {
         runtime: control.runtime,
         replicas: names,
       });
-      const stopReloading = reloadOnHangup(data.tls.length > 0, () => dataPlane.reloadCertificates(), log);
-      // As nginx: USR1 reopens the access log (after logrotate moved it).
-      const reopen = (): void => dataPlane.reopenLogs();
-      process.on('SIGUSR1', reopen);
-      const sig = await untilSignal();
-      process.off('SIGUSR1', reopen);
-      stopReloading();
-      log.info('shutting down', { signal: sig });
-      await dataPlane.close();
-      await controlPlane.close({ removeReplicas: true });
-    }),
-  );
+      await serveUntilSignal(
+        log,
+        async () => {
+          await dataPlane.close();
+          await controlPlane.close({ removeReplicas: true });
+        },
+        {
+          ...(data.tls.length > 0 ? { reloadCertificates: () => dataPlane.reloadCertificates() } : {}),
+          reopenLogs: () => dataPlane.reopenLogs(),
+        },
+      );
+    },
+  });
 }

@@ -1,13 +1,31 @@
-import type { SimulateChangeRequest, SimulateChangeResponse } from '../gen/ringlb/v1/ringlb.js';
 import type { RingMember, RingPolicy } from '../ring/index.js';
 import { RingBuilder } from '../ring/ring-builder.js';
-import { DEFAULT_SAMPLE_KEYS, simulateChange, type Balance } from '../ring/ring-metrics.js';
+import { simulateChange, type Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';
 import type { VersionedRing } from './ring-store.js';
-import { fromProtoPolicy, toProtoPolicy } from './control-service.js';
 
-const MAX_SAMPLE_KEYS = 1_000_000;
+/** A hypothetical change (SimulateChange): names to add and remove, a count of new ones, a policy. */
+export interface ChangeRequest {
+  readonly addCount: number;
+  readonly addHostnames: readonly unknown[];
+  readonly removeHostnames: readonly unknown[];
+  /** 0: the default sample. */
+  readonly sampleKeys: number;
+  /** None: the current policy. */
+  readonly policy?: RingPolicy;
+}
+
+/** What the change would do: keys moved (and the least possible), balance before and after, the ring after. */
+export interface ChangeSimulation {
+  readonly movedFraction: number;
+  readonly idealMovedFraction: number;
+  readonly before: Balance;
+  readonly after: Balance;
+  readonly policy: RingPolicy;
+  readonly members: readonly RingMember[];
+}
 
 /**
  * Dry runs for SimulateChange and the check SetRingPolicy does before
@@ -30,14 +48,15 @@ export class ChangeSimulator {
     this.#builder.close();
   }
 
-  simulate(current: VersionedRing, req: SimulateChangeRequest): SimulateChangeResponse {
-    const sample = req.sampleKeys || DEFAULT_SAMPLE_KEYS;
-    if (!Number.isInteger(sample) || sample < 1 || sample > MAX_SAMPLE_KEYS) {
-      throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${MAX_SAMPLE_KEYS}, got ${sample}`);
+  simulate(current: VersionedRing, req: ChangeRequest): ChangeSimulation {
+    const { sampleKeys, maxSampleKeys } = CONTROL_DEFAULTS;
+    const sample = req.sampleKeys || sampleKeys;
+    if (!Number.isInteger(sample) || sample < 1 || sample > maxSampleKeys) {
+      throw RinglbError.invalidArgument(`<Error> sample_keys must be from 1 to ${maxSampleKeys}, got ${sample}`);
     }
     if (req.addCount < 0)
       throw RinglbError.invalidArgument(`<Error> add_count must not be negative, got ${req.addCount}`);
-    const policy = req.policy?.strategy ? fromProtoPolicy(req.policy) : current.policy;
+    const policy = req.policy ?? current.policy;
     const members = new Map(current.members.map((m) => [hostnameKey(m.hostname), m]));
     for (const name of validateHostnames(req.removeHostnames)) {
       if (!members.delete(hostnameKey(name)))
@@ -67,14 +86,10 @@ export class ChangeSimulator {
     return {
       movedFraction: impact.movedFraction,
       idealMovedFraction: impact.idealMovedFraction,
-      before: toProtoBalance(impact.before),
-      after: toProtoBalance(impact.after),
-      policy: toProtoPolicy(policy),
-      members: after.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+      before: impact.before,
+      after: impact.after,
+      policy,
+      members: after,
     };
   }
-}
-
-function toProtoBalance(b: Balance): SimulateChangeResponse['before'] {
-  return { maxOverMean: b.maxOverMean, stdDev: b.stdDev, shares: { ...b.shares } };
 }

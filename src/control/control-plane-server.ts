@@ -16,9 +16,9 @@ import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
 import type { LeaderElector } from './leader-elector.js';
 import { ReplicaManager } from './replica-manager.js';
-import { DEFAULT_ACK_TIMEOUT_MS, RingAcks } from './ring-acks.js';
+import { RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
-import { type ControlPlaneLimits, DEFAULT_LIMITS, serverOptions, StreamLimiter } from './stream-limits.js';
+import { type ControlPlaneLimits, serverOptions, StreamLimiter } from './stream-limits.js';
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -90,7 +90,7 @@ export class ControlPlaneServer {
     this.#log = options.log ?? silentLogger;
     const d = CONTROL_DEFAULTS;
     const maxReplicas = options.maxReplicas ?? d.maxReplicas;
-    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const limits = { ...d.limits, ...options.limits };
     this.#limits = limits;
     this.streamLimiter = new StreamLimiter(limits);
     const { token, tokenScope = 'mutations' } = options.security ?? {};
@@ -113,9 +113,9 @@ export class ControlPlaneServer {
       fall: options.fall ?? d.fall,
       startTimeoutMs: options.startTimeoutMs ?? d.startTimeoutMs,
       stopGraceMs: options.stopGraceMs ?? d.stopGraceMs,
-      drain: (version) => this.#drain(version, options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS),
+      drain: (version) => this.#drain(version, options.ackTimeoutMs ?? d.ackTimeoutMs),
       ...(options.stateStore ? { stateStore: options.stateStore } : {}),
-      ...(options.resyncIntervalMs ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+      resyncIntervalMs: options.resyncIntervalMs || d.resyncIntervalMs,
       ...(options.elector ? { elector: options.elector } : {}),
       log: this.#log.child('replicas'),
     });

@@ -1,81 +1,27 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import {
   HealthEvent_Kind,
-  HealthState,
   type ControlPlaneServer as ControlPlaneHandlers,
   type HealthEvent,
   type WatchHealthRequest,
-  type Replica,
   type ReplicaSet,
-  type RingPolicy as ProtoRingPolicy,
-  type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { HealthChange, ReplicaManager, ReplicaView } from './replica-manager.js';
+import {
+  fromProtoPolicy,
+  fromProtoSimulation,
+  toProtoHealthEvent,
+  toProtoReplica,
+  toProtoSimulation,
+  toProtoSnapshot,
+} from './proto-conversions.js';
+import type { ReplicaManager } from './replica-manager.js';
+import type { ReplicaView } from './replica-view.js';
 import type { VersionedRing, RingStore } from './ring-store.js';
 import { RingAcks } from './ring-acks.js';
 import type { ChangeSimulator } from './change-simulator.js';
 import { HealthHistory } from './health-history.js';
-
-const HEALTH_STATE: Record<ReplicaView['health'], HealthState> = {
-  starting: HealthState.HEALTH_STATE_STARTING,
-  healthy: HealthState.HEALTH_STATE_HEALTHY,
-  unhealthy: HealthState.HEALTH_STATE_UNHEALTHY,
-  removed: HealthState.HEALTH_STATE_REMOVED,
-};
-
-const EVENT_KIND: Record<HealthChange['kind'], HealthEvent_Kind> = {
-  added: HealthEvent_Kind.KIND_ADDED,
-  healthy: HealthEvent_Kind.KIND_HEALTHY,
-  unhealthy: HealthEvent_Kind.KIND_UNHEALTHY,
-  removed: HealthEvent_Kind.KIND_REMOVED,
-  replaced: HealthEvent_Kind.KIND_REPLACED,
-};
-
-/** Proto ⇄ domain conversions live at this edge only. */
-export function toProtoReplica(r: ReplicaView): Replica {
-  return {
-    hostname: r.hostname,
-    serverId: r.serverId,
-    address: r.address,
-    health: HEALTH_STATE[r.health],
-    since: r.since,
-    instanceId: r.instanceId,
-  };
-}
-
-export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
-  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound };
-}
-
-export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
-  if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
-  return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
-}
-
-export function toProtoHealthEvent(change: HealthChange): HealthEvent {
-  return {
-    kind: EVENT_KIND[change.kind],
-    replica: toProtoReplica(change.replica),
-    replicas: [],
-    replacedBy: change.replacedBy ?? '',
-    reason: change.reason ?? '',
-    at: change.at,
-    sequence: change.sequence,
-    recent: [],
-  };
-}
-
-export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
-  return {
-    version: s.version,
-    policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
-    createdAt: s.createdAt,
-  };
-}
 
 /**
  * The gRPC service: translate, delegate to the ReplicaManager / RingStore,
@@ -143,7 +89,7 @@ export function createControlService(deps: {
       });
       return toProtoSnapshot(ring.publish({ policy }));
     }),
-    simulateChange: unary((req) => simulator.simulate(ring.current, req)),
+    simulateChange: unary((req) => toProtoSimulation(simulator.simulate(ring.current, fromProtoSimulation(req)))),
     ackRing: unary((req) => {
       RingAcks.validate(req.watchId);
       return { known: req.watchId !== '' && acks.ack(req.watchId, req.version) };

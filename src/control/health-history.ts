@@ -1,4 +1,4 @@
-import type { HealthChange } from './replica-manager.js';
+import type { HealthChange } from './replica-view.js';
 
 /** Events a new WatchHealth subscriber is sent with its snapshot. */
 export const HEALTH_HISTORY_LIMIT = 200;

@@ -53,7 +53,7 @@ export function validateChange(
   return { count, hostnames: validateHostnames(hostnames) };
 }
 
-/** Server ids are the lowest free small integer (SPEC §3), so results are reproducible. */
+/** Server ids are the lowest free small integer (docs/architecture.md, "The classic ring"), so results are reproducible. */
 export function lowestFreeServerId(used: Iterable<number>): number {
   const taken = new Set(used);
   let id = 1;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { LeaseRecord, LeaseStore } from '../runtime/lease-store.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 
 export interface LeaderElectorOptions {
   store: LeaseStore;
@@ -46,7 +47,12 @@ export class LeaderElector {
   #closed = false;
 
   constructor(options: LeaderElectorOptions) {
-    this.#o = { leaseDurationMs: 3_000, renewIntervalMs: 500, log: silentLogger, ...options };
+    this.#o = {
+      leaseDurationMs: CONTROL_DEFAULTS.leaseDurationMs,
+      renewIntervalMs: CONTROL_DEFAULTS.renewIntervalMs,
+      log: silentLogger,
+      ...options,
+    };
   }
 
   get state(): Leadership {

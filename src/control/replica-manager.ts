@@ -1,37 +1,19 @@
-import { EventEmitter } from 'node:events';
-import { normalizePolicy, type RingMember } from '../ring/index.js';
-import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
+import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
-import { RinglbError } from '../shared/errors.js';
 import { Backoff } from '../shared/backoff.js';
+import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { FollowerMirror } from './follower-mirror.js';
-import { checkHeartbeat } from './heartbeat.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
+import { DesiredStateKeeper } from './desired-state-keeper.js';
+import { HealthChecker } from './health-checker.js';
+import { HealthEvents } from './health-events.js';
 import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
-import type { Leadership } from './leader-elector.js';
-import { samePolicy, type RingStore, type VersionedRing } from './ring-store.js';
-
-export type ReplicaHealth = 'starting' | 'healthy' | 'unhealthy';
-
-/** A replica as the control plane reports it (ListReplicas, WatchHealth). */
-export interface ReplicaView {
-  readonly hostname: string;
-  readonly serverId: number;
-  readonly address: string;
-  readonly health: ReplicaHealth | 'removed';
-  readonly since: Date;
-  readonly instanceId: string;
-}
-
-export interface HealthChange {
-  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced';
-  readonly replica: ReplicaView;
-  /** For 'replaced': the hostname of the replacement. */
-  readonly replacedBy?: string;
-  readonly reason?: string;
-  readonly at: Date;
-  readonly sequence: number;
-}
+import { type ElectorView, LeadershipGate } from './leadership-gate.js';
+import { ReplicaNames } from './replica-names.js';
+import { checkAdd, clashes, desiredStateOf, healthyMembers, pickVictims, refuseIfFixed } from './replica-set.js';
+import { RuntimeSync, scaleFollowed } from './runtime-sync.js';
+import { type HealthChange, type ReplicaRecord, type ReplicaView, startingRecord, toView } from './replica-view.js';
+import type { RingStore, VersionedRing } from './ring-store.js';
 
 export interface ReplicaManagerOptions {
   driver: ReplicaDriver;
@@ -60,12 +42,7 @@ export interface ReplicaManagerOptions {
    * writes the stored state and accepts changes; the others mirror its ring
    * from the stateStore (required then). None: this one always leads.
    */
-  elector?: {
-    readonly state: Leadership;
-    onChange(listener: (state: Leadership) => void): () => void;
-    /** Re-reads the lease: false (and stepped down) when another holds it. */
-    confirm?(): Promise<boolean>;
-  };
+  elector?: ElectorView;
   /**
    * Called with the version of a ring that no longer holds replicas about to
    * be stopped on purpose; they are stopped when it resolves (drain, then
@@ -73,28 +50,6 @@ export interface ReplicaManagerOptions {
    */
   drain?: (ringVersion: number) => Promise<void>;
   log?: Logger;
-}
-
-/**
- * A new lease holder (or a restarted control plane) starts its ring versions
- * this far above the stored one, so a version the previous holder published
- * but had not stored yet is never reused for other content.
- */
-const VERSION_GAP = 1_000;
-/** How often a follower reads the lease holder's state. */
-const FOLLOW_INTERVAL_MS = 500;
-
-interface ReplicaRecord {
-  hostname: string;
-  serverId: number;
-  address: string;
-  instanceId: string;
-  health: ReplicaHealth;
-  since: Date;
-  misses: number;
-  checking: boolean;
-  /** The runtime no longer runs it and will not bring it back: replace, never wait. */
-  gone: boolean;
 }
 
 type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
@@ -105,54 +60,83 @@ type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elec
  *
  * Membership changes (add, remove, replacing failed replicas) run one at a
  * time on a queue, so a request never sees another's half-applied state;
- * health checks run beside it and only ever mark replicas unhealthy and ask
- * for a reconcile. A replica leaves the ring the moment it is judged
- * unhealthy, before its replacement exists: data planes fail over to the next
- * ring member meanwhile.
+ * health checks (HealthChecker) run beside it and only ever mark replicas
+ * unhealthy and ask for a reconcile. A replica leaves the ring the moment it
+ * is judged unhealthy, before its replacement exists: data planes fail over
+ * to the next ring member meanwhile. The stored desired state
+ * (DesiredStateKeeper) and the role among several control planes
+ * (LeadershipGate) are kept by their own modules.
  */
 export class ReplicaManager {
   readonly #o: ManagerSettings;
   readonly #log: Logger;
   readonly #replicas = new Map<string, ReplicaRecord>();
-  readonly #events = new EventEmitter();
+  readonly #events = new HealthEvents();
+  readonly #health: HealthChecker;
+  readonly #state: DesiredStateKeeper;
+  readonly #gate: LeadershipGate;
+  readonly #sync: RuntimeSync;
+  readonly #names = new ReplicaNames((name) => this.#replicas.has(hostnameKey(name)));
   #desired = 0;
-  #sequence = 0;
-  #nameCounter = 0;
   #queue: Promise<unknown> = Promise.resolve();
-  #heartbeatTimer: NodeJS.Timeout | undefined;
-  #resyncTimer: NodeJS.Timeout | undefined;
   #unwatchRing: (() => void) | undefined;
   /** Stored replicas not running yet: recreated under their own names and server ids. */
   readonly #wanted = new Map<string, { hostname: string; serverId: number }>();
-  /** What runtime events said about a replica since the last resync: the reason shown when the list confirms it. */
-  readonly #hints = new Map<string, string>();
-  #saving: Promise<void> | undefined;
-  #saveAgain = false;
-  /** True while this control plane reconciles (always, without an elector). */
-  #leading = false;
-  #mirror: FollowerMirror | undefined;
-  #unwatchElector: (() => void) | undefined;
-  /** Leadership changes, applied one at a time. */
-  #transition: Promise<void> = Promise.resolve();
-  #unsubscribeDriver: (() => void) | undefined;
   #reconcilePending = false;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
 
   constructor(options: ReplicaManagerOptions) {
-    this.#o = { log: silentLogger, resyncIntervalMs: 5_000, drain: async () => undefined, ...options };
+    this.#o = {
+      log: silentLogger,
+      resyncIntervalMs: CONTROL_DEFAULTS.resyncIntervalMs,
+      drain: async () => undefined,
+      ...options,
+    };
     this.#log = this.#o.log;
-    this.#events.setMaxListeners(0);
+    this.#health = new HealthChecker({
+      intervalMs: this.#o.heartbeatIntervalMs,
+      timeoutMs: this.#o.heartbeatTimeoutMs,
+      fall: this.#o.fall,
+      restartsInPlace: this.#o.driver.restartsInPlace === true,
+      records: this.#replicas,
+      onFailed: (replica, reason) => this.#markFailed(replica, reason),
+      onRecovered: (replica) => this.#markRecovered(replica),
+    });
+    this.#state = new DesiredStateKeeper({
+      store: this.#o.stateStore,
+      ring: this.#o.ring,
+      initialReplicas: this.#o.initialReplicas,
+      snapshot: () =>
+        desiredStateOf(this.#desired, [...this.#replicas.values(), ...this.#wanted.values()], this.#o.ring.current),
+      leading: () => this.#gate.leading,
+      closed: () => this.#closed,
+      log: this.#log,
+    });
+    this.#sync = new RuntimeSync({
+      driver: this.#o.driver,
+      intervalMs: this.#o.resyncIntervalMs,
+      poke: () => this.#scheduleReconcile(),
+      log: this.#log,
+    });
+    this.#gate = new LeadershipGate({
+      elector: this.#o.elector,
+      store: this.#o.stateStore,
+      ring: this.#o.ring,
+      lead: () => this.#lead(),
+      stepDown: () => this.#stopLeading(),
+      log: this.#log,
+    });
   }
 
   get desired(): number {
-    return this.#following ? this.#mirror!.desired : this.#desired;
+    return this.#gate.following?.desired ?? this.#desired;
   }
 
   /** False on a follower: it neither reconciles nor accepts changes. */
   get leading(): boolean {
-    return this.#leading;
+    return this.#gate.leading;
   }
 
   /**
@@ -162,108 +146,43 @@ export class ReplicaManager {
    */
   async start(): Promise<void> {
     await this.#o.driver.start();
-    const { elector, stateStore } = this.#o;
-    if (!elector) return this.#lead();
-    if (!stateStore) throw new Error('a ReplicaManager with an elector needs a stateStore');
-    this.#mirror = new FollowerMirror({
-      store: stateStore,
-      ring: this.#o.ring,
-      intervalMs: FOLLOW_INTERVAL_MS,
-      log: this.#log,
-    });
-    this.#unwatchElector = elector.onChange(() => void this.#applyLeadership());
-    await this.#applyLeadership();
+    await this.#gate.start();
   }
 
   /** Throws UNAVAILABLE naming the lease holder unless this control plane leads. */
   assertLeader(): void {
-    if (!this.#leading) throw this.#followerError();
-  }
-
-  #followerError(): RinglbError {
-    const leader = this.#o.elector?.state.leaderAddress;
-    return RinglbError.unavailable(
-      `<Error> This control plane is a follower; send changes to the leader${leader ? ` at ${leader}` : ' (being elected, retry shortly)'}`,
-    );
-  }
-
-  /** assertLeader, with the lease re-read first: for changes about to be written to the runtime. */
-  async #confirmLeading(): Promise<void> {
-    this.assertLeader();
-    const elector = this.#o.elector;
-    if (!elector?.confirm || (await elector.confirm())) return;
-    // Stepped down (the lease names another holder), or the engine did not answer the read.
-    throw elector.state.leading
-      ? RinglbError.unavailable('<Error> Cannot reach the engine to confirm the lease; retry shortly')
-      : this.#followerError();
-  }
-
-  get #following(): boolean {
-    return this.#o.elector !== undefined && !this.#leading;
-  }
-
-  /** Level-triggered too: whatever the elector says now is what we become. */
-  #applyLeadership(): Promise<void> {
-    this.#transition = this.#transition.then(async () => {
-      if (this.#closed) return;
-      try {
-        if (this.#o.elector!.state.leading) await this.#lead();
-        else await this.#follow();
-      } catch (err) {
-        this.#log.error('cannot take up leadership; retrying', { error: (err as Error).message });
-        this.#stopLeading();
-        setTimeout(() => void this.#applyLeadership(), 1_000).unref();
-      }
-    });
-    return this.#transition;
-  }
-
-  async #follow(): Promise<void> {
-    if (this.#mirror!.running) return;
-    if (this.#leading) this.#log.warn('following: another control plane holds the lease');
-    this.#stopLeading();
-    await this.#mirror!.start();
+    this.#gate.assertLeader();
   }
 
   #stopLeading(): void {
-    this.#leading = false;
-    clearInterval(this.#heartbeatTimer);
-    clearInterval(this.#resyncTimer);
+    this.#health.stop();
+    this.#sync.stop();
     this.#reconcileBackoff.cancel();
-    this.#unsubscribeDriver?.();
     this.#unwatchRing?.();
-    this.#unsubscribeDriver = this.#unwatchRing = undefined;
+    this.#unwatchRing = undefined;
   }
 
+  /** Called by the gate with leading already true. */
   async #lead(): Promise<void> {
-    if (this.#leading || this.#closed) return;
     const { driver } = this.#o;
-    this.#mirror?.stop();
-    this.#leading = true;
     // Start from the engine, not from what we mirrored or held in an earlier term.
     this.#replicas.clear();
     this.#wanted.clear();
-    this.#hints.clear();
     // Level-triggered: an event only says "look again"; the list is the truth.
-    this.#unsubscribeDriver = driver.onEvent((event) => {
-      this.#log.debug('runtime event', { ...event });
-      this.#hints.set(
-        hostnameKey(event.hostname),
-        `runtime reported ${event.type}${event.detail ? ` (${event.detail})` : ''}`,
-      );
-      this.#scheduleReconcile();
-    });
+    this.#sync.watch();
     // Queued in the same tick leading turns true: a change accepted meanwhile waits behind it.
     await this.#enqueue(async () => {
-      const stored = await this.#loadState();
+      const stored = await this.#state.load();
+      for (const r of stored?.replicas ?? []) {
+        this.#wanted.set(hostnameKey(r.hostname), r);
+        this.#names.note(r.hostname);
+      }
       await this.#adopt(await driver.list());
-      this.#desired = driver.follows
-        ? this.#replicas.size
-        : (stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size));
+      this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
-      this.#unwatchRing = this.#o.ring.watch(() => this.#persist());
-      this.#heartbeatTimer = setInterval(() => this.#heartbeatRound(), this.#o.heartbeatIntervalMs).unref();
-      this.#resyncTimer = setInterval(() => this.#scheduleReconcile(), this.#o.resyncIntervalMs).unref();
+      this.#unwatchRing = this.#o.ring.watch(() => this.#state.save());
+      this.#health.start();
+      this.#sync.startTimer();
     });
     if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
   }
@@ -272,132 +191,80 @@ export class ReplicaManager {
   async close(options: { removeReplicas?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const wasLeading = this.#leading;
-    this.#unwatchElector?.();
-    this.#mirror?.stop();
-    this.#stopLeading();
-    await this.#transition;
+    const wasLeading = this.#gate.leading;
+    this.#health.close();
+    await this.#gate.close();
     await this.#queue.catch(() => undefined);
-    await this.#saving;
+    await this.#state.close();
     if (options.removeReplicas && wasLeading) {
       const all = [...this.#replicas.values()];
       this.#replicas.clear();
       await Promise.allSettled(all.map((r) => this.#o.driver.remove(r.hostname, this.#o.stopGraceMs)));
     }
     await this.#o.driver.close();
-    this.#events.removeAllListeners();
+    this.#events.close();
   }
 
   list(): ReplicaView[] {
-    if (this.#following) return this.#mirror!.list();
-    return [...this.#replicas.values()].sort((a, b) => a.serverId - b.serverId).map(view);
+    const following = this.#gate.following;
+    if (following) return following.list();
+    return [...this.#replicas.values()].sort((a, b) => a.serverId - b.serverId).map(toView);
   }
 
   /** Subscribes to health changes; returns the unsubscribe function. */
   onHealthChange(listener: (change: HealthChange) => void): () => void {
-    this.#events.on('change', listener);
-    return () => this.#events.off('change', listener);
+    return this.#events.on(listener);
   }
 
-  #refuseIfFixed(verb: string): void {
-    if (this.#o.driver.fixed) {
-      throw RinglbError.failedPrecondition(
-        `<Error> The ${this.#o.driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
-      );
-    }
-  }
-
-  /**
-   * A runtime that owns the membership (driver.follows): a change is a
-   * request to its scaler, and the members it adds or drains arrive through
-   * the resync like any others. Names cannot be asked for.
-   */
-  async #scale(delta: number, hostnames: readonly string[], verb: string): Promise<ReplicaView[]> {
-    const { driver } = this.#o;
-    if (hostnames.length > 0)
-      throw RinglbError.failedPrecondition(
-        `<Error> The ${driver.kind} runtime follows replicas it does not name: hostnames cannot be ${verb}; give only n`,
-      );
-    if (!driver.scale)
-      throw RinglbError.failedPrecondition(
-        `<Error> The ${driver.kind} runtime cannot scale: replicas cannot be ${verb}`,
-      );
-    return this.#enqueue(async () => {
-      await this.#confirmLeading();
-      await driver.scale!(delta);
-      return this.list();
-    });
-  }
-
-  async add(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(
-      n,
-      hostnamesIn,
-      '<Error> Length of hostname list is more than newly added instances',
-    );
-    this.#refuseIfFixed('added');
-    this.assertLeader();
-    if (this.#o.driver.follows) return this.#scale(count, hostnames, 'added');
-    return this.#enqueue(async () => {
-      await this.#confirmLeading();
-      for (const name of hostnames) {
-        if (this.#replicas.has(hostnameKey(name)))
-          throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
-      }
-      if (this.#replicas.size + count > this.#o.maxReplicas) {
-        throw RinglbError.resourceExhausted(
-          `<Error> Adding ${count} replicas would make ${this.#replicas.size + count}, above the maximum of ${this.#o.maxReplicas}`,
-        );
-      }
-      const names = [...hostnames];
-      while (names.length < count) names.push(this.#generateName());
+  async add(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+    return this.#change(n, hostnames, 'added', async (count, named) => {
+      checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
+      const names = this.#names.fill(named, count);
       await this.#startReplicas(
         names.map((hostname) => ({ hostname })),
         'added on request',
       );
       this.#desired += count;
-      this.#persist();
-      return this.list();
+      this.#state.save();
     });
   }
 
-  async remove(n: unknown, hostnamesIn: readonly unknown[]): Promise<ReplicaView[]> {
-    const { count, hostnames } = validateChange(
-      n,
-      hostnamesIn,
-      '<Error> Length of hostname list is more than removable instances',
-    );
-    this.#refuseIfFixed('removed');
-    this.assertLeader();
-    if (this.#o.driver.follows) return this.#scale(-count, hostnames, 'removed');
-    return this.#enqueue(async () => {
-      await this.#confirmLeading();
-      const victims: ReplicaRecord[] = [];
-      for (const name of hostnames) {
-        const replica = this.#replicas.get(hostnameKey(name));
-        if (!replica) throw RinglbError.notFound(`<Error> Hostname '${name}' is not a replica`);
-        victims.push(replica);
-      }
-      if (count > this.#replicas.size) {
-        throw RinglbError.failedPrecondition(
-          `<Error> Cannot remove ${count} replicas: only ${this.#replicas.size} exist`,
-        );
-      }
-      // The rest are the most recently added: the highest server ids.
-      const rest = [...this.#replicas.values()]
-        .filter((r) => !victims.includes(r))
-        .sort((a, b) => b.serverId - a.serverId);
-      victims.push(...rest.slice(0, count - victims.length));
+  async remove(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+    return this.#change(n, hostnames, 'removed', async (count, named) => {
+      const victims = pickVictims(this.#replicas, named, count);
       for (const victim of victims) {
         this.#replicas.delete(hostnameKey(victim.hostname));
         this.#wanted.delete(hostnameKey(victim.hostname));
       }
       this.#desired = Math.max(0, this.#desired - count);
       const published = this.#publishRing();
-      this.#persist();
+      this.#state.save();
       if (published) await this.#o.drain(published.version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
-      for (const victim of victims) this.#emit('removed', { ...victim }, { reason: 'removed on request' });
+      for (const victim of victims) this.#events.emit('removed', { ...victim }, { reason: 'removed on request' });
+    });
+  }
+
+  /**
+   * An AddReplicas or RemoveReplicas: validated, refused on a fixed runtime or
+   * a follower, then run on the queue with the lease re-read first.
+   */
+  #change(
+    n: unknown,
+    hostnamesIn: readonly unknown[],
+    verb: 'added' | 'removed',
+    op: (count: number, hostnames: string[]) => Promise<void>,
+  ): Promise<ReplicaView[]> {
+    const { count, hostnames } = validateChange(
+      n,
+      hostnamesIn,
+      `<Error> Length of hostname list is more than ${verb === 'added' ? 'newly added' : 'removable'} instances`,
+    );
+    refuseIfFixed(this.#o.driver, verb);
+    this.assertLeader();
+    return this.#enqueue(async () => {
+      await this.#gate.confirmLeading();
+      await (this.#o.driver.follows ? scaleFollowed(this.#o.driver, verb, count, hostnames) : op(count, hostnames));
       return this.list();
     });
   }
@@ -408,37 +275,25 @@ export class ReplicaManager {
    */
   reportFailure(hostname: string, reason: string): boolean {
     const replica = this.#replicas.get(hostnameKey(hostname));
-    if (!this.#leading || !replica || replica.health === 'unhealthy') return false;
+    if (!this.#gate.leading || !replica || replica.health === 'unhealthy') return false;
     this.#log.info('failure reported by a data plane', { hostname, reason });
-    void this.#check(replica, true);
+    void this.#health.check(replica, true);
     return true;
   }
 
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
     const checks = instances.map(async (instance) => {
-      const record: ReplicaRecord = {
-        hostname: instance.hostname,
-        serverId: instance.serverId,
-        address: instance.address,
-        instanceId: instance.instanceId,
-        health: 'starting',
-        since: new Date(),
-        misses: 0,
-        checking: false,
-        gone: false,
-      };
-      if (
-        this.#replicas.has(hostnameKey(record.hostname)) ||
-        [...this.#replicas.values()].some((r) => r.serverId === record.serverId)
-      ) {
+      const { hostname, serverId, address, instanceId } = instance;
+      const record = startingRecord({ hostname, serverId, address, instanceId });
+      if (clashes(this.#replicas, record)) {
         await this.#o.driver.remove(record.hostname, 0);
         return;
       }
       this.#replicas.set(hostnameKey(record.hostname), record);
-      this.#noteName(record.hostname);
-      if (await this.#waitHealthy(record, Math.min(this.#o.startTimeoutMs, 3_000))) {
+      this.#names.note(record.hostname);
+      if (await this.#health.waitHealthy(record, Math.min(this.#o.startTimeoutMs, 3_000))) {
         record.health = 'healthy';
-        this.#emit('added', record, { reason: 'adopted' });
+        this.#events.emit('added', record, { reason: 'adopted' });
       } else {
         this.#markFailed(record, 'adopted replica does not answer heartbeats');
       }
@@ -459,17 +314,12 @@ export class ReplicaManager {
   ): Promise<void> {
     const records = specs.map(({ hostname, serverId }) => {
       const used = [...this.#replicas.values()].map((r) => r.serverId);
-      const record: ReplicaRecord = {
+      const record = startingRecord({
         hostname,
         serverId: serverId !== undefined && !used.includes(serverId) ? serverId : lowestFreeServerId(used),
         address: '',
         instanceId: '',
-        health: 'starting',
-        since: new Date(),
-        misses: 0,
-        checking: false,
-        gone: false,
-      };
+      });
       this.#replicas.set(hostnameKey(hostname), record);
       return record;
     });
@@ -478,7 +328,7 @@ export class ReplicaManager {
         const instance = await this.#o.driver.create({ hostname: record.hostname, serverId: record.serverId });
         record.address = instance.address;
         record.instanceId = instance.instanceId;
-        if (!(await this.#waitHealthy(record, this.#o.startTimeoutMs))) {
+        if (!(await this.#health.waitHealthy(record, this.#o.startTimeoutMs))) {
           throw RinglbError.unavailable(
             `<Error> Replica '${record.hostname}' did not pass a heartbeat within ${this.#o.startTimeoutMs} ms`,
           );
@@ -502,63 +352,10 @@ export class ReplicaManager {
     }
     this.#publishRing();
     records.forEach((record, i) => {
-      this.#emit('added', record, { reason });
+      this.#events.emit('added', record, { reason });
       const old = replacing?.[i];
-      if (old)
-        this.#emit(
-          'replaced',
-          { ...old, health: 'removed' },
-          { replacedBy: record.hostname, reason: 'replaced after failure' },
-        );
+      if (old) this.#events.replaced(old, record.hostname);
     });
-  }
-
-  /** Polls the heartbeat until it answers or the time is up. */
-  async #waitHealthy(record: ReplicaRecord, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
-      if (await checkHeartbeat(record.address, this.#o.heartbeatTimeoutMs)) return true;
-      if (Date.now() + delay > deadline || this.#closed) return false;
-      await sleep(delay);
-    }
-  }
-
-  #heartbeatRound(): void {
-    for (const replica of this.#replicas.values()) {
-      if (replica.health === 'healthy' || this.#awaitsRestart(replica)) void this.#check(replica, false);
-    }
-  }
-
-  /** Failing, but the runtime restarts it in place: watch it come back instead of replacing it. */
-  #awaitsRestart(replica: ReplicaRecord): boolean {
-    return replica.health === 'unhealthy' && !replica.gone && this.#o.driver.restartsInPlace === true;
-  }
-
-  async #check(replica: ReplicaRecord, urgent: boolean): Promise<void> {
-    if (replica.checking || this.#closed) return;
-    replica.checking = true;
-    try {
-      const ok = await checkHeartbeat(replica.address, this.#o.heartbeatTimeoutMs);
-      if (this.#replicas.get(hostnameKey(replica.hostname)) !== replica) return;
-      if (ok && this.#awaitsRestart(replica)) {
-        this.#markRecovered(replica);
-        return;
-      }
-      if (replica.health !== 'healthy') return;
-      if (ok) {
-        replica.misses = 0;
-        return;
-      }
-      replica.misses++;
-      if (replica.misses >= this.#o.fall) {
-        this.#markFailed(replica, `${replica.misses} consecutive missed heartbeats`);
-      } else if (urgent) {
-        // A report from a data plane: confirm quickly rather than at the next tick.
-        setTimeout(() => void this.#check(replica, true), 100).unref();
-      }
-    } finally {
-      replica.checking = false;
-    }
   }
 
   #markFailed(replica: ReplicaRecord, reason: string): void {
@@ -567,7 +364,7 @@ export class ReplicaManager {
     replica.health = 'unhealthy';
     replica.since = new Date();
     this.#publishRing();
-    this.#emit('unhealthy', replica, { reason });
+    this.#events.emit('unhealthy', replica, { reason });
     this.#scheduleReconcile();
   }
 
@@ -577,7 +374,7 @@ export class ReplicaManager {
     replica.misses = 0;
     replica.since = new Date();
     this.#publishRing();
-    this.#emit('healthy', replica, { reason: 'restarted in place by the runtime' });
+    this.#events.emit('healthy', replica, { reason: 'restarted in place by the runtime' });
   }
 
   #scheduleReconcile(): void {
@@ -600,78 +397,31 @@ export class ReplicaManager {
     queueMicrotask(run);
   }
 
-  /**
-   * Lists the runtime and diffs it against the records (level-triggered, as
-   * Traefik re-lists on any event): a replica the runtime no longer runs is
-   * failed, one it restarts in place leaves the ring until it answers again,
-   * a moved one gets its new address, and one carrying our labels that we do
-   * not own (a create that raced a crash, a removal while we were down) is
-   * removed.
-   */
+  /** Lists the runtime and diffs it against the records (RuntimeSync). */
   async #resync(): Promise<void> {
-    if (this.#closed || !this.#leading) return;
+    if (this.#closed || !this.#gate.leading) return;
     // A paused holder must not act on a stale belief (e.g. remove a new holder's replicas as orphans).
-    if (this.#o.elector?.confirm && !(await this.#o.elector.confirm())) return;
-    const listed = new Map((await this.#o.driver.list()).map((i) => [hostnameKey(i.hostname), i]));
-    const hints = new Map(this.#hints);
-    this.#hints.clear();
-    if (this.#o.driver.follows) return this.#followRuntime(listed);
-    for (const [key, record] of this.#replicas) {
-      const found = listed.get(key);
-      listed.delete(key);
-      if (!found || found.state === 'exited') {
-        record.gone = true;
-        const listedAs = found ? 'the runtime lists it exited' : 'the runtime no longer runs it';
-        this.#markFailed(record, hints.get(key) ?? listedAs);
-      } else if (found.state === 'restarting') {
-        this.#markFailed(record, hints.get(key) ?? 'the runtime is restarting it');
-      } else if (found.address !== record.address || found.instanceId !== record.instanceId) {
-        record.address = found.address;
-        record.instanceId = found.instanceId;
-        if (record.health === 'healthy') this.#publishRing();
-      }
-    }
-    for (const orphan of listed.values()) {
-      this.#log.warn('removing a replica this control plane does not own', { hostname: orphan.hostname });
-      await this.#o.driver.remove(orphan.hostname, 0);
-    }
-  }
-
-  /**
-   * driver.follows: the runtime's list is the membership. Members gone from
-   * it (a terminating endpoint, still finishing its requests) leave the ring
-   * at once; new ones are adopted (a heartbeat first); a moved one gets its
-   * new address. N is whatever the runtime runs.
-   */
-  async #followRuntime(listed: Map<string, ReplicaInstance>): Promise<void> {
-    const gone: ReplicaRecord[] = [];
-    for (const [key, record] of this.#replicas) {
-      const found = listed.get(key);
-      listed.delete(key);
-      if (!found) gone.push(record);
-      else if (found.address !== record.address || found.serverId !== record.serverId) {
-        record.address = found.address;
-        record.serverId = found.serverId;
-        if (record.health === 'healthy') this.#publishRing();
-      }
-    }
-    for (const record of gone) this.#replicas.delete(hostnameKey(record.hostname));
-    if (gone.length > 0) this.#publishRing();
-    for (const record of gone) this.#emit('removed', { ...record }, { reason: 'the runtime no longer lists it' });
-    if (listed.size > 0) await this.#adopt([...listed.values()]);
-    this.#desired = this.#replicas.size;
+    if (!(await this.#gate.confirm())) return;
+    await this.#sync.resync(
+      this.#replicas,
+      (record, reason) => this.#markFailed(record, reason),
+      (record) => record.health === 'healthy' && this.#publishRing(),
+      (found) => this.#adopt(found),
+    );
   }
 
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    // A runtime that owns the membership replaces its members itself.
-    if (this.#closed || !this.#leading || this.#o.driver.follows) return;
-    const failed = [...this.#replicas.values()].filter((r) => r.health === 'unhealthy' && !this.#awaitsRestart(r));
+    if (this.#closed || !this.#gate.leading) return;
+    const failed = [...this.#replicas.values()].filter(
+      (r) => r.health === 'unhealthy' && !this.#health.awaitsRestart(r),
+    );
     for (const dead of failed) this.#replicas.delete(hostnameKey(dead.hostname));
     await Promise.allSettled(failed.map((dead) => this.#o.driver.remove(dead.hostname, 1_000)));
+    if (this.#o.driver.follows) this.#desired = this.#replicas.size; // N is what the runtime runs
     const missing = this.#desired - this.#replicas.size;
     if (missing <= 0) {
-      for (const dead of failed) this.#emit('removed', { ...dead }, { reason: 'unhealthy' });
+      for (const dead of failed) this.#events.emit('removed', { ...dead }, { reason: 'unhealthy' });
       return;
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
@@ -680,88 +430,9 @@ export class ReplicaManager {
       .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
       .slice(0, missing);
     for (let i = specs.length; i < missing; i++)
-      specs.push({ hostname: fresh ? this.#initialName(i + 1) : this.#generateName() });
-    const replacing = failed.map((dead) => view({ ...dead }));
+      specs.push({ hostname: fresh ? this.#names.initial(i + 1) : this.#names.next() });
+    const replacing = failed.map((dead) => toView({ ...dead }));
     await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
-  }
-
-  /** Takes back the stored desired state; the flags only seed a new instance. */
-  async #loadState(): Promise<DesiredState | undefined> {
-    const store = this.#o.stateStore;
-    if (!store) return undefined;
-    const stored = await store.load();
-    if (!stored) {
-      this.#log.info('no stored desired state: the flags seed it', { where: store.where });
-      return undefined;
-    }
-    let policy: ReturnType<typeof normalizePolicy>;
-    try {
-      policy = normalizePolicy(stored.policy);
-    } catch (err) {
-      throw RinglbError.failedPrecondition(
-        `stored ring policy in ${store.where} is invalid: ${(err as Error).message}`,
-      );
-    }
-    const { ring } = this.#o;
-    if (stored.desired !== this.#o.initialReplicas)
-      this.#log.warn('the replica count flag differs from the stored desired state; the stored N wins', {
-        flag: this.#o.initialReplicas,
-        stored: stored.desired,
-        where: store.where,
-      });
-    if (!samePolicy(policy, ring.current.policy))
-      this.#log.warn('the ring policy flags differ from the stored policy; the stored policy wins', {
-        flag: ring.current.policy.strategy,
-        stored: policy.strategy,
-        where: store.where,
-      });
-    ring.raiseVersion(stored.ringVersion + VERSION_GAP);
-    ring.publish({ policy });
-    for (const r of stored.replicas) {
-      this.#wanted.set(hostnameKey(r.hostname), r);
-      this.#noteName(r.hostname);
-    }
-    this.#log.info('desired state restored', { where: store.where, n: stored.desired, strategy: policy.strategy });
-    return stored;
-  }
-
-  /** Saves the desired state; saves asked for while one runs coalesce into one more. */
-  #persist(): void {
-    const store = this.#o.stateStore;
-    if (!store || this.#closed || !this.#leading) return;
-    if (this.#saving) {
-      this.#saveAgain = true;
-      return;
-    }
-    this.#saving = (async () => {
-      do {
-        this.#saveAgain = false;
-        try {
-          await store.save(this.#desiredState());
-        } catch (err) {
-          this.#log.warn('cannot save the desired state; retrying on the next change', {
-            where: store.where,
-            error: (err as Error).message,
-          });
-        }
-      } while (this.#saveAgain && !this.#closed);
-      this.#saving = undefined;
-    })();
-  }
-
-  #desiredState(): DesiredState {
-    const { current } = this.#o.ring;
-    const replicas = [...this.#replicas.values(), ...this.#wanted.values()]
-      .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
-      .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
-      .sort((a, b) => a.serverId - b.serverId);
-    return {
-      desired: this.#desired,
-      policy: current.policy,
-      replicas,
-      ringVersion: current.version,
-      members: current.members,
-    };
   }
 
   #enqueue<T>(op: () => Promise<T>): Promise<T> {
@@ -772,62 +443,7 @@ export class ReplicaManager {
 
   #publishRing(): VersionedRing | undefined {
     // A check that finished after leadership moved must not publish a ring of its own.
-    if (!this.#leading) return undefined;
-    const members: RingMember[] = [];
-    for (const r of this.#replicas.values()) {
-      if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });
-    }
-    return this.#o.ring.publish({ members });
+    if (!this.#gate.leading) return undefined;
+    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values()) });
   }
-
-  #emit(
-    kind: HealthChange['kind'],
-    replica: ReplicaRecord | ReplicaView,
-    extra: { replacedBy?: string; reason?: string } = {},
-  ): void {
-    const change: HealthChange = {
-      kind,
-      replica: kind === 'removed' ? { ...view(replica), health: 'removed' } : view(replica),
-      at: new Date(),
-      sequence: ++this.#sequence,
-      ...extra,
-    };
-    this.#events.emit('change', change);
-  }
-
-  /** server-1 … server-N on a fresh start, as the classic contract names them. */
-  #initialName(i: number): string {
-    const name = `server-${i}`;
-    if (this.#replicas.has(hostnameKey(name))) return this.#generateName();
-    this.#noteName(name);
-    return name;
-  }
-
-  /** Short, unique, never reused within this control plane's life: server-<k>. */
-  #generateName(): string {
-    let name: string;
-    do name = `server-${++this.#nameCounter}`;
-    while (this.#replicas.has(hostnameKey(name)));
-    return name;
-  }
-
-  #noteName(name: string): void {
-    const m = /^server-(\d+)$/i.exec(name);
-    if (m) this.#nameCounter = Math.max(this.#nameCounter, Number(m[1]));
-  }
-}
-
-function view(r: ReplicaRecord | ReplicaView): ReplicaView {
-  return {
-    hostname: r.hostname,
-    serverId: r.serverId,
-    address: r.address,
-    health: r.health,
-    since: r.since,
-    instanceId: r.instanceId,
-  };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

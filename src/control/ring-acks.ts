@@ -1,7 +1,6 @@
 import { RinglbError } from '../shared/errors.js';
+import { CONTROL_DEFAULTS } from './control-defaults.js';
 
-/** How long a planned removal waits for data planes to acknowledge the ring without the replica. */
-export const DEFAULT_ACK_TIMEOUT_MS = 15_000;
 const MAX_WATCH_ID = 128;
 
 /** What a wait for acknowledgements found. */
@@ -71,7 +70,7 @@ export class RingAcks {
    * Resolves once every open acknowledging stream acknowledged `version` or
    * newer, or after `timeoutMs` with the ones that had not. Never rejects.
    */
-  waitFor(version: number, timeoutMs = DEFAULT_ACK_TIMEOUT_MS): Promise<AckWait> {
+  waitFor(version: number, timeoutMs: number = CONTROL_DEFAULTS.ackTimeoutMs): Promise<AckWait> {
     const start = Date.now();
     const watchers = this.#watches.size;
     const behind = (): string[] => [...this.#watches.values()].filter((w) => w.acked < version).map((w) => w.nodeId);

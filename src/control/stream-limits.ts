@@ -1,7 +1,7 @@
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { PingPolicy } from './ping-policy.js';
 
-/** Resource bounds of the control plane's gRPC server (one place for their defaults). */
+/** Resource bounds of the control plane's gRPC server (defaults: CONTROL_DEFAULTS.limits). */
 export interface ControlPlaneLimits extends PingPolicy {
   /** Largest request message accepted, bytes. Control requests are tiny. */
   maxMessageBytes: number;
@@ -15,21 +15,6 @@ export interface ControlPlaneLimits extends PingPolicy {
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
 }
-
-export const DEFAULT_LIMITS: Readonly<ControlPlaneLimits> = Object.freeze({
-  maxMessageBytes: 256 * 1024,
-  maxConcurrentStreamsPerConnection: 1_000,
-  // Per address, not per process: every data plane (and worker) on a host shares it.
-  maxStreamsPerClient: 256,
-  maxStreams: 4_096,
-  keepaliveTimeMs: 30_000,
-  keepaliveTimeoutMs: 10_000,
-  // A data plane holds WatchRing open for hours with few messages: C core's 5 min
-  // minimum would be as safe, 1 min lets clients detect a dead peer sooner.
-  permitWithoutCalls: false,
-  minPingIntervalMs: 60_000,
-  maxPingStrikes: 2,
-});
 
 /** grpc-js server options for `limits`. */
 export function serverOptions(limits: ControlPlaneLimits): Record<string, number> {

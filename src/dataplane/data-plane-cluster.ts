@@ -1,12 +1,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
+import { Backoff } from '../shared/backoff.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { registerAccessLogMetrics } from './access-log.js';
-import type { AdminServer } from './admin-server.js';
+import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import { registerAccessLogMetrics } from './observability/access-log.js';
+import type { AdminServer } from './admin/admin-server.js';
 import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
-import type { DataPlaneMetrics, MetricsSnapshot } from './data-plane-metrics.js';
-import { RingSubscriber } from './ring-subscriber.js';
-import type { HistoryBucket } from './stats-history.js';
+import type { DataPlaneMetrics, MetricsSnapshot } from './observability/data-plane-metrics.js';
+import { RingSubscriber } from './control-link/ring-subscriber.js';
+import type { HistoryBucket } from './observability/stats-history.js';
 
 export interface DataPlaneClusterOptions extends DataPlaneOptions {
   /** Worker processes sharing the traffic port (≥ 2; one is just a DataPlane). */
@@ -27,7 +29,6 @@ type PrimaryMessage =
 type AccessLogCounts = { written: number; dropped: number };
 
 const STATS_INTERVAL_MS = 1_000;
-const RESTART_DELAY_MS = 1_000;
 /** Snapshots kept from workers that died, so counters do not go backwards; older ones are dropped. */
 const MAX_RETIRED = 64;
 
@@ -57,7 +58,9 @@ export class DataPlaneCluster {
   /** Latest access-log counts per worker, and those of workers that exited. */
   readonly #accessLogCounts = new Map<number, AccessLogCounts>();
   readonly #accessLogRetired: AccessLogCounts = { written: 0, dropped: 0 };
-  #restartTimer: NodeJS.Timeout | undefined;
+  /** Workers that die before they listen are re-forked ever more slowly, so a crash loop does not spin. */
+  readonly #restartBackoff = new Backoff(DATAPLANE_DEFAULTS.workerRestart);
+  readonly #restartTimers = new Set<NodeJS.Timeout>();
   #closing: Promise<void> | undefined;
 
   constructor(options: DataPlaneClusterOptions) {
@@ -139,6 +142,7 @@ export class DataPlaneCluster {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'ringlb:ready') {
           clearTimeout(timer);
+          this.#restartBackoff.reset();
           resolve(message.url);
         } else if (message.type === 'ringlb:stats') {
           this.#latest.set(id, message.stats);
@@ -154,13 +158,16 @@ export class DataPlaneCluster {
         this.#retire(id);
         if (this.#closing) return;
         reject(new Error(`data plane worker ${id} exited (${signal ?? code}) before listening`));
-        this.#log.error('data plane worker exited; starting another', { worker: id, code, signal });
-        this.#restartTimer = setTimeout(() => {
+        // One timer per dead worker: two that die together are both replaced.
+        const delay = this.#restartBackoff.next();
+        this.#log.error('data plane worker exited; starting another', { worker: id, code, signal, delayMs: delay });
+        const restart = setTimeout(() => {
+          this.#restartTimers.delete(restart);
           this.#fork().catch((err: Error) =>
             this.#log.error('could not restart a data plane worker', { error: err.message }),
           );
-        }, RESTART_DELAY_MS);
-        this.#restartTimer.unref();
+        }, delay).unref();
+        this.#restartTimers.add(restart);
       });
     });
   }
@@ -189,7 +196,8 @@ export class DataPlaneCluster {
   /** Asks every worker to drain and exit (SIGKILL after `graceMs`), then closes the admin port. */
   close(graceMs = 5_000): Promise<void> {
     this.#closing ??= (async () => {
-      clearTimeout(this.#restartTimer);
+      for (const restart of this.#restartTimers) clearTimeout(restart);
+      this.#restartTimers.clear();
       await Promise.all(
         [...this.#workers].map(
           (worker) =>
@@ -221,7 +229,7 @@ export class DataPlaneCluster {
  * semi-space unless the operator chose one (flag or NODE_OPTIONS). Measured
  * under wrk load: the same CPU per request as V8's default of 16 MB (a proxied
  * request's garbage dies young either way), and about 20 MB less RSS per
- * worker (README, Performance).
+ * worker (docs/performance.md).
  */
 export function workerExecArgv(): string[] {
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));

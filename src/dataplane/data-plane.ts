@@ -5,28 +5,32 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
 import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
-import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './access-log.js';
-import { AdminServer } from './admin-server.js';
-import { classicErrorHandler } from './classic-errors.js';
-import { classicClientError } from './client-errors.js';
-import { classicShims, SHIM_PATHS, type ShimsMode } from './classic-shims.js';
-import { ControlHealthFeed, healthMarker } from './control-health-feed.js';
-import { DataPlaneMetrics } from './data-plane-metrics.js';
-import { drained } from './drain-gate.js';
-import { FailureReporter } from './failure-reporter.js';
-import { applyClientTimeouts } from './client-timeouts.js';
-import { TrafficListener, type ListenerTlsOptions } from './listener.js';
-import { HistoryMarkers } from './history-markers.js';
-import { ProxyHandler, sendFailure, type ProxyEngine } from './proxy-handler.js';
-import type { ReplyFromProxy } from './reply-from-proxy.js';
-import { RingSubscriber, type RingView } from './ring-subscriber.js';
-import { formatRoutingKey, type RoutingKeyPolicy } from './routing-key.js';
-import { UpgradeTunnel } from './upgrade-tunnel.js';
+import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './observability/access-log.js';
+import { AdminServer } from './admin/admin-server.js';
+import { classicErrorHandler } from './http/classic-errors.js';
+import { classicClientError } from './http/client-errors.js';
+import { classicShims, SHIM_PATHS, type ShimsMode } from './shims/classic-shims.js';
+import { ControlHealthFeed, healthMarker } from './control-link/control-health-feed.js';
+import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
+import { drained } from './control-link/drain-gate.js';
+import { FailureReporter } from './control-link/failure-reporter.js';
+import { applyClientTimeouts } from './listeners/client-timeouts.js';
+import { TrafficListener, type ListenerTlsOptions } from './listeners/listener.js';
+import { HistoryMarkers } from './observability/history-markers.js';
+import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import { refusals } from './http/refusals.js';
+import { sendFailure } from './http/send-failure.js';
+import { ProxyHandler, type ProxyEngine } from './proxy/proxy-handler.js';
+import type { ReplyFromProxy } from './proxy/engines/reply-from-proxy.js';
+import { RingSubscriber } from './control-link/ring-subscriber.js';
+import type { RingView } from './core/ring-view.js';
+import { formatRoutingKey, type RoutingKeyPolicy } from './proxy/routing-key.js';
+import { UpgradeTunnel } from './proxy/upgrade-tunnel.js';
 
 export interface DataPlaneOptions {
   /** host:port of the control plane's gRPC server. */
   controlAddress: string;
-  /** Traffic address. The CLI defaults to 0.0.0.0; tests use 127.0.0.1. */
+  /** Traffic address. The CLI defaults to DATAPLANE_DEFAULTS.host; tests use 127.0.0.1. */
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -36,13 +40,13 @@ export interface DataPlaneOptions {
   routingKey: RoutingKeyPolicy;
   /** This data plane's name in the control plane's logs and in failure reports. */
   nodeId: string;
-  /** Extra attempts on the next ring members after a failed connection. Default 2. */
+  /** Extra attempts on the next ring members after a failed connection (DATAPLANE_DEFAULTS). */
   retries?: number;
-  /** Max wait for a replica's response headers (and between body chunks). Default 30 s. */
+  /** Max wait for a replica's response headers (and between body chunks) (DATAPLANE_DEFAULTS). */
   upstreamTimeoutMs?: number;
-  /** Keep-alive connections per replica. Default 128. */
+  /** Keep-alive connections per replica (DATAPLANE_DEFAULTS). */
   connectionsPerReplica?: number;
-  /** Client-side limits and the pool queue deadline; defaults in PROXY_DEFAULTS. */
+  /** Client-side limits and the pool queue deadline; defaults in DATAPLANE_DEFAULTS. */
   clientHeaderTimeoutMs?: number;
   clientBodyTimeoutMs?: number;
   queueTimeoutMs?: number;
@@ -50,21 +54,21 @@ export interface DataPlaneOptions {
    * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
    * 'undici': the same over undici pools. 'reply-from': a Fastify route with
    * @fastify/reply-from. Same behaviour; the last two are kept to measure
-   * the difference (README, Performance).
+   * the difference (docs/performance.md).
    */
   proxyEngine?: ProxyEngine;
   /**
    * How long the acknowledgement of a ring waits for requests in flight to
-   * replicas that left it (drain, then remove). Default 10 s.
+   * replicas that left it (drain, then remove). Default in DATAPLANE_DEFAULTS.
    */
   drainTimeoutMs?: number;
-  /** A WebSocket tunnel idle both ways for this long is closed. Default 60 s (nginx's proxy_read_timeout). */
+  /** A WebSocket tunnel idle both ways for this long is closed (DATAPLANE_DEFAULTS). */
   tunnelIdleTimeoutMs?: number;
   /** TLS on the traffic port (HTTPS, and HTTP/2 by ALPN); plaintext HTTP/1.1 when absent. */
   tls?: ListenerTlsOptions;
   /** Plaintext only: also accept HTTP/2 with prior knowledge (h2c). */
   h2c?: boolean;
-  /** HTTP/2 streams per client connection. Default 128. */
+  /** HTTP/2 streams per client connection (DATAPLANE_DEFAULTS). */
   maxConcurrentStreams?: number;
   /** One line per proxied request (`--access-log`); none when absent. */
   accessLog?: AccessLogOptions;
@@ -74,7 +78,7 @@ export interface DataPlaneOptions {
   log?: Logger;
   /** TLS and token towards the control plane; the token also guards this data plane's mutating routes. */
   controlSecurity?: ControlClientSecurity;
-  /** The classic REST shims. Default 'on'. */
+  /** The classic REST shims (DATAPLANE_DEFAULTS). */
   shims?: ShimsMode;
 }
 
@@ -139,14 +143,15 @@ export class DataPlane {
     });
     this.ring.onChange((view) => this.proxy.syncPools(view));
     this.tunnels = new UpgradeTunnel({
-      proxy: this.proxy,
+      router: this.proxy.router,
+      upstreamTimeoutMs: this.proxy.timeoutMs,
       registry: this.metrics.registry,
       idleTimeoutMs: options.tunnelIdleTimeoutMs,
       log: this.#log.child('tunnel'),
     });
 
     this.#proxyHandle = this.proxy.handle;
-    const shims = options.shims ?? 'on';
+    const shims = options.shims ?? DATAPLANE_DEFAULTS.shims;
     let fastifyHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
     this.#listener = new TrafficListener(
       { tls: options.tls, h2c: options.h2c, maxConcurrentStreams: options.maxConcurrentStreams, log: this.#log },
@@ -155,11 +160,11 @@ export class DataPlane {
         // HTTP/2 proper arrives through the listener's adapter, as a request with a stream.
         if (req.httpVersionMajor !== 1 && !('stream' in req)) {
           res.shouldKeepAlive = false;
-          sendFailure(res, 505, `<Error> HTTP/${req.httpVersion} is not supported on an HTTP/1 connection`);
+          sendFailure(res, refusals.unsupportedVersion(req.httpVersion));
         } else if (req.httpVersionMinor === 1 && req.headers.host === undefined && !('stream' in req)) {
           // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
           res.shouldKeepAlive = false;
-          sendFailure(res, 400, '<Error> an HTTP/1.1 request needs a Host header');
+          sendFailure(res, refusals.missingHost);
         } else if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
         else this.#proxyHandle(req, res);
       },
@@ -194,11 +199,12 @@ export class DataPlane {
     let adminUrl: string | undefined;
     try {
       this.accessLog?.start();
-      const engine = this.#options.proxyEngine ?? 'builtin';
+      const engine = this.#options.proxyEngine ?? DATAPLANE_DEFAULTS.proxyEngine;
       // Loaded only when asked for: the default data plane does not carry them.
-      if (engine !== 'builtin') this.proxy.useUndici((await import('undici')).Pool);
+      if (engine !== 'builtin')
+        this.proxy.useUpstreams((await import('./proxy/engines/undici-upstream.js')).undiciUpstream);
       if (engine === 'reply-from') {
-        const { ReplyFromProxy } = await import('./reply-from-proxy.js');
+        const { ReplyFromProxy } = await import('./proxy/engines/reply-from-proxy.js');
         this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));
         await this.#replyFrom.start();
         this.#proxyHandle = this.#replyFrom.handle;
@@ -206,8 +212,7 @@ export class DataPlane {
       this.#listener.start();
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       const server = this.#listener.server as http.Server;
-      // Longer than the usual client keep-alive, so the server is not the side that races a reuse.
-      server.keepAliveTimeout = 65_000;
+      server.keepAliveTimeout = DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
       applyClientTimeouts(server, this.#options.clientHeaderTimeoutMs);
       const address = server.address() as AddressInfo;
       url = `${this.#listener.scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -3,7 +3,7 @@ import { ReplicaServer } from './replica-server.js';
 /**
  * Entry point of a replica process or container. Kept apart from the CLI so a
  * replica starts fast (no argument parser, no gRPC): the process driver
- * spawns this file directly. Configuration is environment only (SPEC §2).
+ * spawns this file directly. Configuration is environment only (docs/architecture.md).
  */
 export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<ReplicaServer> {
   const port = env.PORT === undefined || env.PORT === '' ? 5000 : Number(env.PORT);

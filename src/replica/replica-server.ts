@@ -20,7 +20,7 @@ export interface ReplicaServerOptions {
 const FAULT_HEADER = 'x-ringlb-fault';
 
 /**
- * The backend of the classic contract (SPEC §2). Plain node:http: it is the
+ * The backend of the classic contract (docs/architecture.md, "The replica server"). Plain node:http: it is the
  * thing being load-balanced and benchmarked, so it should cost as little as
  * possible. Any path other than /home and /heartbeat is 404; /echo (any
  * method) returns what it received, so tests can check what the proxy passes.

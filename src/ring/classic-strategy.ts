@@ -20,7 +20,7 @@ export function classicVirtualSlot(i: number, j: number, m = CLASSIC_SLOTS): num
   return (i + j + 2 * j * j + 25) % m;
 }
 
-/** The classic contract's ring, exactly (SPEC §3). Options: slots (M), vnodes (K). */
+/** The classic contract's ring, exactly (docs/architecture.md, "The classic ring"). Options: slots (M), vnodes (K). */
 export const classicStrategy: RingStrategy = {
   name: 'classic',
   normalizeOptions(options) {

@@ -4,7 +4,7 @@ import { SlotTable } from './slot-table.js';
 import { intOption, rejectUnknownOptions } from './strategy-options.js';
 import type { RingStrategy } from './types.js';
 
-/** SPEC §3's H and Φ, the defaults, so `custom` with no options equals `classic`. */
+/** The classic ring's H and Φ (docs/architecture.md), the defaults, so `custom` with no options equals `classic`. */
 export const CLASSIC_H = 'i + 2*i^2 + 17';
 export const CLASSIC_PHI = 'i + j + 2*j^2 + 25';
 

@@ -1,7 +1,7 @@
 /** A replica as the ring sees it: identity plus where to send traffic. */
 export interface RingMember {
   readonly hostname: string;
-  /** Small integer, the lowest free one at add time (SPEC §3). */
+  /** Small integer, the lowest free one at add time (docs/architecture.md, "The classic ring"). */
   readonly serverId: number;
   /** host:port */
   readonly address: string;

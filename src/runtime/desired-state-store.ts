@@ -2,7 +2,7 @@ import { RinglbError } from '../shared/errors.js';
 
 /**
  * The control plane's desired state, kept where the runtime keeps its truth
- * (SPEC §10 "Durable desired state"): a state file beside the process
+ * (docs/runtimes.md, "Desired state survives a restart"): a state file beside the process
  * runtime's replicas, labels on an engine object for docker and swarm. A
  * control plane restarted on the same store takes it back; flags only seed a
  * store that holds nothing yet.
@@ -34,6 +34,8 @@ export interface DesiredStateStore {
   load(): Promise<DesiredState | undefined>;
   /** Replaces the stored state as a whole. */
   save(state: DesiredState): Promise<void>;
+  /** Discards the stored state: the next control plane starts from its flags, as for a new instance. */
+  clear(): Promise<void>;
 }
 
 /**

@@ -3,8 +3,20 @@ import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCall } from './docker-call.js';
 import { PortPicker } from './port-picker.js';
-import { DockerEventWatcher, type DockerEngineEvent } from './docker-events.js';
+import type { DockerEngineEvent } from './docker-events.js';
+import { EngineEventFeed } from './engine-event-feed.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+import {
+  CONTAINER_NAME_PATTERN,
+  checkInstance,
+  DOCKER_LABELS,
+  ownsLabels,
+  replicaEnvLines,
+  replicaLabelFilters,
+  replicaLabels,
+  replicaObjectName,
+} from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface DockerDriverOptions {
   /** An engine client; by default one is made from socketPath (or DOCKER_HOST). */
@@ -38,34 +50,10 @@ export interface DockerDriverOptions {
   log?: Logger;
 }
 
-/** Label keys; together they let a restarted control plane adopt what it left running. */
-export const DOCKER_LABELS = Object.freeze({
-  managed: 'ringlb.managed',
-  instance: 'ringlb.instance',
-  serverId: 'ringlb.server-id',
-  hostname: 'ringlb.hostname',
-  port: 'ringlb.port',
-});
-
-/**
- * The engine object (container, swarm service) of a replica: the hostname,
- * lowercased (hostnames are case-insensitive DNS labels, engine names are
- * not), prefixed by the instance unless it is 'default'.
- */
-export function replicaObjectName(instance: string, hostname: string): string {
-  const label = hostname.toLowerCase();
-  return instance === 'default' ? label : `${instance}-${label}`;
-}
-
-const BRIDGE_PORT = 5000;
-/** Instance values become part of container names and label filters. */
-const INSTANCE_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-/** Docker's own rule for container names. */
-const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const WATCHED_ACTIONS = ['die', 'oom', 'kill', 'stop', 'destroy'] as const;
 
 /**
- * Replicas as Docker containers (SPEC §5), through dockerode.
+ * Replicas as Docker containers (docs/runtimes.md, Docker), through dockerode.
  *
  * The engine is the only state: every container carries labels with its
  * hostname, server id and port, and list() reads them back, so a control
@@ -85,44 +73,39 @@ export class DockerDriver implements ReplicaDriver {
   readonly #callTimeoutMs: number;
   readonly #faultHook: boolean;
   readonly #log: Logger;
-  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  readonly #events = new EngineEventFeed('docker');
   /** Containers being removed on request: their deaths are not news. */
   readonly #removing = new Set<string>();
   /** Ports handed out recently, so two quick creates never get the same one. */
   readonly #ports = new PortPicker();
-  #watcher: DockerEventWatcher | undefined;
-  #closed = false;
 
   constructor(options: DockerDriverOptions = {}) {
-    const instance = options.instance ?? 'default';
-    if (!INSTANCE_PATTERN.test(instance)) {
-      throw RinglbError.invalidArgument(
-        `instance label '${instance}' must be letters, digits, '.', '_' or '-' (at most 63, not starting with a symbol)`,
-      );
-    }
-    const network = options.network ?? 'host';
+    const d = RUNTIME_DEFAULTS;
+    const instance = options.instance ?? d.instance;
+    checkInstance(instance);
+    const network = options.network ?? d.network;
     if (network !== 'host' && !CONTAINER_NAME_PATTERN.test(network)) {
       throw RinglbError.invalidArgument(`network '${network}' is not a valid Docker network name`);
     }
-    this.#engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+    this.#engine = options.socketPath ?? process.env.DOCKER_HOST ?? d.dockerSocket;
     this.#docker = options.docker ?? new Dockerode(options.socketPath ? { socketPath: options.socketPath } : undefined);
-    this.#image = options.image ?? 'ringlb/replica:latest';
+    this.#image = options.image ?? d.image;
     this.#network = network;
     this.#instance = instance;
-    this.#stopGraceMs = options.stopGraceMs ?? 5_000;
-    this.#callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.#stopGraceMs = options.stopGraceMs ?? d.stopGraceMs;
+    this.#callTimeoutMs = options.callTimeoutMs ?? d.callTimeoutMs;
     this.#faultHook = options.faultHook ?? false;
     this.#log = options.log ?? silentLogger;
   }
 
   /** The label filters that select this instance's containers (also for `docker ps --filter`). */
   get labelFilters(): string[] {
-    return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${this.#instance}`];
+    return replicaLabelFilters(this.#instance);
   }
 
   /** Pings the engine, checks the image exists, makes the bridge network if needed, then watches events. */
   async start(): Promise<void> {
-    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
+    this.#events.assertOpen();
     // dockerode honours the signal here although its types omit the argument.
     const ping = this.#docker.ping.bind(this.#docker) as unknown as (options: {
       abortSignal: AbortSignal;
@@ -132,15 +115,11 @@ export class DockerDriver implements ReplicaDriver {
       404: () => RinglbError.failedPrecondition(`image '${this.#image}' not found: build it with npm run images`),
     });
     if (this.#network !== 'host') await this.#ensureNetwork();
-    if (this.#watcher) return; // started before: the checks above were all there was to redo
-    this.#watcher = new DockerEventWatcher({
-      docker: this.#docker,
-      labels: this.labelFilters,
-      actions: WATCHED_ACTIONS,
-      onEvent: (event) => this.#onEngineEvent(event),
-      log: this.#log,
-    });
-    await this.#watcher.start();
+    // Started before: the checks above were all there was to redo.
+    await this.#events.follow(
+      { docker: this.#docker, labels: this.labelFilters, actions: WATCHED_ACTIONS, log: this.#log },
+      (event) => this.#toDriverEvent(event),
+    );
   }
 
   async list(): Promise<ReplicaInstance[]> {
@@ -162,15 +141,15 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
-    if (this.#closed) throw RinglbError.unavailable('the docker runtime is closed');
-    const name = this.#containerName(spec.hostname);
+    this.#events.assertOpen();
+    const name = replicaObjectName(this.#instance, spec.hostname);
     if (!CONTAINER_NAME_PATTERN.test(name) || !Number.isInteger(spec.serverId) || spec.serverId < 0) {
       throw RinglbError.invalidArgument(
         `cannot run replica '${spec.hostname}' (server id ${spec.serverId}) as a container`,
       );
     }
     const host = this.#network === 'host';
-    const port = host ? await this.#ports.pick() : BRIDGE_PORT;
+    const port = host ? await this.#ports.pick() : RUNTIME_DEFAULTS.replicaPort;
     const created = await this.#call(
       `create container '${name}'`,
       (abortSignal) =>
@@ -178,21 +157,9 @@ export class DockerDriver implements ReplicaDriver {
           name,
           Image: this.#image,
           Hostname: spec.hostname.toLowerCase(),
-          Env: [
-            `SERVER_ID=${spec.serverId}`,
-            `REPLICA_HOSTNAME=${spec.hostname}`,
-            `PORT=${port}`,
-            `HOST=${host ? '127.0.0.1' : '0.0.0.0'}`,
-            `RINGLB_FAULT_HOOK=${this.#faultHook ? '1' : '0'}`,
-          ],
-          Labels: {
-            [DOCKER_LABELS.managed]: 'true',
-            [DOCKER_LABELS.instance]: this.#instance,
-            [DOCKER_LABELS.serverId]: String(spec.serverId),
-            [DOCKER_LABELS.hostname]: spec.hostname,
-            [DOCKER_LABELS.port]: String(port),
-          },
-          ExposedPorts: host ? undefined : { [`${BRIDGE_PORT}/tcp`]: {} },
+          Env: replicaEnvLines(spec, { port, host: host ? '127.0.0.1' : '0.0.0.0' }, this.#faultHook),
+          Labels: replicaLabels(this.#instance, spec, port),
+          ExposedPorts: host ? undefined : { [`${port}/tcp`]: {} },
           StopSignal: 'SIGTERM',
           HostConfig: {
             NetworkMode: this.#network,
@@ -225,7 +192,7 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   async remove(hostname: string, graceMs = this.#stopGraceMs): Promise<void> {
-    const name = this.#containerName(hostname);
+    const name = replicaObjectName(this.#instance, hostname);
     const info = await this.#inspect(name);
     // Idempotent, and never touches a container this instance does not own.
     if (!info || !this.#owns(info.Config.Labels)) return;
@@ -244,23 +211,16 @@ export class DockerDriver implements ReplicaDriver {
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#events.on(listener);
   }
 
   /** Stops watching the engine. Containers keep running, for the next control plane to adopt. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#watcher?.close();
-    this.#listeners.clear();
-  }
-
-  #containerName(hostname: string): string {
-    return replicaObjectName(this.#instance, hostname);
+    this.#events.close();
   }
 
   #owns(labels: Record<string, string> | undefined): boolean {
-    return labels?.[DOCKER_LABELS.managed] === 'true' && labels[DOCKER_LABELS.instance] === this.#instance;
+    return ownsLabels(labels, this.#instance);
   }
 
   #toInstance(info: Dockerode.ContainerInspectInfo): ReplicaInstance | undefined {
@@ -327,25 +287,23 @@ export class DockerDriver implements ReplicaDriver {
     );
   }
 
-  #onEngineEvent(event: DockerEngineEvent): void {
+  /** What the listeners hear of an engine event: nothing of removals on request or of others' containers. */
+  #toDriverEvent(event: DockerEngineEvent): DriverEvent | undefined {
     const id = event.Actor.ID;
     if (this.#removing.has(id)) {
       if (event.Action === 'destroy') this.#removing.delete(id);
-      return;
+      return undefined;
     }
     const attrs = event.Actor.Attributes;
     const hostname = attrs[DOCKER_LABELS.hostname];
-    if (!hostname || !this.#owns(attrs)) return;
+    if (!hostname || !this.#owns(attrs)) return undefined;
     const detail =
       event.Action === 'die'
         ? `exit code ${attrs.exitCode ?? '?'}`
         : event.Action === 'kill'
           ? `signal ${attrs.signal ?? '?'}`
           : undefined;
-    const driverEvent: DriverEvent = detail
-      ? { hostname, type: event.Action, detail }
-      : { hostname, type: event.Action };
-    for (const listener of this.#listeners) listener(driverEvent);
+    return detail ? { hostname, type: event.Action, detail } : { hostname, type: event.Action };
   }
 
   #call<T, R = never>(

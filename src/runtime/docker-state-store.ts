@@ -2,6 +2,8 @@ import type Dockerode from 'dockerode';
 import { engineCaller } from './docker-call.js';
 import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
 import { RinglbError } from '../shared/errors.js';
+import { STATE_LABELS, stateContainerName } from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface DockerStateStoreOptions {
   docker: Dockerode;
@@ -12,13 +14,6 @@ export interface DockerStateStoreOptions {
   image: string;
   callTimeoutMs?: number;
 }
-
-/** Labels of the state containers. */
-export const STATE_LABELS = Object.freeze({
-  of: 'ringlb.state-of',
-  generation: 'ringlb.state-generation',
-  state: 'ringlb.state',
-});
 
 /**
  * The docker runtime's desired state, kept in the engine beside the replicas:
@@ -37,7 +32,7 @@ export class DockerStateStore implements DesiredStateStore {
   #generation = 0;
 
   constructor(options: DockerStateStoreOptions) {
-    this.#o = { callTimeoutMs: 10_000, ...options };
+    this.#o = { callTimeoutMs: RUNTIME_DEFAULTS.callTimeoutMs, ...options };
     this.#call = engineCaller(this.#o.engine, this.#o.callTimeoutMs);
     this.where = `docker containers labelled ${STATE_LABELS.of}=${options.instance} on ${options.engine}`;
   }
@@ -59,7 +54,7 @@ export class DockerStateStore implements DesiredStateStore {
     const generation = Math.max(this.#generation, older[0]?.generation ?? 0) + 1;
     await this.#call('create state container', (abortSignal) =>
       docker.createContainer({
-        name: `ringlb-state-${instance}-${generation}`,
+        name: stateContainerName(instance, generation),
         Image: image,
         Entrypoint: ['true'],
         Labels: {
@@ -72,12 +67,24 @@ export class DockerStateStore implements DesiredStateStore {
       } as Dockerode.ContainerCreateOptions),
     );
     this.#generation = generation;
+    await this.#remove(older);
+  }
+
+  async clear(): Promise<void> {
+    await this.#remove(await this.#generations());
+  }
+
+  async #remove(generations: readonly { id: string }[]): Promise<void> {
     await Promise.all(
-      older.map((o) =>
-        this.#call('remove old state container', (abortSignal) => docker.getContainer(o.id).remove({ abortSignal }), {
-          404: () => undefined,
-          409: () => undefined,
-        }),
+      generations.map((g) =>
+        this.#call(
+          'remove old state container',
+          (abortSignal) => this.#o.docker.getContainer(g.id).remove({ abortSignal }),
+          {
+            404: () => undefined,
+            409: () => undefined,
+          },
+        ),
       ),
     );
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RinglbError } from '../shared/errors.js';
 import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
@@ -32,5 +32,9 @@ export class FileStateStore implements DesiredStateStore {
     const tmp = `${this.where}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(state, null, 2));
     renameSync(tmp, this.where);
+  }
+
+  async clear(): Promise<void> {
+    rmSync(this.where, { force: true });
   }
 }

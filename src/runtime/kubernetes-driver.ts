@@ -1,6 +1,6 @@
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
-import { DOCKER_LABELS } from './docker-driver.js';
+import { DOCKER_LABELS, ownsLabels } from './replica-objects.js';
 import type { KubernetesApi } from './kubernetes-api.js';
 import {
   instanceObjectName,
@@ -35,7 +35,7 @@ export interface KubernetesDriverOptions {
 }
 
 /**
- * Replicas as Pods the control plane creates itself (SPEC §10), one per
+ * Replicas as Pods the control plane creates itself, one per
  * replica, so /add with hostnames and /rm of a named replica work as on
  * Docker: the pod carries the same labels (instance, server id, hostname,
  * port) and is addressed <pod IP>:<port>. The API server is the only state:
@@ -119,8 +119,7 @@ export class KubernetesDriver implements ReplicaDriver {
   async remove(hostname: string, graceMs = this.#o.stopGraceMs): Promise<void> {
     const name = instanceObjectName(this.#o.instance, hostname);
     const pod = await this.#get(name);
-    const labels = pod?.metadata.labels ?? {};
-    if (!pod || labels[DOCKER_LABELS.managed] !== 'true' || labels[DOCKER_LABELS.instance] !== this.#o.instance) return;
+    if (!pod || !ownsLabels(pod.metadata.labels, this.#o.instance)) return;
     await this.#delete(name, pod.metadata.uid, graceMs);
     const deadline = Date.now() + graceMs + 30_000;
     for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 500)) {

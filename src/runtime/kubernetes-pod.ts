@@ -1,4 +1,10 @@
-import { DOCKER_LABELS } from './docker-driver.js';
+import {
+  DOCKER_LABELS,
+  ownsLabels,
+  replicaEnvironment,
+  replicaLabelFilters,
+  replicaLabels,
+} from './replica-objects.js';
 import type { KubeObject } from './kubernetes-record.js';
 import type { OwnerReference } from './kubernetes-state-store.js';
 import type { ReplicaInstance, ReplicaSpec } from './replica-driver.js';
@@ -33,7 +39,7 @@ export interface ReplicaPodOptions {
  * ringlb.instance=default` reads like `docker ps --filter label=…`.
  */
 export function instanceSelector(instance: string): string {
-  return `${DOCKER_LABELS.managed}=true,${DOCKER_LABELS.instance}=${instance}`;
+  return replicaLabelFilters(instance).join(',');
 }
 
 /**
@@ -61,13 +67,7 @@ export function replicaPod(spec: ReplicaSpec, o: ReplicaPodOptions): Pod {
     metadata: {
       name: instanceObjectName(o.instance, spec.hostname),
       namespace: o.namespace,
-      labels: {
-        [DOCKER_LABELS.managed]: 'true',
-        [DOCKER_LABELS.instance]: o.instance,
-        [DOCKER_LABELS.serverId]: String(spec.serverId),
-        [DOCKER_LABELS.hostname]: spec.hostname,
-        [DOCKER_LABELS.port]: String(o.port),
-      },
+      labels: replicaLabels(o.instance, spec, o.port),
       ownerReferences: [{ ...o.owner }],
     },
     spec: {
@@ -81,13 +81,9 @@ export function replicaPod(spec: ReplicaSpec, o: ReplicaPodOptions): Pod {
           name: 'replica',
           image: o.image,
           imagePullPolicy: o.imagePullPolicy,
-          env: [
-            { name: 'SERVER_ID', value: String(spec.serverId) },
-            { name: 'REPLICA_HOSTNAME', value: spec.hostname },
-            { name: 'PORT', value: String(o.port) },
-            { name: 'HOST', value: '0.0.0.0' },
-            { name: 'RINGLB_FAULT_HOOK', value: o.faultHook ? '1' : '0' },
-          ],
+          env: Object.entries(replicaEnvironment(spec, { port: o.port, host: '0.0.0.0' }, o.faultHook)).map(
+            ([name, value]) => ({ name, value }),
+          ),
           ports: [{ name: 'http', containerPort: o.port }],
           readinessProbe: { httpGet: { path: '/heartbeat', port: o.port }, periodSeconds: 1, failureThreshold: 2 },
         },
@@ -114,8 +110,7 @@ export function podInstance(pod: Pod, instance: string): ReplicaInstance | undef
   const serverId = Number(labels[DOCKER_LABELS.serverId]);
   const port = Number(labels[DOCKER_LABELS.port]);
   if (
-    labels[DOCKER_LABELS.managed] !== 'true' ||
-    labels[DOCKER_LABELS.instance] !== instance ||
+    !ownsLabels(labels, instance) ||
     !hostname ||
     !Number.isInteger(serverId) ||
     !Number.isInteger(port) ||

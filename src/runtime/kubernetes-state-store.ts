@@ -52,6 +52,16 @@ export class KubernetesStateStore implements DesiredStateStore {
     }));
   }
 
+  /** Removes the state key (load then finds nothing), keeping the ConfigMap: it owns the pods. */
+  async clear(): Promise<void> {
+    const current = await this.#record.read();
+    if (!current?.data?.[STATE_KEY]) return;
+    await this.#record.update((latest) => {
+      const { [STATE_KEY]: _dropped, ...data } = latest?.data ?? {};
+      return { ...latest!, data };
+    });
+  }
+
   /** The ConfigMap as an owner, made (without state: the flags then seed it) if absent. */
   async ensure(): Promise<OwnerReference> {
     const found =

@@ -1,5 +1,5 @@
 /**
- * The record several control planes contend for (SPEC §10, highly available
+ * The record several control planes contend for (docs/runtimes.md, several
  * control planes). Only compare-and-swap writes: a write quotes the record it
  * read and loses if anyone wrote since. Every write changes `version`, which
  * is how the others see the holder is alive: expiry is judged by observing

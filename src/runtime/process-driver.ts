@@ -4,6 +4,8 @@ import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, renameSync
 import path from 'node:path';
 import { RinglbError } from '../shared/errors.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+import { replicaEnvironment } from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface ProcessDriverOptions {
   /** The replica entry point (dist/src/replica/main.js), run with this Node binary. */
@@ -88,11 +90,7 @@ export class ProcessDriver implements ReplicaDriver {
         stdio: ['ignore', log, log, 'ipc'],
         env: {
           ...process.env,
-          PORT: '0',
-          HOST: this.#options.host,
-          SERVER_ID: String(spec.serverId),
-          REPLICA_HOSTNAME: spec.hostname,
-          RINGLB_FAULT_HOOK: this.#options.faultHook ? '1' : '0',
+          ...replicaEnvironment(spec, { port: 0, host: this.#options.host }, this.#options.faultHook),
         },
       });
     } finally {
@@ -127,7 +125,7 @@ export class ProcessDriver implements ReplicaDriver {
     return toInstance(entry, this.#options.host);
   }
 
-  async remove(hostname: string, graceMs = 5_000): Promise<void> {
+  async remove(hostname: string, graceMs: number = RUNTIME_DEFAULTS.stopGraceMs): Promise<void> {
     const entry = this.#entries.get(hostname);
     if (!entry) return;
     const child = this.#children.get(hostname);

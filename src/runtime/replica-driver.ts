@@ -37,7 +37,7 @@ export interface DriverEvent {
 }
 
 /**
- * Where replicas run (SPEC §5). The control plane's ReplicaManager is the only
+ * Where replicas run (docs/runtimes.md). The control plane's ReplicaManager is the only
  * user; it owns naming, server ids and health. Drivers only start, list and
  * remove. Every method throws RinglbError (UNAVAILABLE when the runtime itself
  * is unreachable, FAILED_PRECONDITION when e.g. an image is missing).

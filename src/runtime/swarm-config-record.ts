@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { engineCaller } from './docker-call.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface SwarmConfigRecordOptions {
   docker: Dockerode;
@@ -39,7 +40,7 @@ export class SwarmConfigRecord {
   readonly #call: ReturnType<typeof engineCaller>;
 
   constructor(options: SwarmConfigRecordOptions) {
-    this.#o = { callTimeoutMs: 10_000, ...options };
+    this.#o = { callTimeoutMs: RUNTIME_DEFAULTS.callTimeoutMs, ...options };
     this.name = options.name;
     this.#call = engineCaller(this.#o.engine, this.#o.callTimeoutMs);
   }

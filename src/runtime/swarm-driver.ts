@@ -1,11 +1,19 @@
 import Dockerode from 'dockerode';
+import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { engineCaller } from './docker-call.js';
-import { DOCKER_LABELS, replicaObjectName } from './docker-driver.js';
-import { DockerEventWatcher } from './docker-events.js';
+import { EngineEventFeed } from './engine-event-feed.js';
 import { PortPicker } from './port-picker.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
+import {
+  DOCKER_LABELS,
+  replicaEnvLines,
+  replicaLabelFilters,
+  replicaLabels,
+  replicaObjectName,
+} from './replica-objects.js';
+import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 
 export interface SwarmDriverOptions {
   /** A client of a swarm manager's engine; by default one from DOCKER_HOST. */
@@ -53,14 +61,13 @@ interface TaskSummary {
   Status: { State: string; Err?: string };
 }
 
-const BRIDGE_PORT = 5000;
 /** Task states from which the engine never moves a task on (docs: "swarm task states"). */
 const TERMINAL = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove']);
 const FAILED = new Set(['failed', 'rejected']);
 const NS_PER_MS = 1_000_000;
 
 /**
- * Replicas as Docker Swarm services (SPEC §10), one replicated service of one
+ * Replicas as Docker Swarm services (docs/runtimes.md, `--runtime swarm`), one replicated service of one
  * task per replica, so /add and /rm work by name and every replica keeps its
  * hostname, server id and port (all in labels) wherever the engine runs it.
  *
@@ -76,26 +83,24 @@ export class SwarmDriver implements ReplicaDriver {
   readonly restartsInPlace = true;
   readonly #docker: Dockerode;
   readonly #o: Required<Omit<SwarmDriverOptions, 'docker' | 'hostAddress'>> & { hostAddress?: string };
-  readonly #listeners = new Set<(event: DriverEvent) => void>();
+  readonly #events = new EngineEventFeed('swarm');
   readonly #ports = new PortPicker();
   readonly #call: ReturnType<typeof engineCaller>;
-  #watcher: DockerEventWatcher | undefined;
-  #closed = false;
 
   constructor(options: SwarmDriverOptions = {}) {
     this.#docker = options.docker ?? new Dockerode();
     this.#o = {
-      engine: process.env.DOCKER_HOST ?? '/var/run/docker.sock',
-      image: 'ringlb/replica:latest',
-      instance: 'default',
-      network: 'host',
+      engine: process.env.DOCKER_HOST ?? RUNTIME_DEFAULTS.dockerSocket,
+      image: RUNTIME_DEFAULTS.image,
+      instance: RUNTIME_DEFAULTS.instance,
+      network: RUNTIME_DEFAULTS.network,
       constraints: [],
       restartMaxAttempts: 3,
       restartWindowMs: 60_000,
       restartDelayMs: 1_000,
       startTimeoutMs: 60_000,
-      stopGraceMs: 5_000,
-      callTimeoutMs: 10_000,
+      stopGraceMs: RUNTIME_DEFAULTS.stopGraceMs,
+      callTimeoutMs: RUNTIME_DEFAULTS.callTimeoutMs,
       faultHook: false,
       log: silentLogger,
       ...options,
@@ -111,12 +116,12 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   get labelFilters(): string[] {
-    return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${this.#o.instance}`];
+    return replicaLabelFilters(this.#o.instance);
   }
 
   /** Checks the engine is a swarm manager and the image exists, then follows service and node events. */
   async start(): Promise<void> {
-    if (this.#closed) throw RinglbError.unavailable('the swarm runtime is closed');
+    this.#events.assertOpen();
     const info = await this.#call('info', (abortSignal) =>
       (this.#docker.info as (o: { abortSignal: AbortSignal }) => Promise<{ Swarm?: { ControlAvailable?: boolean } }>)({
         abortSignal,
@@ -140,20 +145,11 @@ export class SwarmDriver implements ReplicaDriver {
       this.#o.log.warn('replica image not on this manager: nodes must pull it from a registry or have it loaded', {
         image: this.#o.image,
       });
-    if (this.#watcher) return;
-    this.#watcher = new DockerEventWatcher({
-      docker: this.#docker,
-      labels: [],
-      actions: [],
-      types: ['service', 'node'],
-      onEvent: (event) => {
-        const name = event.Actor.Attributes.name ?? '';
-        for (const listener of this.#listeners)
-          listener({ hostname: name, type: `${event.Type ?? 'swarm'} ${event.Action}` });
-      },
-      log: this.#o.log,
-    });
-    await this.#watcher.start();
+    // Hints only: any service or node event means "list again".
+    await this.#events.follow(
+      { docker: this.#docker, labels: [], actions: [], types: ['service', 'node'], log: this.#o.log },
+      (event) => ({ hostname: event.Actor.Attributes.name ?? '', type: `${event.Type ?? 'swarm'} ${event.Action}` }),
+    );
   }
 
   async list(): Promise<ReplicaInstance[]> {
@@ -177,18 +173,12 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   async create(spec: ReplicaSpec): Promise<ReplicaInstance> {
-    if (this.#closed) throw RinglbError.unavailable('the swarm runtime is closed');
-    const name = this.#serviceName(spec.hostname);
+    this.#events.assertOpen();
+    const name = replicaObjectName(this.#o.instance, spec.hostname);
     const onHost = this.#o.network === 'host';
     const taken = new Set((await this.#services()).map((s) => Number(s.Spec?.Labels?.[DOCKER_LABELS.port])));
-    const port = onHost ? await this.#ports.pick(taken) : BRIDGE_PORT;
-    const labels = {
-      [DOCKER_LABELS.managed]: 'true',
-      [DOCKER_LABELS.instance]: this.#o.instance,
-      [DOCKER_LABELS.serverId]: String(spec.serverId),
-      [DOCKER_LABELS.hostname]: spec.hostname,
-      [DOCKER_LABELS.port]: String(port),
-    };
+    const port = onHost ? await this.#ports.pick(taken) : RUNTIME_DEFAULTS.replicaPort;
+    const labels = replicaLabels(this.#o.instance, spec, port);
     const bind = onHost ? (this.#o.hostAddress ?? '0.0.0.0') : '0.0.0.0';
     const created = await this.#call(
       `create service '${name}'`,
@@ -200,13 +190,7 @@ export class SwarmDriver implements ReplicaDriver {
             ContainerSpec: {
               Image: this.#o.image,
               Hostname: spec.hostname.toLowerCase(),
-              Env: [
-                `SERVER_ID=${spec.serverId}`,
-                `REPLICA_HOSTNAME=${spec.hostname}`,
-                `PORT=${port}`,
-                `HOST=${bind}`,
-                `RINGLB_FAULT_HOOK=${this.#o.faultHook ? '1' : '0'}`,
-              ],
+              Env: replicaEnvLines(spec, { port, host: bind }, this.#o.faultHook),
               // Task labels: what list() filters tasks by.
               Labels: labels,
               StopGracePeriod: this.#o.stopGraceMs * NS_PER_MS,
@@ -238,7 +222,7 @@ export class SwarmDriver implements ReplicaDriver {
 
   /** Removes the service (the engine stops its task with the service's grace period). Idempotent. */
   async remove(hostname: string): Promise<void> {
-    const name = this.#serviceName(hostname);
+    const name = replicaObjectName(this.#o.instance, hostname);
     const service = (await this.#services()).find((s) => s.Spec?.Name === name);
     if (!service) return;
     await this.#call(
@@ -250,19 +234,12 @@ export class SwarmDriver implements ReplicaDriver {
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#events.on(listener);
   }
 
   /** Services outlive the control plane: the next one (or another replica of it) adopts them. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#watcher?.close();
-    this.#listeners.clear();
-  }
-
-  #serviceName(hostname: string): string {
-    return replicaObjectName(this.#o.instance, hostname);
+    this.#events.close();
   }
 
   async #services(): Promise<Dockerode.Service[]> {
@@ -311,11 +288,14 @@ export class SwarmDriver implements ReplicaDriver {
 
   async #waitRunning(hostname: string, serviceId: string): Promise<ReplicaInstance> {
     const deadline = Date.now() + this.#o.startTimeoutMs;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+    // Lists again after 100 ms, 200 ms, … then every second.
+    const backoff = new Backoff({ initialMs: 100, maxMs: 1_000, jitter: 'none' });
+    for (;;) {
       const found = (await this.list()).find((i) => i.hostname === hostname);
       if (found?.state === 'running' && !found.address.startsWith(':')) return found;
       if (found?.state === 'exited')
         throw RinglbError.unavailable(`swarm gave up starting replica '${hostname}' (service ${serviceId})`);
+      const delay = backoff.next();
       if (Date.now() + delay > deadline)
         throw RinglbError.unavailable(
           `replica '${hostname}' had no running task within ${this.#o.startTimeoutMs} ms (no node can run it, or the image is missing on the nodes)`,

@@ -1,14 +1,7 @@
 import type Dockerode from 'dockerode';
 import type { LeaseRecord, LeaseStore } from './lease-store.js';
+import { LEASE_LABELS, leaseConfigName } from './replica-objects.js';
 import { SwarmConfigRecord, type VersionedLabels } from './swarm-config-record.js';
-
-const LABELS = Object.freeze({
-  holder: 'ringlb.lease.holder',
-  address: 'ringlb.lease.address',
-  term: 'ringlb.lease.term',
-  // Bumped on every renewal so each write is a visible change even when nothing else moves.
-  beat: 'ringlb.lease.beat',
-});
 
 /**
  * The swarm lease: labels on the swarm config ringlb-lease-<instance>,
@@ -28,7 +21,7 @@ export class SwarmLeaseStore implements LeaseStore {
       // A stalled engine must fail a lease call well within half a lease (1.5 s), so the holder steps down in time.
       callTimeoutMs: 1_000,
       ...options,
-      name: `ringlb-lease-${options.instance}`,
+      name: leaseConfigName(options.instance),
     });
     this.where = `swarm config ${this.#record.name}`;
   }
@@ -37,10 +30,10 @@ export class SwarmLeaseStore implements LeaseStore {
     const record = await this.#record.read();
     this.#last = record;
     if (!record) return undefined;
-    const term = Number(record.labels[LABELS.term]);
+    const term = Number(record.labels[LEASE_LABELS.term]);
     return {
-      holder: record.labels[LABELS.holder] ?? '',
-      address: record.labels[LABELS.address] ?? '',
+      holder: record.labels[LEASE_LABELS.holder] ?? '',
+      address: record.labels[LEASE_LABELS.address] ?? '',
       term: Number.isSafeInteger(term) ? term : 0,
       version: record.version,
     };
@@ -48,10 +41,10 @@ export class SwarmLeaseStore implements LeaseStore {
 
   async write(expected: LeaseRecord | undefined, next: Omit<LeaseRecord, 'version'>): Promise<boolean> {
     const labels = {
-      [LABELS.holder]: next.holder,
-      [LABELS.address]: next.address,
-      [LABELS.term]: String(next.term),
-      [LABELS.beat]: String(++this.#beat),
+      [LEASE_LABELS.holder]: next.holder,
+      [LEASE_LABELS.address]: next.address,
+      [LEASE_LABELS.term]: String(next.term),
+      [LEASE_LABELS.beat]: String(++this.#beat),
     };
     if (!expected) return this.#record.create(labels);
     const last = this.#last;

@@ -1,9 +1,8 @@
 import type Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
 import { storedDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { STATE_LABELS, stateConfigName } from './replica-objects.js';
 import { SwarmConfigRecord } from './swarm-config-record.js';
-
-const STATE_LABEL = 'ringlb.state';
 
 /**
  * The swarm runtime's desired state: a label on the swarm config
@@ -17,20 +16,29 @@ export class SwarmStateStore implements DesiredStateStore {
   readonly #record: SwarmConfigRecord;
 
   constructor(options: { docker: Dockerode; engine: string; instance: string; callTimeoutMs?: number }) {
-    this.#record = new SwarmConfigRecord({ ...options, name: `ringlb-state-${options.instance}` });
+    this.#record = new SwarmConfigRecord({ ...options, name: stateConfigName(options.instance) });
     this.where = `swarm config ${this.#record.name}`;
   }
 
   async load(): Promise<DesiredState | undefined> {
     const record = await this.#record.read();
-    return storedDesiredState(this.where, record?.labels[STATE_LABEL]);
+    return storedDesiredState(this.where, record?.labels[STATE_LABELS.state]);
   }
 
   async save(state: DesiredState): Promise<void> {
-    const labels = { [STATE_LABEL]: JSON.stringify(state) };
+    const labels = { [STATE_LABELS.state]: JSON.stringify(state) };
     for (let attempt = 0; attempt < 5; attempt++) {
       const record = await this.#record.read();
       if (record ? await this.#record.update(record, labels) : await this.#record.create(labels)) return;
+    }
+    throw RinglbError.unavailable(`${this.where}: five writes in a row lost a race with another writer`);
+  }
+
+  /** Empties the record's state label (load then finds nothing), compare-and-swap as save. */
+  async clear(): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.#record.read();
+      if (!record?.labels[STATE_LABELS.state] || (await this.#record.update(record, {}))) return;
     }
     throw RinglbError.unavailable(`${this.where}: five writes in a row lost a race with another writer`);
   }

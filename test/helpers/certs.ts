@@ -1,9 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { defer } from './cleanup.js';
+import { tempDir } from './cleanup.js';
+
+/**
+ * The certificates of the tests, all made by the openssl CLI: a throwaway PKI
+ * (CA, server and client certificates) for the control plane's TLS and mTLS,
+ * and self-signed certificates for the data plane's traffic port.
+ */
 
 export interface TestPki {
   dir: string;
@@ -25,7 +31,14 @@ function openssl(cwd: string, args: string[]): void {
   execFileSync('openssl', args, { cwd, stdio: 'pipe' });
 }
 
-function makeCa(dir: string, name: string): void {
+/** A self-signed certificate with a new P-256 key; `extensions` are openssl -addext values. */
+function selfSigned(
+  dir: string,
+  files: { key: string; cert: string },
+  cn: string,
+  extensions: string[],
+  days = 1,
+): void {
   openssl(dir, [
     'req',
     '-x509',
@@ -35,16 +48,20 @@ function makeCa(dir: string, name: string): void {
     'ec_paramgen_curve:P-256',
     '-nodes',
     '-days',
-    '1',
+    String(days),
     '-keyout',
-    `${name}.key`,
+    files.key,
     '-out',
-    `${name}.pem`,
+    files.cert,
     '-subj',
-    `/CN=${name}`,
-    '-addext',
+    `/CN=${cn}`,
+    ...extensions.flatMap((e) => ['-addext', e]),
+  ]);
+}
+
+function makeCa(dir: string, name: string): void {
+  selfSigned(dir, { key: `${name}.key`, cert: `${name}.pem` }, name, [
     'basicConstraints=critical,CA:TRUE',
-    '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
 }
@@ -91,8 +108,7 @@ function issue(dir: string, ca: string, name: string, ext: string): void {
  * certificate, and a second CA with its own client certificate.
  */
 export function makePki(t: TestContext): TestPki {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-pki-'));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'ringlb-pki-');
   makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
   issue(dir, 'ca', 'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
@@ -115,4 +131,25 @@ export function makePki(t: TestContext): TestPki {
     tokenFile,
     token,
   };
+}
+
+export interface TestCertificate {
+  cert: string;
+  key: string;
+  /** PEM of the (self-signed) certificate: the CA a client trusts for it. */
+  pem: string;
+  fingerprint: string;
+}
+
+/**
+ * A self-signed certificate made by openssl for `names` (SAN DNS names, plus
+ * IP 127.0.0.1), written as `<base>.crt`/`<base>.key` in `dir`.
+ */
+export function makeCertificate(dir: string, base: string, names: readonly string[]): TestCertificate {
+  const cert = path.join(dir, `${base}.crt`);
+  const key = path.join(dir, `${base}.key`);
+  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',');
+  selfSigned(dir, { key, cert }, names[0]!, [`subjectAltName=${san}`], 2);
+  const pem = readFileSync(cert, 'utf8');
+  return { cert, key, pem, fingerprint: new X509Certificate(pem).fingerprint256 };
 }

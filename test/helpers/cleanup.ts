@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { TestContext } from 'node:test';
 
 const stacks = new WeakMap<TestContext, (() => unknown)[]>();
@@ -27,4 +30,11 @@ export function defer(t: TestContext, fn: () => unknown): void {
     });
   }
   stack.push(fn);
+}
+
+/** A temporary folder, removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'ringlb-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

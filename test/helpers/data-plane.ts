@@ -1,5 +1,4 @@
 import http from 'node:http';
-import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { DataPlane, type DataPlaneOptions } from '../../src/dataplane/data-plane.js';
 
@@ -95,17 +94,6 @@ export function sendJson(
     headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) },
     body: text,
   });
-}
-
-export { waitFor as eventually } from './http.js';
-
-/** A port that was free a moment ago on 127.0.0.1, for a server that must come back on the same address. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Value of one Prometheus sample line (`name{labels} value`), or undefined. */

@@ -1,6 +1,19 @@
 import type { TestContext } from 'node:test';
+import { defer } from './cleanup.js';
 import { type DockerEngine, removeInstanceContainers, REPLICA_IMAGE, uniqueInstance } from './docker-engine.js';
-import { spawnRinglb, startStack, type RinglbProcess } from './ringlb-process.js';
+import { type RinglbProcess, startControl, startStack } from './ringlb-process.js';
+
+/** The docker runtime's flags: host networking, the test replica image, one instance. */
+const dockerRuntime = (instance: string): string[] => [
+  '--runtime',
+  'docker',
+  '--network',
+  'host',
+  '--image',
+  REPLICA_IMAGE,
+  '--instance',
+  instance,
+];
 
 /**
  * `ringlb up --runtime docker` as a real process on free 127.0.0.1 ports, host
@@ -10,22 +23,10 @@ import { spawnRinglb, startStack, type RinglbProcess } from './ringlb-process.js
 export async function startDockerStack(t: TestContext, engine: DockerEngine, extraArgs: string[] = []) {
   const instance = uniqueInstance('stack');
   const started = Date.now();
-  const stack = await startStack(t, [
-    '--runtime',
-    'docker',
-    '--network',
-    'host',
-    '--image',
-    REPLICA_IMAGE,
-    '--instance',
-    instance,
-    ...extraArgs,
-  ]);
+  // Deferred first, so run last: after the stack stopped (defer is last-in first-out).
+  defer(t, () => removeInstanceContainers(engine.docker, instance));
+  const stack = await startStack(t, { args: [...dockerRuntime(instance), ...extraArgs] });
   const upMs = Date.now() - started;
-  t.after(async () => {
-    await stack.proc.stop();
-    await removeInstanceContainers(engine.docker, instance);
-  });
   return { ...stack, instance, upMs };
 }
 
@@ -37,25 +38,12 @@ export async function startDockerControl(
   listen = '127.0.0.1:0',
 ): Promise<{ proc: RinglbProcess; address: string; readyMs: number }> {
   const started = Date.now();
-  const proc = spawnRinglb(t, [
-    'control',
-    '--runtime',
-    'docker',
-    '--network',
-    'host',
-    '--image',
-    REPLICA_IMAGE,
-    '--instance',
-    instance,
-    '--listen',
-    listen,
-  ]);
-  t.after(async () => {
-    await proc.stop();
-    await removeInstanceContainers(engine.docker, instance);
+  defer(t, () => removeInstanceContainers(engine.docker, instance));
+  const { proc, address } = await startControl(t, {
+    args: [...dockerRuntime(instance), '--listen', listen],
+    timeoutMs: 30_000,
   });
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
   return { proc, address, readyMs: Date.now() - started };
 }
 
-export { getJson, loopHome, postJson, waitFor, type Answer } from './http.js';
+export { getJson, loopHome, postJson, type Answer } from './http.js';

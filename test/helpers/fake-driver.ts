@@ -131,6 +131,10 @@ export class MemoryStateStore implements DesiredStateStore {
     this.saves++;
     this.state = structuredClone(state);
   }
+
+  async clear(): Promise<void> {
+    this.state = undefined;
+  }
 }
 
 function closeServer(server: http.Server): Promise<void> {

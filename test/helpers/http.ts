@@ -1,4 +1,4 @@
-/** Small HTTP helpers the integration tests share: JSON calls, polling, a load loop. */
+/** Small HTTP helpers the integration tests share: JSON calls and a load loop. */
 import { Agent, request } from 'undici';
 
 export async function getJson(
@@ -16,20 +16,6 @@ export function postJson(
   method: 'POST' | 'DELETE' = 'POST',
 ): Promise<{ status: number; body: any }> {
   return getJson(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface Answer {

@@ -1,5 +1,5 @@
 import type { ControlPlaneServer } from '../../src/control/control-plane-server.js';
-import { waitFor } from './http.js';
+import { waitFor } from './wait.js';
 
 /**
  * Kills a process-runtime replica from outside (SIGKILL, as a crash) and

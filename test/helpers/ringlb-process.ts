@@ -97,19 +97,71 @@ export function spawnRinglb(
   };
 }
 
-/** A data plane's listeners on free loopback ports. */
-export const LOOPBACK_DATA_PLANE = ['--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0'];
+/**
+ * The log lines tests wait for, each written once here (their wording is the
+ * CLI's; a change there shows up as one edit here).
+ */
+export const LOG = Object.freeze({
+  /** `ringlb up` is answering: [, proxy, admin, control]. */
+  up: /ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/,
+  /** `ringlb control` listens: [, address]. */
+  controlReady: /ready address=(\S+)/,
+  /** `ringlb dataplane` listens: [, proxy, admin]. */
+  dataPlaneReady: /ready proxy=(\S+) admin=(\S+)/,
+  /** A data plane (in `up`, or one worker) listens: [, url, admin]. */
+  dataPlaneListening: /data plane listening url=(\S+) admin=(\S+)/,
+  /** `ringlb dataplane --workers N`: the primary's line, which counts them (each worker logs its own, admin=off): [, url, admin, N]. */
+  dataPlaneWorkersListening: /data plane listening url=(\S+) admin=(\S+) control=\S+ workers=(\d+)/,
+  /** `ringlb dataplane` got its first ring: [, version, replicas]. */
+  servingRing: /serving ring version=(\d+) replicas=(\d+)/,
+  /** A swarm control plane took the lease. */
+  leading: /holding the lease: leading/,
+});
 
-/** Starts `ringlb up` on free ports and resolves with its URLs once it logged that it is up. */
-export async function startStack(t: TestContext, extraArgs: string[] = [], env: Record<string, string> = {}) {
-  const proc = spawnRinglb(t, ['up', ...LOOPBACK_DATA_PLANE, '--control-listen', '127.0.0.1:0', ...extraArgs], { env });
-  const m = await proc.waitForLog(/ringlb is up proxy=(\S+) admin=(\S+) control=(\S+)/);
-  return { proc, url: m[1], adminUrl: m[2], control: m[3] };
+export interface StartOptions {
+  /** Flags after the command's own (which put every listener on a free 127.0.0.1 port). */
+  args?: string[];
+  env?: Record<string, string>;
+  stateDir?: string;
+  /** How long to wait for the ready line. */
+  timeoutMs?: number;
 }
 
-/** Starts `ringlb dataplane` on free ports against `control` (one address or a list) and resolves with its URLs. */
-export async function startDataPlaneProcess(t: TestContext, control: string) {
-  const proc = spawnRinglb(t, ['dataplane', '--control', control, ...LOOPBACK_DATA_PLANE]);
-  const m = await proc.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
-  return { proc, url: m[1]!, adminUrl: m[2]! };
+/** `ringlb up` on free loopback ports; resolves with its URLs once it logged that it is up. */
+export async function startStack(t: TestContext, options: StartOptions = {}) {
+  const { args = [], timeoutMs = 20_000, ...spawnOptions } = options;
+  const proc = spawnRinglb(
+    t,
+    ['up', '--port', '0', '--host', '127.0.0.1', '--admin', '127.0.0.1:0', '--control-listen', '127.0.0.1:0', ...args],
+    spawnOptions,
+  );
+  const [, url, adminUrl, control] = await proc.waitForLog(LOG.up, timeoutMs);
+  return { proc, url: url!, adminUrl: adminUrl!, control: control! };
+}
+
+/** `ringlb control` on a free loopback port (unless `args` has --listen); resolves with its address once ready. */
+export async function startControl(t: TestContext, options: StartOptions = {}) {
+  const { args = [], timeoutMs = 20_000, ...spawnOptions } = options;
+  const listen = args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
+  const proc = spawnRinglb(t, ['control', ...listen, ...args], spawnOptions);
+  const [, address] = await proc.waitForLog(LOG.controlReady, timeoutMs);
+  return { proc, address: address! };
+}
+
+/**
+ * `ringlb dataplane` against `control` (one address or a list) on free
+ * loopback ports (admin too unless `args` sets --admin); resolves with its URLs
+ * once it listens.
+ */
+export async function startDataPlaneProcess(t: TestContext, control: string, options: StartOptions = {}) {
+  const { args = [], timeoutMs = 60_000, ...spawnOptions } = options;
+  const admin = args.includes('--admin') ? [] : ['--admin', '127.0.0.1:0'];
+  const proc = spawnRinglb(
+    t,
+    ['dataplane', '--control', control, '--host', '127.0.0.1', '--port', '0', ...admin, ...args],
+    spawnOptions,
+  );
+  const line = args.includes('--workers') ? LOG.dataPlaneWorkersListening : LOG.dataPlaneListening;
+  const [, url, adminUrl] = await proc.waitForLog(line, timeoutMs);
+  return { proc, url: url!, adminUrl: adminUrl! };
 }

@@ -1,53 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import fs from 'node:fs';
 import http2 from 'node:http2';
-import os from 'node:os';
-import path from 'node:path';
 import type { TestContext } from 'node:test';
 import tls from 'node:tls';
 import { defer } from './cleanup.js';
-
-export interface TestCertificate {
-  cert: string;
-  key: string;
-  /** PEM of the (self-signed) certificate: the CA a client trusts for it. */
-  pem: string;
-  fingerprint: string;
-}
-
-/** A temporary folder removed when the test ends. */
-export function tempDir(t: TestContext, prefix = 'ringlb-tls-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  defer(t, () => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/**
- * A self-signed certificate made by openssl for `names` (SAN DNS names, plus
- * IP 127.0.0.1), written as `<base>.crt`/`<base>.key` in `dir`.
- */
-export function makeCertificate(dir: string, base: string, names: readonly string[]): TestCertificate {
-  const cert = path.join(dir, `${base}.crt`);
-  const key = path.join(dir, `${base}.key`);
-  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'].concat([
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${san}`,
-    ]),
-    { stdio: 'ignore' },
-  );
-  const pem = fs.readFileSync(cert, 'utf8');
-  return { cert, key, pem, fingerprint: new X509Certificate(pem).fingerprint256 };
-}
 
 export interface Handshake {
   fingerprint: string;

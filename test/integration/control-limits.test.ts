@@ -4,11 +4,11 @@ import http2 from 'node:http2';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient, type RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
-import { DEFAULT_LIMITS } from '../../src/control/stream-limits.js';
+import { CONTROL_DEFAULTS } from '../../src/control/control-defaults.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { waitFor } from '../helpers/http.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { startControl } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const STREAMS = 10_000;
 
@@ -17,9 +17,11 @@ function rssMb(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsPerClient} served, the rest RESOURCE_EXHAUSTED, the control plane stays responsive`, async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+test(`${STREAMS} WatchRing streams from one client: ${CONTROL_DEFAULTS.limits.maxStreamsPerClient} served, the rest RESOURCE_EXHAUSTED, the control plane stays responsive`, async (t) => {
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
 
@@ -78,8 +80,11 @@ test(`${STREAMS} WatchRing streams from one client: ${DEFAULT_LIMITS.maxStreamsP
     `${STREAMS} WatchRing calls: ${served.length} served, ${codes.get(grpc.status.RESOURCE_EXHAUSTED) ?? 0} RESOURCE_EXHAUSTED in ${floodMs} ms; ` +
       `ListReplicas during the flood ${listMs} ms, after it ${afterMs} ms; control plane RSS ${rssBefore} → ${rssAfter} MB`,
   );
-  assert.equal(served.length, DEFAULT_LIMITS.maxStreamsPerClient);
-  assert.deepEqual([...codes], [[grpc.status.RESOURCE_EXHAUSTED, STREAMS - DEFAULT_LIMITS.maxStreamsPerClient]]);
+  assert.equal(served.length, CONTROL_DEFAULTS.limits.maxStreamsPerClient);
+  assert.deepEqual(
+    [...codes],
+    [[grpc.status.RESOURCE_EXHAUSTED, STREAMS - CONTROL_DEFAULTS.limits.maxStreamsPerClient]],
+  );
   assert.ok(rssAfter - rssBefore < 150, `RSS grew by ${rssAfter - rssBefore} MB`);
   assert.ok(afterMs < 2_000, `ListReplicas took ${afterMs} ms with ${served.length} streams held`);
 
@@ -134,12 +139,12 @@ test('keepalive enforcement: a client that pings too often gets GOAWAY ENHANCE_Y
   await new Promise((resolve, reject) => client.listReplicas({}, (err, res) => (err ? reject(err) : resolve(res))));
 });
 
-test(`a request over ${DEFAULT_LIMITS.maxMessageBytes / 1024} KiB is refused with RESOURCE_EXHAUSTED and changes nothing`, async (t) => {
+test(`a request over ${CONTROL_DEFAULTS.limits.maxMessageBytes / 1024} KiB is refused with RESOURCE_EXHAUSTED and changes nothing`, async (t) => {
   const { address, server } = await startControlPlane(t, { replicas: 0 });
   const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
   defer(t, () => client.close());
   const code = await new Promise<number>((resolve) =>
-    client.addReplicas({ n: 1, hostnames: ['x'.repeat(DEFAULT_LIMITS.maxMessageBytes + 1)] }, (err) =>
+    client.addReplicas({ n: 1, hostnames: ['x'.repeat(CONTROL_DEFAULTS.limits.maxMessageBytes + 1)] }, (err) =>
       resolve(err ? err.code : grpc.status.OK),
     ),
   );
@@ -151,8 +156,10 @@ test(`a request over ${DEFAULT_LIMITS.maxMessageBytes / 1024} KiB is refused wit
 });
 
 test('reflection: a client that sends requests without reading the answers cannot make the server queue them', async (t) => {
-  const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', '--replicas', '0']);
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 30_000);
+  const { proc, address } = await startControl(t, {
+    args: ['--replicas', '0'],
+    timeoutMs: 30_000,
+  });
   const pid = proc.child.pid!;
   const rssBefore = rssMb(pid);
   // A raw HTTP/2 client, so that not reading really means not reading: no WINDOW_UPDATE, the

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { RINGLB_BIN } from '../helpers/ringlb-process.js';
+import { freePort } from '../helpers/wait.js';
 
 const run = promisify(execFile);
-
-/** A 127.0.0.1 port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('ringlb ring --control a,b: a dead first control plane is skipped for the next one', async (t) => {
   const { address } = await startControlPlane(t, { replicas: 1 });
@@ -24,7 +15,7 @@ test('ringlb ring --control a,b: a dead first control plane is skipped for the n
     'ring',
     'show',
     '--control',
-    `127.0.0.1:${await deadPort()},${address}`,
+    `127.0.0.1:${await freePort()},${address}`,
   ]);
   assert.equal(JSON.parse(stdout).members.length, 1);
 });

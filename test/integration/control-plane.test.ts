@@ -5,7 +5,7 @@ import { HealthEvent_Kind, HealthState, type HealthEvent, type RingSnapshot } fr
 import { call, callError, collect, controlClient } from '../helpers/grpc-client.js';
 import { processAlive, startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { ReflectionClient } from '../helpers/reflection-client.js';
-import { waitFor } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const { status } = grpc;
 

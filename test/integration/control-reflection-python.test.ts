@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runPythonClient } from '../helpers/python-client.js';
-import { startUp } from '../helpers/up-process.js';
+import { startStack } from '../helpers/ringlb-process.js';
 
 test('Python grpcio (C core, strict descriptor pool) describes and calls the control plane over reflection only', async (t) => {
-  const address = await startUp(t);
+  const { control: address } = await startStack(t, { timeoutMs: 30_000 });
   for (const version of ['v1', 'v1alpha'] as const) {
     const { header, results } = await runPythonClient(address, {
       version,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { startUp } from '../helpers/up-process.js';
+import { startStack } from '../helpers/ringlb-process.js';
 import { ReflectionClient, type ReflectionError, type ReflectionVersion } from '../helpers/reflection-client.js';
 
 /** Requests for the unary RPCs; any RPC not listed is called with {} (it must still be served and resolvable). */
@@ -24,7 +24,7 @@ const STREAM_REQUESTS: Record<string, JsonValue> = {
 
 for (const version of ['v1', 'v1alpha'] as ReflectionVersion[]) {
   test(`reflection ${version} on npm start: describe and call every RPC with a strict registry (as grpcurl)`, async (t) => {
-    const address = await startUp(t);
+    const { control: address } = await startStack(t, { timeoutMs: 30_000 });
     const client = new ReflectionClient(address, { version });
     t.after(() => client.close());
 
@@ -108,7 +108,7 @@ for (const version of ['v1', 'v1alpha'] as ReflectionVersion[]) {
 }
 
 test('reflection answers every lookup the way grpcurl expects, and NOT_FOUND for unknown names', async (t) => {
-  const address = await startUp(t);
+  const { control: address } = await startStack(t, { timeoutMs: 30_000 });
   const client = new ReflectionClient(address);
   t.after(() => client.close());
   for (const name of [

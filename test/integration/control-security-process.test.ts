@@ -3,8 +3,9 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { makePki } from '../helpers/certs.js';
 import { httpRequest } from '../helpers/data-plane.js';
-import { getJson, waitFor } from '../helpers/http.js';
-import { RINGLB_BIN, spawnRinglb, startStack } from '../helpers/ringlb-process.js';
+import { getJson } from '../helpers/http.js';
+import { LOG, RINGLB_BIN, spawnRinglb, startStack } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 function ringlb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -63,7 +64,7 @@ test('real processes: a data plane and the CLI follow a mutual-TLS + token contr
     '--token-file',
     pki.tokenFile,
   ]);
-  const [, address] = await control.waitForLog(/ready address=(\S+)/, 30_000);
+  const [, address] = await control.waitForLog(LOG.controlReady, 30_000);
   const clientFlags = ['--control-ca', pki.ca, '--control-cert', pki.clientCert, '--control-key', pki.clientKey];
   const dataplane = spawnRinglb(
     t,
@@ -78,8 +79,9 @@ test('real processes: a data plane and the CLI follow a mutual-TLS + token contr
       },
     },
   );
-  const [, url, admin] = await dataplane.waitForLog(/ready proxy=(\S+) admin=(\S+)/, 30_000);
-  await dataplane.waitForLog(/serving ring version=\d+ replicas=2/, 30_000);
+  const [, url, admin] = await dataplane.waitForLog(LOG.dataPlaneReady, 30_000);
+  const [, , replicas] = await dataplane.waitForLog(LOG.servingRing, 30_000);
+  assert.equal(replicas, '2', 'the first ring has both replicas');
   const home = await getJson(`${url}/home`);
   assert.equal(home.status, 200);
 
@@ -126,18 +128,20 @@ test('real processes: a data plane and the CLI follow a mutual-TLS + token contr
 
 test('ringlb up with a TLS + token control plane: its own data plane connects, shims need the token', async (t) => {
   const pki = makePki(t);
-  const { url } = await startStack(t, [
-    '--replicas',
-    '1',
-    '--control-tls-cert',
-    pki.serverCert,
-    '--control-tls-key',
-    pki.serverKey,
-    '--control-ca',
-    pki.ca,
-    '--token-file',
-    pki.tokenFile,
-  ]);
+  const { url } = await startStack(t, {
+    args: [
+      '--replicas',
+      '1',
+      '--control-tls-cert',
+      pki.serverCert,
+      '--control-tls-key',
+      pki.serverKey,
+      '--control-ca',
+      pki.ca,
+      '--token-file',
+      pki.tokenFile,
+    ],
+  });
   assert.equal((await getJson(`${url}/home`)).status, 200);
   assert.equal((await getJson(`${url}/rep`)).body.message.N, 1);
   const body = '{"n": 1}';

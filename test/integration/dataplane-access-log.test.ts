@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import test, { type TestContext } from 'node:test';
-import { defer } from '../helpers/cleanup.js';
+import test from 'node:test';
+import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
-import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
+import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { LOG, startDataPlaneProcess } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A stream that keeps every line written to it. */
 function collector(): { stream: PassThrough; text: () => string; lines: () => Record<string, unknown>[] } {
@@ -40,12 +40,6 @@ function rawExchange(url: string, request: string): Promise<Buffer> {
   });
 }
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-accesslog-'));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 test('one JSON line per request: client, method, path, status, bytes, duration, replica, attempts, ring version, request id', async (t) => {
   const control = await startControlPlane(t);
   const sink = collector();
@@ -63,7 +57,7 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   await rawExchange(url, 'GET ftp://elsewhere/home HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
   // Quotes and backslashes from the client are escaped, never break the line.
   await rawExchange(url, 'GET /home?q="a"\\b HTTP/1.1\r\nHost: a\r\nX-Request-Id: q"\\z\r\nConnection: close\r\n\r\n');
-  await eventually('five lines', async () => sink.lines().length === 5, 5_000);
+  await waitFor('five lines', async () => sink.lines().length === 5, 5_000);
 
   const [home, nope, post, refused, quoted] = sink.lines();
   assert.deepEqual(Object.keys(home), [
@@ -101,7 +95,7 @@ test('one JSON line per request: client, method, path, status, bytes, duration, 
   assert.deepEqual([refused.status, refused.replica, refused.attempts, refused.requestId], [400, 'none', 0, null]);
   assert.equal(quoted.path, '/home?q="a"\\b');
   assert.equal(quoted.requestId, 'q"\\z');
-  await eventually('five lines counted', async () => dataPlane.accessLog!.written === 5, 5_000);
+  await waitFor('five lines counted', async () => dataPlane.accessLog!.written === 5, 5_000);
 });
 
 test('sampling logs the chosen fraction of requests; text format', async (t) => {
@@ -115,9 +109,9 @@ test('sampling logs the chosen fraction of requests; text format', async (t) => 
   });
   await dataPlane.waitForRing(10_000);
   for (let i = 0; i < 40; i++) await httpRequest(`${url}/home`);
-  await eventually('20 sampled lines', async () => dataPlane.accessLog!.written === 20, 5_000);
+  await waitFor('20 sampled lines', async () => dataPlane.accessLog!.written === 20, 5_000);
   assert.equal(draw, 40);
-  await eventually('20 text lines', async () => sink.text().split('\n').filter(Boolean).length === 20, 5_000);
+  await waitFor('20 text lines', async () => sink.text().split('\n').filter(Boolean).length === 20, 5_000);
   const line = sink.text().split('\n')[0];
   assert.match(
     line,
@@ -170,9 +164,9 @@ test('a file log rotates past --access-log-max-size and reopens after an externa
 
   // ~230 bytes a line: 30 lines pass 4000 bytes; the once-a-second check moves the file to access.log.1.
   for (let i = 0; i < 30; i++) await httpRequest(`${url}/home`);
-  await eventually('access.log.1', async () => existsSync(`${file}.1`), 5_000);
+  await waitFor('access.log.1', async () => existsSync(`${file}.1`), 5_000);
   for (let i = 0; i < 5; i++) await httpRequest(`${url}/home`);
-  await eventually('new lines in a fresh access.log', async () => lines(file).length >= 5, 5_000);
+  await waitFor('new lines in a fresh access.log', async () => lines(file).length >= 5, 5_000);
   assert.ok(lines(`${file}.1`).length >= 17, 'the rotated file holds the first lines');
   assert.equal(lines(file).length + lines(`${file}.1`).length, 35);
 
@@ -180,7 +174,7 @@ test('a file log rotates past --access-log-max-size and reopens after an externa
   renameSync(file, path.join(dir, 'moved.log'));
   dataPlane.reopenLogs();
   await httpRequest(`${url}/home`, { headers: { 'x-request-id': 'after-reopen' } });
-  await eventually(
+  await waitFor(
     'the line in the reopened file',
     async () => lines(file).some((l) => l.includes('after-reopen')),
     5_000,
@@ -200,7 +194,7 @@ test('a full disk (/dev/full): requests are answered, lines are dropped and coun
     await new Promise((r) => setTimeout(r, 1_200));
   }
   const log = dataPlane.accessLog!;
-  await eventually('every line dropped', async () => log.dropped === 60, 5_000);
+  await waitFor('every line dropped', async () => log.dropped === 60, 5_000);
   assert.equal(log.written, 0);
   const metrics = (await httpRequest(`${adminUrl}/metrics`)).text;
   assert.equal(metricValue(metrics, 'ringlb_dataplane_access_log_dropped_total'), 60);
@@ -220,24 +214,17 @@ test('ringlb dataplane --access-log FILE: kill -USR1 reopens the file after a mo
   const control = await startControlPlane(t, { replicas: 1 });
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
-  const { process: dp, url } = await spawnDataPlaneProcess(t, control.address, [
-    '--admin',
-    'off',
-    '--access-log',
-    file,
-  ]);
-  await dp.waitForLog(/serving ring/, 60_000);
+  const { proc: dp, url } = await startDataPlaneProcess(t, control.address, {
+    args: ['--admin', 'off', '--access-log', file],
+  });
+  await dp.waitForLog(LOG.servingRing, 60_000);
   await httpRequest(`${url}/home`);
-  await eventually(
-    'the first line',
-    async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home'),
-    5_000,
-  );
+  await waitFor('the first line', async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home'), 5_000);
   renameSync(file, path.join(dir, 'moved.log'));
   process.kill(dp.child.pid!, 'SIGUSR1');
   await dp.waitForLog(/access log reopened/);
   await httpRequest(`${url}/home?after`);
-  await eventually(
+  await waitFor(
     'the line in the new file',
     async () => existsSync(file) && readFileSync(file, 'utf8').includes('/home?after'),
     5_000,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, freePort, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
 import { launchChromium } from '../helpers/browser.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 test('admin server: /healthz before and after the first ring, /ring, /metrics, /stats', async (t) => {
   // The data plane starts first, against a control plane that is not there yet.
@@ -16,7 +17,7 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
 
   await startControlPlane(t, { listen });
   // The control plane binds before its replicas are up: rings with fewer members may come first.
-  const view = await eventually(
+  const view = await waitFor(
     'a ring of 3',
     () => dataPlane.ring.current?.members.length === 3 && dataPlane.ring.current,
   );
@@ -109,7 +110,7 @@ test('the dashboard page loads in a real browser and shows the replicas', async 
 
   // Live: traffic shows up as requests on the next poll.
   for (let i = 0; i < 20; i++) await httpRequest(`${url}/home`);
-  await eventually(
+  await waitFor(
     'the dashboard to count 40 requests',
     async () => {
       const counts = await page.$$eval('tr[data-replica] td:nth-child(7)', (tds) =>

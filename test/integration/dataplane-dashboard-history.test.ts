@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
+import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
 import { launchChromium } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Set RINGLB_SCREENSHOT=docs/dashboard.png to also write the README's
@@ -54,7 +55,7 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
   assert.ok(first > 0);
   // The page re-renders every second from /stats/history, and the classic ring sends server-2 and
   // server-3 only a few requests: wait for a render in which all three have served some.
-  await eventually(
+  await waitFor(
     'three replicas in the share chart',
     async () => (await page.locator('#chart-share path.area').count()) === 3,
     10_000,
@@ -65,7 +66,7 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
   // A replica dies: the control plane drops it from the ring and starts a replacement.
   const victim = control.server.manager.list().find((r) => r.hostname === 'server-2')!;
   process.kill(Number(victim.instanceId), 'SIGKILL');
-  await eventually('server-2 out of the ring', () => !dataPlane.ring.current!.byHostname.has('server-2'), 10_000);
+  await waitFor('server-2 out of the ring', () => !dataPlane.ring.current!.byHostname.has('server-2'), 10_000);
   await sleep(PHASE_MS);
   assert.equal((await sendJson(`${url}/add`, 'POST', { n: 1, hostnames: ['s4'] })).status, 200);
   await sleep(PHASE_MS);
@@ -80,7 +81,7 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
   // Markers for each, on the charts and in the event list.
   const kinds = async (): Promise<string[]> =>
     page.$$eval('#chart-requests line.marker', (ls) => ls.map((l) => l.getAttribute('data-kind') ?? ''));
-  await eventually(
+  await waitFor(
     'markers for the kill, the /add and the policy change',
     async () => {
       const k = await kinds();
@@ -102,7 +103,7 @@ test('dashboard history charts render, update, and mark a replica kill, an /add 
     events.join('\n'),
   );
   // Live: the charts keep up with traffic.
-  await eventually('the charts to count more requests', async () => (await total()) > first, 10_000);
+  await waitFor('the charts to count more requests', async () => (await total()) > first, 10_000);
   assert.equal(await page.locator('#chart-requests path.area[data-replica="s4"]').count(), 1);
 
   if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defer } from '../helpers/cleanup.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
-import { spawnDataPlaneProcess } from '../helpers/dataplane-process.js';
+import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
+import { startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface History {
   seconds: number[];
@@ -44,7 +44,7 @@ test('/stats/history: per-replica requests per second, latency, and markers for 
   // /add and /rm each publish a ring version: markers name them.
   assert.equal((await sendJson(`${url}/add`, 'POST', { n: 1, hostnames: ['h7'] })).status, 200);
   assert.equal((await sendJson(`${url}/rm`, 'DELETE', { n: 1, hostnames: ['h7'] })).status, 200);
-  const marked = await eventually(
+  const marked = await waitFor(
     'add and remove markers',
     async () => {
       const m: History['markers'] = (await httpRequest(`${adminUrl}/stats/history?seconds=60`)).json.markers;
@@ -65,7 +65,7 @@ test('a data plane started after a replica died shows it: the control plane repl
   const control = await startControlPlane(t);
   await killReplicaAndWaitReplaced(control.server, 'server-2', 3);
   const { adminUrl } = await startDataPlane(t, control.address);
-  const markers: History['markers'] = await eventually(
+  const markers: History['markers'] = await waitFor(
     'the replayed health event',
     async () => {
       const m: History['markers'] = (await httpRequest(`${adminUrl}/stats/history?seconds=300`)).json.markers;
@@ -95,32 +95,31 @@ test('/stats/history refuses a bad ?seconds= with the classic 400', async (t) =>
 
 test('--workers 2: the primary sums the workers’ history; access log lines from both; SIGUSR1 reopens it', async (t) => {
   const control = await startControlPlane(t);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-history-'));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'ringlb-history-');
   const file = path.join(dir, 'access.log');
   const {
-    process: dp,
+    proc: dp,
     url,
     adminUrl,
-  } = await spawnDataPlaneProcess(t, control.address, ['--workers', '2', '--access-log', file]);
+  } = await startDataPlaneProcess(t, control.address, { args: ['--workers', '2', '--access-log', file] });
   await dp.waitForLog(/workers=2/);
   // New connections each time: the kernel spreads them over both workers.
   for (let i = 0; i < 60; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   // Workers send completed seconds once a second.
-  await eventually(
+  await waitFor(
     'the summed history',
     async () => total((await httpRequest(`${adminUrl}/stats/history?seconds=60`)).json) === 60,
     15_000,
   );
   const lines = (f: string): string[] => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
-  await eventually('60 access-log lines', async () => lines(file).length === 60, 10_000);
+  await waitFor('60 access-log lines', async () => lines(file).length === 60, 10_000);
 
   renameSync(file, path.join(dir, 'moved.log'));
   process.kill(dp.child.pid!, 'SIGUSR1');
   // The primary passes the signal on: each worker says so (a moved file is also noticed within a second without it).
   await dp.waitForLog(/dataplane\/w\d+\] access log reopened[^\n]*\n(?:.*\n)*?.*dataplane\/w\d+\] access log reopened/);
   for (let i = 0; i < 10; i++) await httpRequest(`${url}/home`);
-  await eventually('10 lines in the reopened file', async () => lines(file).length === 10, 10_000);
+  await waitFor('10 lines in the reopened file', async () => lines(file).length === 10, 10_000);
   assert.equal(lines(path.join(dir, 'moved.log')).length, 60);
   await dp.stop();
   assert.equal(await dp.exited, 0);

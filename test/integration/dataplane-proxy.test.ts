@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { test } from 'node:test';
-import { PROXY_ENGINES } from '../../src/dataplane/proxy-handler.js';
+import { PROXY_ENGINES } from '../../src/dataplane/proxy/proxy-handler.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
-import { eventually, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { waitFor } from '../helpers/wait.js';
 
 // One control plane with three real replica processes (fault hook on) and a
 // data plane in front, shared by the subtests below; the same behaviour is
@@ -166,7 +167,7 @@ for (const proxyEngine of PROXY_ENGINES)
         adminPort: null,
         proxyEngine,
       });
-      await eventually('the maglev ring', () => sticky.dataPlane.ring.current?.policy.strategy === 'maglev');
+      await waitFor('the maglev ring', () => sticky.dataPlane.ring.current?.policy.strategy === 'maglev');
       const owners = new Map<string, Set<string>>();
       for (let round = 0; round < 3; round++) {
         for (let user = 0; user < 30; user++) {
@@ -181,7 +182,7 @@ for (const proxyEngine of PROXY_ENGINES)
       const used = new Set([...owners.values()].map((s) => [...s][0]));
       assert.ok(used.size >= 2, `30 users on ${used.size} replica(s)`);
       await call(client, 'setRingPolicy', { policy: { strategy: 'classic', options: {}, loadBound: 0 } });
-      await eventually('the classic ring again', () => dataPlane.ring.current?.policy.strategy === 'classic');
+      await waitFor('the classic ring again', () => dataPlane.ring.current?.policy.strategy === 'classic');
     });
 
     await t.test('bounded loads: concurrent requests spill over from an overloaded owner', async (t) => {
@@ -202,7 +203,7 @@ for (const proxyEngine of PROXY_ENGINES)
       const piled = await concurrent();
       assert.ok((piled.get('server-1') ?? 0) >= 9, JSON.stringify([...piled]));
       await call(client, 'setRingPolicy', { policy: { strategy: 'classic', options: {}, loadBound: 1.25 } });
-      await eventually('the bounded ring', () => dataPlane.ring.current?.policy.loadBound === 1.25);
+      await waitFor('the bounded ring', () => dataPlane.ring.current?.policy.loadBound === 1.25);
       const spread = await concurrent();
       // Capacity for the 12th request is ⌈1.25 × 12 / 3⌉ = 5 in flight per replica.
       assert.ok(
@@ -211,7 +212,7 @@ for (const proxyEngine of PROXY_ENGINES)
       );
       assert.equal(spread.size, 3, JSON.stringify([...spread]));
       await call(client, 'setRingPolicy', { policy: { strategy: 'classic', options: {}, loadBound: 0 } });
-      await eventually('the unbounded ring', () => dataPlane.ring.current?.policy.loadBound === 0);
+      await waitFor('the unbounded ring', () => dataPlane.ring.current?.policy.loadBound === 0);
     });
 
     await t.test(
@@ -243,11 +244,11 @@ for (const proxyEngine of PROXY_ENGINES)
         assert.ok(retried >= 1, `retries from server-1: ${retried}`);
         assert.ok(failures >= 1, `failures on server-1: ${failures}`);
         // The control plane restores N = 3 without server-1, and the data plane follows.
-        await eventually('the replacement', async () => {
+        await waitFor('the replacement', async () => {
           const set = await call(client, 'listReplicas', {});
           return set.n === 3 && !set.replicas.some((r) => r.hostname === 'server-1');
         });
-        await eventually('the data plane to drop server-1', () => !dataPlane.ring.current?.byHostname.has('server-1'));
+        await waitFor('the data plane to drop server-1', () => !dataPlane.ring.current?.byHostname.has('server-1'));
       },
     );
   });

@@ -9,10 +9,11 @@ import {
   type RingSnapshot,
   type WatchRingRequest,
 } from '../../src/gen/ringlb/v1/ringlb.js';
-import { RingSubscriber, type RingView } from '../../src/dataplane/ring-subscriber.js';
+import { RingSubscriber } from '../../src/dataplane/control-link/ring-subscriber.js';
+import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { buildRing } from '../../src/ring/index.js';
 import { RingBuilder } from '../../src/ring/ring-builder.js';
-import { eventually, freePort } from '../helpers/data-plane.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 const snapshot = (version: number, hostnames: string[]): RingSnapshot => ({
   version,
@@ -67,7 +68,7 @@ test('ring subscriber: versions only grow within a stream; a new stream is autho
   subscriber.onChange((view) => seen.push(view.version));
   subscriber.start();
 
-  const stream = await eventually('the watch call', () => first.streams[0]);
+  const stream = await waitFor('the watch call', () => first.streams[0]);
   stream.write(snapshot(10, ['a', 'b']));
   const view = await subscriber.waitForRing(5_000);
   assert.equal(view.version, 10);
@@ -75,19 +76,19 @@ test('ring subscriber: versions only grow within a stream; a new stream is autho
   assert.equal(subscriber.connected, true);
   stream.write(snapshot(9, ['a']));
   stream.write(snapshot(11, ['a', 'b', 'c']));
-  await eventually('version 11', () => subscriber.current?.version === 11);
+  await waitFor('version 11', () => subscriber.current?.version === 11);
   assert.deepEqual(seen, [10, 11], 'an older version within a stream is ignored');
 
   first.stop();
-  await eventually('the stream to drop', () => !subscriber.connected);
+  await waitFor('the stream to drop', () => !subscriber.connected);
   assert.equal(subscriber.current?.version, 11, 'the last ring stays in service');
 
   // A control plane restarted from scratch may count from lower: its first snapshot wins.
   const second = await scriptedControlPlane(address);
   t.after(() => second.stop());
-  const next = await eventually('the resubscription', () => second.streams[0], 10_000);
+  const next = await waitFor('the resubscription', () => second.streams[0], 10_000);
   next.write(snapshot(3, ['a', 'd']));
-  await eventually('version 3', () => subscriber.current?.version === 3);
+  await waitFor('version 3', () => subscriber.current?.version === 3);
   assert.equal(subscriber.connected, true);
   assert.deepEqual(seen, [10, 11, 3]);
   assert.deepEqual(
@@ -118,7 +119,7 @@ test('ring subscriber: tables built off the loop swap in order, snapshots queued
   subscriber.onChange((view) => seen.push(view.version));
   subscriber.start();
 
-  const stream = await eventually('the watch call', () => cp.streams[0]);
+  const stream = await waitFor('the watch call', () => cp.streams[0]);
   const watchId = stream.request.watchId;
   assert.match(watchId, /^[0-9a-f-]{36}$/, 'an acknowledging subscriber sends a watch id');
   const maglev = (version: number, hostnames: string[]): RingSnapshot => ({
@@ -126,7 +127,7 @@ test('ring subscriber: tables built off the loop swap in order, snapshots queued
     policy: { strategy: 'maglev', options: { table: '10007' }, loadBound: 0 },
   });
   for (let v = 20; v <= 23; v++) stream.write(maglev(v, ['a', 'b', 'c'].slice(0, 1 + (v % 3))));
-  await eventually('version 23', () => subscriber.current?.version === 23);
+  await waitFor('version 23', () => subscriber.current?.version === 23);
   assert.deepEqual(seen, [20, 23], 'snapshots that arrived during a build collapsed to the newest');
   const view = subscriber.current!;
   const sync = buildRing(view.members, view.policy);
@@ -137,7 +138,7 @@ test('ring subscriber: tables built off the loop swap in order, snapshots queued
   assert.deepEqual(cp.acks, [], 'no ack before the drain hook resolves');
   gates.get(20)?.();
   gates.get(23)!();
-  await eventually('the ack', () => cp.acks.length > 0);
+  await waitFor('the ack', () => cp.acks.length > 0);
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(
     (cp.acks as AckRingRequest[]).map((a) => [a.watchId, a.version, a.nodeId]),

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, freePort, httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { freePort, waitFor } from '../helpers/wait.js';
 
 test('control plane away: the data plane serves its last ring, fails over by itself, and resubscribes after a restart', async (t) => {
   const listen = `127.0.0.1:${await freePort()}`;
@@ -13,7 +14,7 @@ test('control plane away: the data plane serves its last ring, fails over by its
 
   // Graceful stop without removing replicas: they keep running, like containers would.
   await first.server.close();
-  await eventually('the data plane to notice', () => !dataPlane.ring.connected);
+  await waitFor('the data plane to notice', () => !dataPlane.ring.connected);
 
   const health = await httpRequest(`${adminUrl}/healthz`);
   assert.equal(health.status, 200, 'still has a ring, so still healthy');
@@ -29,7 +30,7 @@ test('control plane away: the data plane serves its last ring, fails over by its
   // A replica dies while nobody can update the ring: connections to it are
   // refused, and requests go to the next ring member on their own.
   process.kill(Number(victim.instanceId), 'SIGKILL');
-  await eventually('server-1 to be gone', () => {
+  await waitFor('server-1 to be gone', () => {
     try {
       process.kill(Number(victim.instanceId), 0);
       return false;
@@ -56,7 +57,7 @@ test('control plane away: the data plane serves its last ring, fails over by its
   // A new control plane on the same address and state folder adopts the
   // survivors, replaces server-1, and the data plane picks the ring up.
   const second = await startControlPlane(t, { listen, stateDir: first.stateDir });
-  const ringAfter = await eventually(
+  const ringAfter = await waitFor(
     'the resubscription',
     () => {
       const ring = dataPlane.ring.current;

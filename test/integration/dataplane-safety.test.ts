@@ -4,7 +4,7 @@ import type net from 'node:net';
 import { test } from 'node:test';
 import { rawExchange, rawUpstream, startProxy } from '../helpers/proxy-harness.js';
 
-// The builtin engine as a safe HTTP/1.1 intermediary (README, Security): each
+// The builtin engine as a safe HTTP/1.1 intermediary (docs/security.md): each
 // reproduction of the attacker-style review, through the real proxy path, with
 // real node or hand-written raw-TCP replicas on 127.0.0.1.
 

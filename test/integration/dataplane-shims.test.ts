@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { freePort, httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
+import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
+import { freePort } from '../helpers/wait.js';
 
 const INITIAL = { message: { N: 3, replicas: ['server-1', 'server-2', 'server-3'] }, status: 'successful' };
 

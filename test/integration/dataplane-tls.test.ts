@@ -11,12 +11,15 @@ import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DataPlane } from '../../src/dataplane/data-plane.js';
-import { TrafficListener } from '../../src/dataplane/listener.js';
+import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, httpRequest, startDataPlane } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
-import { h2Connect, h2Request, handshake, makeCertificate, tempDir } from '../helpers/tls.js';
+import { httpRequest, startDataPlane } from '../helpers/data-plane.js';
+import { LOG, spawnRinglb } from '../helpers/ringlb-process.js';
+import { makeCertificate } from '../helpers/certs.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { h2Connect, h2Request, handshake } from '../helpers/tls.js';
+import { waitFor } from '../helpers/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(here, '../../src/cli/main.js');
@@ -227,7 +230,7 @@ test('TLS and HTTP/2 on the traffic port', async (t) => {
     const next = makeCertificate(dir, 'a-next', ['a.test', '*.wild.test']);
     fs.renameSync(next.key, a.key);
     fs.renameSync(next.cert, a.cert);
-    await eventually(
+    await waitFor(
       'the new certificate in new handshakes',
       async () => (await handshake(port, { servername: 'a.test' })).fingerprint === next.fingerprint,
       10_000,
@@ -445,8 +448,9 @@ test('ringlb dataplane --workers 2: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KE
     ['dataplane', '--control', '127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', '--admin', 'off', '--workers', '2'],
     { env: { RINGLB_TLS_CERT: `${a.cert},${b.cert}`, RINGLB_TLS_KEY: `${a.key},${b.key}` } },
   );
-  const ready = await proc.waitForLog(/ready proxy=https:\/\/127\.0\.0\.1:(\d+)/, 30_000);
-  const port = Number(ready[1]);
+  const [, proxy] = await proc.waitForLog(LOG.dataPlaneReady, 30_000);
+  assert.match(proxy!, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const port = Number(new URL(proxy!).port);
   assert.equal((await handshake(port, { servername: 'b.test' })).fingerprint, b.fingerprint);
   const loads = (): number => proc.log().split('TLS certificate loaded').length - 1;
   // Each worker loads both pairs.
@@ -455,7 +459,7 @@ test('ringlb dataplane --workers 2: TLS pairs from RINGLB_TLS_CERT/RINGLB_TLS_KE
   // does alone: both pairs loaded again, and the process (which SIGHUP would end) still serving.
   proc.child.kill('SIGHUP');
   await proc.waitForLog(/SIGHUP: reloading TLS certificates/);
-  await eventually('both pairs loaded again in both workers', () => loads() === 8);
+  await waitFor('both pairs loaded again in both workers', () => loads() === 8);
   assert.equal(proc.child.exitCode, null);
   assert.equal((await handshake(port, { servername: 'a.test' })).fingerprint, a.fingerprint);
   // A 503 (no control plane) over HTTP/2 still comes back in the classic shape.

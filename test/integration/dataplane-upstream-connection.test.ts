@@ -4,8 +4,8 @@ import {
   type ConnectionOwner,
   UpstreamConnection,
   type UpstreamHandler,
-} from '../../src/dataplane/upstream-connection.js';
-import { UpstreamCode, type UpstreamError } from '../../src/dataplane/upstream-errors.js';
+} from '../../src/dataplane/upstream/upstream-connection.js';
+import { UpstreamCode, type UpstreamError } from '../../src/dataplane/upstream/upstream-errors.js';
 import { rawUpstream } from '../helpers/proxy-harness.js';
 
 /** A connection on its own, with an owner that records what the connection tells it. */

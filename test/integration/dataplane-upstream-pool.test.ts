@@ -3,15 +3,16 @@ import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { HOP_BY_HOP } from '../../src/dataplane/hop-by-hop.js';
+import { HOP_BY_HOP } from '../../src/dataplane/http/hop-by-hop.js';
 import { rawUpstream } from '../helpers/proxy-harness.js';
-import { UpstreamCode } from '../../src/dataplane/upstream-errors.js';
+import { UpstreamCode } from '../../src/dataplane/upstream/upstream-errors.js';
 import {
   UpstreamPool,
   type UpstreamHandler,
   type UpstreamPoolOptions,
   type UpstreamRequest,
-} from '../../src/dataplane/upstream-pool.js';
+} from '../../src/dataplane/upstream/upstream-pool.js';
+import { freePort } from '../helpers/wait.js';
 
 interface Result {
   status: number;
@@ -239,10 +240,7 @@ test('UpstreamPool: 1xx heads are skipped, Connection: close and close-delimited
 
 test('UpstreamPool errors: refused, closed before the response, malformed, timeouts, pool closed', async (t) => {
   // A port with nothing listening.
-  const free = net.createServer();
-  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
-  const deadPort = (free.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const deadPort = await freePort();
   const refused = await send(makePool(t, deadPort));
   assert.equal(refused.error?.code, 'ECONNREFUSED');
 

@@ -4,11 +4,12 @@ import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
-import { routingKeyFunction } from '../../src/dataplane/routing-key.js';
+import { routingKeyFunction } from '../../src/dataplane/proxy/routing-key.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { eventually, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Opens a WebSocket through the data plane; resolves once open, with the 101's replica header. */
 function connect(t: TestContext, url: string, headers: Record<string, string> = {}) {
@@ -103,7 +104,7 @@ test('WebSocket through the data plane: text, binary and large messages echo; tu
   const done = closed(ws);
   ws.close(1000, 'bye');
   assert.deepEqual(await done, { code: 1000, reason: 'bye' }, "the replica's close frame came back");
-  await eventually('the tunnel to close', () => dp.dataPlane.tunnels.active === 0, 5_000);
+  await waitFor('the tunnel to close', () => dp.dataPlane.tunnels.active === 0, 5_000);
   const after = await (await fetch(`${dp.adminUrl}/metrics`)).text();
   assert.equal(metricValue(after, 'ringlb_dataplane_tunnels_active'), 0);
 });
@@ -238,7 +239,5 @@ test('no request can be smuggled behind a failed upgrade', async (t) => {
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(received, ['UPGRADE /ws'], 'the replica saw the upgrade request and nothing else');
   // ringlb does not leave its half of the refused connection open.
-  await eventually('the upstream connection to close', () =>
-    [...upgraded].every((s) => s.destroyed || s.readableEnded),
-  );
+  await waitFor('the upstream connection to close', () => [...upgraded].every((s) => s.destroyed || s.readableEnded));
 });

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { processAlive, startControlPlane } from '../helpers/control-plane.js';
-import { eventually, httpRequest } from '../helpers/data-plane.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { httpRequest } from '../helpers/data-plane.js';
+import { LOG, spawnRinglb } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 function childPids(pid: number): number[] {
   try {
@@ -28,14 +29,15 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
     '--workers',
     '2',
   ]);
-  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+) control=\S+ workers=2/);
+  const [, url, adminUrl, count] = await dp.waitForLog(LOG.dataPlaneWorkersListening);
+  assert.equal(count, '2');
   const workers = childPids(dp.child.pid!);
   assert.equal(workers.length, 2, `worker pids ${workers}`);
 
   for (let i = 0; i < 40; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
   assert.equal((await httpRequest(`${url}/rep`)).json.message.N, 3);
   // Workers report once a second; the primary's /stats is their sum.
-  await eventually(
+  await waitFor(
     'the summed counters',
     async () => {
       const stats = (await httpRequest(`${adminUrl}/stats`)).json;
@@ -48,7 +50,7 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   assert.equal(health.json.replicas, 3);
 
   process.kill(workers[0], 'SIGKILL');
-  const replaced = await eventually(
+  const replaced = await waitFor(
     'a new worker',
     () => {
       const now = childPids(dp.child.pid!);
@@ -58,7 +60,7 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   );
   assert.ok(replaced.includes(workers[1]));
   for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
-  await eventually(
+  await waitFor(
     'counters kept across the restart',
     async () => {
       const stats = (await httpRequest(`${adminUrl}/stats`)).json;

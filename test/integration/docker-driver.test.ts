@@ -14,6 +14,7 @@ import {
   REPLICA_IMAGE,
   uniqueInstance,
 } from '../helpers/docker-engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The DockerDriver against the real engine, host networking, 127.0.0.1 only.
 const engine = await probeDockerEngine();
@@ -35,17 +36,22 @@ function newDriver(
 }
 
 async function home(address: string, timeoutMs = 5_000): Promise<{ message: string; status: string }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`http://${address}/home`, { signal: AbortSignal.timeout(1_000) });
-      assert.equal(res.status, 200);
-      return (await res.json()) as { message: string; status: string };
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
+  let last: unknown;
+  return waitFor(
+    () => `${address}/home to answer 200 (last: ${String(last)})`,
+    async () => {
+      try {
+        const res = await fetch(`http://${address}/home`, { signal: AbortSignal.timeout(1_000) });
+        if (res.status === 200) return (await res.json()) as { message: string; status: string };
+        last = `status ${res.status}`;
+      } catch (err) {
+        last = err;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 function waitForEvent(
@@ -53,16 +59,11 @@ function waitForEvent(
   match: (e: DriverEvent) => boolean,
   timeoutMs: number,
 ): Promise<DriverEvent> {
-  const deadline = Date.now() + timeoutMs;
-  return (async () => {
-    for (;;) {
-      const found = events.find(match);
-      if (found) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`);
-      await sleep(25);
-    }
-  })();
+  return waitFor(
+    () => `a matching event within ${timeoutMs} ms; got ${JSON.stringify(events)}`,
+    () => events.find(match),
+    timeoutMs,
+  );
 }
 
 async function expectCode(

@@ -12,9 +12,10 @@ import {
   REPLICA_IMAGE,
   uniqueInstance,
 } from '../helpers/docker-engine.js';
-import { getJson, loopHome, postJson, startDockerControl, startDockerStack, waitFor } from '../helpers/docker-stack.js';
+import { getJson, loopHome, postJson, startDockerControl, startDockerStack } from '../helpers/docker-stack.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { spawnRinglb } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 // `ringlb up --runtime docker` and `ringlb control --runtime docker` as real
 // processes against the real engine: host networking, 127.0.0.1 only.

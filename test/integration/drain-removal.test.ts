@@ -4,8 +4,9 @@ import { Agent, request } from 'undici';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
-import { eventually, startDataPlane } from '../helpers/data-plane.js';
+import { startDataPlane } from '../helpers/data-plane.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,7 +105,7 @@ test('acknowledgements over gRPC: an ack releases a removal, a silent watcher ho
       acked.push(s.version);
     }),
   );
-  await eventually('the first ack', () => acked.length > 0);
+  await waitFor('the first ack', () => acked.length > 0);
   const fast = await timed(() => call(client, 'removeReplicas', { n: 1, hostnames: [] }));
   assert.ok(fast < 1_500, `released by the acknowledgement (${fast} ms)`);
 

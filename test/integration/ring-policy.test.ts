@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { RINGLB_BIN, startStack } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -17,13 +18,17 @@ async function json(url: string, method = 'GET', body?: string): Promise<{ statu
 }
 
 async function ringOf(adminUrl: string, pred: (ring: any) => boolean): Promise<any> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ring = await json(`${adminUrl}/ring`);
-    if (ring.status === 200 && pred(ring.body)) return ring.body;
-    if (Date.now() > deadline) throw new Error(`ring never matched: ${JSON.stringify(ring.body).slice(0, 200)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last: unknown;
+  return waitFor(
+    () => `the ring to match: ${JSON.stringify(last).slice(0, 200)}`,
+    async () => {
+      const ring = await json(`${adminUrl}/ring`);
+      last = ring.body;
+      return ring.status === 200 && pred(ring.body) && ring.body;
+    },
+    10_000,
+    50,
+  );
 }
 
 test('the ring strategy switches live from the CLI and the admin REST API, and dry runs change nothing', async (t) => {

@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { request } from 'undici';
 import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { spawnRinglb, startStack } from '../helpers/ringlb-process.js';
+import { LOG, spawnRinglb, startControl, startDataPlaneProcess, startStack } from '../helpers/ringlb-process.js';
 import { tempStateDir } from '../helpers/control-plane.js';
-import { getJson, loopHome, waitFor } from '../helpers/http.js';
+import { getJson, loopHome } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {
   // The default ports (5000, 9901, 50051) are checked on the resolved
-  // configuration in test/unit/cli-config.test.ts; here every port is 0 so
+  // configuration in test/unit/cli/defaults.test.ts; here every port is 0 so
   // that npm test passes beside a running ringlb.
   const startedAt = Date.now();
   const proc = spawnRinglb(t, ['up'], {
@@ -21,7 +22,7 @@ test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 repl
       RINGLB_CONTROL_LISTEN: '127.0.0.1:0',
     },
   });
-  const up = await proc.waitForLog(/ringlb is up.*proxy=(\S+).*admin=(\S+)/);
+  const up = await proc.waitForLog(LOG.up);
   const [, proxy, admin] = up;
   const upMs = Date.now() - startedAt;
   const home = await getJson(`${proxy}/home`);
@@ -100,24 +101,10 @@ test('kill -9 of a replica under load: replaced under a new name within 5 s, zer
 });
 
 test('two data planes on one control plane converge on the same ring version after add and rm', async (t) => {
-  const control = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0']);
-  const [, address] = await control.waitForLog(/ready address=(\S+)/);
+  const { address } = await startControl(t);
   const planes = await Promise.all(
     [1, 2].map(async (i) => {
-      const dp = spawnRinglb(t, [
-        'dataplane',
-        '--control',
-        address,
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--admin',
-        '127.0.0.1:0',
-        '--node-id',
-        `dp-${i}`,
-      ]);
-      const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
+      const { url, adminUrl } = await startDataPlaneProcess(t, address, { args: ['--node-id', `dp-${i}`] });
       return { url, adminUrl };
     }),
   );
@@ -156,20 +143,8 @@ test('two data planes on one control plane converge on the same ring version aft
 
 test('control plane killed and restarted: the data plane keeps answering, then resubscribes', async (t) => {
   const stateDir = tempStateDir(t);
-  const first = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0'], { stateDir });
-  const [, address] = await first.waitForLog(/ready address=(\S+)/);
-  const dp = spawnRinglb(t, [
-    'dataplane',
-    '--control',
-    address,
-    '--port',
-    '0',
-    '--host',
-    '127.0.0.1',
-    '--admin',
-    '127.0.0.1:0',
-  ]);
-  const [, url, adminUrl] = await dp.waitForLog(/data plane listening url=(\S+) admin=(\S+)/);
+  const { proc: first, address } = await startControl(t, { stateDir });
+  const { proc: dp, url, adminUrl } = await startDataPlaneProcess(t, address);
   const ringBefore = await waitFor('the first ring', async () => {
     const ring = await getJson(`${adminUrl}/ring`);
     return ring.status === 200 ? ring.body : undefined;
@@ -182,8 +157,7 @@ test('control plane killed and restarted: the data plane keeps answering, then r
   const duringOutage = load.answers.length;
 
   // Same address, same state folder: the new control plane adopts the running replicas.
-  const second = spawnRinglb(t, ['control', '--listen', address], { stateDir });
-  await second.waitForLog(/ready address=/);
+  const { proc: second } = await startControl(t, { args: ['--listen', address], stateDir });
   const ringAfter = await waitFor(
     'the data plane to resubscribe',
     async () => {

@@ -3,8 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
-import { getJson, postJson, waitFor } from '../helpers/http.js';
+import { getJson, postJson } from '../helpers/http.js';
 import { startStack } from '../helpers/ringlb-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A server "started by hand": not a ringlb replica, just something that
@@ -41,16 +42,18 @@ async function handMadeServer(t: TestContext, name: string, port = 0) {
 test('--runtime static: ringlb in front of servers it does not run, with health checks, ejection and the ring', async (t) => {
   const alpha = await handMadeServer(t, 'alpha');
   const beta = await handMadeServer(t, 'beta');
-  const stack = await startStack(t, [
-    '--runtime',
-    'static',
-    '--backend',
-    `alpha=${alpha.address}`,
-    '--backend',
-    beta.address,
-    '--heartbeat-interval',
-    '100',
-  ]);
+  const stack = await startStack(t, {
+    args: [
+      '--runtime',
+      'static',
+      '--backend',
+      `alpha=${alpha.address}`,
+      '--backend',
+      beta.address,
+      '--heartbeat-interval',
+      '100',
+    ],
+  });
 
   const rep = await getJson(`${stack.url}/rep`);
   assert.deepEqual(rep.body, { message: { N: 2, replicas: ['alpha', 'server-2'] }, status: 'successful' });

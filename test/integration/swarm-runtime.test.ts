@@ -4,9 +4,9 @@ import type { VersionedRing } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
+import { getJson, loopHome, postJson } from '../helpers/http.js';
 import type { PrivateSwarm } from '../helpers/private-swarm.js';
-import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
+import { LOG, spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import {
   privateSwarmForFile,
   removeSwarmInstance,
@@ -16,6 +16,7 @@ import {
   swarmDriver,
   taskContainer,
 } from '../helpers/swarm-engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The swarm runtime against a real single-node swarm: a private dockerd
 // (own socket, data-root, exec-root) in swarm mode on 127.0.0.1, replicas on
@@ -148,7 +149,7 @@ test(
     t.after(() => removeSwarmInstance(s, instance));
     const flags = swarmControlFlags(s.manager.host, instance);
     const first = spawnRinglb(t, flags);
-    const [, address] = await first.waitForLog(/ready address=(\S+)/, 90_000);
+    const [, address] = await first.waitForLog(LOG.controlReady, 90_000);
     const client = controlClient(t, address);
     await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
     const before = (await call(client, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
@@ -157,7 +158,7 @@ test(
     assert.deepEqual(await serviceNames(s, instance), services, 'services outlive the control plane');
 
     const second = spawnRinglb(t, flags);
-    const [, address2] = await second.waitForLog(/ready address=(\S+)/, 90_000);
+    const [, address2] = await second.waitForLog(LOG.controlReady, 90_000);
     const client2 = controlClient(t, address2);
     const after = (await call(client2, 'listReplicas', {})).replicas.map((r) => [r.hostname, r.serverId, r.address]);
     assert.deepEqual(after, before, 'adopted, not recreated');
@@ -198,7 +199,7 @@ test(
     const instance = uniqueInstance('lease');
     const { proc: a, address: addressA } = await leadingControl(t, s, instance);
     const b = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
-    const [, addressB] = await b.waitForLog(/ready address=(\S+)/, 90_000);
+    const [, addressB] = await b.waitForLog(LOG.controlReady, 90_000);
     assert.doesNotMatch(b.log(), /holding the lease/, 'the second control plane follows');
 
     // The follower serves the leader's ring, version for version.
@@ -221,7 +222,7 @@ test(
     await a.kill();
     const { res: added, tries } = await addUntilAccepted(url, ['after-failover'], 30_000);
     const failoverMs = Date.now() - killedAt;
-    await b.waitForLog(/holding the lease: leading/);
+    await b.waitForLog(LOG.leading);
     assert.equal(added.body.message.N, 3);
     // The data plane moved from A to B: B's versions continue A's (they come from the engine's stored state).
     const versionAfter = await waitFor(
@@ -289,8 +290,8 @@ test(
 async function leadingControl(t: TestContext, s: PrivateSwarm, instance: string) {
   t.after(() => removeSwarmInstance(s, instance));
   const proc = spawnRinglb(t, swarmControlFlags(s.manager.host, instance));
-  const [, address] = await proc.waitForLog(/ready address=(\S+)/, 90_000);
-  await proc.waitForLog(/holding the lease: leading/);
+  const [, address] = await proc.waitForLog(LOG.controlReady, 90_000);
+  await proc.waitForLog(LOG.leading);
   return { proc, address: address! };
 }
 

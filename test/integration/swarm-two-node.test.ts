@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import { HealthState } from '../../src/gen/ringlb/v1/ringlb.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, waitFor } from '../helpers/http.js';
-import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
+import { getJson, loopHome } from '../helpers/http.js';
+import { LOG, spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { privateSwarmForFile, removeSwarmInstance, swarmControlFlags } from '../helpers/swarm-engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Two private daemons in one swarm: a manager advertising 127.0.0.1 and a
 // worker advertising 127.0.0.2, sharing this host's network namespace, so
@@ -20,7 +21,7 @@ test('losing a worker host under GET load: its replicas come back on the manager
   const instance = uniqueInstance('hostloss');
   t.after(() => removeSwarmInstance(s, instance));
   const control = spawnRinglb(t, [...swarmControlFlags(s.manager.host, instance), '--replicas', '4']);
-  const [, address] = await control.waitForLog(/ready address=(\S+)/, 120_000);
+  const [, address] = await control.waitForLog(LOG.controlReady, 120_000);
   const workerNode = (await worker.docker.info()).Swarm.NodeID as string;
   const onWorker = async (): Promise<number> =>
     (

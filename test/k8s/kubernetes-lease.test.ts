@@ -6,14 +6,16 @@ import { test } from 'node:test';
 import { KUBERNETES_LEASE_DURATION_MS } from '../../src/cli/kubernetes-config.js';
 import { defer } from '../helpers/cleanup.js';
 import { call, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, waitFor } from '../helpers/http.js';
-import { kubeControl, kubeEnvForFile, kubeFlags, kubeNamespace } from '../helpers/kube-env.js';
+import { getJson, loopHome } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+import { kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { kubeControl, kubeEnv, kubeFlags, kubeJson } from '../helpers/kube-env.js';
 import { spawnRinglb, startDataPlaneProcess } from '../helpers/ringlb-process.js';
 
 // Several control planes of one instance as host processes with the
 // kubeconfig: a coordination.k8s.io/v1 Lease elects the leader. And RBAC: an
 // identity without ringlb's Role is refused and changes nothing.
-const { skip, kube } = kubeEnvForFile();
+const { skip, cluster: kube } = kubeClusterForFile();
 const opts = { skip };
 
 test(
@@ -21,13 +23,13 @@ test(
   opts,
   async (t) => {
     const k = kube();
-    const ns = await kubeNamespace(t, k, 'klease');
+    const ns = await testNamespace(t, k, 'klease');
     const a = await kubeControl(t, k, ns, ['--replicas', '2']);
     await a.proc.waitForLog(/holding the lease: leading/);
     const b = await kubeControl(t, k, ns);
     const c = await kubeControl(t, k, ns);
     assert.doesNotMatch(b.proc.log() + c.proc.log(), /holding the lease/, 'the others follow');
-    const lease = await k.json(['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
+    const lease = await kubeJson(k, ['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
     assert.equal(lease.spec.leaseDurationSeconds, KUBERNETES_LEASE_DURATION_MS / 1000);
     assert.match(lease.spec.holderIdentity, /./);
     const refused = await call(controlClient(t, b.address), 'addReplicas', { n: 1, hostnames: [] }).catch((e) => e);
@@ -98,7 +100,7 @@ test(
       assert.deepEqual(load.errors, []);
       assert.deepEqual(load.non2xx(), [], 'the data planes never stopped serving');
     }
-    const newLeader = await k.json(['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
+    const newLeader = await kubeJson(k, ['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
     assert.notEqual(newLeader.spec.holderIdentity, lease.spec.holderIdentity);
     t.diagnostic(
       `leader SIGKILLed: the AddReplicas that succeeded was sent ${acceptedMs} ms after the kill (${tries} tries) and answered at ${doneMs} ms (its pod started meanwhile); ${loads.map((l) => l.answers.length).join(' + ')} GETs, all 2xx`,
@@ -112,10 +114,10 @@ test(
 
 test('RBAC: a ServiceAccount without the Role is refused, and nothing is created', opts, async (t) => {
   const k = kube();
-  const ns = await kubeNamespace(t, k, 'krbac');
+  const ns = await testNamespace(t, k, 'krbac');
   await k.kubectl(['-n', ns, 'create', 'serviceaccount', 'nobody']);
   const token = (await k.kubectl(['-n', ns, 'create', 'token', 'nobody', '--duration=10m'])).trim();
-  const admin = await k.json(['config', 'view', '--raw', '--minify']);
+  const admin = await kubeJson(k, ['config', 'view', '--raw', '--minify']);
   const cluster = admin.clusters[0].cluster;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringlb-rbac-'));
   defer(t, () => rmSync(dir, { recursive: true, force: true }));
@@ -132,12 +134,12 @@ test('RBAC: a ServiceAccount without the Role is refused, and nothing is created
     }),
   );
   const proc = spawnRinglb(t, ['control', '--listen', '127.0.0.1:0', ...kubeFlags(ns), '--kubeconfig', kubeconfig], {
-    env: k.env,
+    env: kubeEnv(k),
   });
   const code = await proc.exited;
   assert.notEqual(code, 0, 'the control plane does not start');
   assert.match(proc.log(), /forbidden/i);
   assert.match(proc.log(), /Role/);
-  const left = await k.json(['-n', ns, 'get', 'pods,configmaps,leases', '-l', 'ringlb.instance=default']);
+  const left = await kubeJson(k, ['-n', ns, 'get', 'pods,configmaps,leases', '-l', 'ringlb.instance=default']);
   assert.deepEqual(left.items, [], 'nothing was created');
 });

@@ -6,20 +6,15 @@ import { instanceObjectName } from '../../src/runtime/kubernetes-pod.js';
 import { KubernetesStateStore } from '../../src/runtime/kubernetes-state-store.js';
 import { defer } from '../helpers/cleanup.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
-import {
-  type KubeEnv,
-  kubeControl,
-  kubeEnvForFile,
-  kubeNamespace,
-  kubeStack,
-  replicaPods,
-} from '../helpers/kube-env.js';
+import { getJson, loopHome, postJson } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+import { type KubeCluster, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { kubeControl, kubeJson, kubeStack, replicaPods } from '../helpers/kube-env.js';
 
 // --runtime kubernetes against a real cluster (npm run k8s:up): replicas are
 // pods the control plane creates, addressed by pod IP; desired state in a
 // ConfigMap, the lease in a Lease. Each test has a namespace of its own.
-const { skip, kube } = kubeEnvForFile();
+const { skip, cluster: kube } = kubeClusterForFile();
 const opts = { skip };
 
 function driverFor(t: TestContext, api: KubernetesApi, namespace: string, instance: string) {
@@ -38,7 +33,7 @@ test(
   opts,
   async (t) => {
     const k = kube();
-    const ns = await kubeNamespace(t, k, 'kdriver');
+    const ns = await testNamespace(t, k, 'kdriver');
     const api = await KubernetesApi.load({ kubeconfig: k.kubeconfig });
     const driver = driverFor(t, api, ns, 'blue');
     const other = driverFor(t, api, ns, 'green');
@@ -58,7 +53,7 @@ test(
         ['server-2', 2, b.address, 'running'],
       ],
     );
-    const pod = await k.json(['-n', ns, 'get', 'pod', 'ringlb-blue-s1']);
+    const pod = await kubeJson(k, ['-n', ns, 'get', 'pod', 'ringlb-blue-s1']);
     assert.deepEqual(pod.metadata.labels, {
       'ringlb.managed': 'true',
       'ringlb.instance': 'blue',
@@ -85,7 +80,7 @@ test(
   opts,
   async (t) => {
     const k = kube();
-    const ns = await kubeNamespace(t, k, 'kscale');
+    const ns = await testNamespace(t, k, 'kscale');
     const { url } = await kubeStack(t, k, ns, ['--replicas', '2']);
     assert.deepEqual([...(await replicaPods(k, ns)).keys()].sort(), ['server-1', 'server-2']);
     const added = await postJson(`${url}/add`, { n: 2, hostnames: ['Alpha'] });
@@ -111,10 +106,10 @@ async function replacedUnderLoad(
   t: TestContext,
   prefix: string,
   replicas: number,
-  fail: (k: KubeEnv, ns: string, pod: string) => Promise<void>,
+  fail: (k: KubeCluster, ns: string, pod: string) => Promise<void>,
 ) {
   const k = kube();
-  const ns = await kubeNamespace(t, k, prefix);
+  const ns = await testNamespace(t, k, prefix);
   const { url, adminUrl } = await kubeStack(t, k, ns, ['--replicas', String(replicas)]);
   const load = loopHome(url, 120_000);
   defer(t, () => load.stop());
@@ -167,7 +162,7 @@ test(
 
 test('a restarted control plane adopts the pods and keeps the live ring policy', opts, async (t) => {
   const k = kube();
-  const ns = await kubeNamespace(t, k, 'kadopt');
+  const ns = await testNamespace(t, k, 'kadopt');
   const first = await kubeControl(t, k, ns, ['--replicas', '2']);
   const client = controlClient(t, first.address);
   await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
@@ -186,8 +181,8 @@ test('a restarted control plane adopts the pods and keeps the live ring policy',
   assert.equal(ring.members.length, 2);
 });
 
-async function uids(k: KubeEnv, ns: string): Promise<string[]> {
-  const list = await k.json<{ items: { metadata: { uid: string } }[] }>([
+async function uids(k: KubeCluster, ns: string): Promise<string[]> {
+  const list = await kubeJson<{ items: { metadata: { uid: string } }[] }>(k, [
     '-n',
     ns,
     'get',

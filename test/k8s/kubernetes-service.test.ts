@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
-import { getJson, loopHome, postJson, waitFor } from '../helpers/http.js';
-import { type KubeEnv, kubeEnvForFile, kubeNamespace, kubeStack } from '../helpers/kube-env.js';
+import { getJson, loopHome, postJson } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+import { type KubeCluster, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { kubeJson, kubeStack } from '../helpers/kube-env.js';
 
 // --runtime kubernetes --service: ringlb in front of a Service someone else
 // runs (a Deployment of the replica image), following its EndpointSlices.
-const { skip, kube } = kubeEnvForFile();
+const { skip, cluster: kube } = kubeClusterForFile();
 
 function deployment(replicas: number) {
   return {
@@ -56,8 +58,8 @@ async function ringNames(adminUrl: string): Promise<string[]> {
   return Object.keys((await getJson(`${adminUrl}/ring`)).body.replicas ?? {}).sort();
 }
 
-async function readyPods(k: KubeEnv, ns: string): Promise<string[]> {
-  const list = await k.json<{ items: any[] }>(['-n', ns, 'get', 'pods', '-l', 'app=web']);
+async function readyPods(k: KubeCluster, ns: string): Promise<string[]> {
+  const list = await kubeJson<{ items: any[] }>(k, ['-n', ns, 'get', 'pods', '-l', 'app=web']);
   return list.items
     .filter(
       (p) =>
@@ -72,11 +74,10 @@ test('service mode: the ring follows a Deployment scaled through /add and rolled
   skip,
 }, async (t) => {
   const k = kube();
-  const ns = await kubeNamespace(t, k, 'ksvc');
-  await k.kubectl(
-    ['-n', ns, 'apply', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, deployment(2)] }),
-  );
+  const ns = await testNamespace(t, k, 'ksvc');
+  await k.kubectl(['-n', ns, 'apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, deployment(2)] }),
+  });
   await k.kubectl(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=120s']);
   const { url, adminUrl } = await kubeStack(t, k, ns, ['--service', 'web', '--scale-target', 'deployment/web']);
   await waitFor('the ring to hold the two pods', async () => (await ringNames(adminUrl)).length === 2, 30_000);
@@ -91,13 +92,13 @@ test('service mode: the ring follows a Deployment scaled through /add and rolled
   assert.match(named.body.message, /hostnames cannot be added/);
   const scaled = await postJson(`${url}/add`, { n: 1, hostnames: [] });
   assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
-  assert.equal((await k.json(['-n', ns, 'get', 'deployment', 'web'])).spec.replicas, 3);
+  assert.equal((await kubeJson(k, ['-n', ns, 'get', 'deployment', 'web'])).spec.replicas, 3);
   await waitFor('the ring to follow the scale-up', async () => (await ringNames(adminUrl)).length === 3, 90_000);
 
   const before = await ringNames(adminUrl);
   const rolledAt = Date.now();
   await k.kubectl(['-n', ns, 'set', 'env', 'deployment/web', 'ROLLOUT=1']);
-  await k.kubectl(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=180s'], undefined);
+  await k.kubectl(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=180s']);
   const after = await waitFor(
     'the ring to hold only the new pods',
     async () => {
@@ -118,16 +119,15 @@ test('service mode: the ring follows a Deployment scaled through /add and rolled
 
 test('service mode without --scale-target: /add is FAILED_PRECONDITION', { skip }, async (t) => {
   const k = kube();
-  const ns = await kubeNamespace(t, k, 'ksvc2');
-  await k.kubectl(
-    ['-n', ns, 'apply', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, deployment(1)] }),
-  );
+  const ns = await testNamespace(t, k, 'ksvc2');
+  await k.kubectl(['-n', ns, 'apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [service, deployment(1)] }),
+  });
   await k.kubectl(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout=120s']);
   const { url, adminUrl } = await kubeStack(t, k, ns, ['--service', 'web']);
   await waitFor('the ring', async () => (await ringNames(adminUrl)).length === 1, 30_000);
   const refused = await postJson(`${url}/add`, { n: 1, hostnames: [] });
   assert.equal(refused.status, 400);
   assert.match(refused.body.message, /--scale-target/);
-  assert.equal((await k.json(['-n', ns, 'get', 'deployment', 'web'])).spec.replicas, 1);
+  assert.equal((await kubeJson(k, ['-n', ns, 'get', 'deployment', 'web'])).spec.replicas, 1);
 });

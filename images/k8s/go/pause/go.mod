@@ -1,0 +1,3 @@
+module ringlb.local/pause
+
+go 1.25.0

@@ -1,0 +1,88 @@
+import type { RingMember } from '../ring/index.js';
+import type { DesiredState } from '../runtime/desired-state-store.js';
+import type { ReplicaDriver } from '../runtime/replica-driver.js';
+import { RinglbError } from '../shared/errors.js';
+import { hostnameKey } from './hostnames.js';
+import type { ReplicaRecord } from './replica-view.js';
+import type { VersionedRing } from './ring-store.js';
+
+/** Pure rules over the ReplicaManager's records, keyed by hostnameKey. */
+
+/**
+ * The replicas RemoveReplicas stops: those named, then the most recently
+ * added (the highest server ids) until there are `count`.
+ */
+export function pickVictims(
+  records: ReadonlyMap<string, ReplicaRecord>,
+  named: readonly string[],
+  count: number,
+): ReplicaRecord[] {
+  const victims: ReplicaRecord[] = [];
+  for (const name of named) {
+    const replica = records.get(hostnameKey(name));
+    if (!replica) throw RinglbError.notFound(`<Error> Hostname '${name}' is not a replica`);
+    victims.push(replica);
+  }
+  if (count > records.size) {
+    throw RinglbError.failedPrecondition(`<Error> Cannot remove ${count} replicas: only ${records.size} exist`);
+  }
+  const rest = [...records.values()].filter((r) => !victims.includes(r)).sort((a, b) => b.serverId - a.serverId);
+  victims.push(...rest.slice(0, count - victims.length));
+  return victims;
+}
+
+/** The ring's members: the healthy replicas. */
+export function healthyMembers(records: Iterable<ReplicaRecord>): RingMember[] {
+  const members: RingMember[] = [];
+  for (const r of records) {
+    if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });
+  }
+  return members;
+}
+
+/** What is stored: N, every replica owned (running or still wanted, once each) and the current ring. */
+export function desiredStateOf(
+  desired: number,
+  owned: Iterable<{ hostname: string; serverId: number }>,
+  current: VersionedRing,
+): DesiredState {
+  const replicas = [...owned]
+    .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
+    .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
+    .sort((a, b) => a.serverId - b.serverId);
+  return { desired, policy: current.policy, replicas, ringVersion: current.version, members: current.members };
+}
+
+/** Refuses AddReplicas of a name in use, or beyond `maxReplicas`. */
+export function checkAdd(
+  records: ReadonlyMap<string, ReplicaRecord>,
+  named: readonly string[],
+  count: number,
+  maxReplicas: number,
+): void {
+  for (const name of named) {
+    if (records.has(hostnameKey(name))) throw RinglbError.alreadyExists(`<Error> Hostname '${name}' is already in use`);
+  }
+  if (records.size + count > maxReplicas) {
+    throw RinglbError.resourceExhausted(
+      `<Error> Adding ${count} replicas would make ${records.size + count}, above the maximum of ${maxReplicas}`,
+    );
+  }
+}
+
+/** An adopted instance that clashes (by name or server id) with a record: the runtime ran it twice. */
+export function clashes(
+  records: ReadonlyMap<string, ReplicaRecord>,
+  found: { hostname: string; serverId: number },
+): boolean {
+  return records.has(hostnameKey(found.hostname)) || [...records.values()].some((r) => r.serverId === found.serverId);
+}
+
+/** A runtime routing to a fixed set of backends (static) refuses AddReplicas and RemoveReplicas. */
+export function refuseIfFixed(driver: Pick<ReplicaDriver, 'fixed' | 'kind'>, verb: string): void {
+  if (driver.fixed) {
+    throw RinglbError.failedPrecondition(
+      `<Error> The ${driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
+    );
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * What the control plane says about replicas (ListReplicas, WatchHealth),
+ * as plain domain types: the gRPC edge converts them (proto-conversions.ts).
+ */
+
+/** A replica's state as the control plane's health checks judge it. */
+export type ReplicaHealthState = 'starting' | 'healthy' | 'unhealthy';
+
+/** A replica as the control plane reports it (ListReplicas, WatchHealth). */
+export interface ReplicaView {
+  readonly hostname: string;
+  readonly serverId: number;
+  readonly address: string;
+  readonly health: ReplicaHealthState | 'removed';
+  readonly since: Date;
+  readonly instanceId: string;
+}
+
+export interface HealthChange {
+  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced';
+  readonly replica: ReplicaView;
+  /** For 'replaced': the hostname of the replacement. */
+  readonly replacedBy?: string;
+  readonly reason?: string;
+  readonly at: Date;
+  readonly sequence: number;
+}
+
+/** A replica as the ReplicaManager and its health checker track it (mutable, never handed out). */
+export interface ReplicaRecord {
+  hostname: string;
+  serverId: number;
+  address: string;
+  instanceId: string;
+  health: ReplicaHealthState;
+  since: Date;
+  misses: number;
+  checking: boolean;
+  /** The runtime no longer runs it and will not bring it back: replace, never wait. */
+  gone: boolean;
+}
+
+/** A record for a replica that has not passed a heartbeat yet. */
+export function startingRecord(
+  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId'>,
+): ReplicaRecord {
+  return { ...fields, health: 'starting', since: new Date(), misses: 0, checking: false, gone: false };
+}
+
+/** The read-only copy of a record that leaves the manager. */
+export function toView(r: ReplicaRecord | ReplicaView): ReplicaView {
+  return {
+    hostname: r.hostname,
+    serverId: r.serverId,
+    address: r.address,
+    health: r.health,
+    since: r.since,
+    instanceId: r.instanceId,
+  };
+}

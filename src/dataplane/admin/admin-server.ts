@@ -1,0 +1,214 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { classicFailure } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { classicErrorHandler } from '../http/classic-errors.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import type { HistoryMarkers } from '../observability/history-markers.js';
+import { historyRoutes } from './history-routes.js';
+import { ringPolicyRoutes, type RingPolicyRoutesOptions } from './ring-policy-routes.js';
+import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { RingView } from '../core/ring-view.js';
+
+/** What the admin server reads: the ring subscriber's state. */
+export interface AdminRingSource {
+  readonly current: RingView | undefined;
+  readonly connected: boolean;
+}
+
+export interface AdminServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  ring: AdminRingSource;
+  metrics: DataPlaneMetrics;
+  nodeId: string;
+  /** The routing-key policy in flag syntax, shown on the dashboard. */
+  routingKey: string;
+  /** When given, PUT /ring/policy and POST /ring/simulate call this control plane. */
+  control?: RingPolicyRoutesOptions;
+  /** Ring and health markers for /stats/history; started and closed with the server. */
+  markers?: HistoryMarkers;
+  log?: Logger;
+}
+
+/** /ring: the ring in service as JSON. */
+export interface RingReport {
+  version: number;
+  strategy: string;
+  options: Record<string, string>;
+  loadBound: number;
+  /** hostname → server id */
+  replicas: Record<string, number>;
+  members: { hostname: string; serverId: number; address: string }[];
+  /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
+  slots?: (string | null)[];
+}
+
+/** One replica in /stats. */
+export interface ReplicaStats {
+  hostname: string;
+  serverId?: number;
+  address?: string;
+  inRing: boolean;
+  /** As this data plane saw it: down after a failed connection, until it answers again. */
+  health: 'up' | 'down';
+  inflight: number;
+  requests: number;
+  /** Responses with status ≥ 500 sent for this replica. */
+  errors: number;
+  retries: number;
+  failures: number;
+  lastFailure?: string;
+  byStatus: Record<string, number>;
+}
+
+/**
+ * The admin port, separate from traffic like Envoy's: /healthz, /ring,
+ * /metrics (Prometheus), /stats (JSON for the dashboard) and the dashboard
+ * at / and /dashboard. Binds 127.0.0.1 by default: it shows the topology and
+ * is not for the public.
+ */
+export class AdminServer {
+  readonly #options: AdminServerOptions;
+  readonly #app: FastifyInstance;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: AdminServerOptions) {
+    this.#options = options;
+    const app = Fastify({ logger: false });
+    this.#app = app;
+    app.setErrorHandler(classicErrorHandler(options.log ?? silentLogger));
+    app.setNotFoundHandler((request, reply) => {
+      void reply
+        .code(404)
+        .send(
+          classicFailure(
+            `'${request.url.split('?', 1)[0]}' is not an admin endpoint (try /ring, /metrics, /healthz, /stats, /stats/history, /dashboard)`,
+          ),
+        );
+    });
+    app.get('/healthz', (_request, reply) => {
+      const view = options.ring.current;
+      const controlPlane = options.ring.connected ? 'connected' : 'disconnected';
+      if (!view) return reply.code(503).send({ status: 'starting', ringVersion: null, replicas: 0, controlPlane });
+      return reply.send({ status: 'ok', ringVersion: view.version, replicas: view.members.length, controlPlane });
+    });
+    app.get('/ring', (_request, reply) => {
+      const view = options.ring.current;
+      if (!view) return reply.code(503).send(classicFailure('no ring from the control plane yet'));
+      return reply.send(ringReport(view));
+    });
+    app.get('/stats', () => this.stats());
+    historyRoutes(app, { history: options.metrics.history, markers: options.markers });
+    app.get('/metrics', async (_request, reply) => {
+      const registry = options.metrics.registry;
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
+    const page = (_request: unknown, reply: import('fastify').FastifyReply): void => {
+      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_HTML);
+    };
+    app.get('/', page);
+    app.get('/dashboard', page);
+    if (options.control) {
+      // The policy routes read bodies as text and validate them themselves.
+      app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) =>
+        done(null, body),
+      );
+      ringPolicyRoutes(app, options.control);
+    }
+  }
+
+  /** Binds; resolves with the admin base URL. */
+  async start(): Promise<{ url: string }> {
+    this.#options.markers?.start();
+    await this.#app.listen({ host: this.#options.host, port: this.#options.port });
+    const address = this.#app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return { url: `http://${host}:${address.port}` };
+  }
+
+  close(): Promise<void> {
+    this.#options.markers?.close();
+    this.#closing ??= this.#app.close();
+    return this.#closing;
+  }
+
+  /** The JSON behind the dashboard: ring members first, then replicas that left it but still have counters. */
+  stats(): {
+    nodeId: string;
+    time: number;
+    ringVersion: number | null;
+    strategy: string | null;
+    routingKey: string;
+    controlPlane: 'connected' | 'disconnected';
+    replicas: ReplicaStats[];
+    local: { requests: number; byStatus: Record<string, number> };
+  } {
+    const { ring, metrics } = this.#options;
+    const view = ring.current;
+    const now = Date.now();
+    const replicas: ReplicaStats[] = [];
+    const seen = new Set<string>();
+    for (const member of view?.members ?? []) {
+      seen.add(member.hostname);
+      replicas.push(replicaStats(metrics.upstream(member.hostname), now, member));
+    }
+    for (const stats of metrics.upstreams()) {
+      if (!seen.has(stats.hostname) && (stats.requests > 0 || stats.inflight > 0) && replicas.length < 64) {
+        replicas.push(replicaStats(stats, now));
+      }
+    }
+    return {
+      nodeId: this.#options.nodeId,
+      time: now,
+      ringVersion: view?.version ?? null,
+      strategy: view?.policy.strategy ?? null,
+      routingKey: this.#options.routingKey,
+      controlPlane: ring.connected ? 'connected' : 'disconnected',
+      replicas,
+      local: { requests: metrics.local.requests, byStatus: statusCounts(metrics.local) },
+    };
+  }
+}
+
+export function ringReport(view: RingView): RingReport {
+  const report: RingReport = {
+    version: view.version,
+    strategy: view.policy.strategy,
+    options: { ...view.policy.options },
+    loadBound: view.policy.loadBound,
+    replicas: Object.fromEntries(view.members.map((m) => [m.hostname, m.serverId])),
+    members: view.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+  };
+  const slots = view.table.slots?.();
+  if (slots) report.slots = slots;
+  return report;
+}
+
+function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: number; address: string }): ReplicaStats {
+  let errors = 0;
+  for (let code = 500; code < 600; code++) errors += stats.byStatus[code];
+  return {
+    hostname: stats.hostname,
+    serverId: member?.serverId,
+    address: member?.address,
+    inRing: member !== undefined,
+    health: stats.up(now) ? 'up' : 'down',
+    inflight: stats.inflight,
+    requests: stats.requests,
+    errors,
+    retries: stats.retries,
+    failures: stats.failures,
+    lastFailure: stats.lastFailureReason || undefined,
+    byStatus: statusCounts(stats),
+  };
+}
+
+function statusCounts(stats: UpstreamStats): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let code = 0; code < stats.byStatus.length; code++) {
+    if (stats.byStatus[code] > 0) out[String(code)] = stats.byStatus[code];
+  }
+  return out;
+}

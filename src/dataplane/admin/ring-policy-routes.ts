@@ -1,0 +1,110 @@
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
+import type { BearerToken } from '../../shared/bearer-token.js';
+import { RinglbError } from '../../shared/errors.js';
+import { fromGrpcError } from '../http/classic-errors.js';
+import { bearerGuard } from '../http/http-auth.js';
+
+export interface RingPolicyRoutesOptions {
+  client: ControlPlaneClient;
+  controlAddress: string;
+  timeoutMs?: number;
+  /** When set, PUT /ring/policy needs `Authorization: Bearer <token>` (the dry run stays open). */
+  token?: BearerToken;
+}
+
+/**
+ * REST access to the ring policy on the admin port (like Envoy's admin
+ * mutations, loopback by default): PUT /ring/policy switches the strategy
+ * live (SetRingPolicy), POST /ring/simulate is the dry run (SimulateChange).
+ * Bodies are validated here so bad JSON never reaches the control plane; the
+ * control plane validates strategy names and options and its messages pass
+ * through with the HTTP status of their gRPC code.
+ */
+export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutesOptions): void {
+  const { client, controlAddress } = options;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const unary = <Req, Res>(
+    method: (
+      req: Req,
+      md: Metadata,
+      o: { deadline: number },
+      cb: (err: ServiceError | null, res: Res) => void,
+    ) => unknown,
+    request: Req,
+  ): Promise<Res> =>
+    new Promise((resolve, reject) => {
+      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(fromGrpcError(err, controlAddress)) : resolve(res),
+      );
+    });
+
+  app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
+    const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });
+    return {
+      message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length },
+      status: 'successful',
+    };
+  });
+
+  app.post('/ring/simulate', async (request) => {
+    const body = objectBody(request.body);
+    const req: SimulateChangeRequest = {
+      addHostnames: stringList(body.addHostnames, 'addHostnames'),
+      addCount: count(body.add, 'add'),
+      removeHostnames: stringList(body.remove, 'remove'),
+      policy: body.policy === undefined ? undefined : parsePolicy(body.policy, 'policy'),
+      sampleKeys: count(body.sampleKeys, 'sampleKeys'),
+    };
+    return { message: await unary(client.simulateChange, req), status: 'successful' };
+  });
+}
+
+function objectBody(body: unknown): Record<string, unknown> {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = body === '' ? {} : JSON.parse(body);
+    } catch {
+      throw RinglbError.invalidArgument('the request body is not valid JSON');
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw RinglbError.invalidArgument('the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function parsePolicy(raw: unknown, where: string): RingPolicy {
+  const body = objectBody(raw);
+  if (typeof body.strategy !== 'string' || body.strategy === '')
+    throw RinglbError.invalidArgument(`${where}.strategy must be a strategy name, e.g. "maglev"`);
+  const options: Record<string, string> = {};
+  if (body.options !== undefined) {
+    if (typeof body.options !== 'object' || body.options === null || Array.isArray(body.options))
+      throw RinglbError.invalidArgument(`${where}.options must be an object of strings or numbers`);
+    for (const [k, v] of Object.entries(body.options)) {
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw RinglbError.invalidArgument(`${where}.options.${k} must be a string or a number`);
+      options[k] = String(v);
+    }
+  }
+  const loadBound = body.loadBound ?? 0;
+  if (typeof loadBound !== 'number' || !Number.isFinite(loadBound))
+    throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
+  return { strategy: body.strategy, options, loadBound };
+}
+
+function stringList(raw: unknown, name: string): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string'))
+    throw RinglbError.invalidArgument(`${name} must be an array of hostnames`);
+  return raw;
+}
+
+function count(raw: unknown, name: string): number {
+  if (raw === undefined) return 0;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 1_000_000)
+    throw RinglbError.invalidArgument(`${name} must be an integer from 0 to 1000000`);
+  return raw;
+}

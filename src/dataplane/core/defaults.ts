@@ -1,0 +1,103 @@
+import type { BackoffOptions } from '../../shared/backoff.js';
+
+/**
+ * Every default of the data plane, in one object: the CLI's flag defaults
+ * and the classes' fallbacks both read it. Client-side limits follow nginx
+ * (client_header_timeout, client_body_timeout and client_body_buffer_size:
+ * 60 s, 60 s, 64 KiB on 64-bit).
+ */
+export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
+  /** Traffic port (proxy and REST shims), on every interface. */
+  host: '0.0.0.0',
+  port: 5000,
+  /** Admin server (metrics, /ring, dashboard), on loopback only. */
+  adminHost: '127.0.0.1',
+  adminPort: 9901,
+  routingKey: 'random',
+  proxyEngine: 'builtin',
+  shims: 'on',
+  /** Extra attempts on the next ring members after a failed attempt. */
+  retries: 2,
+  /** Max wait for a replica's response head, and between two body reads. */
+  upstreamTimeoutMs: 30_000,
+  /** A replica on this host either accepts at once or is gone (requests and upgrades). */
+  connectTimeoutMs: 2_000,
+  /** Keep-alive connections per replica. */
+  connectionsPerReplica: 128,
+  /** Idle keep-alive connections to a replica are closed after this. */
+  upstreamIdleTimeoutMs: 60_000,
+  /**
+   * Longest wait for a free connection to a replica before trying the next
+   * (503 if none); HAProxy's `timeout queue` defaults to its connect timeout.
+   */
+  queueTimeoutMs: 5_000,
+  /** Largest response head accepted from a replica (status line and fields), nginx's proxy_buffer_size order of magnitude. */
+  maxResponseHeadBytes: 64 * 1024,
+  /**
+   * Request bodies are read up to this size before a connection to the
+   * replica is taken (a slow client then holds no connection), and can be
+   * resent on a retry; larger ones stream once this much has arrived.
+   */
+  bodyBufferBytes: 64 * 1024,
+  /** A client must send its whole request head within this. */
+  clientHeaderTimeoutMs: 60_000,
+  /** Longest gap between two reads of a client's request body (408 then). */
+  clientBodyTimeoutMs: 60_000,
+  /**
+   * An idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is
+   * closed after this: longer than the usual client keep-alive, so the
+   * server is not the side that races a reuse.
+   */
+  clientIdleTimeoutMs: 65_000,
+  /** HTTP/2 streams per client connection, as nginx's http2_max_concurrent_streams. */
+  maxConcurrentStreams: 128,
+  /** A replica that refused a connection is skipped for this long, unless it answers meanwhile. */
+  ejectForMs: 10_000,
+  /** Like nginx's proxy_read_timeout: a WebSocket tunnel with no byte either way for this long is closed. */
+  tunnelIdleTimeoutMs: 60_000,
+  /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
+  drainTimeoutMs: 10_000,
+  /**
+   * Re-subscribing to a control-plane stream (ring, health) after it broke:
+   * the first delay, doubling per failure up to the cap, reset by the first message.
+   */
+  resubscribe: Object.freeze({ initialMs: 100, maxMs: 3_000 }),
+  /** Re-forking a data-plane worker that died: from 1 s, doubling up to 30 s while workers keep dying before they listen. */
+  workerRestart: Object.freeze({ initialMs: 1_000, maxMs: 30_000 }),
+  /** `--access-log`: off, stdout or a file; its format, sampled fraction and rotation size (0: none). */
+  accessLog: 'off',
+  accessLogFormat: 'json',
+  accessLogSample: 1,
+  accessLogMaxSizeBytes: 0,
+});
+
+export interface DataPlaneDefaults {
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  routingKey: string;
+  proxyEngine: 'builtin' | 'undici' | 'reply-from';
+  shims: 'on' | 'read-only' | 'off';
+  retries: number;
+  upstreamTimeoutMs: number;
+  connectTimeoutMs: number;
+  connectionsPerReplica: number;
+  upstreamIdleTimeoutMs: number;
+  queueTimeoutMs: number;
+  maxResponseHeadBytes: number;
+  bodyBufferBytes: number;
+  clientHeaderTimeoutMs: number;
+  clientBodyTimeoutMs: number;
+  clientIdleTimeoutMs: number;
+  maxConcurrentStreams: number;
+  ejectForMs: number;
+  tunnelIdleTimeoutMs: number;
+  drainTimeoutMs: number;
+  resubscribe: BackoffOptions;
+  workerRestart: BackoffOptions;
+  accessLog: string;
+  accessLogFormat: 'json' | 'text';
+  accessLogSample: number;
+  accessLogMaxSizeBytes: number;
+}

@@ -1,0 +1,18 @@
+import type { ServerResponse } from 'node:http';
+import { classicFailure } from '../../shared/errors.js';
+import type { Refusal } from './refusals.js';
+
+/** A refusal as the classic failure body, unless the response already started. */
+export function sendFailure(res: ServerResponse, refusal: Refusal): void {
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  const body = JSON.stringify(classicFailure(refusal.message));
+  try {
+    res.writeHead(refusal.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}

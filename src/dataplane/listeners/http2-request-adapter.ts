@@ -1,0 +1,73 @@
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { type Refusal, refusals } from '../http/refusals.js';
+
+/**
+ * Turns an HTTP/2 request (node's compatibility API) into what the HTTP/1.1
+ * proxy path expects, as RFC 9113 §8.3.1 and §8.2.3 ask of an intermediary
+ * that forwards HTTP/2 to HTTP/1.1:
+ *
+ * - pseudo-headers are dropped; `:authority` becomes `Host` (a `Host` header
+ *   that names something else makes the request malformed);
+ * - the cookie fields HTTP/2 allows to be sent apart are joined with "; ",
+ *   since HTTP/1.1 allows a single Cookie header;
+ * - a body without Content-Length (HTTP/2 frames it by END_STREAM) gets
+ *   `Transfer-Encoding: chunked`, so the proxy streams it instead of sending
+ *   no body. nghttp2 already rejects the connection-specific headers HTTP/2
+ *   forbids (Connection, Keep-Alive, Transfer-Encoding, Upgrade, TE other
+ *   than "trailers"), and the proxy drops hop-by-hop headers anyway.
+ *
+ * The response side needs one change: HTTP/2 has no reason phrase, and node
+ * warns when given one, so `writeHead` ignores it.
+ *
+ * Returns an error message when the request is malformed, else undefined.
+ */
+export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): Refusal | undefined {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let authority: string | undefined;
+  let host: string | undefined;
+  let cookies: string[] | undefined;
+  let hasLength = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
+    if (name === 'host') host = value;
+    else if (name === 'cookie') (cookies ??= []).push(value);
+    else {
+      if (name === 'content-length') hasLength = true;
+      out.push(name, value);
+    }
+  }
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
+    return refusals.authorityMismatch(host, authority);
+  const target = authority ?? host;
+  if (target !== undefined) out.push('host', target);
+  if (cookies) out.push('cookie', cookies.join('; '));
+  if (!hasLength && !req.stream.endAfterHeaders) {
+    out.push('transfer-encoding', 'chunked');
+    // Fastify (the REST shims) reads a body only when one of the two headers says there is one.
+    req.headers['transfer-encoding'] = 'chunked';
+  }
+  Object.defineProperty(req, 'rawHeaders', { value: out });
+  res.writeHead = writeHeadWithoutReason as Http2ServerResponse['writeHead'];
+  return undefined;
+}
+
+const writeHead = http2.Http2ServerResponse.prototype.writeHead as (
+  this: Http2ServerResponse,
+  status: number,
+  headers?: unknown,
+) => Http2ServerResponse;
+
+function writeHeadWithoutReason(
+  this: Http2ServerResponse,
+  status: number,
+  reasonOrHeaders?: unknown,
+  headers?: unknown,
+): Http2ServerResponse {
+  return writeHead.call(this, status, typeof reasonOrHeaders === 'string' ? headers : reasonOrHeaders);
+}

@@ -1,0 +1,177 @@
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import {
+  CertificateStore,
+  TLS_PROTOCOL_OPTIONS,
+  type CertificatePair,
+  type LoadedCertificate,
+} from './certificate-store.js';
+import { adaptHttp2Request } from './http2-request-adapter.js';
+import { sendFailure } from '../http/send-failure.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4), which h2c with prior knowledge starts with. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export interface ListenerTlsOptions {
+  /** Certificate chain and key files; the first pair is the default, the others are picked by SNI. */
+  pairs: readonly CertificatePair[];
+}
+
+export interface TrafficListenerOptions {
+  /** TLS on the port (HTTP/2 and HTTP/1.1 by ALPN); plaintext when absent. */
+  tls?: ListenerTlsOptions;
+  /** Plaintext only: also accept HTTP/2 with prior knowledge (h2c) beside HTTP/1.1. */
+  h2c?: boolean;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. Default 128. */
+  maxConcurrentStreams?: number;
+  log?: Logger;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+type TrafficServer = http.Server | http2.Http2SecureServer;
+
+/**
+ * The traffic port's server: plaintext HTTP/1.1 (node's http.Server, the
+ * default and fastest), TLS with ALPN h2 and http/1.1 (one
+ * http2.Http2SecureServer with allowHTTP1), or plaintext with h2c prior
+ * knowledge beside HTTP/1.1 (the first bytes of a connection decide).
+ *
+ * Whatever the protocol, requests reach the one handler as node's
+ * request/response pair (HTTP/2 through node's compatibility API, adapted by
+ * adaptHttp2Request), and HTTP/1.1 `Upgrade` requests are emitted as
+ * 'upgrade' on `server`, TLS included, so a WebSocket handler attached there
+ * serves ws and wss alike. HTTP/2 extended CONNECT (RFC 8441) is not offered.
+ */
+export class TrafficListener {
+  /** The server to listen on and to attach 'upgrade' handlers to. */
+  readonly server: TrafficServer;
+  readonly scheme: 'http' | 'https';
+  readonly #store: CertificateStore | undefined;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #h2c: http2.Http2Server | undefined;
+  readonly #log: Logger;
+
+  constructor(options: TrafficListenerOptions, handler: Handler) {
+    this.#log = options.log ?? silentLogger;
+    const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DATAPLANE_DEFAULTS.maxConcurrentStreams };
+    if (options.tls) {
+      this.scheme = 'https';
+      this.#store = new CertificateStore({ pairs: options.tls.pairs, log: this.#log.child('tls') });
+      const server = http2.createSecureServer(
+        {
+          ...TLS_PROTOCOL_OPTIONS,
+          allowHTTP1: true,
+          settings,
+          SNICallback: this.#store.sniCallback,
+        },
+        http2Aware(handler),
+      );
+      this.#store.onReload((current) => this.#useDefault(current));
+      this.#trackSessions(server);
+      this.server = server;
+    } else {
+      this.scheme = 'http';
+      // The data plane answers a missing Host itself, in the classic shape, on every listener alike.
+      const server = http.createServer({ requireHostHeader: false }, handler);
+      if (options.h2c) {
+        this.#h2c = http2.createServer({ settings }, http2Aware(handler));
+        this.#trackSessions(this.#h2c);
+        splitByPreface(server, this.#h2c);
+      }
+      this.server = server;
+    }
+  }
+
+  /**
+   * Loads the certificates (throws a RinglbError naming a bad file) and
+   * starts watching them. Call before listening.
+   */
+  start(): void {
+    if (this.#store) this.#useDefault(this.#store.start());
+  }
+
+  /** The certificates in service (empty without TLS). */
+  get certificates(): readonly LoadedCertificate[] {
+    return this.#store?.current ?? [];
+  }
+
+  /** Loads the certificate files again (SIGHUP); a bad file keeps the old ones. */
+  reloadCertificates(): boolean {
+    return this.#store?.reload() ?? false;
+  }
+
+  /** Tells every HTTP/2 client to finish its streams and go away (GOAWAY); part of a graceful close. */
+  closeSessions(): void {
+    for (const session of this.#sessions) session.close();
+  }
+
+  /** Cuts every connection at once (after the grace period of a close). */
+  destroyConnections(): void {
+    for (const session of this.#sessions) session.destroy();
+    const server = this.server as Partial<http.Server>;
+    server.closeAllConnections?.();
+  }
+
+  /** Stops watching certificate files. The server itself is closed by its owner. Idempotent. */
+  close(): void {
+    this.#store?.close();
+    this.#h2c?.close();
+  }
+
+  /** The default context (clients without SNI or with an unknown name), swapped on reload. */
+  #useDefault(current: readonly LoadedCertificate[]): void {
+    (this.server as http2.Http2SecureServer).setSecureContext({ ...TLS_PROTOCOL_OPTIONS, ...current[0].pem });
+  }
+
+  #trackSessions(server: http2.Http2SecureServer | http2.Http2Server): void {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+      // An HTTP/2 connection with no stream for this long is closed (GOAWAY), like HTTP/1.1 keep-alive.
+      session.setTimeout(DATAPLANE_DEFAULTS.clientIdleTimeoutMs, () => session.close());
+    });
+    // A client's protocol error ends its session; it is not the data plane's error.
+    server.on('sessionError', (err) => this.#log.debug('HTTP/2 session error', { reason: err.message }));
+  }
+}
+
+/** The handler for a server that may receive HTTP/2 requests: those are adapted first. */
+function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void {
+  return (req, res) => {
+    if (req.httpVersionMajor === 2) {
+      const malformed = adaptHttp2Request(req, res);
+      if (malformed !== undefined) {
+        sendFailure(res as unknown as http.ServerResponse, malformed);
+        return;
+      }
+    }
+    handler(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+  };
+}
+
+/**
+ * Serves h2c with prior knowledge and HTTP/1.1 on one plaintext port: the
+ * first bytes of each connection are the HTTP/2 preface or not, and the
+ * connection goes to the HTTP/2 server or to the HTTP/1.1 one accordingly.
+ * (No HTTP/1.1 request line starts with "PRI * HTTP/2.0".)
+ */
+function splitByPreface(server: http.Server, h2: http2.Http2Server): void {
+  const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      // Both servers read what is already buffered before the socket's next bytes.
+      if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) h2.emit('connection', socket);
+      else {
+        for (const listener of http1) listener.call(server, socket);
+        socket.resume();
+      }
+    });
+  });
+}

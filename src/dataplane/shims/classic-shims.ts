@@ -1,0 +1,154 @@
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
+import type { ControlPlaneClient, ReplicaSet } from '../../gen/ringlb/v1/ringlb.js';
+import type { BearerToken } from '../../shared/bearer-token.js';
+import { classicFailure, GrpcStatus, RinglbError } from '../../shared/errors.js';
+import { fromGrpcError } from '../http/classic-errors.js';
+import { bearerGuard } from '../http/http-auth.js';
+
+export interface ClassicShimsOptions {
+  client: ControlPlaneClient;
+  /** For error messages. */
+  controlAddress: string;
+  /** Deadline for AddReplicas/RemoveReplicas, which wait for replicas to start or stop. Default 60 s. */
+  changeTimeoutMs?: number;
+  /** Deadline for ListReplicas. Default 5 s. */
+  listTimeoutMs?: number;
+  /** 'read-only' refuses /add and /rm with 403 (/rep stays). Default 'on'. */
+  mode?: Exclude<ShimsMode, 'off'>;
+  /** When set, /add and /rm need `Authorization: Bearer <token>`. */
+  token?: BearerToken;
+}
+
+/** on: /rep /add /rm; read-only: /rep only; off: the paths are proxied like any other. */
+export type ShimsMode = 'on' | 'read-only' | 'off';
+export const SHIMS_MODES: readonly ShimsMode[] = ['on', 'read-only', 'off'];
+
+/** The classic success body: `{"message": {"N": 3, "replicas": [...]}, "status": "successful"}`. */
+export interface ClassicReplicaSet {
+  message: { N: number; replicas: string[] };
+  status: 'successful';
+}
+
+/** `/rep` `/add` `/rm`: the paths the data plane answers itself instead of proxying. */
+export const SHIM_PATHS: ReadonlySet<string> = new Set(['/rep', '/add', '/rm']);
+
+const ALLOWED: Readonly<Record<string, string>> = { '/rep': 'GET', '/add': 'POST', '/rm': 'DELETE' };
+const MAX_N = 2 ** 31 - 1;
+const EXAMPLE = '{"n": 1, "hostnames": ["S5"]}';
+
+/**
+ * The classic REST endpoints as a thin client of the control plane: each one
+ * validates its input, makes one gRPC call and renders the classic shape.
+ * Bodies are read as text and parsed here, whatever the Content-Type (classic
+ * scripts often send JSON as `curl -d` form data), so that every malformed
+ * body gets the same clear 400 and never reaches the control plane.
+ */
+export function classicShims(app: FastifyInstance, options: ClassicShimsOptions): void {
+  const { client, controlAddress } = options;
+  const changeTimeoutMs = options.changeTimeoutMs ?? 60_000;
+  const listTimeoutMs = options.listTimeoutMs ?? 5_000;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+
+  const call = <Req>(
+    method: (
+      req: Req,
+      md: Metadata,
+      opts: { deadline: number },
+      cb: (err: ServiceError | null, res: ReplicaSet) => void,
+    ) => unknown,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<ClassicReplicaSet> =>
+    new Promise((resolve, reject) => {
+      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(fromGrpcError(err, controlAddress));
+        else resolve(toClassic(res));
+      });
+    });
+
+  app.get('/rep', () => call(client.listReplicas, {}, listTimeoutMs));
+  const guard =
+    options.mode === 'read-only'
+      ? async (request: { url: string }) => {
+          throw new RinglbError(
+            GrpcStatus.PERMISSION_DENIED,
+            `${request.url.split('?', 1)[0]} is disabled on this data plane (--shims read-only)`,
+          );
+        }
+      : bearerGuard(options.token);
+  app.post('/add', { onRequest: guard }, (request) =>
+    call(client.addReplicas, parseReplicaChange(request.body, 'add'), changeTimeoutMs),
+  );
+  app.delete('/rm', { onRequest: guard }, (request) =>
+    call(client.removeReplicas, parseReplicaChange(request.body, 'remove'), changeTimeoutMs),
+  );
+
+  // Only shim paths reach this app, so "not found" means a wrong method.
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0];
+    const allowed = ALLOWED[path] ?? 'GET';
+    void reply
+      .code(405)
+      .header('allow', allowed)
+      .send(classicFailure(`method ${request.method} is not allowed on ${path} (use ${allowed})`));
+  });
+}
+
+export function toClassic(set: ReplicaSet): ClassicReplicaSet {
+  return { message: { N: set.n, replicas: set.replicas.map((r) => r.hostname) }, status: 'successful' };
+}
+
+/**
+ * Validates an /add or /rm body: a JSON object with `n`, a positive integer
+ * within int32, and optional `hostnames`, an array of strings. Hostname
+ * syntax, duplicates and the length rule are the control plane's to judge,
+ * so its messages are the same over gRPC and REST.
+ */
+export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: number; hostnames: string[] } {
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    if (body.trim() === '') throw RinglbError.invalidArgument(`request body must be a JSON object such as ${EXAMPLE}`);
+    try {
+      value = JSON.parse(body);
+    } catch (err) {
+      throw RinglbError.invalidArgument(`malformed JSON in request body (${(err as Error).message})`);
+    }
+  } else if (body === undefined) {
+    throw RinglbError.invalidArgument(`request body must be a JSON object such as ${EXAMPLE}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw RinglbError.invalidArgument(`request body must be a JSON object such as ${EXAMPLE}, got ${describe(value)}`);
+  }
+  const { n, hostnames } = value as { n?: unknown; hostnames?: unknown };
+  if (n === undefined) {
+    throw RinglbError.invalidArgument(`'n' is required: the number of replicas to ${verb}`);
+  }
+  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
+    throw RinglbError.invalidArgument(`'n' must be a positive integer, got ${describe(n)}`);
+  }
+  if (n > MAX_N) {
+    throw RinglbError.invalidArgument(`'n' must be at most ${MAX_N}, got ${describe(n)}`);
+  }
+  if (hostnames === undefined || hostnames === null) return { n, hostnames: [] };
+  if (!Array.isArray(hostnames)) {
+    throw RinglbError.invalidArgument(`'hostnames' must be an array of strings, got ${describe(hostnames)}`);
+  }
+  const bad = hostnames.findIndex((h) => typeof h !== 'string');
+  if (bad >= 0) {
+    throw RinglbError.invalidArgument(
+      `'hostnames' must be an array of strings, got ${describe(hostnames[bad])} at index ${bad}`,
+    );
+  }
+  return { n, hostnames: hostnames as string[] };
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
