@@ -1,7 +1,9 @@
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 
 import {
+  BASELINE_MAIN,
   DEFAULT_BENCH_OPTIONS,
   DEFAULT_RING_BENCH_OPTIONS,
   TARGET_IDS,
@@ -68,6 +70,11 @@ export default function register(program: Command): void {
       'h2load binary, the load generator of the *-h2 targets (missing: they are skipped)',
       'RINGLB_BENCH_H2LOAD',
       d.binaries.h2load,
+    ),
+    opt(
+      '--baseline <dir>',
+      'another built checkout of ringlb: each ringlb target also runs from its dist/src/cli/main.js as <id>@baseline',
+      'RINGLB_BENCH_BASELINE',
     ),
     opt(
       '--out <dir>',
@@ -144,15 +151,18 @@ export default function register(program: Command): void {
           process.stdout.write(`${renderRingMarkdown(report)}\nwritten: ${files.markdown}, ${files.json}\n`);
           return;
         }
-        const { estimateSeconds, runBench } = await import('./bench/bench-runner.js');
-        const { renderSettings, renderTable, writeReport } = await import('./bench/bench-report.js');
+        const { estimateSeconds, runBench, runIds } = await import('./bench/bench-runner.js');
+        const { renderBaselineTable, renderSettings, renderTable, writeReport } = await import(
+          './bench/bench-report.js'
+        );
         log(
-          `about ${estimateSeconds(bench)} s at most: ${bench.targets.join(', ')}; ${bench.rounds} round(s) of ${bench.durationSeconds} s`,
+          `about ${estimateSeconds(bench)} s at most: ${runIds(bench).join(', ')}; ${bench.rounds} round(s) of ${bench.durationSeconds} s`,
         );
         const report = await runBench(bench, { log, signal: controller.signal });
         const files = await writeReport(report, out);
+        const baseline = renderBaselineTable(report);
         process.stdout.write(
-          `${renderSettings(report)}\n\n${renderTable(report)}\n\nwritten: ${files.markdown}, ${files.json}\n`,
+          `${renderSettings(report)}\n\n${renderTable(report)}\n\n${baseline ? `${baseline}\n\n` : ''}written: ${files.markdown}, ${files.json}\n`,
         );
       } catch (err) {
         if (controller.signal.aborted) {
@@ -182,6 +192,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
     else if (!targets.includes(item as TargetId)) targets.push(item as TargetId);
   }
   if (targets.length === 0) reader.fail('targets', 'must name at least one target');
+  const baseline = readBaseline(reader, o.baseline);
   return Object.freeze({
     rounds: reader.int('rounds', o.rounds, 1, 100),
     durationSeconds: reader.int('duration', o.duration, 1, 600),
@@ -192,6 +203,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
     workers: reader.int('workers', o.workers, 1, 64),
     targets: Object.freeze(targets),
     loadGenerator: reader.oneOf<LoadGeneratorChoice>('loadGenerator', o.loadGenerator, ['auto', 'wrk', 'autocannon']),
+    ...(baseline ? { baseline } : {}),
     binaries: Object.freeze({
       nginx: reader.nonEmpty('nginx', o.nginx),
       haproxy: reader.nonEmpty('haproxy', o.haproxy),
@@ -199,4 +211,19 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
       h2load: reader.nonEmpty('h2load', o.h2load),
     }),
   });
+}
+
+/** --baseline: a folder holding a built ringlb (`dist/src/cli/main.js`), as an absolute path; undefined when not given. */
+function readBaseline(reader: ConfigReader, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const dir = path.resolve(String(raw));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    reader.fail('baseline', `must be a folder holding a built ringlb checkout, got '${String(raw)}' (no such folder)`);
+  } else if (!existsSync(path.join(dir, BASELINE_MAIN))) {
+    reader.fail(
+      'baseline',
+      `${path.join(dir, BASELINE_MAIN)} does not exist (build that checkout: npx tsc -p tsconfig.json)`,
+    );
+  }
+  return dir;
 }

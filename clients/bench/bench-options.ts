@@ -32,6 +32,12 @@ export type TargetId = (typeof TARGET_IDS)[number];
  */
 export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((id) => !/-(tls|h2)$/.test(id));
 
+/** The id suffix of a ringlb target's twin that runs from the `--baseline` checkout: `ringlb-1@baseline`. */
+export const BASELINE_SUFFIX = '@baseline';
+
+/** Where `--baseline`'s checkout keeps its `ringlb` binary, relative to the checkout. */
+export const BASELINE_MAIN = 'dist/src/cli/main.js';
+
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';
 
 /** Validated settings of one bench (the CLI parses and checks them). */
@@ -47,6 +53,12 @@ export interface BenchOptions {
   readonly workers: number;
   readonly targets: readonly TargetId[];
   readonly loadGenerator: LoadGeneratorChoice;
+  /**
+   * Another built checkout of ringlb (absolute path; its
+   * `dist/src/cli/main.js` exists): every ringlb target also runs from it, as
+   * `<id>@baseline`, in the same rounds. Absent: no twins.
+   */
+  readonly baseline?: string;
   /** Paths or names on PATH; a missing one makes its targets skipped. */
   readonly binaries: {
     readonly nginx: string;

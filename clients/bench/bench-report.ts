@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
+import { BASELINE_SUFFIX } from './bench-options.js';
 import type { LoadResult } from './load-generator.js';
 
 /** Median and range of one measure across rounds. */
@@ -50,6 +51,18 @@ export interface TargetResult {
     proxyCpuUsPerRequest: Partial<Record<Reference, number>>;
     p99Ms: Partial<Record<Reference, number>>;
   };
+  /**
+   * With --baseline, on a target whose `@baseline` twin ran too: this
+   * target's median divided by the twin's (new ÷ baseline).
+   */
+  versusBaseline?: {
+    baselineId: string;
+    requestsPerSecond: number;
+    proxyCpuUsPerRequest: number | null;
+    p99Ms: number;
+    /** Of the peaks (the highest round), as the table shows RSS. */
+    proxyRssPeakMb: number | null;
+  };
 }
 
 /** The targets every other one is compared with. */
@@ -73,6 +86,8 @@ export interface BenchSettings {
   replicas: number;
   workers: number;
   path: string;
+  /** The checkout the `@baseline` twins ran from (`--baseline`). */
+  baseline?: string;
 }
 
 export interface BenchReport {
@@ -162,6 +177,25 @@ export function addRatios(targets: TargetResult[]): void {
   }
 }
 
+/** New ÷ baseline for every target whose `<id>@baseline` twin ran too (see `TargetResult.versusBaseline`). */
+export function addBaselineRatios(targets: TargetResult[]): void {
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  for (const t of targets) {
+    const base = byId.get(`${t.id}${BASELINE_SUFFIX}`);
+    if (t.status !== 'ran' || base?.status !== 'ran') continue;
+    t.versusBaseline = {
+      baselineId: base.id,
+      requestsPerSecond: t.requestsPerSecond!.median / base.requestsPerSecond!.median,
+      proxyCpuUsPerRequest:
+        t.proxyCpuUsPerRequest && base.proxyCpuUsPerRequest
+          ? t.proxyCpuUsPerRequest.median / base.proxyCpuUsPerRequest.median
+          : null,
+      p99Ms: t.p99Ms!.median / base.p99Ms!.median,
+      proxyRssPeakMb: t.proxyRssPeakMb && base.proxyRssPeakMb ? t.proxyRssPeakMb.max / base.proxyRssPeakMb.max : null,
+    };
+  }
+}
+
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fixed = (n: number, digits: number): string => n.toFixed(digits);
 const range = (s: Spread, f: (n: number) => string): string => `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
@@ -189,6 +223,35 @@ export function renderTable(report: BenchReport): string {
   return lines.join('\n');
 }
 
+/**
+ * With --baseline: one row per ringlb target and its `@baseline` twin, new
+ * and baseline side by side with new ÷ baseline; empty when no pair ran.
+ */
+export function renderBaselineTable(report: BenchReport): string {
+  const pairs = report.targets.filter((t) => t.versusBaseline);
+  if (pairs.length === 0) return '';
+  const byId = new Map(report.targets.map((t) => [t.id, t]));
+  const lines = [
+    `New build against the baseline (${report.settings.baseline}), medians; ratios are new ÷ baseline.`,
+    '',
+    '| target | req/s new / baseline | new ÷ baseline | × nginx-1 new / baseline | proxy CPU µs/req new / baseline | new ÷ baseline | p99 ms new / baseline | new ÷ baseline | RSS MB new / baseline |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const t of pairs) {
+    const v = t.versusBaseline!;
+    const b = byId.get(v.baselineId)!;
+    const cpu = (r: TargetResult): string => (r.proxyCpuUsPerRequest ? fixed(r.proxyCpuUsPerRequest.median, 1) : '—');
+    const rss = (r: TargetResult): string => (r.proxyRssPeakMb ? fixed(r.proxyRssPeakMb.max, 0) : '—');
+    lines.push(
+      `| ${t.id} | ${int(t.requestsPerSecond!.median)} / ${int(b.requestsPerSecond!.median)} | ${ratio(v.requestsPerSecond)} | ` +
+        `${ratio(t.ratios.requestsPerSecond.nginx)} / ${ratio(b.ratios.requestsPerSecond.nginx)} | ${cpu(t)} / ${cpu(b)} | ` +
+        `${ratio(v.proxyCpuUsPerRequest ?? undefined)} | ${fixed(t.p99Ms!.median, 2)} / ${fixed(b.p99Ms!.median, 2)} | ` +
+        `${ratio(v.p99Ms)} | ${rss(t)} / ${rss(b)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** How the table was made, so a reader can reproduce and judge it. */
 export function renderSettings(report: BenchReport): string {
   const { machine: m, settings: s } = report;
@@ -196,13 +259,15 @@ export function renderSettings(report: BenchReport): string {
     `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.os}, Node ${m.node}; load generator ${report.loadGenerator}, ` +
     `${s.threads} thread(s), ${s.connections} connections, ${s.durationSeconds} s per run after a ${s.warmupSeconds} s warm-up, ` +
     `${s.rounds} interleaved round(s), ${s.replicas} node:http replicas, GET ${s.path}; ${report.startedAt}; ` +
-    `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end.`
+    `load average ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end` +
+    `${s.baseline ? `; \`@baseline\` targets run the data plane of ${s.baseline}` : ''}.`
   );
 }
 
 export function renderMarkdown(report: BenchReport): string {
+  const baseline = renderBaselineTable(report);
   return (
-    `# ringlb bench\n\n${renderSettings(report)}\n\n${renderTable(report)}\n\n` +
+    `# ringlb bench\n\n${renderSettings(report)}\n\n${renderTable(report)}\n\n${baseline ? `${baseline}\n\n` : ''}` +
     'Medians over rounds (min–max). Ratios are of medians. CPU is utime + stime from /proc of every process of the proxy ' +
     '(nginx master + workers, HAProxy, ringlb data plane processes) divided by the requests of the run; ' +
     'RSS is the peak of the summed VmRSS of those processes during the run (the highest round is shown).\n'

@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 import {
+  addBaselineRatios,
   addRatios,
   machineInfo,
   summarize,
@@ -11,7 +14,7 @@ import {
   type RunRecord,
   type TargetResult,
 } from './bench-report.js';
-import type { BenchOptions, TargetId } from './bench-options.js';
+import { BASELINE_MAIN, BASELINE_SUFFIX, type BenchOptions, type TargetId } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
 import { directTarget } from './direct-target.js';
 import { haproxyTarget } from './haproxy-target.js';
@@ -22,22 +25,36 @@ import { nginxTarget } from './nginx-target.js';
 import { ProcessSampler } from './process-sampler.js';
 import { ProcessSet } from './process-set.js';
 import { startReplicas } from './replica-fleet.js';
-import { ringlbTarget } from './ringlb-target.js';
+import { ringlbTarget, type RinglbTargetSpec } from './ringlb-target.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The ringlb data plane a ringlb target runs; undefined for the others. */
+function ringlbSpec(id: TargetId, options: BenchOptions): RinglbTargetSpec | undefined {
+  switch (id) {
+    case 'ringlb-1':
+      return { workers: 1 };
+    case 'ringlb-1-log':
+      return { workers: 1, accessLog: true };
+    case 'ringlb-n':
+      return { workers: options.workers };
+    case 'ringlb-undici':
+    case 'ringlb-reply-from':
+      return { workers: 1, engine: id === 'ringlb-undici' ? 'undici' : 'reply-from' };
+    case 'ringlb-tls':
+    case 'ringlb-h2':
+      return { workers: 1, transport: id === 'ringlb-tls' ? 'tls' : 'h2' };
+    default:
+      return undefined;
+  }
+}
 
 function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
+  const spec = ringlbSpec(id, options);
+  if (spec) return ringlbTarget(spec);
   switch (id) {
     case 'direct':
       return directTarget();
-    case 'ringlb-1':
-      return ringlbTarget(1);
-    case 'ringlb-1-log':
-      return ringlbTarget(1, 'builtin', 'http', true);
-    case 'ringlb-n':
-      return ringlbTarget(options.workers);
-    case 'ringlb-undici':
-      return ringlbTarget(1, 'undici');
-    case 'ringlb-reply-from':
-      return ringlbTarget(1, 'reply-from');
     case 'nginx-1':
       return nginxTarget(1, options.binaries.nginx);
     case 'nginx-2':
@@ -46,16 +63,67 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
       return haproxyTarget(1, options.binaries.haproxy);
     case 'haproxy-2':
       return haproxyTarget(2, options.binaries.haproxy);
-    case 'ringlb-tls':
-    case 'ringlb-h2':
-      return ringlbTarget(1, 'builtin', id === 'ringlb-tls' ? 'tls' : 'h2');
     case 'nginx-tls':
     case 'nginx-h2':
       return nginxTarget(1, options.binaries.nginx, id === 'nginx-tls' ? 'tls' : 'h2');
     case 'haproxy-tls':
     case 'haproxy-h2':
       return haproxyTarget(1, options.binaries.haproxy, id === 'haproxy-tls' ? 'tls' : 'h2');
+    default:
+      throw new Error(`no target '${id}'`);
   }
+}
+
+/** The checkout's commit, for labels: `7233785 (/tmp/ringlb-baseline)`, or the folder alone outside git. */
+async function describeCheckout(checkout: string): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('git', ['-C', checkout, 'rev-parse', '--short', 'HEAD'], {
+      timeout: 10_000,
+    });
+    return `${stdout.trim()} (${checkout})`;
+  } catch {
+    return checkout;
+  }
+}
+
+/**
+ * Every target of a run, in round order: each selected target, and with
+ * --baseline each ringlb target's `@baseline` twin right after it, so the
+ * two builds run back to back in every round.
+ */
+async function makeTargets(options: BenchOptions): Promise<BenchTarget[]> {
+  const baseline = options.baseline
+    ? { main: path.join(options.baseline, BASELINE_MAIN), description: await describeCheckout(options.baseline) }
+    : undefined;
+  return options.targets.flatMap((id) => {
+    const target = makeTarget(id, options);
+    const spec = baseline && ringlbSpec(id, options);
+    return spec ? [target, ringlbTarget({ ...spec, baseline })] : [target];
+  });
+}
+
+/**
+ * The order of one round: `targets`, except that in even rounds each
+ * `@baseline` twin runs before its target instead of after it, so neither
+ * build always follows the other.
+ */
+function roundOrder(targets: readonly BenchTarget[], round: number): readonly BenchTarget[] {
+  if (round % 2 === 1) return targets;
+  const order = [...targets];
+  for (let i = 0; i + 1 < order.length; i++) {
+    if (order[i + 1].id === `${order[i].id}${BASELINE_SUFFIX}`) {
+      [order[i], order[i + 1]] = [order[i + 1], order[i]];
+      i++;
+    }
+  }
+  return order;
+}
+
+/** The ids a run measures, twins included (see `makeTargets`). */
+export function runIds(options: BenchOptions): string[] {
+  return options.targets.flatMap((id) =>
+    options.baseline && ringlbSpec(id, options) ? [id, `${id}${BASELINE_SUFFIX}`] : [id],
+  );
 }
 
 /**
@@ -82,7 +150,7 @@ async function tlsTools(
 
 /** An upper bound of the bench's wall time in seconds, to tell the user before starting. */
 export function estimateSeconds(options: BenchOptions): number {
-  const n = options.targets.length;
+  const n = runIds(options).length;
   return Math.ceil(n * (options.warmupSeconds + options.rounds * (options.durationSeconds + 0.5)) + 5 + 3 * n);
 }
 
@@ -112,7 +180,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   const running = new Map<string, RunningTarget>();
   const results = new Map<string, TargetResult>();
   const runs: RunRecord[] = [];
-  const targets = options.targets.map((id) => makeTarget(id, options));
+  const targets = await makeTargets(options);
   try {
     const loadGenerator = await findLoadGenerator(options.loadGenerator, options.binaries.wrk, workDir, processes);
     log(`load generator: ${loadGenerator.version}`);
@@ -155,7 +223,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
 
     const failures = new Map<string, string>();
     for (let round = 1; round <= options.rounds; round++) {
-      for (const target of targets) {
+      for (const target of roundOrder(targets, round)) {
         const live = running.get(target.id);
         if (!live) continue;
         signal?.throwIfAborted();
@@ -205,6 +273,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     }
     const ordered = targets.map((t) => results.get(t.id)!);
     addRatios(ordered);
+    addBaselineRatios(ordered);
     return {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -220,6 +289,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         replicas: options.replicas,
         workers: options.workers,
         path: BENCH_PATH,
+        ...(options.baseline ? { baseline: options.baseline } : {}),
       },
       targets: ordered,
       runs,

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
+import { BASELINE_SUFFIX } from './bench-options.js';
 import { BENCH_PATH, TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { freePort } from './free-port.js';
@@ -16,6 +17,20 @@ const execFileAsync = promisify(execFile);
 
 /** The `ringlb` binary, as users run it. */
 const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Which ringlb data plane a target runs, and from which build. */
+export interface RinglbTargetSpec {
+  readonly workers: number;
+  readonly engine?: ProxyEngine;
+  readonly transport?: Transport;
+  readonly accessLog?: boolean;
+  /**
+   * Another build's `dist/src/cli/main.js` (`ringlb bench --baseline`): the
+   * data plane starts from it, with the same flags, and the id gets
+   * `@baseline`. Absent: this checkout's build.
+   */
+  readonly baseline?: { readonly main: string; readonly description: string };
+}
 
 /**
  * ringlb's data plane with `workers` processes, in front of the bench's
@@ -29,35 +44,33 @@ const RINGLB_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.u
  * `--access-log FILE` (JSON lines, every request, a file in the temp folder)
  * so the bench shows what the access log costs per request.
  */
-export function ringlbTarget(
-  workers: number,
-  engine: ProxyEngine = 'builtin',
-  transport: Transport = 'http',
-  accessLog = false,
-): BenchTarget {
+export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
+  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline } = spec;
+  const main = baseline?.main ?? RINGLB_MAIN;
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
   ];
+  const baseId =
+    transport !== 'http'
+      ? `ringlb-${transport}`
+      : engine !== 'builtin'
+        ? `ringlb-${engine}`
+        : workers === 1
+          ? accessLog
+            ? 'ringlb-1-log'
+            : 'ringlb-1'
+          : 'ringlb-n';
+  const id = baseline ? `${baseId}${BASELINE_SUFFIX}` : baseId;
   return {
-    id:
-      transport !== 'http'
-        ? `ringlb-${transport}`
-        : engine !== 'builtin'
-          ? `ringlb-${engine}`
-          : workers === 1
-            ? accessLog
-              ? 'ringlb-1-log'
-              : 'ringlb-1'
-            : 'ringlb-n',
+    id,
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${baseline ? `, baseline build ${baseline.description}` : ''}`,
     async unavailable() {
-      if (!existsSync(RINGLB_MAIN)) return `${RINGLB_MAIN} is not built (npm run build)`;
+      if (!existsSync(main)) return `${main} is not built (npm run build)`;
       let help: string;
       try {
-        help = (await execFileAsync(process.execPath, [RINGLB_MAIN, 'dataplane', '--help'], { timeout: 15_000 }))
-          .stdout;
+        help = (await execFileAsync(process.execPath, [main, 'dataplane', '--help'], { timeout: 15_000 })).stdout;
       } catch (err) {
         return `ringlb dataplane does not run: ${(err as Error).message.split('\n')[0]}`;
       }
@@ -79,7 +92,7 @@ export function ringlbTarget(
         const { address } = await control.start();
         const port = await freePort();
         const args = [
-          RINGLB_MAIN,
+          main,
           'dataplane',
           '--control',
           address,
@@ -97,11 +110,7 @@ export function ringlbTarget(
         if (transport !== 'http') args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
         const logDir = accessLog ? mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-log-')) : undefined;
         if (logDir) args.push('--access-log', path.join(logDir, 'access.log'));
-        const proc = processes.spawn(
-          engine !== 'builtin' ? `ringlb-${engine}` : `ringlb-${workers}${accessLog ? '-log' : ''}`,
-          process.execPath,
-          args,
-        );
+        const proc = processes.spawn(id, process.execPath, args);
         const url = `${transport === 'http' ? 'http' : 'https'}://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {

@@ -194,7 +194,6 @@ export class DataPlane {
    * (use waitForRing to wait).
    */
   async start(): Promise<{ url: string; adminUrl?: string }> {
-    this.ring.start();
     let url: string;
     let adminUrl: string | undefined;
     try {
@@ -209,6 +208,8 @@ export class DataPlane {
         await this.#replyFrom.start();
         this.#proxyHandle = this.#replyFrom.handle;
       }
+      // After the engine is chosen: the first ring opens the pools of its members, with the engine's factory.
+      this.ring.start();
       this.#listener.start();
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       const server = this.#listener.server as http.Server;

@@ -174,6 +174,56 @@ test('ringlb bench: bad flags are refused with exit code 2, naming the flag', as
   assert.match(run.stderr, /--targets \(RINGLB_BENCH_TARGETS\): unknown target 'squid'/);
 });
 
+test('ringlb bench: a --baseline that is not a built checkout is refused with exit code 2, naming the flag', async (t) => {
+  const notBuilt = tempOut(t);
+  const missing = await ringlbBench(['--baseline', path.join(notBuilt, 'no-such-checkout')], {}, RINGLB_BIN);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--baseline \(RINGLB_BENCH_BASELINE\): must be a folder .*no such folder/);
+  const unbuilt = await ringlbBench(['--baseline', notBuilt], {}, RINGLB_BIN);
+  assert.equal(unbuilt.code, 2);
+  assert.match(unbuilt.stderr, /--baseline \(RINGLB_BENCH_BASELINE\): .*dist\/src\/cli\/main\.js does not exist/);
+});
+
+test('ringlb bench --baseline: each ringlb target gets an @baseline twin run from the other checkout', async (t) => {
+  const out = tempOut(t);
+  // This checkout as its own baseline: what matters is that the twin starts from the given folder.
+  const checkout = path.resolve(here, '../../..');
+  const run = await ringlbBench([
+    ...SHORT,
+    '--rounds',
+    '2',
+    '--targets',
+    'direct,ringlb-1',
+    '--baseline',
+    checkout,
+    '--out',
+    out,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
+  assert.deepEqual(
+    report.targets.map((r) => r.id),
+    ['direct', 'ringlb-1', 'ringlb-1@baseline'],
+  );
+  assert.equal(report.settings.baseline, checkout);
+  const twin = report.targets.find((x) => x.id === 'ringlb-1@baseline')!;
+  assert.equal(twin.status, 'ran', twin.reason);
+  assert.match(twin.label, /baseline build .*\(/);
+  assert.equal(twin.errors + twin.non2xx, 0);
+  // Both rounds ran both builds, the twin first in round 2.
+  assert.deepEqual(
+    report.runs.map((r) => `${r.round} ${r.target}`),
+    ['1 direct', '1 ringlb-1', '1 ringlb-1@baseline', '2 direct', '2 ringlb-1@baseline', '2 ringlb-1'],
+  );
+  const v = report.targets.find((x) => x.id === 'ringlb-1')!.versusBaseline!;
+  assert.equal(v.baselineId, 'ringlb-1@baseline');
+  assert.ok(v.requestsPerSecond > 0 && v.p99Ms > 0 && v.proxyCpuUsPerRequest! > 0, JSON.stringify(v));
+  const markdown = readFileSync(path.join(out, 'bench.md'), 'utf8');
+  assert.match(markdown, /^\| ringlb-1@baseline: /m);
+  assert.match(markdown, /^\| ringlb-1 \| [\d,]+ \/ [\d,]+ \| \d+\.\d\d \|/m);
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
+});
+
 test('ringlb bench --ring: every strategy timed, and ring updates timed to each subscribed data plane', async (t) => {
   const out = tempOut(t);
   const run = await ringlbBench([

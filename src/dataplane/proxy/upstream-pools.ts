@@ -41,9 +41,15 @@ export class UpstreamPools {
     return this.#closed;
   }
 
-  /** Makes the pools with `factory` instead of UpstreamPool (another engine). Call before any traffic. */
+  /**
+   * Makes the pools with `factory` instead of UpstreamPool (another engine).
+   * Pools already opened by the previous factory are closed and made again
+   * on first use, so no replica is left behind a pool of the wrong kind.
+   */
   use(factory: UpstreamFactory): void {
     this.#factory = factory;
+    for (const pool of this.#pools.values()) pool.close().catch(() => pool.destroy());
+    this.#pools.clear();
   }
 
   /** The pool for a replica address, created on first use. */
