@@ -17,7 +17,14 @@ import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
-import { announceDesiredState, defaultStateDir } from './desired-state.js';
+import { announceDesiredState, defaultStateDir, sharesState } from './desired-state.js';
+import {
+  createKubernetesRuntime,
+  createKubernetesStateStore,
+  type KubernetesConfig,
+  kubernetesOptions,
+  readKubernetesConfig,
+} from './kubernetes-config.js';
 import { opt, type ConfigReader } from './options.js';
 import {
   controlServerSecurityOptions,
@@ -29,7 +36,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
 export const REPLICA_ENTRY = path.resolve(here, '../replica/main.js');
 
-export type RuntimeKind = 'process' | 'docker' | 'swarm' | 'static';
+/** Every --runtime. */
+export const RUNTIMES = ['process', 'docker', 'swarm', 'static', 'kubernetes'] as const;
+export type RuntimeKind = (typeof RUNTIMES)[number];
 
 export interface ControlConfig {
   listen: string;
@@ -58,12 +67,14 @@ export interface ControlConfig {
   advertise: string | undefined;
   /** --runtime static: the servers ringlb routes to but does not run. */
   backends: StaticBackend[];
+  /** --runtime kubernetes: where and how (undefined for the other runtimes). */
+  kubernetes: KubernetesConfig | undefined;
   security: ControlServerSecurity;
   ackTimeoutMs: number;
 }
 
 /** What a runtime brings: its driver, where desired state lives and, when several control planes may share it, the lease. */
-interface Runtime {
+export interface Runtime {
   driver: ReplicaDriver;
   /** None for the static runtime: its flags are its whole truth. */
   stateStore?: DesiredStateStore;
@@ -77,7 +88,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt(`${listenFlag} <host:port>`, 'control plane gRPC address', 'RINGLB_CONTROL_LISTEN', d.listen),
     opt(
       '--runtime <kind>',
-      'where replicas run: process | docker | swarm | static (servers ringlb does not run, see --backend)',
+      'where replicas run: process | docker | swarm | kubernetes | static (servers ringlb does not run, see --backend)',
       'RINGLB_RUNTIME',
       d.runtime,
     ),
@@ -117,7 +128,7 @@ export function controlOptions(listenFlag: string): Option[] {
       "discard the instance's stored desired state (N, names, ring policy) and start from the flags",
       'RINGLB_FRESH',
     ),
-    opt('--image <name>', 'docker runtime: replica image', 'RINGLB_IMAGE', d.image),
+    opt('--image <name>', 'docker, swarm and kubernetes runtimes: replica image', 'RINGLB_IMAGE', d.image),
     opt(
       '--network <name>',
       "docker runtime: 'host' (one 127.0.0.1 port per replica) or a bridge network name",
@@ -141,7 +152,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt(
       '--advertise <host:port>',
-      'swarm runtime: gRPC address of this control plane as others reach it (named to clients by followers)',
+      'swarm and kubernetes runtimes: gRPC address of this control plane as others reach it (named to clients by followers)',
       'RINGLB_ADVERTISE',
     ),
     opt(
@@ -169,6 +180,7 @@ export function controlOptions(listenFlag: string): Option[] {
       'RINGLB_ACK_TIMEOUT',
       String(d.ackTimeoutMs),
     ),
+    ...kubernetesOptions(),
     opt('--fault-hook', 'let replicas honour the X-Ringlb-Fault test header', 'RINGLB_FAULT_HOOK'),
     ...controlServerSecurityOptions(listenFlag === '--listen' ? '' : 'control-'),
   ];
@@ -181,19 +193,26 @@ export interface StateScope {
   stateDir: string;
   dockerHost: string | undefined;
   image: string;
+  /** --runtime kubernetes: the cluster and namespace (undefined for the other runtimes). */
+  kubernetes: KubernetesConfig | undefined;
 }
 
-/** --runtime, --instance, --state-dir, --docker-host: read the same way by `control`, `up` and `state reset`. */
+/**
+ * --runtime, --instance, --state-dir, --docker-host and the kubernetes flags:
+ * read the same way by `control`, `up` and `state reset`.
+ */
 export function readStateScope(reader: ConfigReader, o: Record<string, unknown>): StateScope {
   const instance = reader.nonEmpty('instance', o.instance, INSTANCE_PATTERN, 'a label of letters, digits, _ . -');
+  const runtime = reader.oneOf('runtime', o.runtime, RUNTIMES);
   return {
-    runtime: reader.oneOf('runtime', o.runtime, ['process', 'docker', 'swarm', 'static'] as const),
+    runtime,
     instance,
     stateDir: o.stateDir ? String(o.stateDir) : defaultStateDir(instance),
     dockerHost: o.dockerHost
       ? reader.nonEmpty('dockerHost', o.dockerHost, /^(unix|tcp):\/\/\S+$/, 'unix:///path or tcp://host:port')
       : undefined,
     image: o.image === undefined ? CONTROL_DEFAULTS.image : reader.nonEmpty('image', o.image),
+    kubernetes: readKubernetesConfig(reader, o, runtime),
   };
 }
 
@@ -239,16 +258,16 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
 }
 
 /**
- * --fresh, refused on swarm: there every control plane of the instance shares
- * the stored state, and one starting would discard it under the leader
- * (`ringlb state reset` does it deliberately, with the instance stopped).
+ * --fresh, refused on swarm and kubernetes: there every control plane of the
+ * instance shares the stored state, and one starting would discard it under
+ * the leader (`ringlb state reset` does it deliberately, with the instance stopped).
  */
 function readFresh(reader: ConfigReader, raw: unknown, runtime: RuntimeKind): boolean {
   const fresh = raw === true;
-  if (fresh && runtime === 'swarm')
+  if (fresh && sharesState(runtime))
     reader.fail(
       'fresh',
-      'is not for --runtime swarm (its control planes share the stored state); stop them all and run ringlb state reset --runtime swarm',
+      `is not for --runtime ${runtime} (its control planes share the stored state); stop them all and run ringlb state reset --runtime ${runtime}`,
     );
   return fresh;
 }
@@ -279,6 +298,8 @@ function readBackends(reader: ConfigReader, raw: unknown, required: boolean): St
 export async function createRuntime(config: ControlConfig, log: Logger): Promise<Runtime> {
   if (config.runtime === 'static') return { driver: new StaticDriver(config.backends) };
   if (config.runtime === 'swarm') return createSwarmRuntime(config, log);
+  if (config.runtime === 'kubernetes' && config.kubernetes)
+    return createKubernetesRuntime({ ...config, kubernetes: config.kubernetes }, log);
   if (config.runtime === 'docker') {
     // Loaded only for --runtime docker: the process runtime needs no engine client.
     const { DockerDriver } = await import('../runtime/docker-driver.js');
@@ -310,6 +331,8 @@ export async function createStateStore(
 ): Promise<DesiredStateStore | undefined> {
   if (scope.runtime === 'static') return undefined;
   if (scope.runtime === 'process') return new FileStateStore(scope.stateDir);
+  if (scope.runtime === 'kubernetes' && scope.kubernetes)
+    return createKubernetesStateStore({ ...scope, kubernetes: scope.kubernetes });
   const { docker, engine } = client ?? (await engineClient(scope));
   const { instance, image } = scope;
   if (scope.runtime === 'docker') {

@@ -10,6 +10,16 @@ export interface InstanceScope {
   runtime: string;
   instance: string;
   stateDir: string;
+  /** --runtime kubernetes: the namespace given, if any. */
+  kubernetes?: { readonly namespace: string | undefined } | undefined;
+}
+
+/**
+ * Runtimes whose control planes share one stored state (a lease decides who
+ * writes it): one starting with --fresh would discard it under the leader.
+ */
+export function sharesState(runtime: string): boolean {
+  return runtime === 'swarm' || runtime === 'kubernetes';
 }
 
 /** The process runtime's state folder when --state-dir is not given. */
@@ -36,6 +46,8 @@ export function resetCommand(scope: InstanceScope): string {
   if (scope.instance !== CONTROL_DEFAULTS.instance) args.push(`--instance ${scope.instance}`);
   if (scope.runtime === 'process' && scope.stateDir !== defaultStateDir(scope.instance))
     args.push(`--state-dir ${scope.stateDir}`);
+  if (scope.runtime === 'kubernetes' && scope.kubernetes?.namespace)
+    args.push(`--namespace ${scope.kubernetes.namespace}`);
   return args.join(' ');
 }
 
@@ -79,10 +91,9 @@ export async function announceDesiredState(store: DesiredStateStore, start: Star
   if (!stored) return;
   const resumed = `N=${stored.desired}, policy ${describePolicy(stored.policy)}`;
   log.info(`resuming the stored desired state of instance '${scope.instance}': ${resumed}`, { where: store.where });
-  const afresh =
-    scope.runtime === 'swarm'
-      ? `stop every control plane of the instance, then ${resetCommand(scope)}`
-      : `start again with --fresh (RINGLB_FRESH=1), or stop and run ${resetCommand(scope)}`;
+  const afresh = sharesState(scope.runtime)
+    ? `stop every control plane of the instance, then ${resetCommand(scope)}`
+    : `start again with --fresh (RINGLB_FRESH=1), or stop and run ${resetCommand(scope)}`;
   if (resumed === flags) log.info(`to start afresh from the flags instead: ${afresh}`);
   else log.warn(`the flags (${flags}) only seed a new instance; to start afresh from them: ${afresh}`);
 }

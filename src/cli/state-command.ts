@@ -4,7 +4,7 @@ import { controlOptions, createStateStore, readStateScope } from './control-conf
 import { describePolicy } from './desired-state.js';
 
 /** The flags that find an instance's state, as `ringlb control` and `ringlb up` define them. */
-const SCOPE_FLAGS = new Set(['runtime', 'instance', 'stateDir', 'dockerHost']);
+const SCOPE_FLAGS = new Set(['runtime', 'instance', 'stateDir', 'dockerHost', 'kubeconfig', 'namespace']);
 
 /**
  * `ringlb state reset`: discards an instance's stored desired state (N,

@@ -1,5 +1,4 @@
-import type { DesiredStateStore } from '../runtime/desired-state-store.js';
-import type { ReplicaDriver, ReplicaInstance } from '../runtime/replica-driver.js';
+import type { ReplicaInstance } from '../runtime/replica-driver.js';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
@@ -7,50 +6,22 @@ import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { DesiredStateKeeper } from './desired-state-keeper.js';
 import { HealthChecker } from './health-checker.js';
 import { HealthEvents } from './health-events.js';
-import { hostnameKey, lowestFreeServerId, validateChange } from './hostnames.js';
-import { type ElectorView, LeadershipGate } from './leadership-gate.js';
+import { hostnameKey, validateChange } from './hostnames.js';
+import { LeadershipGate } from './leadership-gate.js';
+import type { ReplicaManagerOptions } from './replica-manager-options.js';
 import { ReplicaNames } from './replica-names.js';
-import { checkAdd, clashes, desiredStateOf, healthyMembers, pickVictims, refuseIfFixed } from './replica-set.js';
+import {
+  addStarting,
+  checkAdd,
+  clashes,
+  desiredStateOf,
+  healthyMembers,
+  pickVictims,
+  refuseChange,
+} from './replica-set.js';
 import { RuntimeSync } from './runtime-sync.js';
 import { type HealthChange, type ReplicaRecord, type ReplicaView, startingRecord, toView } from './replica-view.js';
-import type { RingStore, VersionedRing } from './ring-store.js';
-
-export interface ReplicaManagerOptions {
-  driver: ReplicaDriver;
-  ring: RingStore;
-  /** Desired replica count at start (more if more are adopted). */
-  initialReplicas: number;
-  /** Upper bound on the replica count; AddReplicas beyond it is RESOURCE_EXHAUSTED. */
-  maxReplicas: number;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  /** Consecutive missed heartbeats that make a replica unhealthy. */
-  fall: number;
-  /** How long a new replica may take to pass its first heartbeat. */
-  startTimeoutMs: number;
-  stopGraceMs: number;
-  /**
-   * Where N, replica names, server ids and the ring policy survive a restart.
-   * Stored state wins over the flags (initialReplicas, the ring's first
-   * policy), which only seed a new instance; a contradiction is logged.
-   */
-  stateStore?: DesiredStateStore;
-  /** Level-triggered resync period: list the runtime and diff even with no event. Default 5 s. */
-  resyncIntervalMs?: number;
-  /**
-   * Several control planes on one engine: only the lease holder reconciles,
-   * writes the stored state and accepts changes; the others mirror its ring
-   * from the stateStore (required then). None: this one always leads.
-   */
-  elector?: ElectorView;
-  /**
-   * Called with the version of a ring that no longer holds replicas about to
-   * be stopped on purpose; they are stopped when it resolves (drain, then
-   * remove: data planes acknowledge and finish their requests first).
-   */
-  drain?: (ringVersion: number) => Promise<void>;
-  log?: Logger;
-}
+import type { VersionedRing } from './ring-store.js';
 
 type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
   Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;
@@ -109,7 +80,7 @@ export class ReplicaManager {
       ring: this.#o.ring,
       initialReplicas: this.#o.initialReplicas,
       snapshot: () =>
-        desiredStateOf(this.#desired, [...this.#replicas.values(), ...this.#wanted.values()], this.#o.ring.current),
+        desiredStateOf(this.#n, [...this.#replicas.values(), ...this.#wanted.values()], this.#o.ring.current),
       leading: () => this.#gate.leading,
       closed: () => this.#closed,
       log: this.#log,
@@ -131,7 +102,12 @@ export class ReplicaManager {
   }
 
   get desired(): number {
-    return this.#gate.following?.desired ?? this.#desired;
+    return this.#gate.following?.desired ?? this.#n;
+  }
+
+  /** N as kept: the desired count, or what the runtime runs when it owns the membership. */
+  get #n(): number {
+    return this.#o.driver.follows ? this.#replicas.size : this.#desired;
   }
 
   /** False on a follower: it neither reconciles nor accepts changes. */
@@ -173,7 +149,8 @@ export class ReplicaManager {
     // Queued in the same tick leading turns true: a change accepted meanwhile waits behind it.
     await this.#enqueue(async () => {
       const stored = await this.#state.load();
-      for (const r of stored?.replicas ?? []) {
+      // Stored replicas are wanted back, unless the runtime owns the membership (it names them itself).
+      for (const r of driver.follows ? [] : (stored?.replicas ?? [])) {
         this.#wanted.set(hostnameKey(r.hostname), r);
         this.#names.note(r.hostname);
       }
@@ -184,7 +161,7 @@ export class ReplicaManager {
       this.#health.start();
       this.#sync.startTimer();
     });
-    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#desired });
+    if (this.#o.elector) this.#log.info('leading: reconciling', { replicas: this.#replicas.size, n: this.#n });
   }
 
   /** Stops checking; removes every replica too when asked (a clean shutdown of `ringlb up`). */
@@ -247,7 +224,9 @@ export class ReplicaManager {
 
   /**
    * An AddReplicas or RemoveReplicas: validated, refused on a fixed runtime or
-   * a follower, then run on the queue with the lease re-read first.
+   * a follower, then run on the queue with the lease re-read first. A runtime
+   * that owns the membership (driver.follows) is asked to scale instead: the
+   * members it adds or drains then arrive through the resync like any others.
    */
   #change(
     n: unknown,
@@ -260,11 +239,13 @@ export class ReplicaManager {
       hostnamesIn,
       `<Error> Length of hostname list is more than ${verb === 'added' ? 'newly added' : 'removable'} instances`,
     );
-    refuseIfFixed(this.#o.driver, verb);
+    const { driver } = this.#o;
+    refuseChange(driver, hostnames, verb);
     this.assertLeader();
     return this.#enqueue(async () => {
       await this.#gate.confirmLeading();
-      await op(count, hostnames);
+      if (driver.follows) await driver.scale!(verb === 'added' ? count : -count);
+      else await op(count, hostnames);
       return this.list();
     });
   }
@@ -312,17 +293,7 @@ export class ReplicaManager {
     reason: string,
     replacing?: ReplicaView[],
   ): Promise<void> {
-    const records = specs.map(({ hostname, serverId }) => {
-      const used = [...this.#replicas.values()].map((r) => r.serverId);
-      const record = startingRecord({
-        hostname,
-        serverId: serverId !== undefined && !used.includes(serverId) ? serverId : lowestFreeServerId(used),
-        address: '',
-        instanceId: '',
-      });
-      this.#replicas.set(hostnameKey(hostname), record);
-      return record;
-    });
+    const records = addStarting(this.#replicas, specs);
     const results = await Promise.allSettled(
       records.map(async (record) => {
         const instance = await this.#o.driver.create({ hostname: record.hostname, serverId: record.serverId });
@@ -402,16 +373,26 @@ export class ReplicaManager {
     if (this.#closed || !this.#gate.leading) return;
     // A paused holder must not act on a stale belief (e.g. remove a new holder's replicas as orphans).
     if (!(await this.#gate.confirm())) return;
-    await this.#sync.resync(
-      this.#replicas,
-      (record, reason) => this.#markFailed(record, reason),
-      (record) => record.health === 'healthy' && this.#publishRing(),
-    );
+    await this.#sync.resync(this.#replicas, {
+      fail: (record, reason) => this.#markFailed(record, reason),
+      moved: (record) => record.health === 'healthy' && this.#publishRing(),
+      left: (gone) => this.#leave(gone),
+      joined: (instances) => this.#adopt(instances),
+    });
+  }
+
+  /** Members a followed runtime no longer lists: out of the ring at once. */
+  #leave(gone: ReplicaRecord[]): void {
+    for (const record of gone) this.#replicas.delete(hostnameKey(record.hostname));
+    this.#publishRing();
+    for (const record of gone)
+      this.#events.emit('removed', { ...record }, { reason: 'the runtime no longer lists it' });
   }
 
   /** Removes failed replicas and starts replacements until the count is the desired one. */
   async #reconcile(): Promise<void> {
-    if (this.#closed || !this.#gate.leading) return;
+    // A runtime that owns the membership replaces its members itself.
+    if (this.#closed || !this.#gate.leading || this.#o.driver.follows) return;
     const failed = [...this.#replicas.values()].filter(
       (r) => r.health === 'unhealthy' && !this.#health.awaitsRestart(r),
     );

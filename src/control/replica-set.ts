@@ -2,8 +2,8 @@ import type { RingMember } from '../ring/index.js';
 import type { DesiredState } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
-import { hostnameKey } from './hostnames.js';
-import type { ReplicaRecord } from './replica-view.js';
+import { hostnameKey, lowestFreeServerId } from './hostnames.js';
+import { type ReplicaRecord, startingRecord } from './replica-view.js';
 import type { VersionedRing } from './ring-store.js';
 
 /** Pure rules over the ReplicaManager's records, keyed by hostnameKey. */
@@ -53,6 +53,28 @@ export function desiredStateOf(
   return { desired, policy: current.policy, replicas, ringVersion: current.version, members: current.members };
 }
 
+/**
+ * Records of replicas about to start, added to `records`: a stored replica
+ * keeps its server id when it is free, any other takes the lowest free one.
+ */
+export function addStarting(
+  records: Map<string, ReplicaRecord>,
+  specs: readonly { hostname: string; serverId?: number }[],
+): ReplicaRecord[] {
+  return specs.map(({ hostname, serverId }) => {
+    const used = [...records.values()].map((r) => r.serverId);
+    const free = serverId !== undefined && !used.includes(serverId);
+    const record = startingRecord({
+      hostname,
+      serverId: free ? serverId : lowestFreeServerId(used),
+      address: '',
+      instanceId: '',
+    });
+    records.set(hostnameKey(hostname), record);
+    return record;
+  });
+}
+
 /** Refuses AddReplicas of a name in use, or beyond `maxReplicas`. */
 export function checkAdd(
   records: ReadonlyMap<string, ReplicaRecord>,
@@ -78,11 +100,22 @@ export function clashes(
   return records.has(hostnameKey(found.hostname)) || [...records.values()].some((r) => r.serverId === found.serverId);
 }
 
-/** A runtime routing to a fixed set of backends (static) refuses AddReplicas and RemoveReplicas. */
-export function refuseIfFixed(driver: Pick<ReplicaDriver, 'fixed' | 'kind'>, verb: string): void {
-  if (driver.fixed) {
-    throw RinglbError.failedPrecondition(
-      `<Error> The ${driver.kind} runtime routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`,
-    );
-  }
+/**
+ * AddReplicas and RemoveReplicas where the runtime decides: a fixed set of
+ * backends (static) refuses both; a runtime that owns the membership
+ * (driver.follows) can only be asked to scale, and names its members itself.
+ */
+export function refuseChange(
+  driver: Pick<ReplicaDriver, 'fixed' | 'follows' | 'kind' | 'scale'>,
+  hostnames: readonly string[],
+  verb: string,
+): void {
+  const refuse = (why: string): never => {
+    throw RinglbError.failedPrecondition(`<Error> The ${driver.kind} runtime ${why}`);
+  };
+  if (driver.fixed)
+    refuse(`routes to a fixed set of backends: replicas cannot be ${verb} (change --backend and restart)`);
+  if (!driver.follows) return;
+  if (hostnames.length > 0) refuse(`follows replicas it does not name: hostnames cannot be ${verb}; give only n`);
+  if (!driver.scale) refuse(`cannot scale: replicas cannot be ${verb}`);
 }

@@ -1,3 +1,5 @@
+import { RinglbError } from '../shared/errors.js';
+
 /**
  * The control plane's desired state, kept where the runtime keeps its truth
  * (docs/runtimes.md, "Desired state survives a restart"): a state file beside the process
@@ -34,6 +36,19 @@ export interface DesiredStateStore {
   save(state: DesiredState): Promise<void>;
   /** Discards the stored state: the next control plane starts from its flags, as for a new instance. */
   clear(): Promise<void>;
+}
+
+/**
+ * parseDesiredState for a store: nothing stored is undefined (a new
+ * instance), and a malformed record is FAILED_PRECONDITION naming where it is.
+ */
+export function storedDesiredState(where: string, text: string | undefined): DesiredState | undefined {
+  if (!text) return undefined;
+  try {
+    return parseDesiredState(text);
+  } catch (err) {
+    throw RinglbError.failedPrecondition(`${where}: ${(err as Error).message}`);
+  }
 }
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

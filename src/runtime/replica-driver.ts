@@ -55,6 +55,19 @@ export interface ReplicaDriver {
    * starts nor stops replicas, so AddReplicas/RemoveReplicas are refused.
    */
   readonly fixed?: boolean;
+  /**
+   * Membership is the runtime's (a Kubernetes Service's endpoints): ringlb
+   * neither starts nor stops replicas, but list() changes as the runtime
+   * adds, drains and removes them, and the control plane follows it: new
+   * members join the ring once they answer a heartbeat, vanished ones leave.
+   */
+  readonly follows?: boolean;
+  /**
+   * A runtime that owns its replica count (a Deployment's scale) can be asked
+   * to change it by `delta`; list() then shows the result as it happens.
+   * Throws FAILED_PRECONDITION when there is nothing to scale.
+   */
+  scale?(delta: number): Promise<void>;
   /** Connects to the runtime and checks it can run replicas. */
   start(): Promise<void>;
   /** Replicas this driver instance manages that exist now, running or not. */

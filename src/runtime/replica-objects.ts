@@ -2,13 +2,13 @@ import { RinglbError } from '../shared/errors.js';
 import type { ReplicaSpec } from './replica-driver.js';
 
 /**
- * How ringlb's objects appear in an engine (Docker, Swarm): the labels that
- * let a restarted control plane adopt what it left running, the names of
- * replica, state and lease objects, the instance-name rule, and the
+ * How ringlb's objects appear in an engine (Docker, Swarm, Kubernetes): the
+ * labels that let a restarted control plane adopt what it left running, the
+ * names of replica, state and lease objects, the instance-name rule, and the
  * environment a replica is started with (every runtime, the process one too).
  */
 
-/** Label keys of replica containers and services. */
+/** Label keys of replica containers, services and pods. */
 export const DOCKER_LABELS = Object.freeze({
   managed: 'ringlb.managed',
   instance: 'ringlb.instance',
@@ -17,14 +17,14 @@ export const DOCKER_LABELS = Object.freeze({
   port: 'ringlb.port',
 });
 
-/** Label keys of the stored desired state (docker: state containers; swarm: the state config). */
+/** Keys of the stored desired state (docker: state container labels; swarm: the state config's labels; kubernetes: the state ConfigMap's data). */
 export const STATE_LABELS = Object.freeze({
   of: 'ringlb.state-of',
   generation: 'ringlb.state-generation',
   state: 'ringlb.state',
 });
 
-/** Label keys of the swarm lease config. */
+/** Label keys of the swarm lease config; `address` is also the Kubernetes Lease's annotation (a Lease has no field for it). */
 export const LEASE_LABELS = Object.freeze({
   holder: 'ringlb.lease.holder',
   address: 'ringlb.lease.address',
@@ -72,7 +72,19 @@ export function leaseConfigName(instance: string): string {
   return `ringlb-lease-${instance}`;
 }
 
-/** The label filters that select an instance's replicas (also for `docker ps --filter`). */
+/**
+ * A Kubernetes object of an instance (a replica pod, the state ConfigMap, the
+ * Lease): ringlb-<instance>-<suffix>, lowercased with '_' and '.' as '-'
+ * (object names are DNS labels; instance labels may hold both), at most 63
+ * characters, prefixed so it never takes the name of something else in the namespace.
+ */
+export function kubernetesObjectName(instance: string, suffix: string): string {
+  return `ringlb-${instance.toLowerCase().replace(/[_.]/g, '-')}-${suffix.toLowerCase()}`
+    .slice(0, 63)
+    .replace(/-+$/, '');
+}
+
+/** The label filters that select an instance's replicas (`docker ps --filter`; joined by ',' a Kubernetes label selector). */
 export function replicaLabelFilters(instance: string): string[] {
   return [`${DOCKER_LABELS.managed}=true`, `${DOCKER_LABELS.instance}=${instance}`];
 }

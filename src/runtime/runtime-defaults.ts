@@ -1,5 +1,5 @@
 /**
- * The defaults of the runtimes (docker, swarm, process), in one place: the
+ * The defaults of the runtimes (docker, swarm, kubernetes, process), in one place: the
  * drivers fill what their caller leaves out from here, and the control
  * plane's defaults (CONTROL_DEFAULTS) take the shared ones from here too.
  */
@@ -18,4 +18,8 @@ export const RUNTIME_DEFAULTS = Object.freeze({
   replicaPort: 5_000,
   /** The engine when neither the caller nor DOCKER_HOST names one. */
   dockerSocket: '/var/run/docker.sock',
+  /** Kubernetes: replica images are imported into the nodes' containerd, not pulled. */
+  imagePullPolicy: 'Never',
+  /** Kubernetes: how long a new replica pod may take to be Ready (scheduling, image, start). */
+  podStartTimeoutMs: 60_000,
 });

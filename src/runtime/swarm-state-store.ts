@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
-import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { storedDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
 import { STATE_LABELS, stateConfigName } from './replica-objects.js';
 import { SwarmConfigRecord } from './swarm-config-record.js';
 
@@ -22,13 +22,7 @@ export class SwarmStateStore implements DesiredStateStore {
 
   async load(): Promise<DesiredState | undefined> {
     const record = await this.#record.read();
-    const text = record?.labels[STATE_LABELS.state];
-    if (!text) return undefined;
-    try {
-      return parseDesiredState(text);
-    } catch (err) {
-      throw RinglbError.failedPrecondition(`${this.where}: ${(err as Error).message}`);
-    }
+    return storedDesiredState(this.where, record?.labels[STATE_LABELS.state]);
   }
 
   async save(state: DesiredState): Promise<void> {

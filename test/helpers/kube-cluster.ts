@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DOCKER_LABELS, replicaLabelFilters } from '../../src/runtime/replica-objects.js';
 import { defer } from './cleanup.js';
+import { startControl, startStack } from './ringlb-process.js';
 
 /**
  * The Kubernetes test cluster of `npm run k8s:up` (images/k8s/cluster-up.sh),
@@ -22,8 +24,8 @@ export interface KubeCluster {
   /** The folder of kubectl, kubelet, kube-apiserver… (built by images/k8s/build-binaries.sh). */
   readonly binDir: string;
   readonly kubectlPath: string;
-  /** The environment for a child process that uses the cluster (KUBECONFIG and PATH set). */
-  readonly env: NodeJS.ProcessEnv;
+  /** What a child process that uses the cluster adds to the environment: KUBECONFIG, and kubectl's folder first on PATH. */
+  readonly env: Readonly<Record<string, string>>;
   /** Pods get addresses from this range; only they (and loopback) are ever sent to. */
   readonly podCidr: string;
   /** The apiserver as pods reach it (the host end of their link; there is no kube-proxy). */
@@ -32,6 +34,8 @@ export interface KubeCluster {
   readonly apiserverUrl: string;
   /** Runs kubectl against the cluster; rejects with its stderr on a non-zero exit. */
   kubectl(args: readonly string[], options?: { input?: string; timeoutMs?: number }): Promise<string>;
+  /** kubectl … -o json, parsed. */
+  json<T = any>(args: readonly string[]): Promise<T>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -72,8 +76,22 @@ export function findKubeCluster(): KubeCluster | string {
   const binDir = /^export PATH=(.+):\$PATH$/m.exec(ready)?.[1];
   if (!kubeconfig || !binDir) return `${readyFile} does not name KUBECONFIG and the bin folder`;
   const kubectlPath = path.join(binDir, 'kubectl');
-  const env = { ...process.env, KUBECONFIG: kubeconfig, PATH: `${binDir}:${process.env.PATH ?? ''}` };
+  const env = { KUBECONFIG: kubeconfig, PATH: `${binDir}:${process.env.PATH ?? ''}` };
   const apiserverPort = Number(facts.K8S_APISERVER_PORT);
+  const kubectl: KubeCluster['kubectl'] = (args, options = {}) =>
+    new Promise((resolve, reject) => {
+      const child = execFile(
+        kubectlPath,
+        [...args],
+        { env: { ...process.env, ...env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
+          else resolve(stdout);
+        },
+      );
+      if (options.input !== undefined) child.stdin?.end(options.input);
+      else child.stdin?.end();
+    });
   return {
     kubeconfig,
     binDir,
@@ -82,20 +100,8 @@ export function findKubeCluster(): KubeCluster | string {
     podCidr: facts.K8S_POD_CIDR!,
     apiserverFromPods: { host: facts.K8S_POD_GATEWAY!, port: apiserverPort },
     apiserverUrl: `https://127.0.0.1:${apiserverPort}`,
-    kubectl: (args, options = {}) =>
-      new Promise((resolve, reject) => {
-        const child = execFile(
-          kubectlPath,
-          [...args],
-          { env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
-          (err, stdout, stderr) => {
-            if (err) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || err.message}`));
-            else resolve(stdout);
-          },
-        );
-        if (options.input !== undefined) child.stdin?.end(options.input);
-        else child.stdin?.end();
-      }),
+    kubectl,
+    json: async (args) => JSON.parse(await kubectl([...args, '-o', 'json'])),
   };
 }
 
@@ -131,4 +137,34 @@ export function inCidr(address: string, cidr: string): boolean {
   const toInt = (ip: string): number => ip.split('.').reduce((n, octet) => (n << 8) + Number(octet), 0) >>> 0;
   const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
   return /^\d+\.\d+\.\d+\.\d+$/.test(address) && (toInt(address) & mask) >>> 0 === (toInt(base!) & mask) >>> 0;
+}
+
+/** An instance's replica pods (src/runtime/kubernetes-pod.ts) as hostname → pod IP, from their labels; terminating ones left out. */
+export async function replicaPods(
+  cluster: KubeCluster,
+  namespace: string,
+  instance = 'default',
+): Promise<Map<string, string>> {
+  const selector = replicaLabelFilters(instance).join(',');
+  const list = await cluster.json<{ items: any[] }>(['-n', namespace, 'get', 'pods', '-l', selector]);
+  return new Map(
+    list.items
+      .filter((p) => !p.metadata.deletionTimestamp)
+      .map((p) => [p.metadata.labels[DOCKER_LABELS.hostname] as string, (p.status?.podIP ?? '') as string]),
+  );
+}
+
+/** The flags of a control plane of the Kubernetes runtime in `namespace`. */
+export function kubeFlags(namespace: string, extra: string[] = []): string[] {
+  return ['--runtime', 'kubernetes', '--namespace', namespace, '--heartbeat-interval', '500', ...extra];
+}
+
+/** `ringlb control --runtime kubernetes` as a process on this host; resolves once it is ready. */
+export function kubeControl(t: TestContext, cluster: KubeCluster, namespace: string, extra: string[] = []) {
+  return startControl(t, { args: kubeFlags(namespace, extra), env: cluster.env, timeoutMs: 120_000 });
+}
+
+/** `ringlb up --runtime kubernetes` (a control plane and a data plane) on loopback ports. */
+export function kubeStack(t: TestContext, cluster: KubeCluster, namespace: string, extra: string[] = []) {
+  return startStack(t, { args: kubeFlags(namespace, extra), env: cluster.env, timeoutMs: 180_000 });
 }

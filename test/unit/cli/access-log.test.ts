@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Command } from 'commander';
 import { dataPlaneOptions, readDataPlaneConfig } from '../../../src/cli/dataplane-config.js';
 import { ConfigReader } from '../../../src/cli/options.js';
+import { parseFlags } from '../../helpers/cli-flags.js';
 
 /** The data plane's configuration from flags (RINGLB_* variables ignored); throws ConfigError on bad flags. */
 function parse(args: string[]) {
   const options = dataPlaneOptions();
-  const command = new Command('dataplane');
-  for (const o of options) command.addOption(o);
-  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('RINGLB_'));
-  for (const [k] of saved) delete process.env[k];
-  try {
-    command.parse(args, { from: 'user' });
-  } finally {
-    for (const [k, v] of saved) process.env[k] = v;
-  }
   const reader = ConfigReader.forCommand(options);
-  const config = readDataPlaneConfig(reader, command.opts(), '127.0.0.1:1');
+  const config = readDataPlaneConfig(reader, parseFlags('dataplane', options, args), '127.0.0.1:1');
   reader.done();
   return config;
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Command } from 'commander';
 import { controlOptions, readControlConfig } from '../../../src/cli/control-config.js';
 import { dataPlaneOptions, readDataPlaneConfig } from '../../../src/cli/dataplane-config.js';
 import { ConfigReader } from '../../../src/cli/options.js';
+import { parseFlags } from '../../helpers/cli-flags.js';
 
 // The documented defaults (docs/configuration.md: data plane port 5000, admin
 // port 9901 and control plane port 50051, the last two on loopback) are checked
@@ -13,16 +13,7 @@ const DOCUMENTED = { loopback: '127.0.0.1', dataPort: 5000, adminPort: 9901, con
 
 test('ringlb up resolves to the documented default addresses', () => {
   const options = [...controlOptions('--control-listen'), ...dataPlaneOptions()];
-  const command = new Command('up');
-  for (const o of options) command.addOption(o);
-  const saved = Object.entries(process.env).filter(([k]) => k.startsWith('RINGLB_'));
-  for (const [k] of saved) delete process.env[k];
-  try {
-    command.parse([], { from: 'user' });
-  } finally {
-    for (const [k, v] of saved) process.env[k] = v;
-  }
-  const o = command.opts();
+  const o = parseFlags('up', options, []);
   const reader = ConfigReader.forCommand(options);
   const control = readControlConfig(reader, o, 'controlListen');
   const data = readDataPlaneConfig(reader, o, control.listen);

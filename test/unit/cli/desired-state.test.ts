@@ -40,6 +40,10 @@ test('the reset command names only what differs from the defaults', () => {
     resetCommand({ runtime: 'docker', instance: 'shop', stateDir: '/srv/ringlb' }),
     'ringlb state reset --runtime docker --instance shop',
   );
+  assert.equal(
+    resetCommand({ runtime: 'kubernetes', instance: 'default', stateDir: tmp, kubernetes: { namespace: 'shop' } }),
+    'ringlb state reset --runtime kubernetes --namespace shop',
+  );
 });
 
 test('a new instance: nothing said, nothing changed', async () => {

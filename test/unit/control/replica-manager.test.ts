@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { ReplicaManager, type ReplicaManagerOptions } from '../../../src/control/replica-manager.js';
+import { test } from 'node:test';
+import type { ReplicaManager } from '../../../src/control/replica-manager.js';
 import { RingStore } from '../../../src/control/ring-store.js';
 import { DEFAULT_POLICY, normalizePolicy } from '../../../src/ring/index.js';
 import { FileStateStore } from '../../../src/runtime/file-state-store.js';
@@ -11,40 +11,10 @@ import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 import type { Logger } from '../../../src/shared/logger.js';
 import { defer } from '../../helpers/cleanup.js';
 import { FakeDriver, MemoryStateStore } from '../../helpers/fake-driver.js';
+import { startManager } from '../../helpers/manager-harness.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const MAGLEV = normalizePolicy({ strategy: 'maglev', options: {}, loadBound: 0 });
-
-interface Harness {
-  manager: ReplicaManager;
-  ring: RingStore;
-  driver: FakeDriver;
-}
-
-async function startManager(
-  t: TestContext,
-  options: Partial<ReplicaManagerOptions> & { driver?: FakeDriver } = {},
-): Promise<Harness> {
-  const driver = options.driver ?? new FakeDriver();
-  const ring = options.ring ?? new RingStore(DEFAULT_POLICY);
-  const manager = new ReplicaManager({
-    initialReplicas: 3,
-    maxReplicas: 20,
-    heartbeatIntervalMs: 50,
-    heartbeatTimeoutMs: 200,
-    fall: 2,
-    startTimeoutMs: 2_000,
-    stopGraceMs: 0,
-    resyncIntervalMs: 100,
-    ...options,
-    driver,
-    ring,
-  });
-  defer(t, () => driver.destroy());
-  defer(t, () => manager.close());
-  await manager.start();
-  return { manager, ring, driver };
-}
 
 const ringNames = (ring: RingStore): string[] => ring.current.members.map((m) => m.hostname);
 const names = (m: ReplicaManager): string[] => m.list().map((r) => r.hostname);
