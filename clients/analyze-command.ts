@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { ConfigReader, opt, runAction } from '../src/cli/options.js';
+import { CLASSIC_H, normalizePolicy, strategyNames } from '../src/ring/index.js';
 import { buildVariants, DEFAULT_CUSTOM_PHI, runAnalysis, STRATEGIES_FOR_A4 } from './analyze/analysis.js';
 import { Progress } from './analyze/progress.js';
-import { CLASSIC_H, normalizePolicy, strategyNames } from '../src/ring/index.js';
-import { ConfigReader, opt, runAction } from '../src/cli/options.js';
 
 const EXPERIMENTS = ['a1', 'a2', 'a3', 'a4'] as const;
 

@@ -1,18 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-
+import { ConfigReader, opt, runAction } from '../src/cli/options.js';
 import {
   BASELINE_MAIN,
+  type BenchOptions,
   DEFAULT_BENCH_OPTIONS,
   DEFAULT_RING_BENCH_OPTIONS,
-  TARGET_IDS,
-  type BenchOptions,
   type LoadGeneratorChoice,
   type RingBenchOptions,
+  TARGET_IDS,
   type TargetId,
 } from './bench/bench-options.js';
-import { ConfigReader, opt, runAction } from '../src/cli/options.js';
 
 const d = DEFAULT_BENCH_OPTIONS;
 

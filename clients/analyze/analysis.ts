@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RingPolicy } from '../../src/ring/index.js';
 import type { Replica } from '../../src/gen/ringlb/v1/ringlb.js';
+import type { RingPolicy } from '../../src/ring/index.js';
 import { planCharts } from './analysis-charts.js';
 import { renderChart } from './chart-renderer.js';
-import { ExperimentRunner, type ExperimentResults, type ExperimentSettings, type Variant } from './experiments.js';
-import { startLiveStack, type StackEndpoints } from './live-stack.js';
+import { type ExperimentResults, ExperimentRunner, type ExperimentSettings, type Variant } from './experiments.js';
+import { type StackEndpoints, startLiveStack } from './live-stack.js';
 import type { Progress } from './progress.js';
 import { renderReport, renderSummary } from './report-writer.js';
 import { StackClient } from './stack-client.js';

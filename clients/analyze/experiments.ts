@@ -1,15 +1,15 @@
+import { type HealthEvent, HealthEvent_Kind, HealthState, type Replica } from '../../src/gen/ringlb/v1/ringlb.js';
 import {
   balanceFromCounts,
   buildRing,
-  sampleRequestIds,
-  simulateBoundedLoads,
   type RingMember,
   type RingPolicy,
+  sampleRequestIds,
+  simulateBoundedLoads,
 } from '../../src/ring/index.js';
-import { HealthEvent_Kind, HealthState, type HealthEvent, type Replica } from '../../src/gen/ringlb/v1/ringlb.js';
-import { runLoad, type RequestRecord } from './load-runner.js';
+import { type RequestRecord, runLoad } from './load-runner.js';
 import type { Progress } from './progress.js';
-import { sleep, type StackClient } from './stack-client.js';
+import { type StackClient, sleep } from './stack-client.js';
 
 /** A ring policy under test, with the name it has in tables and charts. */
 export interface Variant {

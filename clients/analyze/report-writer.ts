@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { ChartPlan } from './analysis-charts.js';
-import { fmtMs, type ExperimentResults, type Measurement } from './experiments.js';
+import { type ExperimentResults, fmtMs, type Measurement } from './experiments.js';
 
 /** Context the results do not carry: how the stack was run. */
 export interface RunContext {

@@ -4,28 +4,27 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-
+import { type BenchCertificate, makeBenchCertificate } from './bench-certificate.js';
+import { BASELINE_MAIN, BASELINE_SUFFIX, type BenchOptions, type TargetId } from './bench-options.js';
 import {
   addBaselineRatios,
   addRatios,
-  machineInfo,
-  summarize,
   type BenchReport,
+  machineInfo,
   type RunRecord,
+  summarize,
   type TargetResult,
 } from './bench-report.js';
-import { BASELINE_MAIN, BASELINE_SUFFIX, type BenchOptions, type TargetId } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
 import { directTarget } from './direct-target.js';
-import { haproxyTarget } from './haproxy-target.js';
-import { makeBenchCertificate, type BenchCertificate } from './bench-certificate.js';
 import { H2load } from './h2load-generator.js';
+import { haproxyTarget } from './haproxy-target.js';
 import { findLoadGenerator, type LoadGenerator, resolveBinary, versionLine } from './load-generator.js';
 import { nginxTarget } from './nginx-target.js';
 import { ProcessSampler } from './process-sampler.js';
 import { ProcessSet } from './process-set.js';
 import { startReplicas } from './replica-fleet.js';
-import { ringlbTarget, type RinglbTargetSpec } from './ringlb-target.js';
+import { type RinglbTargetSpec, ringlbTarget } from './ringlb-target.js';
 
 const execFileAsync = promisify(execFile);
 

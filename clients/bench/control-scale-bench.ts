@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';

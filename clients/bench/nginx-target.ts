@@ -1,9 +1,8 @@
 import path from 'node:path';
-
-import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
+import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import type { BenchCertificate } from './bench-certificate.js';
-import { TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
+import { type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';

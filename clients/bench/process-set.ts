@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 /** A child process the bench started, with what it said last (for error messages). */
 export interface ManagedProcess {

@@ -1,12 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { normalizePolicy } from '../../src/ring/index.js';
-import { percentile } from './bench-report.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
-import { ProcessSet, type ManagedProcess } from './process-set.js';
+import { percentile } from './bench-report.js';
+import { type ManagedProcess, ProcessSet } from './process-set.js';
 import { startReplicas } from './replica-fleet.js';
 
 const PROBE_MAIN = fileURLToPath(new URL('./ring-probe-main.js', import.meta.url));

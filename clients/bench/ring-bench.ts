@@ -3,9 +3,9 @@ import { Worker } from 'node:worker_threads';
 
 import { strategyNames } from '../../src/ring/index.js';
 import type { RingBenchOptions } from './bench-options.js';
-import { machineInfo, spread, writeJsonAndMarkdown, type MachineInfo, type Spread } from './bench-report.js';
-import { runControlScaleBench, type ControlScaleResult } from './control-scale-bench.js';
-import { runPropagationBench, type PropagationResult } from './propagation-bench.js';
+import { type MachineInfo, machineInfo, type Spread, spread, writeJsonAndMarkdown } from './bench-report.js';
+import { type ControlScaleResult, runControlScaleBench } from './control-scale-bench.js';
+import { type PropagationResult, runPropagationBench } from './propagation-bench.js';
 import type { LookupJob, LookupOutcome } from './ring-lookup-worker.js';
 
 const WORKER = new URL('./ring-lookup-worker.js', import.meta.url);

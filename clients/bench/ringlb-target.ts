@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
-import { BASELINE_SUFFIX } from './bench-options.js';
-import { BENCH_PATH, TRANSPORT_LABEL, type BenchTarget, type Transport } from './bench-target.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
+import { BASELINE_SUFFIX } from './bench-options.js';
+import { BENCH_PATH, type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { freePort } from './free-port.js';
 import { waitForHttp } from './wait-for-http.js';
 

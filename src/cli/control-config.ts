@@ -9,12 +9,12 @@ import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { LeaderElector } from '../control/leader-elector.js';
 import { normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
-import type { LeaseStore } from '../runtime/lease-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
+import type { LeaseStore } from '../runtime/lease-store.js';
 import { ProcessDriver } from '../runtime/process-driver.js';
+import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { INSTANCE_PATTERN } from '../runtime/replica-objects.js';
 import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
-import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { type StaticBackend, StaticDriver } from '../runtime/static-driver.js';
 import type { Logger } from '../shared/logger.js';
 import { announceDesiredState, defaultStateDir, sharesState } from './desired-state.js';
@@ -25,11 +25,11 @@ import {
   kubernetesOptions,
   readKubernetesConfig,
 } from './kubernetes-config.js';
-import { opt, type ConfigReader } from './options.js';
+import { type ConfigReader, opt } from './options.js';
 import {
+  type ControlServerSecurity,
   controlServerSecurityOptions,
   readControlServerSecurity,
-  type ControlServerSecurity,
 } from './security-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -5,10 +5,10 @@ import { defineCommand, serveUntilSignal } from './command.js';
 import { createDataPlane, dataPlaneOptions, readDataPlaneConfig, toDataPlaneOptions } from './dataplane-config.js';
 import { opt } from './options.js';
 import {
+  controlAddressOption,
   controlClientOptions,
   readControlClientSecurity,
   tokenFileOption,
-  controlAddressOption,
 } from './security-config.js';
 
 export { parseRoutingKey } from '../dataplane/proxy/routing-key.js';

@@ -1,15 +1,15 @@
 import os from 'node:os';
 import type { Option } from 'commander';
+import { DATAPLANE_DEFAULTS } from '../dataplane/core/defaults.js';
+import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { type CertificatePair, loadCertificate } from '../dataplane/listeners/certificate-store.js';
 import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/observability/access-log.js';
-import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
-import { DATAPLANE_DEFAULTS } from '../dataplane/core/defaults.js';
-import { SHIMS_MODES, type ShimsMode } from '../dataplane/shims/classic-shims.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/proxy/routing-key.js';
+import { SHIMS_MODES, type ShimsMode } from '../dataplane/shims/classic-shims.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlClientSecurity } from '../shared/tls-credentials.js';
-import { opt, type ConfigReader } from './options.js';
+import { type ConfigReader, opt } from './options.js';
 
 export interface DataPlaneConfig {
   controlAddress: string;

@@ -1,9 +1,9 @@
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
-import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
-import type { Logger } from '../shared/logger.js';
 import os from 'node:os';
 import path from 'node:path';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
+import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
+import type { Logger } from '../shared/logger.js';
 
 /** Which instance, and where its state is: what `resetCommand` needs to name it. */
 export interface InstanceScope {

@@ -1,25 +1,25 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
 import {
   ControlPlaneClient,
+  type HealthEvent,
   HealthEvent_Kind,
   HealthState,
-  type HealthEvent,
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
-import { ringChanges, type RingMembership } from '../ring/index.js';
+import { type RingMembership, ringChanges } from '../ring/index.js';
 import { Backoff } from '../shared/backoff.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
 import { opt, untilSignal } from './options.js';
 import {
+  controlAddressOption,
   controlClientOptions,
   readControlClientSecurity,
   tokenFileOption,
-  controlAddressOption,
 } from './security-config.js';
 
 /** Re-subscribing after a stream broke (the channel has its own backoff below it), reset by the stream's first message. */

@@ -4,7 +4,7 @@ import type { KubernetesApi } from '../runtime/kubernetes-api.js';
 import type { KubernetesStateStore } from '../runtime/kubernetes-state-store.js';
 import { RUNTIME_DEFAULTS } from '../runtime/runtime-defaults.js';
 import type { Logger } from '../shared/logger.js';
-import { opt, type ConfigReader } from './options.js';
+import { type ConfigReader, opt } from './options.js';
 
 /** `--runtime kubernetes` settings; undefined for the other runtimes. */
 export interface KubernetesConfig {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+
 /**
  * The `ringlb` command. Each subcommand lives in its own file and is a
  * composition root: it parses flags and RINGLB_* environment once, validates

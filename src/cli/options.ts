@@ -1,5 +1,5 @@
-import { controlTarget } from '../shared/control-target.js';
 import { Option } from 'commander';
+import { controlTarget } from '../shared/control-target.js';
 import { isLogLevel, type LogLevel } from '../shared/logger.js';
 
 /** Start-up configuration was invalid; the message lists every problem found. */

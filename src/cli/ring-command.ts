@@ -1,22 +1,22 @@
-import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
-import { controlTarget } from '../shared/control-target.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import {
-  ControlPlaneClient,
   type Balance,
+  ControlPlaneClient,
   type RingPolicy,
   type RingSnapshot,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
+import { controlTarget } from '../shared/control-target.js';
+import { type ControlClientSecurity, controlChannel } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
 import { type ConfigReader, opt } from './options.js';
 import {
+  controlAddressOption,
   controlClientOptions,
   readControlClientSecurity,
   tokenFileOption,
-  controlAddressOption,
 } from './security-config.js';
 
 /**

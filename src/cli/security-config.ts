@@ -1,11 +1,11 @@
-import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { accessSync, constants } from 'node:fs';
 import type { Option } from 'commander';
 import { checkExposure, TOKEN_SCOPES, type TokenScope } from '../control/auth.js';
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import type { ControlPlaneLimits } from '../control/stream-limits.js';
 import { BearerToken } from '../shared/bearer-token.js';
 import type { ControlClientSecurity, ServerTlsFiles } from '../shared/tls-credentials.js';
-import { opt, type ConfigReader } from './options.js';
+import { type ConfigReader, opt } from './options.js';
 
 /** The control plane's listener security and limits, parsed once. */
 export interface ControlServerSecurity {

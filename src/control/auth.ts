@@ -1,7 +1,7 @@
-import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, ServerInterceptingCall, type ServerInterceptor, status } from '@grpc/grpc-js';
 import type { BearerToken } from '../shared/bearer-token.js';
-import { isLoopbackHost } from '../shared/loopback.js';
 import type { Logger } from '../shared/logger.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import type { ServerTlsFiles } from '../shared/tls-credentials.js';
 
 /** What the bearer token guards: mutating RPCs only (default), or every RPC but health probes. */

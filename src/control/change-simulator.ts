@@ -1,6 +1,6 @@
 import type { RingMember, RingPolicy } from '../ring/index.js';
 import { RingBuilder } from '../ring/ring-builder.js';
-import { simulateChange, type Balance } from '../ring/ring-metrics.js';
+import { type Balance, simulateChange } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { hostnameKey, lowestFreeServerId, validateHostnames } from './hostnames.js';

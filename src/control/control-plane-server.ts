@@ -5,20 +5,20 @@ import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import type { BearerToken } from '../shared/bearer-token.js';
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
-import { serverCredentials, type ServerTlsFiles } from '../shared/tls-credentials.js';
-import { tokenInterceptor, type TokenScope } from './auth.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
+import { type ServerTlsFiles, serverCredentials } from '../shared/tls-credentials.js';
+import { type TokenScope, tokenInterceptor } from './auth.js';
 import { ChangeSimulator } from './change-simulator.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { createControlService } from './control-service.js';
 import { HealthStatusService, ServingStatus } from './health-status-service.js';
+import type { LeaderElector } from './leader-elector.js';
 import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
-import type { LeaderElector } from './leader-elector.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingAcks } from './ring-acks.js';
 import { RingStore } from './ring-store.js';
-import { type ControlPlaneLimits, serverOptions, StreamLimiter } from './stream-limits.js';
+import { type ControlPlaneLimits, StreamLimiter, serverOptions } from './stream-limits.js';
 
 export interface ControlPlaneOptions {
   /** host:port to listen on; port 0 picks a free one. */

@@ -1,13 +1,15 @@
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import {
-  HealthEvent_Kind,
   type ControlPlaneServer as ControlPlaneHandlers,
   type HealthEvent,
-  type WatchHealthRequest,
+  HealthEvent_Kind,
   type ReplicaSet,
+  type WatchHealthRequest,
 } from '../gen/ringlb/v1/ringlb.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { ChangeSimulator } from './change-simulator.js';
+import { HealthHistory } from './health-history.js';
 import {
   fromProtoPolicy,
   fromProtoSimulation,
@@ -18,10 +20,8 @@ import {
 } from './proto-conversions.js';
 import type { ReplicaManager } from './replica-manager.js';
 import type { ReplicaView } from './replica-view.js';
-import type { VersionedRing, RingStore } from './ring-store.js';
 import { RingAcks } from './ring-acks.js';
-import type { ChangeSimulator } from './change-simulator.js';
-import { HealthHistory } from './health-history.js';
+import type { RingStore, VersionedRing } from './ring-store.js';
 
 /**
  * The gRPC service: translate, delegate to the ReplicaManager / RingStore,

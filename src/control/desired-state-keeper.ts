@@ -2,7 +2,7 @@ import { normalizePolicy } from '../ring/index.js';
 import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
 import { RinglbError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { samePolicy, type RingStore } from './ring-store.js';
+import { type RingStore, samePolicy } from './ring-store.js';
 
 /**
  * A new lease holder (or a restarted control plane) starts its ring versions

@@ -1,6 +1,6 @@
 import { normalizePolicy } from '../ring/index.js';
 import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { ReplicaView } from './replica-view.js';
 import type { RingStore } from './ring-store.js';
 

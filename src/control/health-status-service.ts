@@ -1,10 +1,10 @@
 import type { Server, ServerWritableStream } from '@grpc/grpc-js';
 import {
-  HealthCheckResponse_ServingStatus as ServingStatus,
-  HealthService,
   type HealthCheckRequest,
   type HealthCheckResponse,
   type HealthServer,
+  HealthService,
+  HealthCheckResponse_ServingStatus as ServingStatus,
 } from '../gen/grpc/health/v1/health.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { LeaseRecord, LeaseStore } from '../runtime/lease-store.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 
 export interface LeaderElectorOptions {

@@ -1,9 +1,9 @@
 import {
+  type HealthEvent,
   HealthEvent_Kind,
   HealthState,
-  type HealthEvent,
-  type Replica,
   type RingPolicy as ProtoRingPolicy,
+  type Replica,
   type RingSnapshot,
   type SimulateChangeRequest,
   type SimulateChangeResponse,

@@ -1,7 +1,7 @@
-import type { Server, ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { DescFile } from '@bufbuild/protobuf';
+import { createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import type { Server, ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DESCRIPTOR_SET_BASE64 } from '../gen/descriptor-set.js';
 import {
   ServerReflectionService as ReflectionV1,

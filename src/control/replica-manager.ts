@@ -1,7 +1,7 @@
 import type { ReplicaInstance } from '../runtime/replica-driver.js';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { DesiredStateKeeper } from './desired-state-keeper.js';
 import { HealthChecker } from './health-checker.js';
@@ -19,9 +19,9 @@ import {
   pickVictims,
   refuseChange,
 } from './replica-set.js';
-import { RuntimeSync } from './runtime-sync.js';
 import { type HealthChange, type ReplicaRecord, type ReplicaView, startingRecord, toView } from './replica-view.js';
 import type { VersionedRing } from './ring-store.js';
+import { RuntimeSync } from './runtime-sync.js';
 
 type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
   Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;

@@ -1,4 +1,4 @@
-import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, ServerInterceptingCall, type ServerInterceptor, status } from '@grpc/grpc-js';
 import type { PingPolicy } from './ping-policy.js';
 
 /** Resource bounds of the control plane's gRPC server (defaults: CONTROL_DEFAULTS.limits). */

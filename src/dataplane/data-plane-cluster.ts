@@ -2,12 +2,12 @@ import cluster, { type Worker } from 'node:cluster';
 import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { Backoff } from '../shared/backoff.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { DATAPLANE_DEFAULTS } from './core/defaults.js';
-import { registerAccessLogMetrics } from './observability/access-log.js';
 import type { AdminServer } from './admin/admin-server.js';
-import { connectControlPlane, DataPlane, observe, type DataPlaneOptions } from './data-plane.js';
-import type { DataPlaneMetrics, MetricsSnapshot } from './observability/data-plane-metrics.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
+import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import { connectControlPlane, DataPlane, type DataPlaneOptions, observe } from './data-plane.js';
+import { registerAccessLogMetrics } from './observability/access-log.js';
+import type { DataPlaneMetrics, MetricsSnapshot } from './observability/data-plane-metrics.js';
 import type { HistoryBucket } from './observability/stats-history.js';
 
 export interface DataPlaneClusterOptions extends DataPlaneOptions {

@@ -1,31 +1,31 @@
-import { controlTarget } from '../shared/control-target.js';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
+import { controlTarget } from '../shared/control-target.js';
 import { createLogger, type Logger, type LogLevel } from '../shared/logger.js';
-import { controlChannel, type ControlClientSecurity } from '../shared/tls-credentials.js';
-import { AccessLog, registerAccessLogMetrics, type AccessLogOptions } from './observability/access-log.js';
+import { type ControlClientSecurity, controlChannel } from '../shared/tls-credentials.js';
 import { AdminServer } from './admin/admin-server.js';
-import { classicErrorHandler } from './http/classic-errors.js';
-import { classicClientError } from './http/client-errors.js';
-import { classicShims, SHIM_PATHS, type ShimsMode } from './shims/classic-shims.js';
 import { ControlHealthFeed, healthMarker } from './control-link/control-health-feed.js';
-import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
 import { drained } from './control-link/drain-gate.js';
 import { FailureReporter } from './control-link/failure-reporter.js';
-import { applyClientTimeouts } from './listeners/client-timeouts.js';
-import { TrafficListener, type ListenerTlsOptions } from './listeners/listener.js';
-import { HistoryMarkers } from './observability/history-markers.js';
+import { RingSubscriber } from './control-link/ring-subscriber.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import type { RingView } from './core/ring-view.js';
+import { classicErrorHandler } from './http/classic-errors.js';
+import { classicClientError } from './http/client-errors.js';
 import { refusals } from './http/refusals.js';
 import { sendFailure } from './http/send-failure.js';
-import { ProxyHandler, type ProxyEngine } from './proxy/proxy-handler.js';
+import { applyClientTimeouts } from './listeners/client-timeouts.js';
+import { type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
+import { AccessLog, type AccessLogOptions, registerAccessLogMetrics } from './observability/access-log.js';
+import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
+import { HistoryMarkers } from './observability/history-markers.js';
 import type { ReplyFromProxy } from './proxy/engines/reply-from-proxy.js';
-import { RingSubscriber } from './control-link/ring-subscriber.js';
-import type { RingView } from './core/ring-view.js';
+import { type ProxyEngine, ProxyHandler } from './proxy/proxy-handler.js';
 import { formatRoutingKey, type RoutingKeyPolicy } from './proxy/routing-key.js';
 import { UpgradeTunnel } from './proxy/upgrade-tunnel.js';
+import { classicShims, SHIM_PATHS, type ShimsMode } from './shims/classic-shims.js';
 
 export interface DataPlaneOptions {
   /** host:port of the control plane's gRPC server. */

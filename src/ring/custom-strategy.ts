@@ -1,5 +1,5 @@
 import { CLASSIC_SLOTS } from './classic-strategy.js';
-import { parseExpression, type Expression } from './expression.js';
+import { type Expression, parseExpression } from './expression.js';
 import { SlotTable } from './slot-table.js';
 import { intOption, rejectUnknownOptions } from './strategy-options.js';
 import type { RingStrategy } from './types.js';

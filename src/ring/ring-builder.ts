@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
+import { RinglbError } from '../shared/errors.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
+import type { BuildReply, BuildRequest } from './ring-build-worker.js';
 import { buildRing } from './strategy-registry.js';
 import { buildCost, tableFromData } from './table-data.js';
 import type { RingMember, RingPolicy, RingTable } from './types.js';
-import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
-import type { BuildReply, BuildRequest } from './ring-build-worker.js';
 
 /**
  * Tables costing more cells than this are built on a worker thread. Below it

@@ -1,10 +1,10 @@
 import Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { engineCall } from './docker-call.js';
-import { PortPicker } from './port-picker.js';
 import type { DockerEngineEvent } from './docker-events.js';
 import { EngineEventFeed } from './engine-event-feed.js';
+import { PortPicker } from './port-picker.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 import {
   CONTAINER_NAME_PATTERN,

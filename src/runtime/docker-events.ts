@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { Backoff } from '../shared/backoff.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 
 /** The part of a Docker engine event this driver reads. */
 export interface DockerEngineEvent {

@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
-import { engineCaller } from './docker-call.js';
-import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
 import { RinglbError } from '../shared/errors.js';
+import { type DesiredState, type DesiredStateStore, parseDesiredState } from './desired-state-store.js';
+import { engineCaller } from './docker-call.js';
 import { STATE_LABELS, stateContainerName } from './replica-objects.js';
 import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
 

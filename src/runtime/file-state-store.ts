@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RinglbError } from '../shared/errors.js';
-import { parseDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { type DesiredState, type DesiredStateStore, parseDesiredState } from './desired-state-store.js';
 
 /** The process runtime's desired state: desired.json in its state folder, beside replicas.json. */
 export class FileStateStore implements DesiredStateStore {

@@ -1,6 +1,6 @@
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { KubernetesApi } from './kubernetes-api.js';
 import { instanceSelector, type Pod, podImageProblem, podInstance, podReady, replicaPod } from './kubernetes-pod.js';
 import type { OwnerReference } from './kubernetes-state-store.js';

@@ -1,5 +1,5 @@
-import type { LeaseRecord, LeaseStore } from './lease-store.js';
 import { type KubeCaller, type KubeObject, KubernetesRecord } from './kubernetes-record.js';
+import type { LeaseRecord, LeaseStore } from './lease-store.js';
 import { DOCKER_LABELS, kubernetesObjectName, LEASE_LABELS } from './replica-objects.js';
 
 interface Lease extends KubeObject {

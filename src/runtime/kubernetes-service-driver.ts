@@ -1,8 +1,8 @@
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { KubernetesApi } from './kubernetes-api.js';
 import { assignServerIds, type EndpointSlice, endpointMembers } from './kubernetes-endpoints.js';
-import { KubernetesRecord, type KubeObject } from './kubernetes-record.js';
+import { type KubeObject, KubernetesRecord } from './kubernetes-record.js';
 import { KubernetesWatcher } from './kubernetes-watcher.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 

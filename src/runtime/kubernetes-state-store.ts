@@ -1,5 +1,5 @@
 import { RinglbError } from '../shared/errors.js';
-import { storedDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { type DesiredState, type DesiredStateStore, storedDesiredState } from './desired-state-store.js';
 import { type KubeCaller, type KubeObject, KubernetesRecord } from './kubernetes-record.js';
 import { DOCKER_LABELS, kubernetesObjectName, STATE_LABELS } from './replica-objects.js';
 

@@ -1,5 +1,5 @@
 import { Backoff } from '../shared/backoff.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { KubernetesApi, WatchEvent, WatchHandle } from './kubernetes-api.js';
 import type { KubeObject } from './kubernetes-record.js';
 

@@ -1,5 +1,5 @@
-import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
+import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 
 /** A server ringlb routes to but does not run: `--backend [NAME=]HOST:PORT`. */
 export interface StaticBackend {

@@ -1,7 +1,7 @@
 import Dockerode from 'dockerode';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
-import { silentLogger, type Logger } from '../shared/logger.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import { engineCaller } from './docker-call.js';
 import { EngineEventFeed } from './engine-event-feed.js';
 import { PortPicker } from './port-picker.js';

@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { RinglbError } from '../shared/errors.js';
-import { storedDesiredState, type DesiredState, type DesiredStateStore } from './desired-state-store.js';
+import { type DesiredState, type DesiredStateStore, storedDesiredState } from './desired-state-store.js';
 import { STATE_LABELS, stateConfigName } from './replica-objects.js';
 import { SwarmConfigRecord } from './swarm-config-record.js';
 

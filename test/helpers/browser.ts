@@ -1,5 +1,5 @@
 import type { TestContext } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { defer } from './cleanup.js';
 
 /** The machine's Chromium, headless and quiet (no update or sync traffic), closed when the test ends. */

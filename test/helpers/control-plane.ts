@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ControlPlaneServer, type ControlPlaneOptions } from '../../src/control/control-plane-server.js';
+import { type ControlPlaneOptions, ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { ProcessDriver } from '../../src/runtime/process-driver.js';
 import { defer } from './cleanup.js';
 

@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
 import { defer } from './cleanup.js';
-import { type DockerEngine, removeInstanceContainers, REPLICA_IMAGE, uniqueInstance } from './docker-engine.js';
+import { type DockerEngine, REPLICA_IMAGE, removeInstanceContainers, uniqueInstance } from './docker-engine.js';
 import { type RinglbProcess, startControl, startStack } from './ringlb-process.js';
 
 /** The docker runtime's flags: host networking, the test replica image, one instance. */
@@ -46,4 +46,4 @@ export async function startDockerControl(
   return { proc, address, readyMs: Date.now() - started };
 }
 
-export { getJson, loopHome, postJson, type Answer } from './http.js';
+export { type Answer, getJson, loopHome, postJson } from './http.js';

@@ -1,10 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
 import type { TestContext } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import {
-  ControlPlaneClient,
   type AckRingRequest,
   type AckRingResponse,
   type AddReplicasRequest,
+  ControlPlaneClient,
   type ListReplicasRequest,
   type RemoveReplicasRequest,
   type ReplicaSet,

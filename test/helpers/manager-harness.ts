@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
-import type { ReplicaManagerOptions } from '../../src/control/replica-manager-options.js';
 import { ReplicaManager } from '../../src/control/replica-manager.js';
+import type { ReplicaManagerOptions } from '../../src/control/replica-manager-options.js';
 import { RingStore } from '../../src/control/ring-store.js';
 import { DEFAULT_POLICY } from '../../src/ring/index.js';
 import { defer } from './cleanup.js';

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
+import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { applyClientTimeouts } from '../../src/dataplane/listeners/client-timeouts.js';
 import { DataPlaneMetrics } from '../../src/dataplane/observability/data-plane-metrics.js';
 import { ProxyHandler, type ProxyHandlerOptions } from '../../src/dataplane/proxy/proxy-handler.js';
-import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { buildRing, DEFAULT_POLICY, type RingMember } from '../../src/ring/index.js';
 
 /** A fixed ring over `addresses` (host:port), named r1, r2, … */

@@ -1,20 +1,20 @@
-import path from 'node:path';
 import { createRequire } from 'node:module';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import path from 'node:path';
 import {
   createFileRegistry,
-  fromBinary,
-  fromJson,
-  toBinary,
-  toJson,
   type DescMessage,
   type DescMethod,
   type DescService,
   type FileRegistry,
+  fromBinary,
+  fromJson,
   type JsonValue,
+  toBinary,
+  toJson,
 } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
+import { type FileDescriptorProto, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 
 const require = createRequire(import.meta.url);
 // The reflection protocol from @grpc/reflection's copy, not ringlb's proto/: the client is independent of the server.

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { killListedReplicas, tempStateDir } from './control-plane.js';
 import { defer } from './cleanup.js';
+import { killListedReplicas, tempStateDir } from './control-plane.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/src/cli/main.js: the real `ringlb` binary. */

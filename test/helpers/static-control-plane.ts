@@ -1,5 +1,5 @@
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
-import { StaticDriver, type StaticBackend } from '../../src/runtime/static-driver.js';
+import { type StaticBackend, StaticDriver } from '../../src/runtime/static-driver.js';
 
 /**
  * A control plane in its own process over static backends: argv[2] is a JSON

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { after, before } from 'node:test';
 import type { TestContext } from 'node:test';
-import { ControlPlaneServer, type ControlPlaneOptions } from '../../src/control/control-plane-server.js';
+import { after, before } from 'node:test';
+import { type ControlPlaneOptions, ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { SwarmDriver, type SwarmDriverOptions } from '../../src/runtime/swarm-driver.js';
 import { SwarmStateStore } from '../../src/runtime/swarm-state-store.js';
 import { defer } from './cleanup.js';
 import { probeDockerEngine, REPLICA_IMAGE, uniqueInstance } from './docker-engine.js';
-import { startPrivateSwarm, type PrivateSwarm } from './private-swarm.js';
+import { type PrivateSwarm, startPrivateSwarm } from './private-swarm.js';
 
 const REQUIRED = process.env.RINGLB_REQUIRE_DOCKER === '1';
 

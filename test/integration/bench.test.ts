@@ -3,14 +3,14 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import type { BenchReport } from '../../clients/bench/bench-report.js';
+import type { ControlScaleResult } from '../../clients/bench/control-scale-bench.js';
 import { resolveBinary } from '../../clients/bench/load-generator.js';
 import { OWNER_ENV } from '../../clients/bench/process-set.js';
 import type { PropagationResult } from '../../clients/bench/propagation-bench.js';
-import type { ControlScaleResult } from '../../clients/bench/control-scale-bench.js';
 import type { RingBenchReport } from '../../clients/bench/ring-bench.js';
 import { strategyNames } from '../../src/ring/index.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { HealthEvent_Kind, HealthState, type HealthEvent, type RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
-import { call, callError, collect, controlClient } from '../helpers/grpc-client.js';
+import { type HealthEvent, HealthEvent_Kind, HealthState, type RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
 import { processAlive, startControlPlane, tempStateDir } from '../helpers/control-plane.js';
+import { call, callError, collect, controlClient } from '../helpers/grpc-client.js';
 import { ReflectionClient } from '../helpers/reflection-client.js';
 import { waitFor } from '../helpers/wait.js';
 

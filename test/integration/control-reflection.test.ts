@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
-import { startStack } from '../helpers/ringlb-process.js';
+import * as grpc from '@grpc/grpc-js';
 import { ReflectionClient, type ReflectionError, type ReflectionVersion } from '../helpers/reflection-client.js';
+import { startStack } from '../helpers/ringlb-process.js';
 
 /** Requests for the unary RPCs; any RPC not listed is called with {} (it must still be served and resolvable). */
 const UNARY_REQUESTS: Record<string, JsonValue> = {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient } from '../../src/gen/ringlb/v1/ringlb.js';
 import { BearerToken } from '../../src/shared/bearer-token.js';
-import { controlChannel, type ControlClientSecurity } from '../../src/shared/tls-credentials.js';
+import { type ControlClientSecurity, controlChannel } from '../../src/shared/tls-credentials.js';
 import { makePki, type TestPki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { startDataPlane, sendJson, httpRequest } from '../helpers/data-plane.js';
+import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
 import { call, callError } from '../helpers/grpc-client.js';
 import { ReflectionClient } from '../helpers/reflection-client.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { launchChromium } from '../helpers/browser.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
-import { launchChromium } from '../helpers/browser.js';
 import { freePort, waitFor } from '../helpers/wait.js';
 
 test('admin server: /healthz before and after the first ring, /ring, /metrics, /stats', async (t) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { launchChromium } from '../helpers/browser.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
-import { launchChromium } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**

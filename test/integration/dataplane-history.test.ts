@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, sendJson, startDataPlane } from '../helpers/data-plane.js';
-import { startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
+import { startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface History {

@@ -4,8 +4,8 @@ import http from 'node:http';
 import { test } from 'node:test';
 import { PROXY_ENGINES } from '../../src/dataplane/proxy/proxy-handler.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import { call, controlClient } from '../helpers/grpc-client.js';
 import { httpRequest, metricValue, startDataPlane } from '../helpers/data-plane.js';
+import { call, controlClient } from '../helpers/grpc-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 // One control plane with three real replica processes (fault hook on) and a

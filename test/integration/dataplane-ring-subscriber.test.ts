@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { RingSubscriber } from '../../src/dataplane/control-link/ring-subscriber.js';
+import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import {
-  ControlPlaneClient,
-  ControlPlaneService,
   type AckRingRequest,
   type AckRingResponse,
+  ControlPlaneClient,
+  ControlPlaneService,
   type RingSnapshot,
   type WatchRingRequest,
 } from '../../src/gen/ringlb/v1/ringlb.js';
-import { RingSubscriber } from '../../src/dataplane/control-link/ring-subscriber.js';
-import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { buildRing } from '../../src/ring/index.js';
 import { RingBuilder } from '../../src/ring/ring-builder.js';
 import { freePort, waitFor } from '../helpers/wait.js';

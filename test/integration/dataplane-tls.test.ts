@@ -12,12 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DataPlane } from '../../src/dataplane/data-plane.js';
 import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
-import { defer } from '../helpers/cleanup.js';
+import { makeCertificate } from '../helpers/certs.js';
+import { defer, tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { httpRequest, startDataPlane } from '../helpers/data-plane.js';
 import { LOG, spawnRinglb } from '../helpers/ringlb-process.js';
-import { makeCertificate } from '../helpers/certs.js';
-import { tempDir } from '../helpers/cleanup.js';
 import { h2Connect, h2Request, handshake } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 

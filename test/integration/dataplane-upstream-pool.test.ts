@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { HOP_BY_HOP } from '../../src/dataplane/http/hop-by-hop.js';
-import { rawUpstream } from '../helpers/proxy-harness.js';
 import { UpstreamCode } from '../../src/dataplane/upstream/upstream-errors.js';
 import {
-  UpstreamPool,
   type UpstreamHandler,
+  UpstreamPool,
   type UpstreamPoolOptions,
   type UpstreamRequest,
 } from '../../src/dataplane/upstream/upstream-pool.js';
+import { rawUpstream } from '../helpers/proxy-harness.js';
 import { freePort } from '../helpers/wait.js';
 
 interface Result {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { routingKeyFunction } from '../../src/dataplane/proxy/routing-key.js';

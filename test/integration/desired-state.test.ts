@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
 import { defer } from '../helpers/cleanup.js';
 import { killListedReplicas, tempStateDir } from '../helpers/control-plane.js';

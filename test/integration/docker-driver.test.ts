@@ -10,8 +10,8 @@ import {
   engineSocketPath,
   instanceContainers,
   probeDockerEngine,
-  removeInstanceContainers,
   REPLICA_IMAGE,
+  removeInstanceContainers,
   uniqueInstance,
 } from '../helpers/docker-engine.js';
 import { waitFor } from '../helpers/wait.js';

@@ -8,8 +8,8 @@ import {
   engineSocketPath,
   instanceContainers,
   probeDockerEngine,
-  removeInstanceContainers,
   REPLICA_IMAGE,
+  removeInstanceContainers,
   uniqueInstance,
 } from '../helpers/docker-engine.js';
 import { getJson, loopHome, postJson, startDockerControl, startDockerStack } from '../helpers/docker-stack.js';

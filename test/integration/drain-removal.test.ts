@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
+import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
 import { defer } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
-import type { RingSnapshot } from '../../src/gen/ringlb/v1/ringlb.js';
 import { startDataPlane } from '../helpers/data-plane.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { waitFor } from '../helpers/wait.js';

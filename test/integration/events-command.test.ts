@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
+import { type HealthEvent, HealthEvent_Kind } from '../../src/gen/ringlb/v1/ringlb.js';
 import { startControlPlane, tempStateDir } from '../helpers/control-plane.js';
 import { controlClient } from '../helpers/grpc-client.js';
-import { spawnRinglb } from '../helpers/ringlb-process.js';
 import { killReplicaAndWaitReplaced } from '../helpers/replica-failure.js';
+import { spawnRinglb } from '../helpers/ringlb-process.js';
 import { freePort } from '../helpers/wait.js';
 
 /** The first WatchHealth message of a new subscriber. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { call, controlClient } from '../helpers/grpc-client.js';
 import { tempStateDir } from '../helpers/control-plane.js';
+import { call, controlClient } from '../helpers/grpc-client.js';
 import { spawnRinglb, startStack } from '../helpers/ringlb-process.js';
 
 // Issue 16, item 9: a newcomer's second `npm start` resumed the stored state

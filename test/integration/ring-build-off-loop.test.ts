@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { buildRing } from '../../src/ring/index.js';
 import { ReplicaServer } from '../../src/replica/replica-server.js';
+import { buildRing } from '../../src/ring/index.js';
 import { defer } from '../helpers/cleanup.js';
 import { startDataPlane } from '../helpers/data-plane.js';
 import { call, controlClient } from '../helpers/grpc-client.js';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { HealthEvent_Kind, type HealthEvent } from '../../src/gen/ringlb/v1/ringlb.js';
-import { call, collect, controlClient } from '../helpers/grpc-client.js';
-import { LOG, spawnRinglb, startControl, startDataPlaneProcess, startStack } from '../helpers/ringlb-process.js';
+import { type HealthEvent, HealthEvent_Kind } from '../../src/gen/ringlb/v1/ringlb.js';
 import { tempStateDir } from '../helpers/control-plane.js';
+import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { getJson, loopHome } from '../helpers/http.js';
+import { LOG, spawnRinglb, startControl, startDataPlaneProcess, startStack } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 replicas, /rep shows N=3', async (t) => {

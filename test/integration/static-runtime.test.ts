@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { defer } from '../helpers/cleanup.js';
 import { getJson, postJson } from '../helpers/http.js';
 import { startStack } from '../helpers/ringlb-process.js';

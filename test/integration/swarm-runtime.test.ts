@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { VersionedRing } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';

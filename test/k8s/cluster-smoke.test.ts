@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { waitFor } from '../helpers/wait.js';
 import { inCidr, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The test cluster itself (npm run k8s:up): a real kubelet runs a pod from an
 // imported image, the pod answers from the host on its pod IP, reaches the

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { KubernetesApi } from '../../src/runtime/kubernetes-api.js';
 import { KubernetesDriver } from '../../src/runtime/kubernetes-driver.js';
 import { KubernetesStateStore } from '../../src/runtime/kubernetes-state-store.js';

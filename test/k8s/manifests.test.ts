@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { defer } from '../helpers/cleanup.js';
-import { waitFor } from '../helpers/wait.js';
 import { type KubeCluster, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { waitFor } from '../helpers/wait.js';
 
 // deploy/kubernetes against the test cluster (npm run k8s:up): a server-side
 // dry run of the manifests as shipped, then the test overlay applied for real

@@ -1,14 +1,14 @@
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { classicFailure } from '../../shared/errors.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
-import { classicErrorHandler } from '../http/classic-errors.js';
-import { DASHBOARD_HTML } from './dashboard-page.js';
-import type { HistoryMarkers } from '../observability/history-markers.js';
-import { historyRoutes } from './history-routes.js';
-import { ringPolicyRoutes, type RingPolicyRoutesOptions } from './ring-policy-routes.js';
-import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { RingView } from '../core/ring-view.js';
+import { classicErrorHandler } from '../http/classic-errors.js';
+import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { HistoryMarkers } from '../observability/history-markers.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import { historyRoutes } from './history-routes.js';
+import { type RingPolicyRoutesOptions, ringPolicyRoutes } from './ring-policy-routes.js';
 
 /** What the admin server reads: the ring subscriber's state. */
 export interface AdminRingSource {

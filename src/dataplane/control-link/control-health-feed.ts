@@ -1,7 +1,7 @@
-import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { type ControlPlaneClient, type HealthEvent, HealthEvent_Kind } from '../../gen/ringlb/v1/ringlb.js';
 import { Backoff } from '../../shared/backoff.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { HistoryMarker } from '../observability/history-markers.js';
 

@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { ControlPlaneClient } from '../../gen/ringlb/v1/ringlb.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 
 export interface FailureReporterOptions {
   client: ControlPlaneClient;

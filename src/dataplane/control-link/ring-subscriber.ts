@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { ControlPlaneClient, RingSnapshot } from '../../gen/ringlb/v1/ringlb.js';
 import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../../ring/index.js';
+import { RingBuilder } from '../../ring/ring-builder.js';
 import { Backoff } from '../../shared/backoff.js';
 import { RinglbError } from '../../shared/errors.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
-import { RingBuilder } from '../../ring/ring-builder.js';
 
 export interface RingSubscriberOptions {
   client: ControlPlaneClient;

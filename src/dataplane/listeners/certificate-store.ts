@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tls, { type SecureContext, type SecureContextOptions } from 'node:tls';
 import { RinglbError } from '../../shared/errors.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 
 /** A certificate chain file and its private key file (PEM). */
 export interface CertificatePair {

@@ -1,16 +1,16 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { silentLogger, type Logger } from '../../shared/logger.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
+import { sendFailure } from '../http/send-failure.js';
 import {
-  CertificateStore,
-  TLS_PROTOCOL_OPTIONS,
   type CertificatePair,
+  CertificateStore,
   type LoadedCertificate,
+  TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
 import { adaptHttp2Request } from './http2-request-adapter.js';
-import { sendFailure } from '../http/send-failure.js';
-import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4), which h2c with prior knowledge starts with. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

@@ -1,6 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
-import { StatsHistory, type ReplicaHistory } from './stats-history.js';
+import { type ReplicaHistory, StatsHistory } from './stats-history.js';
 
 /** Latency histogram buckets, seconds (Prometheus `le`). */
 export const LATENCY_BUCKETS: readonly number[] = Object.freeze([

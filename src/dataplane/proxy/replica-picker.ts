@@ -1,7 +1,7 @@
 import { pickWithBoundedLoad } from '../../ring/bounded-loads.js';
 import type { RingMember } from '../../ring/index.js';
-import type { ReplicaHealth } from './replica-health.js';
 import type { RingView } from '../core/ring-view.js';
+import type { ReplicaHealth } from './replica-health.js';
 
 /**
  * Which replica a key goes to, built from one ring view and one health

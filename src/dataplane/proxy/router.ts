@@ -8,7 +8,7 @@ import { upstreamErrorInfo } from '../upstream/upstream-errors.js';
 import type { ReplicaHealth } from './replica-health.js';
 import { ReplicaPicker } from './replica-picker.js';
 import { retryDecision } from './retry-rule.js';
-import { routingKeyFunction, type RoutingKeyFn, type RoutingKeyPolicy } from './routing-key.js';
+import { type RoutingKeyFn, type RoutingKeyPolicy, routingKeyFunction } from './routing-key.js';
 
 /** Where the ring in service is read from on every request (a RingSubscriber). */
 export interface RingSource {

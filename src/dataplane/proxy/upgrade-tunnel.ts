@@ -4,9 +4,9 @@ import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RingMember } from '../../ring/index.js';
 import { classicFailure } from '../../shared/errors.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
-import { isHopByHop } from '../http/hop-by-hop.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
+import { isHopByHop } from '../http/hop-by-hop.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 import type { Router } from './router.js';
 

@@ -1,12 +1,12 @@
+import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import {
   type ConnectionOwner,
+  notify,
   UpstreamConnection,
   type UpstreamHandler,
   type UpstreamRequest,
-  notify,
   upstreamError,
 } from './upstream-connection.js';
-import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { UpstreamCode } from './upstream-errors.js';
 
 export type { UpstreamHandler, UpstreamRequest } from './upstream-connection.js';

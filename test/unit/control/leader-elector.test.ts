@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { LeaderElector } from '../../../src/control/leader-elector.js';
 import type { LeaseRecord, LeaseStore } from '../../../src/runtime/lease-store.js';
 import { RinglbError } from '../../../src/shared/errors.js';

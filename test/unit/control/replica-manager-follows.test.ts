@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 import { DEFAULT_POLICY } from '../../../src/ring/index.js';
+import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 import { FakeDriver, MemoryStateStore } from '../../helpers/fake-driver.js';
 import { startManager } from '../../helpers/manager-harness.js';
 import { waitFor } from '../../helpers/wait.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { healthMarker, SeenHealthEvents } from '../../../src/dataplane/control-link/control-health-feed.js';
-import { HealthEvent_Kind, type HealthEvent } from '../../../src/gen/ringlb/v1/ringlb.js';
+import { type HealthEvent, HealthEvent_Kind } from '../../../src/gen/ringlb/v1/ringlb.js';
 
 const event = (sequence: number, kind = HealthEvent_Kind.KIND_UNHEALTHY, hostname = 's1'): HealthEvent => ({
   kind,

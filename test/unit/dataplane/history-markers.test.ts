@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { HistoryMarkers, MAX_MARKERS } from '../../../src/dataplane/observability/history-markers.js';
 import type { RingView } from '../../../src/dataplane/core/ring-view.js';
+import { HistoryMarkers, MAX_MARKERS } from '../../../src/dataplane/observability/history-markers.js';
 
 function markers(health: { hostname: string; up: boolean }[], now: () => number) {
   const ring = { current: undefined as RingView | undefined, onChange: () => () => undefined };

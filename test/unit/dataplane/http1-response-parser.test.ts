@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import {
   Framing,
   Http1ResponseParser,
-  ResponseParseError,
   type ResponseHead,
+  ResponseParseError,
 } from '../../../src/dataplane/upstream/http1-response-parser.js';
 
 interface Parsed {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DataPlaneMetrics } from '../../../src/dataplane/observability/data-plane-metrics.js';
 import { DATAPLANE_DEFAULTS } from '../../../src/dataplane/core/defaults.js';
+import { DataPlaneMetrics } from '../../../src/dataplane/observability/data-plane-metrics.js';
 import { ReplicaHealth } from '../../../src/dataplane/proxy/replica-health.js';
 import { ReplicaPicker } from '../../../src/dataplane/proxy/replica-picker.js';
 import { fixedRing } from '../../helpers/proxy-harness.js';

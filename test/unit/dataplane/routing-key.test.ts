@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { hashString } from '../../../src/ring/index.js';
 import {
   cookieValue,
   formatRoutingKey,
@@ -9,6 +8,7 @@ import {
   randomRequestId,
   routingKeyFunction,
 } from '../../../src/dataplane/proxy/routing-key.js';
+import { hashString } from '../../../src/ring/index.js';
 
 const req = (
   url: string,

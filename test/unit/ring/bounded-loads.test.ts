@@ -1,5 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RingMember, RingTable } from '../../../src/ring/index.js';
 import {
   balanceFromCounts,
   buildRing,
@@ -8,7 +9,6 @@ import {
   sampleRequestIds,
   simulateBoundedLoads,
 } from '../../../src/ring/index.js';
-import type { RingMember, RingTable } from '../../../src/ring/index.js';
 
 const members = (n: number): RingMember[] =>
   Array.from({ length: n }, (_, k) => ({

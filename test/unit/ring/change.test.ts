@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { policyText, ringChanges, type RingMembership } from '../../../src/ring/index.js';
+import { policyText, type RingMembership, ringChanges } from '../../../src/ring/index.js';
 
 test('ring changes name additions, removals, replacements and policy changes', () => {
   const view = (version: number, hosts: string[], strategy = 'classic'): RingMembership => ({

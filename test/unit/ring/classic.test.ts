@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRing, classicRequestSlot, classicVirtualSlot, sampleRequestIds } from '../../../src/ring/index.js';
+import { test } from 'node:test';
 import type { RingMember, RingTable } from '../../../src/ring/index.js';
+import { buildRing, classicRequestSlot, classicVirtualSlot, sampleRequestIds } from '../../../src/ring/index.js';
 
 // Every expected number below is worked out by hand from the classic ring (docs/architecture.md):
 //   H(i) = i + 2i² + 17 (mod 512), Φ(i, j) = i + j + 2j² + 25 (mod 512), K = 9.

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRing, CLASSIC_H, normalizePolicy, parseExpression, sampleRequestIds } from '../../../src/ring/index.js';
+import { test } from 'node:test';
 import type { RingMember } from '../../../src/ring/index.js';
+import { buildRing, CLASSIC_H, normalizePolicy, parseExpression, sampleRequestIds } from '../../../src/ring/index.js';
 import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 
 const members = (n: number): RingMember[] =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RingBuilder } from '../../../src/ring/ring-builder.js';
 import { buildCost, buildRing, type RingMember, type RingPolicy, type RingTable } from '../../../src/ring/index.js';
+import { RingBuilder } from '../../../src/ring/ring-builder.js';
 
 const members: RingMember[] = Array.from({ length: 12 }, (_, i) => ({
   hostname: `r${i + 1}`,

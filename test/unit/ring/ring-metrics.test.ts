@@ -1,5 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RingMember } from '../../../src/ring/index.js';
 import {
   balance,
   balanceFromCounts,
@@ -11,7 +12,6 @@ import {
   sampleRequestIds,
   simulateChange,
 } from '../../../src/ring/index.js';
-import type { RingMember } from '../../../src/ring/index.js';
 
 const member = (serverId: number, hostname = `server-${serverId}`): RingMember => ({ hostname, serverId, address: '' });
 const members = (n: number): RingMember[] => Array.from({ length: n }, (_, k) => member(k + 1));

@@ -1,5 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RingMember, RingPolicy } from '../../../src/ring/index.js';
 import {
   balance,
   buildRing,
@@ -9,7 +10,6 @@ import {
   simulateChange,
   strategyNames,
 } from '../../../src/ring/index.js';
-import type { RingMember, RingPolicy } from '../../../src/ring/index.js';
 import { GrpcStatus, RinglbError } from '../../../src/shared/errors.js';
 
 const member = (serverId: number, hostname = `server-${serverId}`): RingMember => ({

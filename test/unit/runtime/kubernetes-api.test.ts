@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { GrpcStatus, type RinglbError } from '../../../src/shared/errors.js';
 import { KubernetesApi } from '../../../src/runtime/kubernetes-api.js';
 import { KubernetesLeaseStore, microTime } from '../../../src/runtime/kubernetes-lease-store.js';
-import { KubernetesRecord, type KubeObject } from '../../../src/runtime/kubernetes-record.js';
+import { type KubeObject, KubernetesRecord } from '../../../src/runtime/kubernetes-record.js';
 import { KubernetesStateStore } from '../../../src/runtime/kubernetes-state-store.js';
 import { KubernetesWatcher } from '../../../src/runtime/kubernetes-watcher.js';
+import { GrpcStatus, type RinglbError } from '../../../src/shared/errors.js';
 import { defer } from '../../helpers/cleanup.js';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
