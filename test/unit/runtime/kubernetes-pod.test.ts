@@ -16,7 +16,7 @@ const options = {
   instance: 'default',
   image: 'ringlb/replica:latest',
   imagePullPolicy: 'Never',
-  port: 5000,
+  port: 8080,
   stopGraceMs: 5_000,
   faultHook: false,
   owner,
@@ -43,7 +43,7 @@ test('a replica pod carries the Docker labels, the owner reference, restartPolic
     'ringlb.instance': 'default',
     'ringlb.server-id': '7',
     'ringlb.hostname': 'Server-7',
-    'ringlb.port': '5000',
+    'ringlb.port': '8080',
   });
   assert.deepEqual(pod.metadata.ownerReferences, [owner]);
   const spec = pod.spec as {
@@ -53,7 +53,7 @@ test('a replica pod carries the Docker labels, the owner reference, restartPolic
   assert.equal(spec.restartPolicy, 'Never');
   assert.equal(spec.containers[0]?.imagePullPolicy, 'Never');
   assert.deepEqual(spec.containers[0]?.readinessProbe, {
-    httpGet: { path: '/heartbeat', port: 5000 },
+    httpGet: { path: '/heartbeat', port: 8080 },
     periodSeconds: 1,
     failureThreshold: 2,
   });
@@ -71,12 +71,12 @@ test('a listed pod as a replica: address from the pod IP, state from phase and d
   assert.deepEqual(podInstance(running(pod), 'default'), {
     hostname: 'server-1',
     serverId: 1,
-    address: '10.88.0.7:5000',
+    address: '10.88.0.7:8080',
     instanceId: 'pod-uid',
     startedAt: new Date('2026-12-04T10:00:01Z'),
     state: 'running',
   });
-  assert.equal(podInstance(running(pod, 'fd00::7'), 'default')?.address, '[fd00::7]:5000');
+  assert.equal(podInstance(running(pod, 'fd00::7'), 'default')?.address, '[fd00::7]:8080');
   const pending = podInstance({ ...pod, status: { phase: 'Pending' } }, 'default');
   assert.deepEqual([pending?.state, pending?.address], ['restarting', '']);
   assert.equal(podInstance({ ...running(pod), status: { phase: 'Failed' } }, 'default')?.state, 'exited');

@@ -38,10 +38,10 @@ test('replica labels carry what adoption needs and select only their own instanc
 });
 
 test('the replica environment as engine lines', () => {
-  assert.deepEqual(replicaEnvLines({ hostname: 'Server-3', serverId: 3 }, { port: 5000, host: '0.0.0.0' }, true), [
+  assert.deepEqual(replicaEnvLines({ hostname: 'Server-3', serverId: 3 }, { port: 8080, host: '0.0.0.0' }, true), [
     'SERVER_ID=3',
     'REPLICA_HOSTNAME=Server-3',
-    'PORT=5000',
+    'PORT=8080',
     'HOST=0.0.0.0',
     'RINGLB_FAULT_HOOK=1',
   ]);
