@@ -8,6 +8,11 @@
 # A cold build takes 15-25 min on 2 cores.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# A non-interactive shell (CI) does not read ~/.bashrc, where the machine puts Go on PATH.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null || { echo "build-binaries: no go command (Go 1.26 from the machine) on PATH" >&2; exit 1; }
+# go keeps its module and build caches under $HOME.
+export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 # The versions are the ones the wrapper go.mod files require.
 version_of() { (cd "$here/go/$1" && GOFLAGS=-mod=readonly go list -m -f '{{.Version}}' "$2"); }
 kube_version=$(version_of kubernetes k8s.io/kubernetes)
