@@ -1,9 +1,8 @@
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { RinglbError } from '../../shared/errors.js';
-import { fromGrpcError } from '../http/classic-errors.js';
+import { controlCall, type UnaryMethod } from '../http/control-call.js';
 import { bearerGuard } from '../http/http-auth.js';
 
 export interface RingPolicyRoutesOptions {
@@ -25,20 +24,8 @@ export interface RingPolicyRoutesOptions {
 export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutesOptions): void {
   const { client, controlAddress } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const unary = <Req, Res>(
-    method: (
-      req: Req,
-      md: Metadata,
-      o: { deadline: number },
-      cb: (err: ServiceError | null, res: Res) => void,
-    ) => unknown,
-    request: Req,
-  ): Promise<Res> =>
-    new Promise((resolve, reject) => {
-      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(fromGrpcError(err, controlAddress)) : resolve(res),
-      );
-    });
+  const unary = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
+    controlCall(client, method, request, timeoutMs, controlAddress);
 
   app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });

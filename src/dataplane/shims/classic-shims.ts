@@ -1,9 +1,8 @@
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, ReplicaSet } from '../../gen/ringlb/v1/ringlb.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { classicFailure, GrpcStatus, RinglbError } from '../../shared/errors.js';
-import { fromGrpcError } from '../http/classic-errors.js';
+import { controlCall, type UnaryMethod } from '../http/control-call.js';
 import { bearerGuard } from '../http/http-auth.js';
 
 export interface ClassicShimsOptions {
@@ -53,21 +52,10 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
   const call = <Req>(
-    method: (
-      req: Req,
-      md: Metadata,
-      opts: { deadline: number },
-      cb: (err: ServiceError | null, res: ReplicaSet) => void,
-    ) => unknown,
+    method: UnaryMethod<Req, ReplicaSet>,
     request: Req,
     timeoutMs: number,
-  ): Promise<ClassicReplicaSet> =>
-    new Promise((resolve, reject) => {
-      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(fromGrpcError(err, controlAddress));
-        else resolve(toClassic(res));
-      });
-    });
+  ): Promise<ClassicReplicaSet> => controlCall(client, method, request, timeoutMs, controlAddress).then(toClassic);
 
   app.get('/rep', () => call(client.listReplicas, {}, listTimeoutMs));
   const guard =
