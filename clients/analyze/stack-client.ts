@@ -93,11 +93,11 @@ export class StackClient {
   }
 
   /** The policy in force: the first snapshot of a WatchRing stream. */
-  currentPolicy(timeoutMs = 10_000): Promise<RingPolicy> {
+  currentPolicy(timeoutMs = 10_000): Promise<Omit<RingPolicy, 'upstreamProtocol'>> {
     return new Promise((resolve, reject) => {
       const stream = this.#grpc.watchRing({ nodeId: 'ringlb-analyze', watchId: '' });
       const timer = setTimeout(() => finish(new Error(`WatchRing sent no snapshot within ${timeoutMs} ms`)), timeoutMs);
-      const finish = (err: Error | null, policy?: RingPolicy): void => {
+      const finish = (err: Error | null, policy?: Omit<RingPolicy, 'upstreamProtocol'>): void => {
         clearTimeout(timer);
         stream.removeAllListeners('data');
         stream.on('error', () => undefined);
@@ -105,9 +105,11 @@ export class StackClient {
         if (err) reject(err);
         else resolve(policy!);
       };
-      stream.once('data', (snapshot: RingSnapshot) =>
-        finish(null, snapshot.policy ?? { strategy: 'classic', options: {}, loadBound: 0 }),
-      );
+      stream.once('data', (snapshot: RingSnapshot) => {
+        // The strategy part only: a policy set back without upstream_protocol keeps the instance's.
+        const { strategy, options, loadBound } = snapshot.policy ?? { strategy: 'classic', options: {}, loadBound: 0 };
+        finish(null, { strategy, options, loadBound });
+      });
       stream.once('error', (err: Error) => finish(err));
     });
   }

@@ -7,7 +7,7 @@ import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { LeaderElector } from '../control/leader-elector.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { normalizePolicy, type RingPolicy, UPSTREAM_PROTOCOLS } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
@@ -112,6 +112,12 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
+    opt(
+      '--upstream-protocol <protocol>',
+      'how data planes speak to replicas: http1 | h2c (HTTP/2 prior knowledge, gRPC) | h2 (HTTP/2 over TLS)',
+      'RINGLB_UPSTREAM_PROTOCOL',
+      d.upstreamProtocol,
+    ),
     opt(
       '--instance <name>',
       'instance label: replicas of other instances are never touched',
@@ -221,7 +227,12 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
-  let policy: RingPolicy = { strategy, options, loadBound };
+  const upstreamProtocol = reader.oneOf(
+    'upstreamProtocol',
+    o.upstreamProtocol ?? CONTROL_DEFAULTS.upstreamProtocol,
+    UPSTREAM_PROTOCOLS,
+  );
+  let policy: RingPolicy = { strategy, options, loadBound, upstreamProtocol };
   try {
     policy = normalizePolicy(policy);
   } catch (err) {

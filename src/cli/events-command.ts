@@ -78,7 +78,8 @@ export function ringLines(previous: RingMembership | undefined, snapshot: RingSn
 }
 
 function toMembership(s: RingSnapshot): RingMembership {
-  const policy = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const { strategy, options, loadBound } = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const policy = { strategy, options, loadBound };
   return { version: Number(s.version), policy, members: s.members };
 }
 

@@ -15,6 +15,8 @@ export const CONTROL_DEFAULTS = Object.freeze({
   maxReplicas: 50,
   strategy: DEFAULT_POLICY.strategy,
   loadBound: DEFAULT_POLICY.loadBound,
+  /** How data planes speak to replicas (--upstream-protocol). */
+  upstreamProtocol: 'http1',
   instance: RUNTIME_DEFAULTS.instance,
   image: RUNTIME_DEFAULTS.image,
   network: RUNTIME_DEFAULTS.network,

@@ -8,7 +8,7 @@ import {
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { normalizePolicy, type RingPolicy, UPSTREAM_PROTOCOLS, type UpstreamProtocol } from '../ring/index.js';
 import type { Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import type { ChangeRequest, ChangeSimulation } from './change-simulator.js';
@@ -47,12 +47,28 @@ export function toProtoReplica(r: ReplicaView): Replica {
 }
 
 export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
-  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound };
+  return {
+    strategy: p.strategy,
+    options: { ...p.options },
+    loadBound: p.loadBound,
+    upstreamProtocol: p.upstreamProtocol ?? '',
+  };
 }
 
 export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
   if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
-  return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
+  const protocol = p.upstreamProtocol ?? '';
+  if (protocol !== '' && !(UPSTREAM_PROTOCOLS as readonly string[]).includes(protocol))
+    throw RinglbError.invalidArgument(
+      `policy.upstream_protocol must be ${UPSTREAM_PROTOCOLS.join(', ')} or empty, got '${protocol}'`,
+    );
+  return normalizePolicy({
+    strategy: p.strategy,
+    options: p.options ?? {},
+    loadBound: p.loadBound ?? 0,
+    // Empty: not said (SetRingPolicy keeps the instance's, RingStore.publish).
+    ...(protocol === '' ? {} : { upstreamProtocol: protocol as UpstreamProtocol }),
+  });
 }
 
 export function toProtoHealthEvent(change: HealthChange): HealthEvent {
@@ -72,7 +88,12 @@ export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
   return {
     version: s.version,
     policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: s.members.map((m) => ({
+      hostname: m.hostname,
+      serverId: m.serverId,
+      address: m.address,
+      protocol: m.protocol ?? '',
+    })),
     createdAt: s.createdAt,
   };
 }

@@ -39,7 +39,7 @@ export class RingStore {
   /** Publishes a new membership and/or policy; returns the (possibly unchanged) state. */
   publish(change: { members?: readonly RingMember[]; policy?: RingPolicy }): VersionedRing {
     const members = change.members ? freezeMembers(change.members) : this.#state.members;
-    const policy = change.policy ?? this.#state.policy;
+    const policy = keepProtocol(change.policy, this.#state.policy);
     if (sameMembers(members, this.#state.members) && samePolicy(policy, this.#state.policy)) return this.#state;
     this.#state = Object.freeze({ version: this.#state.version + 1, policy, members, createdAt: new Date() });
     for (const watcher of this.#watchers) watcher(this.#state);
@@ -84,6 +84,16 @@ export class RingStore {
   }
 }
 
+/**
+ * The upstream protocol is the instance's (--upstream-protocol): a new policy
+ * that does not name one (`ring set`, a stored desired state) keeps it.
+ */
+function keepProtocol(next: RingPolicy | undefined, current: RingPolicy): RingPolicy {
+  if (next === undefined) return current;
+  if (next.upstreamProtocol !== undefined || current.upstreamProtocol === undefined) return next;
+  return Object.freeze({ ...next, upstreamProtocol: current.upstreamProtocol });
+}
+
 function freezeMembers(members: readonly RingMember[]): readonly RingMember[] {
   return Object.freeze([...members].sort((a, b) => a.serverId - b.serverId).map((m) => Object.freeze({ ...m })));
 }
@@ -91,7 +101,13 @@ function freezeMembers(members: readonly RingMember[]): readonly RingMember[] {
 function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
   return (
     a.length === b.length &&
-    a.every((m, i) => m.hostname === b[i].hostname && m.serverId === b[i].serverId && m.address === b[i].address)
+    a.every(
+      (m, i) =>
+        m.hostname === b[i].hostname &&
+        m.serverId === b[i].serverId &&
+        m.address === b[i].address &&
+        m.protocol === b[i].protocol,
+    )
   );
 }
 
@@ -101,6 +117,7 @@ export function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
   return (
     a.strategy === b.strategy &&
     a.loadBound === b.loadBound &&
+    a.upstreamProtocol === b.upstreamProtocol &&
     ka.length === Object.keys(b.options).length &&
     ka.every((k) => a.options[k] === b.options[k])
   );

@@ -1,7 +1,10 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { splitByPreface } from '../shared/h2c-preface.js';
+import { GrpcEcho } from './grpc-echo.js';
 
 export interface ReplicaServerOptions {
   serverId: string;
@@ -27,6 +30,12 @@ const FAULT_HEADER = 'x-ringlb-fault';
  * `GET /ws` is a WebSocket echo (the `ws` package): every message comes back
  * as it was sent (text or binary); the text `close:<code>` makes the replica
  * close with that code. Its 101 carries X-Ringlb-Replica.
+ *
+ * The same port also speaks HTTP/2 with prior knowledge (h2c; the first
+ * bytes of a connection decide, as on the data plane's traffic port): the
+ * endpoints above, and a gRPC echo service with server reflection
+ * (grpc-echo.ts) for rings whose data planes speak h2c to their replicas
+ * (--upstream-protocol h2c). Health checks stay on HTTP/1.1.
  */
 export class ReplicaServer {
   readonly #options: ReplicaServerOptions;
@@ -34,6 +43,8 @@ export class ReplicaServer {
   readonly #homeBody: Buffer;
   readonly #replica: string;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  readonly #h2c: http2.Http2Server;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(options: ReplicaServerOptions) {
     this.#options = options;
@@ -45,6 +56,17 @@ export class ReplicaServer {
     this.#server.keepAliveTimeout = 65_000;
     this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#wss.on('headers', (headers) => headers.push(`X-Ringlb-Replica: ${this.#replica}`));
+    const grpc = new GrpcEcho(this.#replica);
+    this.#h2c = http2.createServer({}, (req, res) => {
+      if (GrpcEcho.isGrpc(req)) grpc.handle(req, res);
+      else this.#handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    });
+    this.#h2c.on('session', (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    this.#h2c.on('sessionError', () => undefined);
+    splitByPreface(this.#server, this.#h2c);
   }
 
   async start(): Promise<AddressInfo> {
@@ -68,10 +90,16 @@ export class ReplicaServer {
     setTimeout(() => {
       for (const ws of this.#wss.clients) ws.terminate();
     }, 1_000).unref();
+    // HTTP/2 clients get a GOAWAY: streams in flight finish, new ones go elsewhere.
+    for (const session of this.#sessions) session.close();
+    const cut = setTimeout(() => {
+      for (const session of this.#sessions) session.destroy();
+    }, 5_000).unref();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
     });
+    clearTimeout(cut);
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -29,4 +29,5 @@ export { SlotTable } from './slot-table.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
-export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+export type { RingMember, RingPolicy, RingStrategy, RingTable, UpstreamProtocol } from './types.js';
+export { parseUpstreamProtocol, UPSTREAM_PROTOCOLS } from './types.js';

@@ -4,7 +4,7 @@ import { customStrategy } from './custom-strategy.js';
 import { ketamaStrategy } from './ketama-strategy.js';
 import { maglevStrategy } from './maglev-strategy.js';
 import { rendezvousStrategy } from './rendezvous-strategy.js';
-import type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+import { type RingMember, type RingPolicy, type RingStrategy, type RingTable, UPSTREAM_PROTOCOLS } from './types.js';
 
 const STRATEGIES = new Map<string, RingStrategy>(
   [classicStrategy, customStrategy, ketamaStrategy, maglevStrategy, rendezvousStrategy].map((s) => [s.name, s]),
@@ -35,10 +35,18 @@ export function normalizePolicy(policy: RingPolicy): RingPolicy {
   if (!Number.isFinite(loadBound) || (loadBound !== 0 && loadBound <= 1)) {
     throw RinglbError.invalidArgument(`load bound must be 0 (off) or a factor above 1, got ${loadBound}`);
   }
+  const upstreamProtocol = policy.upstreamProtocol;
+  if (upstreamProtocol !== undefined && !UPSTREAM_PROTOCOLS.includes(upstreamProtocol)) {
+    throw RinglbError.invalidArgument(
+      `upstream protocol must be ${UPSTREAM_PROTOCOLS.join(', ')}, got '${String(upstreamProtocol)}'`,
+    );
+  }
   return Object.freeze({
     strategy: strategy.name,
     options: Object.freeze(strategy.normalizeOptions(policy.options)),
     loadBound,
+    // http1 is the default and is never stored: policies from before the field compare equal.
+    ...(upstreamProtocol === undefined || upstreamProtocol === 'http1' ? {} : { upstreamProtocol }),
   });
 }
 

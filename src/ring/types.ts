@@ -5,6 +5,21 @@ export interface RingMember {
   readonly serverId: number;
   /** host:port */
   readonly address: string;
+  /** How data planes speak to it when a runtime knows better than the policy; absent: the policy's. */
+  readonly protocol?: UpstreamProtocol;
+}
+
+/**
+ * How data planes speak to replicas: HTTP/1.1, HTTP/2 with prior knowledge
+ * (h2c), or HTTP/2 over TLS (h2).
+ */
+export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
+export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http1', 'h2c', 'h2'];
+
+/** A protocol as it travels in the proto (empty: not said); undefined for http1 and empty, so http1 is never stored. */
+export function parseUpstreamProtocol(text: string | undefined): Exclude<UpstreamProtocol, 'http1'> | undefined {
+  if (text === 'h2c' || text === 'h2') return text;
+  return undefined;
 }
 
 /** Which strategy builds the table, with its options. */
@@ -14,6 +29,8 @@ export interface RingPolicy {
   readonly options: Readonly<Record<string, string>>;
   /** Bounded-loads factor c (> 1); 0 disables the overlay. */
   readonly loadBound: number;
+  /** How data planes speak to the replicas (--upstream-protocol); absent: http1. */
+  readonly upstreamProtocol?: UpstreamProtocol;
 }
 
 /**

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { ControlPlaneClient, RingSnapshot } from '../../gen/ringlb/v1/ringlb.js';
-import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../../ring/index.js';
+import {
+  buildRing,
+  DEFAULT_POLICY,
+  parseUpstreamProtocol,
+  type RingMember,
+  type RingPolicy,
+  type RingTable,
+  type UpstreamProtocol,
+} from '../../ring/index.js';
 import { RingBuilder } from '../../ring/ring-builder.js';
 import { Backoff } from '../../shared/backoff.js';
 import { RinglbError } from '../../shared/errors.js';
@@ -262,12 +270,26 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         strategy: snapshot.policy.strategy || DEFAULT_POLICY.strategy,
         options: Object.freeze({ ...snapshot.policy.options }),
         loadBound: snapshot.policy.loadBound,
+        ...protocolField('upstreamProtocol', snapshot.policy.upstreamProtocol),
       })
     : DEFAULT_POLICY;
   const members: readonly RingMember[] = Object.freeze(
-    snapshot.members.map((m) => Object.freeze({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    snapshot.members.map((m) =>
+      Object.freeze({
+        hostname: m.hostname,
+        serverId: m.serverId,
+        address: m.address,
+        ...protocolField('protocol', m.protocol),
+      }),
+    ),
   );
   return { policy, members };
+}
+
+/** `{[name]: protocol}` for a protocol other than http1, else nothing (http1 is the default, never stored). */
+function protocolField<K extends string>(name: K, text: string | undefined): { [k in K]?: UpstreamProtocol } {
+  const protocol = parseUpstreamProtocol(text);
+  return protocol === undefined ? {} : ({ [name]: protocol } as { [k in K]?: UpstreamProtocol });
 }
 
 function toView(version: number, policy: RingPolicy, table: RingTable, receivedAt = Date.now()): RingView {

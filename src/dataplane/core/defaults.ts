@@ -51,6 +51,14 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   clientIdleTimeoutMs: 65_000,
   /** HTTP/2 streams per client connection, as nginx's http2_max_concurrent_streams. */
   maxConcurrentStreams: 128,
+  /**
+   * HTTP/2 upstreams (h2c, h2): sessions per replica at most. Each carries as
+   * many streams as the replica's SETTINGS_MAX_CONCURRENT_STREAMS allows; a
+   * full session makes the pool open another, up to this many.
+   */
+  h2SessionsPerReplica: 4,
+  /** HTTP/2 upstreams: after a failed connect, new sessions to that replica wait this backoff (requests go elsewhere). */
+  h2Reconnect: Object.freeze({ initialMs: 100, maxMs: 3_000 }),
   /** A replica that refused a connection is skipped for this long, unless it answers meanwhile. */
   ejectForMs: 10_000,
   /** Like nginx's proxy_read_timeout: a WebSocket tunnel with no byte either way for this long is closed. */
@@ -91,6 +99,8 @@ export interface DataPlaneDefaults {
   clientBodyTimeoutMs: number;
   clientIdleTimeoutMs: number;
   maxConcurrentStreams: number;
+  h2SessionsPerReplica: number;
+  h2Reconnect: BackoffOptions;
   ejectForMs: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;

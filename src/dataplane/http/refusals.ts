@@ -50,6 +50,8 @@ export const refusals = Object.freeze({
   emptyRing: refusal(503, 'EMPTY_RING', 'no replica available: the replica set is empty'),
 
   // The replica's answer.
+  /** The client's grpc-timeout passed before the call ended (a gRPC client gets DEADLINE_EXCEEDED). */
+  deadlineExceeded: refusal(504, 'DEADLINE_EXCEEDED', 'the call did not end within its grpc-timeout'),
   /** The classic contract: a replica's 404 (an unknown path) is the client's mistake, a 400. */
   unknownEndpoint: (url: string) =>
     refusal(400, 'UNKNOWN_ENDPOINT', `'${pathOf(url)}' endpoint does not exist in server replicas`),

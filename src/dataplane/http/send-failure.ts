@@ -1,10 +1,24 @@
 import type { ServerResponse } from 'node:http';
 import { classicFailure } from '../../shared/errors.js';
+import { isGrpcRequest, sendGrpcFailure } from './grpc-failure.js';
 import type { Refusal } from './refusals.js';
 
-/** A refusal as the classic failure body, unless the response already started. */
+/**
+ * A refusal as the classic failure body, unless the response already
+ * started; to a gRPC call (content-type application/grpc), as a gRPC status
+ * in a trailers-only response instead (grpc-failure.ts).
+ */
 export function sendFailure(res: ServerResponse, refusal: Refusal): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
+  try {
+    if (isGrpcRequest(res.req)) {
+      sendGrpcFailure(res, refusal);
+      return;
+    }
+  } catch {
+    res.destroy();
+    return;
+  }
   const body = JSON.stringify(classicFailure(refusal.message));
   try {
     res.writeHead(refusal.status, {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import { splitByPreface } from '../../shared/h2c-preface.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { sendFailure } from '../http/send-failure.js';
@@ -11,9 +11,6 @@ import {
   TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
 import { adaptHttp2Request } from './http2-request-adapter.js';
-
-/** The client connection preface of HTTP/2 (RFC 9113 §3.4), which h2c with prior knowledge starts with. */
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export interface ListenerTlsOptions {
   /** Certificate chain and key files; the first pair is the default, the others are picked by SNI. */
@@ -150,28 +147,4 @@ function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http
     }
     handler(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
   };
-}
-
-/**
- * Serves h2c with prior knowledge and HTTP/1.1 on one plaintext port: the
- * first bytes of each connection are the HTTP/2 preface or not, and the
- * connection goes to the HTTP/2 server or to the HTTP/1.1 one accordingly.
- * (No HTTP/1.1 request line starts with "PRI * HTTP/2.0".)
- */
-function splitByPreface(server: http.Server, h2: http2.Http2Server): void {
-  const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
-  server.removeAllListeners('connection');
-  server.on('connection', (socket: Socket) => {
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      socket.unshift(chunk);
-      const n = Math.min(chunk.length, H2_PREFACE.length);
-      // Both servers read what is already buffered before the socket's next bytes.
-      if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) h2.emit('connection', socket);
-      else {
-        for (const listener of http1) listener.call(server, socket);
-        socket.resume();
-      }
-    });
-  });
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RingMember, UpstreamProtocol } from '../../ring/index.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
@@ -7,7 +8,10 @@ import { upstreamHead } from '../http/request-head.js';
 import { sendFailure } from '../http/send-failure.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { DataPlaneMetrics } from '../observability/data-plane-metrics.js';
+import type { H2SessionPool } from '../upstream/h2-session-pool.js';
 import { Exchange, type ExchangeHost } from './exchange.js';
+import { H2Exchange, type H2ExchangeHost } from './h2-exchange.js';
+import { H2Pools } from './h2-pools.js';
 import { ReplicaHealth } from './replica-health.js';
 import { type FailureSink, type RingSource, Router } from './router.js';
 import type { RoutingKeyPolicy } from './routing-key.js';
@@ -72,13 +76,14 @@ export const PROXY_ENGINES: readonly ProxyEngine[] = ['builtin', 'undici', 'repl
  * that much has arrived. Every write to the client is guarded: nothing a
  * replica sends can throw out of a socket callback.
  */
-export class ProxyHandler implements ExchangeHost {
+export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
   readonly #ring: RingSource;
   readonly router: Router;
   readonly metrics: DataPlaneMetrics;
   readonly health: ReplicaHealth;
   readonly #log: Logger;
   readonly #pools: UpstreamPools;
+  readonly #h2Pools: H2Pools;
   readonly timeoutMs: number;
   readonly maxReplayBytes: number;
   readonly clientBodyTimeoutMs: number;
@@ -112,6 +117,12 @@ export class ProxyHandler implements ExchangeHost {
       idleTimeoutMs: d.upstreamIdleTimeoutMs,
       queueTimeoutMs: options.queueTimeoutMs ?? d.queueTimeoutMs,
       maxHeadBytes: d.maxResponseHeadBytes,
+    });
+    this.#h2Pools = new H2Pools({
+      maxSessions: d.h2SessionsPerReplica,
+      connectTimeoutMs: options.connectTimeoutMs ?? d.connectTimeoutMs,
+      idleTimeoutMs: d.upstreamIdleTimeoutMs,
+      reconnect: d.h2Reconnect,
     });
     this.metrics.readHealthFrom(this.health);
     this.#accessLog = options.accessLog;
@@ -159,6 +170,12 @@ export class ProxyHandler implements ExchangeHost {
       this.#refuse(req, res, head);
       return;
     }
+    // HTTP/1.1 replicas (the default) pay one property read here, nothing more.
+    const protocol = member.protocol ?? view!.policy.upstreamProtocol;
+    if (protocol !== undefined && protocol !== 'http1') {
+      new H2Exchange(this, req, res, key, member, protocol).begin(head);
+      return;
+    }
     new Exchange(this, req, res, key, member).begin(head);
   }
 
@@ -187,6 +204,16 @@ export class ProxyHandler implements ExchangeHost {
     return this.#pools.get(address);
   }
 
+  /** The HTTP/2 session pool for a replica address and protocol, created on first use. */
+  h2Pool(address: string, protocol: 'h2c' | 'h2'): H2SessionPool {
+    return this.#h2Pools.get(address, protocol);
+  }
+
+  /** The protocol to speak to `member`: its own, else the ring's (--upstream-protocol). */
+  protocolOf(member: RingMember): UpstreamProtocol {
+    return member.protocol ?? this.#ring.current?.policy.upstreamProtocol ?? 'http1';
+  }
+
   /**
    * Opens pools for new members and closes those of replicas that left the
    * ring (gracefully: requests already sent there finish).
@@ -194,12 +221,14 @@ export class ProxyHandler implements ExchangeHost {
   syncPools(view: RingView): void {
     if (this.#pools.closed) return;
     this.health.retain(new Set(view.members.map((m) => m.hostname)));
-    this.#pools.sync(new Set(view.members.map((m) => m.address)));
+    const live = new Set(view.members.map((m) => m.address));
+    this.#pools.sync(live);
+    this.#h2Pools.sync(live);
   }
 
   /** Closes every pool: graceful for `graceMs`, then destroyed. Idempotent. */
   async close(graceMs = 2_000): Promise<void> {
     this.health.close();
-    await this.#pools.close(graceMs);
+    await Promise.all([this.#pools.close(graceMs), this.#h2Pools.close(graceMs)]);
   }
 }

@@ -81,16 +81,17 @@ export class UpstreamPools {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(
-      pools.map(async (pool) => {
-        let timer: NodeJS.Timeout | undefined;
-        const forced = new Promise<void>((resolve) => {
-          timer = setTimeout(() => void pool.destroy().then(resolve, resolve), graceMs);
-          timer.unref();
-        });
-        await Promise.race([pool.close().catch(() => pool.destroy()), forced]);
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(pools.map((pool) => closeWithin(pool, graceMs)));
   }
+}
+
+/** Closes a pool gracefully (what was sent there finishes), destroying it after `graceMs`. */
+export async function closeWithin(pool: Pick<Upstream, 'close' | 'destroy'>, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<void>((resolve) => {
+    timer = setTimeout(() => void pool.destroy().then(resolve, resolve), graceMs);
+    timer.unref();
+  });
+  await Promise.race([pool.close().catch(() => pool.destroy()), forced]);
+  clearTimeout(timer);
 }

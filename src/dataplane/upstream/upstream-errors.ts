@@ -37,6 +37,18 @@ export const UpstreamCode = {
   BODY_TIMEOUT: 'UPSTREAM_BODY_TIMEOUT',
   BAD_RESPONSE: 'UPSTREAM_BAD_RESPONSE',
   ABORTED: 'UPSTREAM_ABORTED',
+  /** HTTP/2 upstreams: no session, and a new one waits for the reconnect backoff. */
+  H2_RECONNECT_WAIT: 'UPSTREAM_H2_RECONNECT_WAIT',
+  /** HTTP/2 upstreams: the session failed before it was established (no HTTP/2 preface back, TLS, reset). */
+  H2_CONNECT_FAILED: 'UPSTREAM_H2_CONNECT_FAILED',
+  /** The replica refused the stream (REFUSED_STREAM, or above a GOAWAY's last stream): it was not processed. */
+  H2_REFUSED_STREAM: 'UPSTREAM_H2_REFUSED_STREAM',
+  /** The replica reset the stream or its session broke mid-stream. */
+  H2_STREAM_RESET: 'UPSTREAM_H2_STREAM_RESET',
+  /** The replica broke the HTTP/2 protocol (a bad frame, invalid headers). */
+  H2_PROTOCOL_ERROR: 'UPSTREAM_H2_PROTOCOL_ERROR',
+  /** The client's grpc-timeout passed. */
+  DEADLINE: 'UPSTREAM_DEADLINE',
 } as const;
 
 const REFUSED = 'connection refused';
@@ -69,6 +81,21 @@ const REGISTRY: ReadonlyMap<string, UpstreamErrorInfo> = new Map<string, Upstrea
   ['HPE_INVALID_CONSTANT', { kind: 'bad-response', status: 502, description: 'malformed response' }],
   ['UND_ERR_RESPONSE_STATUS_CODE', { kind: 'bad-response', status: 502, description: 'malformed response' }],
   [UpstreamCode.ABORTED, { kind: 'aborted', status: 502, description: 'request aborted' }],
+  [
+    UpstreamCode.H2_RECONNECT_WAIT,
+    { kind: 'not-sent', status: 502, description: 'reconnecting after a failed connection' },
+  ],
+  [
+    UpstreamCode.H2_CONNECT_FAILED,
+    { kind: 'not-sent', status: 502, description: 'HTTP/2 connection failed', refused: true },
+  ],
+  [UpstreamCode.H2_REFUSED_STREAM, { kind: 'not-sent', status: 502, description: 'stream refused' }],
+  [
+    UpstreamCode.H2_STREAM_RESET,
+    { kind: 'broken', status: 502, description: 'stream reset before the response ended' },
+  ],
+  [UpstreamCode.H2_PROTOCOL_ERROR, { kind: 'bad-response', status: 502, description: 'HTTP/2 protocol error' }],
+  [UpstreamCode.DEADLINE, { kind: 'timeout', status: 504, description: 'the gRPC deadline passed' }],
 ]);
 
 const UNKNOWN: UpstreamErrorInfo = { kind: 'bad-response', status: 502, description: 'upstream error' };

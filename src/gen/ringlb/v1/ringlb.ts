@@ -200,6 +200,12 @@ export interface RingMember {
   hostname: string;
   serverId: number;
   address: string;
+  /**
+   * How data planes speak to this replica when a runtime knows better than
+   * the ring's policy: "http1", "h2c" or "h2"; empty: the policy's
+   * upstream_protocol.
+   */
+  protocol?: string | undefined;
 }
 
 export interface RingPolicy {
@@ -209,6 +215,12 @@ export interface RingPolicy {
   options: { [key: string]: string };
   /** Bounded-loads factor c; 0 disables the overlay. */
   loadBound: number;
+  /**
+   * How data planes speak to the replicas: "http1" (also when empty), "h2c"
+   * (HTTP/2 with prior knowledge) or "h2" (HTTP/2 over TLS). The instance's
+   * --upstream-protocol; a SetRingPolicy that leaves it empty keeps it.
+   */
+  upstreamProtocol?: string | undefined;
 }
 
 export interface RingPolicy_OptionsEntry {
@@ -1038,7 +1050,7 @@ export const HealthEvent: MessageFns<HealthEvent> = {
 };
 
 function createBaseRingMember(): RingMember {
-  return { hostname: "", serverId: 0, address: "" };
+  return { hostname: "", serverId: 0, address: "", protocol: undefined };
 }
 
 export const RingMember: MessageFns<RingMember> = {
@@ -1051,6 +1063,9 @@ export const RingMember: MessageFns<RingMember> = {
     }
     if (message.address !== "") {
       writer.uint32(26).string(message.address);
+    }
+    if (message.protocol !== undefined) {
+      writer.uint32(82).string(message.protocol);
     }
     return writer;
   },
@@ -1092,6 +1107,14 @@ export const RingMember: MessageFns<RingMember> = {
             message.address = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1113,6 +1136,7 @@ export const RingMember: MessageFns<RingMember> = {
         ? globalThis.Number(object.server_id)
         : 0,
       address: isSet(object.address) ? globalThis.String(object.address) : "",
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : undefined,
     };
   },
 
@@ -1127,6 +1151,9 @@ export const RingMember: MessageFns<RingMember> = {
     if (message.address !== "") {
       obj.address = message.address;
     }
+    if (message.protocol !== undefined) {
+      obj.protocol = message.protocol;
+    }
     return obj;
   },
 
@@ -1138,12 +1165,13 @@ export const RingMember: MessageFns<RingMember> = {
     message.hostname = object.hostname ?? "";
     message.serverId = object.serverId ?? 0;
     message.address = object.address ?? "";
+    message.protocol = object.protocol ?? undefined;
     return message;
   },
 };
 
 function createBaseRingPolicy(): RingPolicy {
-  return { strategy: "", options: {}, loadBound: 0 };
+  return { strategy: "", options: {}, loadBound: 0, upstreamProtocol: undefined };
 }
 
 export const RingPolicy: MessageFns<RingPolicy> = {
@@ -1156,6 +1184,9 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     });
     if (message.loadBound !== 0) {
       writer.uint32(25).double(message.loadBound);
+    }
+    if (message.upstreamProtocol !== undefined) {
+      writer.uint32(162).string(message.upstreamProtocol);
     }
     return writer;
   },
@@ -1200,6 +1231,14 @@ export const RingPolicy: MessageFns<RingPolicy> = {
             message.loadBound = reader.double();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.upstreamProtocol = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1234,6 +1273,11 @@ export const RingPolicy: MessageFns<RingPolicy> = {
         : isSet(object.load_bound)
         ? globalThis.Number(object.load_bound)
         : 0,
+      upstreamProtocol: isSet(object.upstreamProtocol)
+        ? globalThis.String(object.upstreamProtocol)
+        : isSet(object.upstream_protocol)
+        ? globalThis.String(object.upstream_protocol)
+        : undefined,
     };
   },
 
@@ -1254,6 +1298,9 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     if (message.loadBound !== 0) {
       obj.loadBound = floatToJson(message.loadBound);
     }
+    if (message.upstreamProtocol !== undefined) {
+      obj.upstreamProtocol = message.upstreamProtocol;
+    }
     return obj;
   },
 
@@ -1273,6 +1320,7 @@ export const RingPolicy: MessageFns<RingPolicy> = {
       {},
     );
     message.loadBound = object.loadBound ?? 0;
+    message.upstreamProtocol = object.upstreamProtocol ?? undefined;
     return message;
   },
 };
