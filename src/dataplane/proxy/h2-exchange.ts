@@ -40,7 +40,7 @@ export interface H2ExchangeHost {
   ): void;
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const DEADLINE_MESSAGE = refusals.deadlineExceeded.message;
 
 /**
@@ -79,6 +79,8 @@ export class H2Exchange {
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #dispatched = false;
+  /** Already resent once after the replica refused the stream (it was not processed). */
+  #resentRefused = false;
   #status = 0;
   #replaced = 0;
   #clientGone = false;
@@ -157,10 +159,15 @@ export class H2Exchange {
       this.#trailers = trailers;
     });
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    stream.once('end', () => this.#onEnd());
     stream.on('error', (err: Error) => this.#fail(streamError(err)));
+    // A session that dies mid-response ends its streams' readable side too ('end', no error): only
+    // a close with NO_ERROR after the end is a complete response.
     stream.once('close', () => {
       if (this.#stream !== stream || this.#finished) return;
+      if (stream.readableEnded && stream.rstCode === NGHTTP2_NO_ERROR) {
+        this.#onEnd();
+        return;
+      }
       const refused = stream.rstCode === NGHTTP2_REFUSED_STREAM;
       this.#fail(
         new UpstreamError(
@@ -293,6 +300,13 @@ export class H2Exchange {
       const what = refusals.replicaFailed(502, this.#member.hostname, info.description).message;
       if (!(this.#grpc && endGrpcResponse(this.#req, res, GrpcStatus.UNAVAILABLE, what))) res.destroy();
       this.#finish(this.#status || 502, this.#stats);
+      return;
+    }
+    if (code === UpstreamCode.H2_REFUSED_STREAM && !this.#bodyTouched && !this.#resentRefused) {
+      // Refused (e.g. sent past a GOAWAY's last stream): not processed there, so once more to the
+      // same replica, on a session that is not draining.
+      this.#resentRefused = true;
+      this.#dispatch();
       return;
     }
     const member = this.#member;

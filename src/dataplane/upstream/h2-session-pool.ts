@@ -156,7 +156,9 @@ export class H2SessionPool {
     const timer = setTimeout(() => {
       session.destroy(new UpstreamError(UpstreamCode.CONNECT_TIMEOUT, 'connect timeout'));
     }, this.#o.connectTimeoutMs);
-    session.once('connect', () => {
+    // Ready when the replica's SETTINGS arrive (its connection preface): a TCP or TLS connect alone
+    // does not say it speaks HTTP/2, and until then nothing was sent that it could have acted on.
+    session.once('remoteSettings', () => {
       clearTimeout(timer);
       entry.connected = true;
       this.#backoff.reset();

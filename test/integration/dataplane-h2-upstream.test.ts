@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { type TestContext, test } from 'node:test';
+import type { RingView } from '../../src/dataplane/core/ring-view.js';
+import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
+import { DataPlaneMetrics } from '../../src/dataplane/observability/data-plane-metrics.js';
+import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
+import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy } from '../../src/ring/index.js';
+import { defer } from '../helpers/cleanup.js';
+
+/**
+ * The data plane's HTTP/2 upstream path (--upstream-protocol h2c) in
+ * process, against hand-written HTTP/2 replicas: what a real replica
+ * cannot be made to do on cue (GOAWAY mid-stream, a low stream limit,
+ * garbage instead of HTTP/2, a slow answer past a grpc-timeout).
+ */
+
+const POLICY: RingPolicy = { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' };
+
+function h2Ring(addresses: readonly string[]): RingView {
+  const members: RingMember[] = addresses.map((address, i) => ({ hostname: `r${i + 1}`, serverId: i + 1, address }));
+  return {
+    version: 1,
+    policy: POLICY,
+    members,
+    table: buildRing(members, POLICY),
+    byHostname: new Map(members.map((m) => [m.hostname, m])),
+    receivedAt: Date.now(),
+  };
+}
+
+/** ProxyHandler over an h2c ring behind a traffic listener that takes HTTP/1.1 and h2c. */
+async function startH2Proxy(t: TestContext, addresses: readonly string[], upstreamTimeoutMs = 5_000) {
+  const ring = { current: h2Ring(addresses) };
+  const metrics = new DataPlaneMetrics({
+    ringVersion: () => 1,
+    ringMembers: () => ring.current.members.map((m) => m.hostname),
+    controlPlaneConnected: () => true,
+    ringUpdates: () => 1,
+  });
+  const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, upstreamTimeoutMs });
+  const listener = new TrafficListener({ h2c: true }, proxy.handle);
+  const server = listener.server as http.Server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  defer(t, async () => {
+    listener.destroyConnections();
+    listener.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await proxy.close(100);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return { port, url: `http://127.0.0.1:${port}`, proxy };
+}
+
+/** An h2c replica made of `onStream`; counts the sessions it was opened. */
+async function h2Replica(
+  t: TestContext,
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, session: number) => void,
+  settings: http2.Settings = {},
+) {
+  const server = http2.createServer({ settings });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let opened = 0;
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    opened++;
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    const session = [...sessions].indexOf(stream.session as http2.ServerHttp2Session);
+    onStream(stream, headers, session);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  defer(t, async () => {
+    for (const s of sessions) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return { address: `127.0.0.1:${port}`, sessions: () => opened };
+}
+
+interface H2Answer {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  trailers: http2.IncomingHttpHeaders | undefined;
+  body: string;
+}
+
+/** One request from an HTTP/2 (h2c) client. */
+function h2Call(port: number, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    client.on('error', reject);
+    const req = client.request({ ':method': 'POST', ...headers }, { endStream: body === undefined });
+    let status = 0;
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      head = h;
+    });
+    req.on('trailers', (h) => {
+      trailers = h;
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', reject);
+    req.on('close', () => {
+      client.close();
+      resolve({ status, headers: head, trailers, body: Buffer.concat(chunks).toString() });
+    });
+    if (body !== undefined) req.end(body);
+  });
+}
+
+const GRPC = { 'content-type': 'application/grpc', te: 'trailers' };
+
+test('h2c upstream: trailers reach an HTTP/2 client, te: trailers and metadata reach the replica', async (t) => {
+  let seen: http2.IncomingHttpHeaders = {};
+  const replica = await h2Replica(t, (stream, headers) => {
+    seen = headers;
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 'yes' }));
+    stream.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+  const { port } = await startH2Proxy(t, [replica.address]);
+  const answer = await h2Call(port, { ':path': '/pkg.Svc/Method', 'x-user': 'alice', ...GRPC }, Buffer.alloc(5));
+  assert.equal(answer.status, 200);
+  assert.equal(answer.trailers?.['grpc-status'], '0');
+  assert.equal(answer.trailers?.['x-trailer'], 'yes');
+  assert.equal(seen.te, 'trailers');
+  assert.equal(seen['x-user'], 'alice');
+  assert.equal(seen[':path'], '/pkg.Svc/Method');
+  assert.match(String(seen[':authority']), /^127\.0\.0\.1:\d+$/);
+});
+
+test('h2c upstream: a GOAWAY drains that session without failing its streams; new streams open a new session', async (t) => {
+  let firstArrived: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => {
+    firstArrived = resolve;
+  });
+  const replica = await h2Replica(t, (stream, _headers, session) => {
+    if (session === 0) {
+      firstArrived();
+      // The first session says goodbye while this stream is in flight, then answers it.
+      (stream.session as http2.ServerHttp2Session).goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id!);
+      setTimeout(() => {
+        stream.respond({ ':status': 200 });
+        stream.end('first');
+      }, 100);
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    stream.end('second');
+  });
+  const { url } = await startH2Proxy(t, [replica.address]);
+  const first = fetch(`${url}/a`);
+  await arrived;
+  await new Promise((r) => setTimeout(r, 20));
+  const second = await fetch(`${url}/b`);
+  assert.equal(await second.text(), 'second');
+  assert.equal(await (await first).text(), 'first');
+  assert.equal(replica.sessions(), 2);
+});
+
+test("h2c upstream: the replica's SETTINGS_MAX_CONCURRENT_STREAMS is respected by opening more sessions", async (t) => {
+  let active = 0;
+  let peak = 0;
+  const replica = await h2Replica(
+    t,
+    (stream) => {
+      active++;
+      peak = Math.max(peak, active);
+      setTimeout(() => {
+        active--;
+        stream.respond({ ':status': 200 });
+        stream.end('ok');
+      }, 100);
+    },
+    { maxConcurrentStreams: 2 },
+  );
+  const { url } = await startH2Proxy(t, [replica.address]);
+  // One request first, so the pool knows the replica's limit before the burst.
+  assert.equal((await fetch(`${url}/warm`)).status, 200);
+  const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => fetch(`${url}/r${i}`)));
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200, 200, 200, 200],
+  );
+  assert.ok(replica.sessions() >= 3, `6 streams at 2 per session need 3 sessions, got ${replica.sessions()}`);
+  assert.ok(peak > 2, 'the streams ran side by side over several sessions');
+});
+
+test('h2c upstream: grpc-timeout passes → DEADLINE_EXCEEDED, and the replica sees its stream cancelled', async (t) => {
+  let cancelled: Promise<number> | undefined;
+  const replica = await h2Replica(t, (stream) => {
+    cancelled = new Promise((resolve) => stream.once('close', () => resolve(stream.rstCode)));
+  });
+  const { port } = await startH2Proxy(t, [replica.address]);
+  const started = Date.now();
+  const answer = await h2Call(port, { ':path': '/pkg.Svc/Slow', 'grpc-timeout': '100m', ...GRPC }, Buffer.alloc(5));
+  assert.ok(Date.now() - started < 2_000);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers['grpc-status'], '4');
+  assert.match(String(answer.headers['grpc-message']), /grpc-timeout/);
+  assert.equal(await cancelled, http2.constants.NGHTTP2_CANCEL);
+});
+
+test('h2c upstream: a replica that answers garbage gets a clear 502 / UNAVAILABLE, and the data plane keeps serving', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const garbage = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
+  });
+  await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+  defer(t, () => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => garbage.close(() => resolve()));
+  });
+  const { port: garbagePort } = garbage.address() as net.AddressInfo;
+  const { url, port } = await startH2Proxy(t, [`127.0.0.1:${garbagePort}`]);
+
+  const plain = await fetch(`${url}/home`);
+  assert.equal(plain.status, 502);
+  const body = (await plain.json()) as { message: string; status: string };
+  assert.equal(body.status, 'failure');
+  assert.match(body.message, /^<Error> replica 'r1' failed: HTTP\/2 connection failed/);
+
+  const grpc = await h2Call(port, { ':path': '/pkg.Svc/Method', ...GRPC }, Buffer.alloc(5));
+  assert.equal(grpc.status, 200, 'a gRPC client gets a trailers-only response, not an HTTP error');
+  assert.equal(grpc.headers['content-type'], 'application/grpc');
+  assert.equal(grpc.headers['grpc-status'], '14');
+  assert.match(decodeURIComponent(String(grpc.headers['grpc-message'])), /replica 'r1' failed/);
+
+  // A refused connection (nothing listens) is UNAVAILABLE as well.
+  const closed = net.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port: closedPort } = closed.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const refused = await startH2Proxy(t, [`127.0.0.1:${closedPort}`]);
+  const unavailable = await h2Call(refused.port, { ':path': '/pkg.Svc/Method', ...GRPC }, Buffer.alloc(5));
+  assert.equal(unavailable.headers['grpc-status'], '14');
+
+  // The process is fine and the proxy still answers.
+  const again = await fetch(`${url}/home`);
+  assert.equal(again.status, 502);
+  await again.arrayBuffer();
+});
+
+test('h2c upstream: a replica session that dies mid-response cuts that response (UNAVAILABLE in trailers), the next request gets a new session', async (t) => {
+  const replica = await h2Replica(t, (stream, headers) => {
+    if (headers[':path'] === '/ok') {
+      stream.respond({ ':status': 200 });
+      stream.end('fine');
+      return;
+    }
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.write(Buffer.from([0, 0, 0, 0, 0]));
+    // The replica dies mid-stream: its session is gone, with every stream on it.
+    setTimeout(() => stream.session?.destroy(), 20);
+  });
+  const { port, url } = await startH2Proxy(t, [replica.address]);
+  const broken = await h2Call(port, { ':path': '/pkg.Svc/Stream', ...GRPC }, Buffer.alloc(5));
+  assert.equal(broken.status, 200);
+  assert.equal(broken.trailers?.['grpc-status'], '14');
+  assert.match(decodeURIComponent(String(broken.trailers?.['grpc-message'])), /replica 'r1' failed/);
+  assert.equal(await (await fetch(`${url}/ok`)).text(), 'fine');
+});
+
+test('h2c upstream: an HTTP/1.1 client is served by an h2c replica (body both ways)', async (t) => {
+  const replica = await h2Replica(t, (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      stream.respond({ ':status': 201, 'x-got': String(Buffer.concat(chunks).length) });
+      stream.end(Buffer.concat(chunks));
+    });
+  });
+  const { url } = await startH2Proxy(t, [replica.address]);
+  const body = Buffer.alloc(300_000, 'x');
+  const res = await new Promise<{ status: number; got: string; length: number }>((resolve, reject) => {
+    const req = http.request(`${url}/upload`, { method: 'POST' }, (r) => {
+      let length = 0;
+      r.on('data', (c: Buffer) => {
+        length += c.length;
+      });
+      r.on('end', () => resolve({ status: r.statusCode!, got: String(r.headers['x-got']), length }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  assert.deepEqual(res, { status: 201, got: '300000', length: 300_000 });
+});
