@@ -28,6 +28,8 @@ class GrpcCall {
   #buffered: Buffer = Buffer.alloc(0);
   #started = false;
   #ended = false;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #watchingClose = false;
 
   constructor(req: Http2ServerRequest, res: Http2ServerResponse) {
     this.req = req;
@@ -39,6 +41,23 @@ class GrpcCall {
   /** The client cancelled, reset or went away before the status. */
   get gone(): boolean {
     return !this.#ended && (this.res.stream.destroyed || this.res.stream.closed);
+  }
+
+  /** Runs `fn` after `ms`, unless the stream closes first. */
+  later(fn: () => void, ms: number): void {
+    if (this.res.stream.closed) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+    if (!this.#watchingClose) {
+      this.#watchingClose = true;
+      this.res.stream.once('close', () => {
+        for (const t of this.#timers) clearTimeout(t);
+        this.#timers.clear();
+      });
+    }
   }
 
   /** Calls `onMessage` for every message, `onEnd` when the client half-closes. */
@@ -165,16 +184,10 @@ export class GrpcEcho {
     return EchoService.unary.responseSerialize(reply);
   }
 
-  /** Runs `fn` after `ms` unless the client goes away first (then it counts as cancelled). */
+  /** Runs `fn` after `ms` unless the client goes away first. */
   #after(call: GrpcCall, ms: number, fn: () => void): void {
-    if (ms <= 0) {
-      fn();
-      return;
-    }
-    const timer = setTimeout(fn, ms);
-    call.res.stream.once('close', () => {
-      clearTimeout(timer);
-    });
+    if (ms <= 0) fn();
+    else call.later(fn, ms);
   }
 
   #watchCancel(call: GrpcCall, done: () => boolean): void {

@@ -5,19 +5,29 @@ import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { applyClientTimeouts } from '../../src/dataplane/listeners/client-timeouts.js';
 import { DataPlaneMetrics } from '../../src/dataplane/observability/data-plane-metrics.js';
 import { ProxyHandler, type ProxyHandlerOptions } from '../../src/dataplane/proxy/proxy-handler.js';
-import { buildRing, DEFAULT_POLICY, type RingMember } from '../../src/ring/index.js';
+import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy } from '../../src/ring/index.js';
 
 /** A fixed ring over `addresses` (host:port), named r1, r2, … */
-export function fixedRing(addresses: readonly string[]): RingView {
+export function fixedRing(addresses: readonly string[], policy: RingPolicy = DEFAULT_POLICY): RingView {
   const members: RingMember[] = addresses.map((address, i) => ({ hostname: `r${i + 1}`, serverId: i + 1, address }));
   return {
     version: 1,
-    policy: DEFAULT_POLICY,
+    policy,
     members,
-    table: buildRing(members, DEFAULT_POLICY),
+    table: buildRing(members, policy),
     byHostname: new Map(members.map((m) => [m.hostname, m])),
     receivedAt: Date.now(),
   };
+}
+
+/** Data-plane metrics for a proxy over a fixed ring. */
+export function fixedRingMetrics(view: RingView): DataPlaneMetrics {
+  return new DataPlaneMetrics({
+    ringVersion: () => view.version,
+    ringMembers: () => view.members.map((m) => m.hostname),
+    controlPlaneConnected: () => true,
+    ringUpdates: () => 1,
+  });
 }
 
 export interface StartedProxy {
@@ -38,12 +48,7 @@ export async function startProxy(
   options: Partial<ProxyHandlerOptions> & { clientHeaderTimeoutMs?: number } = {},
 ): Promise<StartedProxy> {
   const ring = { current: fixedRing(addresses) };
-  const metrics = new DataPlaneMetrics({
-    ringVersion: () => 1,
-    ringMembers: () => ring.current.members.map((m) => m.hostname),
-    controlPlaneConnected: () => true,
-    ringUpdates: () => 1,
-  });
+  const metrics = fixedRingMetrics(ring.current);
   const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, ...options });
   const server = http.createServer(proxy.handle);
   applyClientTimeouts(server, options.clientHeaderTimeoutMs);

@@ -3,12 +3,11 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
-import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
-import { DataPlaneMetrics } from '../../src/dataplane/observability/data-plane-metrics.js';
 import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
-import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy } from '../../src/ring/index.js';
+import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { defer } from '../helpers/cleanup.js';
+import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
 
 /**
  * The data plane's HTTP/2 upstream path (--upstream-protocol h2c) in
@@ -19,27 +18,10 @@ import { defer } from '../helpers/cleanup.js';
 
 const POLICY: RingPolicy = { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' };
 
-function h2Ring(addresses: readonly string[]): RingView {
-  const members: RingMember[] = addresses.map((address, i) => ({ hostname: `r${i + 1}`, serverId: i + 1, address }));
-  return {
-    version: 1,
-    policy: POLICY,
-    members,
-    table: buildRing(members, POLICY),
-    byHostname: new Map(members.map((m) => [m.hostname, m])),
-    receivedAt: Date.now(),
-  };
-}
-
 /** ProxyHandler over an h2c ring behind a traffic listener that takes HTTP/1.1 and h2c. */
 async function startH2Proxy(t: TestContext, addresses: readonly string[], upstreamTimeoutMs = 5_000) {
-  const ring = { current: h2Ring(addresses) };
-  const metrics = new DataPlaneMetrics({
-    ringVersion: () => 1,
-    ringMembers: () => ring.current.members.map((m) => m.hostname),
-    controlPlaneConnected: () => true,
-    ringUpdates: () => 1,
-  });
+  const ring = { current: fixedRing(addresses, POLICY) };
+  const metrics = fixedRingMetrics(ring.current);
   const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, upstreamTimeoutMs });
   const listener = new TrafficListener({ h2c: true }, proxy.handle);
   const server = listener.server as http.Server;

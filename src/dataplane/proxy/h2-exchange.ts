@@ -256,7 +256,9 @@ export class H2Exchange {
   };
 
   readonly #onClientClose = (): void => {
-    if (this.#finished || this.#res.writableFinished) return;
+    // Not writableFinished: node's HTTP/2 compatibility response reports 'finish' on a client's
+    // RST_STREAM too. Every path that ends the response marks the exchange finished first.
+    if (this.#finished) return;
     this.#clientGone = true;
     // RST_STREAM CANCEL: the replica sees the call cancelled.
     this.#cancelStream();
