@@ -71,6 +71,7 @@ export class ReplicaManager {
       timeoutMs: this.#o.heartbeatTimeoutMs,
       fall: this.#o.fall,
       restartsInPlace: this.#o.driver.restartsInPlace === true,
+      tls: () => this.#o.ring.current.policy.upstreamProtocol === 'h2',
       records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),

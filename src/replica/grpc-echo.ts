@@ -107,8 +107,8 @@ class GrpcCall {
       this.res.end();
       return;
     }
-    this.res.writeHead(200, { 'content-type': 'application/grpc', ...status });
-    this.res.end();
+    // Trailers-only: END_STREAM on the one HEADERS frame (writeHead + end would add an empty DATA frame).
+    this.res.stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...status }, { endStream: true });
   }
 
   #start(): void {

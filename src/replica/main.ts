@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ReplicaServer } from './replica-server.js';
 
 /**
@@ -11,12 +12,18 @@ export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<
     throw new Error(`PORT must be an integer from 0 to 65535, got '${env.PORT}'`);
   }
   const serverId = env.SERVER_ID || env.HOSTNAME || 'unknown';
+  // TLS (HTTP/2 and HTTP/1.1 by ALPN) for --upstream-protocol h2: both files, or neither.
+  const certFile = env.REPLICA_TLS_CERT || undefined;
+  const keyFile = env.REPLICA_TLS_KEY || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new Error('REPLICA_TLS_CERT and REPLICA_TLS_KEY go together: give both files or neither');
   const server = new ReplicaServer({
     serverId,
     hostname: env.REPLICA_HOSTNAME || env.HOSTNAME || serverId,
     port,
     host: env.HOST || '127.0.0.1',
     faultHook: env.RINGLB_FAULT_HOOK === '1',
+    ...(certFile && keyFile ? { tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) } } : {}),
   });
   const address = await server.start();
   // The process driver starts replicas on port 0 and learns the port here.

@@ -18,6 +18,11 @@ export interface ReplicaServerOptions {
    * destroys the socket. For tests of failover; off unless asked for.
    */
   faultHook?: boolean;
+  /**
+   * Certificate and key (PEM): the port speaks TLS, HTTP/2 and HTTP/1.1 by
+   * ALPN (for --upstream-protocol h2), instead of plaintext HTTP/1.1 and h2c.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 const FAULT_HEADER = 'x-ringlb-fault';
@@ -35,15 +40,16 @@ const FAULT_HEADER = 'x-ringlb-fault';
  * bytes of a connection decide, as on the data plane's traffic port): the
  * endpoints above, and a gRPC echo service with server reflection
  * (grpc-echo.ts) for rings whose data planes speak h2c to their replicas
- * (--upstream-protocol h2c). Health checks stay on HTTP/1.1.
+ * (--upstream-protocol h2c). Health checks stay on HTTP/1.1. Given a
+ * certificate (`tls`), the port speaks TLS instead: HTTP/2 (h2) and
+ * HTTP/1.1 by ALPN, the same endpoints and services.
  */
 export class ReplicaServer {
   readonly #options: ReplicaServerOptions;
-  readonly #server: http.Server;
+  readonly #server: http.Server | http2.Http2SecureServer;
   readonly #homeBody: Buffer;
   readonly #replica: string;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
-  readonly #h2c: http2.Http2Server;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(options: ReplicaServerOptions) {
@@ -52,21 +58,32 @@ export class ReplicaServer {
       JSON.stringify({ message: `Hello from Server: ${options.serverId}`, status: 'successful' }),
     );
     this.#replica = options.hostname ?? options.serverId;
-    this.#server = http.createServer((req, res) => this.#handle(req, res));
-    this.#server.keepAliveTimeout = 65_000;
-    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#wss.on('headers', (headers) => headers.push(`X-Ringlb-Replica: ${this.#replica}`));
     const grpc = new GrpcEcho(this.#replica);
-    this.#h2c = http2.createServer({}, (req, res) => {
-      if (GrpcEcho.isGrpc(req)) grpc.handle(req, res);
+    const either = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void => {
+      if (req.httpVersionMajor === 2 && GrpcEcho.isGrpc(req)) grpc.handle(req, res);
       else this.#handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
-    });
-    this.#h2c.on('session', (session: http2.ServerHttp2Session) => {
+    };
+    let h2: http2.Http2Server | http2.Http2SecureServer;
+    if (options.tls) {
+      const secure = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, either);
+      this.#server = secure;
+      h2 = secure;
+    } else {
+      const server = http.createServer((req, res) => this.#handle(req, res));
+      server.keepAliveTimeout = 65_000;
+      h2 = http2.createServer({}, either);
+      splitByPreface(server, h2);
+      this.#server = server;
+    }
+    this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+    h2.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
     });
-    this.#h2c.on('sessionError', () => undefined);
-    splitByPreface(this.#server, this.#h2c);
+    h2.on('sessionError', () => undefined);
   }
 
   async start(): Promise<AddressInfo> {
@@ -97,7 +114,7 @@ export class ReplicaServer {
     }, 5_000).unref();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
+      (this.#server as Partial<http.Server>).closeIdleConnections?.();
     });
     clearTimeout(cut);
   }

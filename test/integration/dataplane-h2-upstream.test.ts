@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -6,6 +7,7 @@ import { type TestContext, test } from 'node:test';
 import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
 import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
 import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
+import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
 
@@ -19,10 +21,10 @@ import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
 const POLICY: RingPolicy = { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' };
 
 /** ProxyHandler over an h2c ring behind a traffic listener that takes HTTP/1.1 and h2c. */
-async function startH2Proxy(t: TestContext, addresses: readonly string[], upstreamTimeoutMs = 5_000) {
-  const ring = { current: fixedRing(addresses, POLICY) };
+async function startH2Proxy(t: TestContext, addresses: readonly string[], policy = POLICY) {
+  const ring = { current: fixedRing(addresses, policy) };
   const metrics = fixedRingMetrics(ring.current);
-  const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, upstreamTimeoutMs });
+  const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, upstreamTimeoutMs: 5_000 });
   const listener = new TrafficListener({ h2c: true }, proxy.handle);
   const server = listener.server as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -67,6 +69,8 @@ async function h2Replica(
 interface H2Answer {
   status: number;
   headers: http2.IncomingHttpHeaders;
+  /** The response HEADERS frame ended the stream (a gRPC trailers-only response must). */
+  trailersOnly: boolean;
   trailers: http2.IncomingHttpHeaders | undefined;
   body: string;
 }
@@ -79,11 +83,13 @@ function h2Call(port: number, headers: http2.OutgoingHttpHeaders, body?: Buffer)
     const req = client.request({ ':method': 'POST', ...headers }, { endStream: body === undefined });
     let status = 0;
     let head: http2.IncomingHttpHeaders = {};
+    let trailersOnly = false;
     let trailers: http2.IncomingHttpHeaders | undefined;
     const chunks: Buffer[] = [];
-    req.on('response', (h) => {
+    req.on('response', (h, flags) => {
       status = Number(h[':status']);
       head = h;
+      trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     });
     req.on('trailers', (h) => {
       trailers = h;
@@ -92,7 +98,7 @@ function h2Call(port: number, headers: http2.OutgoingHttpHeaders, body?: Buffer)
     req.on('error', reject);
     req.on('close', () => {
       client.close();
-      resolve({ status, headers: head, trailers, body: Buffer.concat(chunks).toString() });
+      resolve({ status, headers: head, trailersOnly, trailers, body: Buffer.concat(chunks).toString() });
     });
     if (body !== undefined) req.end(body);
   });
@@ -187,6 +193,7 @@ test('h2c upstream: grpc-timeout passes → DEADLINE_EXCEEDED, and the replica s
   assert.ok(Date.now() - started < 2_000);
   assert.equal(answer.status, 200);
   assert.equal(answer.headers['grpc-status'], '4');
+  assert.ok(answer.trailersOnly, 'the status comes on a HEADERS frame that ends the stream');
   assert.match(String(answer.headers['grpc-message']), /grpc-timeout/);
   assert.equal(await cancelled, http2.constants.NGHTTP2_CANCEL);
 });
@@ -217,6 +224,7 @@ test('h2c upstream: a replica that answers garbage gets a clear 502 / UNAVAILABL
   assert.equal(grpc.status, 200, 'a gRPC client gets a trailers-only response, not an HTTP error');
   assert.equal(grpc.headers['content-type'], 'application/grpc');
   assert.equal(grpc.headers['grpc-status'], '14');
+  assert.ok(grpc.trailersOnly);
   assert.match(decodeURIComponent(String(grpc.headers['grpc-message'])), /replica 'r1' failed/);
 
   // A refused connection (nothing listens) is UNAVAILABLE as well.
@@ -277,4 +285,26 @@ test('h2c upstream: an HTTP/1.1 client is served by an h2c replica (body both wa
     req.end(body);
   });
   assert.deepEqual(res, { status: 201, got: '300000', length: 300_000 });
+});
+
+test('h2 upstream: a replica certificate the data plane cannot verify is a failed connection, never a response', async (t) => {
+  const pki = makePki(t);
+  const server = http2.createSecureServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) });
+  let streams = 0;
+  server.on('stream', (stream) => {
+    streams++;
+    stream.respond({ ':status': 200 });
+    stream.end('must not be reached');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  defer(t, () => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port: tlsPort } = server.address() as net.AddressInfo;
+  // This process does not trust the test CA (NODE_EXTRA_CA_CERTS is read at start-up only).
+  const { url, port } = await startH2Proxy(t, [`127.0.0.1:${tlsPort}`], { ...DEFAULT_POLICY, upstreamProtocol: 'h2' });
+  const res = await fetch(`${url}/home`);
+  assert.equal(res.status, 502);
+  assert.match(((await res.json()) as { message: string }).message, /HTTP\/2 connection failed/);
+  const grpc = await h2Call(port, { ':path': '/pkg.Svc/Method', ...GRPC }, Buffer.alloc(5));
+  assert.equal(grpc.headers['grpc-status'], '14');
+  assert.equal(streams, 0);
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { EchoClient, type EchoReply, type EchoRequest } from '../../src/gen/ringlb/echo/v1/echo.js';
+import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { tempStateDir } from '../helpers/control-plane.js';
 import { getJson } from '../helpers/http.js';
@@ -177,4 +178,25 @@ test('gRPC through the data plane to h2c replicas: unary, streams, big messages,
   const reply = JSON.parse(out) as { message: string; replica: string };
   assert.equal(reply.message, 'hi from grpcurl');
   assert.match(reply.replica, /^server-\d+$/);
+});
+
+test('gRPC to h2 replicas (HTTP/2 over TLS): the data plane verifies the replica certificate; heartbeats go over HTTPS', async (t) => {
+  const pki = makePki(t);
+  const stack = await startStack(t, {
+    args: ['--upstream-protocol', 'h2', '--h2c', '--replicas', '1'],
+    // The replicas inherit the environment: their certificate; the data plane trusts the test CA.
+    env: { REPLICA_TLS_CERT: pki.serverCert, REPLICA_TLS_KEY: pki.serverKey, NODE_EXTRA_CA_CERTS: pki.ca },
+  });
+  await waitFor('the replica in the ring', async () => {
+    const ring = await getJson(`${stack.adminUrl}/ring`);
+    return Object.keys(ring.body.replicas ?? {}).length === 1;
+  });
+  const client = new EchoClient(new URL(stack.url).host, grpc.credentials.createInsecure());
+  defer(t, () => client.close());
+  const reply = await unary(client, { message: 'over tls' });
+  assert.equal(reply.message, 'over tls');
+  assert.equal(reply.metadata[':scheme'], undefined);
+  const home = await fetch(`${stack.url}/home`);
+  assert.equal(home.status, 200);
+  assert.match(await home.text(), /Hello from Server: 1/);
 });

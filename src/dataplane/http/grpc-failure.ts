@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { GrpcStatus } from '../../shared/errors.js';
 import type { Refusal } from './refusals.js';
 
@@ -49,8 +50,18 @@ export function grpcStatusFields(code: GrpcStatus, message: string): Record<stri
  * no body (the gRPC over HTTP/2 spec's "Trailers-Only").
  */
 export function sendGrpcFailure(res: ServerResponse, refusal: Refusal): void {
-  const fields = grpcStatusFields(grpcStatusForHttp(refusal.status), refusal.message);
-  res.writeHead(200, { 'content-type': 'application/grpc', ...fields });
+  const headers = {
+    'content-type': 'application/grpc',
+    ...grpcStatusFields(grpcStatusForHttp(refusal.status), refusal.message),
+  };
+  const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+  if (stream !== undefined) {
+    // END_STREAM on the HEADERS frame itself: node's compatibility writeHead + end sends an empty
+    // DATA frame to end the stream, and a client then reads the status as headers, not trailers.
+    stream.respond({ ':status': 200, ...headers }, { endStream: true });
+    return;
+  }
+  res.writeHead(200, headers);
   res.end();
 }
 
