@@ -7,7 +7,7 @@ import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { LeaderElector } from '../control/leader-elector.js';
-import { normalizePolicy, type RingPolicy, UPSTREAM_PROTOCOLS } from '../ring/index.js';
+import { normalizePolicy, parseUpstreamProtocol, type RingPolicy, UPSTREAM_PROTOCOLS } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
@@ -93,8 +93,8 @@ export function controlOptions(listenFlag: string): Option[] {
       d.runtime,
     ),
     opt(
-      '--backend <[name=]host:port...>',
-      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …)',
+      '--backend <[name=][h2c://|h2://]host:port...>',
+      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …); h2c:// or h2:// before host:port: it speaks HTTP/2 whatever --upstream-protocol says',
       'RINGLB_BACKENDS',
     ),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', String(d.replicas)),
@@ -296,11 +296,17 @@ function readBackends(reader: ConfigReader, raw: unknown, required: boolean): St
   items.forEach((item, i) => {
     const eq = item.indexOf('=');
     const hostname = eq > 0 ? item.slice(0, eq) : `server-${i + 1}`;
-    const address = reader.hostPort('backend', eq > 0 ? item.slice(eq + 1) : item).text;
+    // `h2c://host:port`, `h2://host:port` (or `http1://`): this backend's own protocol, over the ring's.
+    const target = eq > 0 ? item.slice(eq + 1) : item;
+    const scheme = /^([a-z0-9]+):\/\//.exec(target);
+    const protocol = scheme === null ? undefined : parseUpstreamProtocol(scheme[1]);
+    if (scheme !== null && protocol === undefined && scheme[1] !== 'http1')
+      reader.fail('backend', `'${scheme[1]}://' is not a protocol: use h2c://, h2:// or http1://`);
+    const address = reader.hostPort('backend', scheme === null ? target : target.slice(scheme[0].length)).text;
     if (!isDnsLabel(hostname)) reader.fail('backend', `name '${hostname}' is not a DNS label`);
     else if (seen.has(hostnameKey(hostname))) reader.fail('backend', `name '${hostname}' appears twice`);
     seen.add(hostnameKey(hostname));
-    backends.push({ hostname, serverId: i + 1, address });
+    backends.push({ hostname, serverId: i + 1, address, ...(protocol === undefined ? {} : { protocol }) });
   });
   return backends;
 }

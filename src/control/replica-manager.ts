@@ -71,7 +71,7 @@ export class ReplicaManager {
       timeoutMs: this.#o.heartbeatTimeoutMs,
       fall: this.#o.fall,
       restartsInPlace: this.#o.driver.restartsInPlace === true,
-      tls: () => this.#o.ring.current.policy.upstreamProtocol === 'h2',
+      tls: (replica) => (replica.protocol ?? this.#o.ring.current.policy.upstreamProtocol) === 'h2',
       records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),
@@ -265,8 +265,8 @@ export class ReplicaManager {
 
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
     const checks = instances.map(async (instance) => {
-      const { hostname, serverId, address, instanceId } = instance;
-      const record = startingRecord({ hostname, serverId, address, instanceId });
+      const { hostname, serverId, address, instanceId, protocol } = instance;
+      const record = startingRecord({ hostname, serverId, address, instanceId, protocol });
       if (clashes(this.#replicas, record)) {
         await this.#o.driver.remove(record.hostname, 0);
         return;

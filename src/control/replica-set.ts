@@ -35,7 +35,9 @@ export function pickVictims(
 export function healthyMembers(records: Iterable<ReplicaRecord>): RingMember[] {
   const members: RingMember[] = [];
   for (const r of records) {
-    if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });
+    if (r.health !== 'healthy') continue;
+    const member: RingMember = { hostname: r.hostname, serverId: r.serverId, address: r.address };
+    members.push(r.protocol === undefined || r.protocol === 'http1' ? member : { ...member, protocol: r.protocol });
   }
   return members;
 }

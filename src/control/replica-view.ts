@@ -1,3 +1,5 @@
+import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
+
 /**
  * What the control plane says about replicas (ListReplicas, WatchHealth),
  * as plain domain types: the gRPC edge converts them (proto-conversions.ts).
@@ -38,11 +40,13 @@ export interface ReplicaRecord {
   checking: boolean;
   /** The runtime no longer runs it and will not bring it back: replace, never wait. */
   gone: boolean;
+  /** How data planes speak to it, when the runtime said (ReplicaInstance.protocol); else the ring's. */
+  protocol?: UpstreamProtocol;
 }
 
 /** A record for a replica that has not passed a heartbeat yet. */
 export function startingRecord(
-  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId'>,
+  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId' | 'protocol'>,
 ): ReplicaRecord {
   return { ...fields, health: 'starting', since: new Date(), misses: 0, checking: false, gone: false };
 }

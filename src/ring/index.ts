@@ -1,3 +1,5 @@
+export type { UpstreamProtocol } from '../shared/upstream-protocol.js';
+export { parseUpstreamProtocol, UPSTREAM_PROTOCOLS } from '../shared/upstream-protocol.js';
 export type { LoadSimulation, LoadSimulationResult } from './bounded-loads.js';
 export { DEFAULT_LOAD_BOUND, loadCapacity, pickWithBoundedLoad, simulateBoundedLoads } from './bounded-loads.js';
 export {
@@ -29,5 +31,4 @@ export { SlotTable } from './slot-table.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
-export type { RingMember, RingPolicy, RingStrategy, RingTable, UpstreamProtocol } from './types.js';
-export { parseUpstreamProtocol, UPSTREAM_PROTOCOLS } from './types.js';
+export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';

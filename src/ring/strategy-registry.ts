@@ -1,10 +1,11 @@
 import { RinglbError } from '../shared/errors.js';
+import { UPSTREAM_PROTOCOLS } from '../shared/upstream-protocol.js';
 import { classicStrategy } from './classic-strategy.js';
 import { customStrategy } from './custom-strategy.js';
 import { ketamaStrategy } from './ketama-strategy.js';
 import { maglevStrategy } from './maglev-strategy.js';
 import { rendezvousStrategy } from './rendezvous-strategy.js';
-import { type RingMember, type RingPolicy, type RingStrategy, type RingTable, UPSTREAM_PROTOCOLS } from './types.js';
+import type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
 
 const STRATEGIES = new Map<string, RingStrategy>(
   [classicStrategy, customStrategy, ketamaStrategy, maglevStrategy, rendezvousStrategy].map((s) => [s.name, s]),

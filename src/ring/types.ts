@@ -1,3 +1,5 @@
+import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
+
 /** A replica as the ring sees it: identity plus where to send traffic. */
 export interface RingMember {
   readonly hostname: string;
@@ -7,19 +9,6 @@ export interface RingMember {
   readonly address: string;
   /** How data planes speak to it when a runtime knows better than the policy; absent: the policy's. */
   readonly protocol?: UpstreamProtocol;
-}
-
-/**
- * How data planes speak to replicas: HTTP/1.1, HTTP/2 with prior knowledge
- * (h2c), or HTTP/2 over TLS (h2).
- */
-export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
-export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http1', 'h2c', 'h2'];
-
-/** A protocol as it travels in the proto (empty: not said); undefined for http1 and empty, so http1 is never stored. */
-export function parseUpstreamProtocol(text: string | undefined): Exclude<UpstreamProtocol, 'http1'> | undefined {
-  if (text === 'h2c' || text === 'h2') return text;
-  return undefined;
 }
 
 /** Which strategy builds the table, with its options. */

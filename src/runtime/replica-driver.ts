@@ -1,3 +1,5 @@
+import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
+
 /** What the control plane asks a driver to run. */
 export interface ReplicaSpec {
   /** DNS label; also the container name under the docker driver. */
@@ -14,6 +16,8 @@ export interface ReplicaInstance {
   /** Process id or container id. */
   readonly instanceId: string;
   readonly startedAt: Date;
+  /** How data planes speak to it, when the runtime knows (a static backend's h2c://); else the ring's. */
+  readonly protocol?: UpstreamProtocol;
   /**
    * What the runtime says about it. 'running' (the default when absent): up as
    * far as the runtime knows; health checks decide the rest. 'restarting': the

@@ -1,4 +1,5 @@
 import { RinglbError } from '../shared/errors.js';
+import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 
 /** A server ringlb routes to but does not run: `--backend [NAME=]HOST:PORT`. */
@@ -7,6 +8,8 @@ export interface StaticBackend {
   readonly serverId: number;
   /** host:port, health-checked and proxied to like any replica. */
   readonly address: string;
+  /** `h2c://host:port` or `h2://host:port`: this backend speaks HTTP/2 whatever the ring's protocol. */
+  readonly protocol?: UpstreamProtocol;
 }
 
 /**
@@ -35,6 +38,7 @@ export class StaticDriver implements ReplicaDriver {
       address: b.address,
       instanceId: `static:${b.address}`,
       startedAt,
+      ...(b.protocol === undefined ? {} : { protocol: b.protocol }),
     }));
   }
 

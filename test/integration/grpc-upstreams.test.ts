@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { EchoClient, type EchoReply, type EchoRequest } from '../../src/gen/ringlb/echo/v1/echo.js';
+import { ReplicaServer } from '../../src/replica/replica-server.js';
 import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { tempStateDir } from '../helpers/control-plane.js';
@@ -199,4 +200,24 @@ test('gRPC to h2 replicas (HTTP/2 over TLS): the data plane verifies the replica
   const home = await fetch(`${stack.url}/home`);
   assert.equal(home.status, 200);
   assert.match(await home.text(), /Hello from Server: 1/);
+});
+
+test('a static backend given as h2c:// speaks HTTP/2 in an HTTP/1.1 ring (RingMember.protocol)', async (t) => {
+  const grpcReplica = new ReplicaServer({ serverId: 'grpc', hostname: 'grpc', port: 0 });
+  const { port } = await grpcReplica.start();
+  defer(t, () => grpcReplica.close());
+  const stack = await startStack(t, {
+    args: ['--runtime', 'static', '--backend', `grpc=h2c://127.0.0.1:${port}`, '--h2c', '--heartbeat-interval', '100'],
+  });
+  await waitFor('the backend in the ring', async () => {
+    const ring = await getJson(`${stack.adminUrl}/ring`);
+    return Object.keys(ring.body.replicas ?? {}).length === 1;
+  });
+  const client = new EchoClient(new URL(stack.url).host, grpc.credentials.createInsecure());
+  defer(t, () => client.close());
+  const reply = await unary(client, { message: 'per replica' });
+  assert.equal(reply.message, 'per replica');
+  assert.equal(reply.replica, 'grpc');
+  // Only an HTTP/2 hop forwards te: trailers.
+  assert.equal(reply.metadata.te, 'trailers');
 });
