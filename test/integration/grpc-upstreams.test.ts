@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { EchoClient, type EchoReply, type EchoRequest } from '../../src/gen/ringlb/echo/v1/echo.js';
 import { ReplicaServer } from '../../src/replica/replica-server.js';
@@ -64,6 +64,21 @@ function run(file: string, args: string[]): Promise<string> {
   );
 }
 
+/** Waits for `members` replicas in the stack's ring, then an echo client to its traffic port (closed at the end). */
+async function echoClient(
+  t: TestContext,
+  stack: { url: string; adminUrl: string },
+  members: number,
+): Promise<EchoClient> {
+  await waitFor(`${members} replicas in the ring`, async () => {
+    const ring = await getJson(`${stack.adminUrl}/ring`);
+    return Object.keys(ring.body.replicas ?? {}).length === members;
+  });
+  const client = new EchoClient(new URL(stack.url).host, grpc.credentials.createInsecure());
+  defer(t, () => client.close());
+  return client;
+}
+
 test('gRPC through the data plane to h2c replicas: unary, streams, big messages, deadlines, cancellation, a replica killed mid-stream, sticky metadata keys, grpcurl', async (t) => {
   const stateDir = tempStateDir(t);
   const stack = await startStack(t, {
@@ -82,13 +97,8 @@ test('gRPC through the data plane to h2c replicas: unary, streams, big messages,
       '200',
     ],
   });
-  await waitFor('two replicas in the ring', async () => {
-    const ring = await getJson(`${stack.adminUrl}/ring`);
-    return Object.keys(ring.body.replicas ?? {}).length === 2;
-  });
+  const client = await echoClient(t, stack, 2);
   const target = new URL(stack.url).host;
-  const client = new EchoClient(target, grpc.credentials.createInsecure());
-  defer(t, () => client.close());
 
   // Unary, with the metadata the replica received.
   const hello = await unary(client, { message: 'hello' }, keyed('alice'));
@@ -188,12 +198,7 @@ test('gRPC to h2 replicas (HTTP/2 over TLS): the data plane verifies the replica
     // The replicas inherit the environment: their certificate; the data plane trusts the test CA.
     env: { REPLICA_TLS_CERT: pki.serverCert, REPLICA_TLS_KEY: pki.serverKey, NODE_EXTRA_CA_CERTS: pki.ca },
   });
-  await waitFor('the replica in the ring', async () => {
-    const ring = await getJson(`${stack.adminUrl}/ring`);
-    return Object.keys(ring.body.replicas ?? {}).length === 1;
-  });
-  const client = new EchoClient(new URL(stack.url).host, grpc.credentials.createInsecure());
-  defer(t, () => client.close());
+  const client = await echoClient(t, stack, 1);
   const reply = await unary(client, { message: 'over tls' });
   assert.equal(reply.message, 'over tls');
   assert.equal(reply.metadata[':scheme'], undefined);
@@ -209,12 +214,7 @@ test('a static backend given as h2c:// speaks HTTP/2 in an HTTP/1.1 ring (RingMe
   const stack = await startStack(t, {
     args: ['--runtime', 'static', '--backend', `grpc=h2c://127.0.0.1:${port}`, '--h2c', '--heartbeat-interval', '100'],
   });
-  await waitFor('the backend in the ring', async () => {
-    const ring = await getJson(`${stack.adminUrl}/ring`);
-    return Object.keys(ring.body.replicas ?? {}).length === 1;
-  });
-  const client = new EchoClient(new URL(stack.url).host, grpc.credentials.createInsecure());
-  defer(t, () => client.close());
+  const client = await echoClient(t, stack, 1);
   const reply = await unary(client, { message: 'per replica' });
   assert.equal(reply.message, 'per replica');
   assert.equal(reply.replica, 'grpc');
