@@ -10,6 +10,7 @@ import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The data plane's HTTP/2 upstream path (--upstream-protocol h2c) in
@@ -63,7 +64,7 @@ async function h2Replica(
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const { port } = server.address() as net.AddressInfo;
-  return { address: `127.0.0.1:${port}`, sessions: () => opened };
+  return { address: `127.0.0.1:${port}`, sessions: () => opened, open: () => sessions.size };
 }
 
 interface H2Answer {
@@ -307,4 +308,24 @@ test('h2 upstream: a replica certificate the data plane cannot verify is a faile
   const grpc = await h2Call(port, { ':path': '/pkg.Svc/Method', ...GRPC }, Buffer.alloc(5));
   assert.equal(grpc.headers['grpc-status'], '14');
   assert.equal(streams, 0);
+});
+
+test('h2c upstream: a replica that leaves the ring finishes its streams, then its session closes', async (t) => {
+  let arrived: () => void = () => undefined;
+  const seen = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const replica = await h2Replica(t, (stream) => {
+    arrived();
+    setTimeout(() => {
+      stream.respond({ ':status': 200 });
+      stream.end('finished');
+    }, 150);
+  });
+  const { url, proxy } = await startH2Proxy(t, [replica.address]);
+  const inFlight = fetch(`${url}/slow`);
+  await seen;
+  proxy.syncPools(fixedRing([], POLICY));
+  assert.equal(await (await inFlight).text(), 'finished');
+  await waitFor('the session to the removed replica closed', () => replica.open() === 0);
 });

@@ -99,6 +99,7 @@ test('gRPC through the data plane to h2c replicas: unary, streams, big messages,
   });
   const client = await echoClient(t, stack, 2);
   const target = new URL(stack.url).host;
+  assert.equal((await getJson(`${stack.adminUrl}/ring`)).body.upstreamProtocol, 'h2c');
 
   // Unary, with the metadata the replica received.
   const hello = await unary(client, { message: 'hello' }, keyed('alice'));
@@ -218,6 +219,9 @@ test('a static backend given as h2c:// speaks HTTP/2 in an HTTP/1.1 ring (RingMe
   const reply = await unary(client, { message: 'per replica' });
   assert.equal(reply.message, 'per replica');
   assert.equal(reply.replica, 'grpc');
+  const ring = (await getJson(`${stack.adminUrl}/ring`)).body;
+  assert.equal(ring.upstreamProtocol, 'http1');
+  assert.equal(ring.members[0].protocol, 'h2c');
   // Only an HTTP/2 hop forwards te: trailers.
   assert.equal(reply.metadata.te, 'trailers');
 });

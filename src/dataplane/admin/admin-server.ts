@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import type { UpstreamProtocol } from '../../shared/upstream-protocol.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
 import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
@@ -38,9 +39,12 @@ export interface RingReport {
   strategy: string;
   options: Record<string, string>;
   loadBound: number;
+  /** How the data plane speaks to the replicas (--upstream-protocol). */
+  upstreamProtocol: UpstreamProtocol;
   /** hostname → server id */
   replicas: Record<string, number>;
-  members: { hostname: string; serverId: number; address: string }[];
+  /** `protocol` only for a member that speaks its own (RingMember.protocol). */
+  members: { hostname: string; serverId: number; address: string; protocol?: UpstreamProtocol }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
 }
@@ -178,8 +182,14 @@ export function ringReport(view: RingView): RingReport {
     strategy: view.policy.strategy,
     options: { ...view.policy.options },
     loadBound: view.policy.loadBound,
+    upstreamProtocol: view.policy.upstreamProtocol ?? 'http1',
     replicas: Object.fromEntries(view.members.map((m) => [m.hostname, m.serverId])),
-    members: view.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: view.members.map((m) => ({
+      hostname: m.hostname,
+      serverId: m.serverId,
+      address: m.address,
+      ...(m.protocol === undefined ? {} : { protocol: m.protocol }),
+    })),
   };
   const slots = view.table.slots?.();
   if (slots) report.slots = slots;
