@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controlOptions, readControlConfig } from '../../../src/cli/control-config.js';
-import { type ConfigError, ConfigReader } from '../../../src/cli/options.js';
-import { parseFlags } from '../../helpers/cli-flags.js';
+import type { ConfigError } from '../../../src/cli/options.js';
+import { parseControlConfig } from '../../helpers/cli-flags.js';
 
-/** `ringlb control <args>` parsed and validated as at start-up (RINGLB_* variables set aside). */
-function parse(args: string[]) {
-  const options = controlOptions('--listen');
-  const o = parseFlags('control', options, args);
-  const reader = ConfigReader.forCommand(options);
-  const config = readControlConfig(reader, o, 'listen');
-  reader.done();
-  return config;
-}
+const parse = parseControlConfig;
 
 test('--runtime kubernetes: flags parsed once into a frozen object', () => {
   const config = parse([

@@ -55,3 +55,20 @@ test('raiseVersion only moves the version up, and tells watchers', () => {
   assert.equal(store.publish({ members: [a] }).version, 71);
   assert.deepEqual(seen, [50, 70, 71]);
 });
+
+test("the upstream protocol is the instance's: a policy that does not name it keeps it, one that does changes it", () => {
+  const h2c = normalizePolicy({ ...DEFAULT_POLICY, upstreamProtocol: 'h2c' });
+  const store = new RingStore(h2c, [a], 1);
+  // `ring set` and a stored desired state send a policy without the field.
+  const ketama = store.publish({ policy: normalizePolicy({ strategy: 'ketama', options: {}, loadBound: 0 }) });
+  assert.equal(ketama.policy.strategy, 'ketama');
+  assert.equal(ketama.policy.upstreamProtocol, 'h2c');
+  assert.equal(store.publish({ policy: normalizePolicy({ ...ketama.policy, upstreamProtocol: 'h2' }) }).version, 3);
+  assert.equal(store.current.policy.upstreamProtocol, 'h2');
+  // http1 is the default and is never stored, so policies from before the field compare equal.
+  assert.equal(normalizePolicy({ ...DEFAULT_POLICY, upstreamProtocol: 'http1' }).upstreamProtocol, undefined);
+  // A member's own protocol is part of the membership.
+  const before = store.current.version;
+  store.publish({ members: [{ ...a, protocol: 'h2c' }] });
+  assert.equal(store.current.version, before + 1);
+});
