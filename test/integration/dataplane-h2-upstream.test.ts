@@ -6,6 +6,7 @@ import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
 import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
+import type { RoutingKeyPolicy } from '../../src/dataplane/proxy/routing-key.js';
 import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
@@ -22,10 +23,15 @@ import { waitFor } from '../helpers/wait.js';
 const POLICY: RingPolicy = { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' };
 
 /** ProxyHandler over an h2c ring behind a traffic listener that takes HTTP/1.1 and h2c. */
-async function startH2Proxy(t: TestContext, addresses: readonly string[], policy = POLICY) {
+async function startH2Proxy(
+  t: TestContext,
+  addresses: readonly string[],
+  policy = POLICY,
+  routingKey: RoutingKeyPolicy = { kind: 'random' },
+) {
   const ring = { current: fixedRing(addresses, policy) };
   const metrics = fixedRingMetrics(ring.current);
-  const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, upstreamTimeoutMs: 5_000 });
+  const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000 });
   const listener = new TrafficListener({ h2c: true }, proxy.handle);
   const server = listener.server as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -328,4 +334,30 @@ test('h2c upstream: a replica that leaves the ring finishes its streams, then it
   proxy.syncPools(fixedRing([], POLICY));
   assert.equal(await (await inFlight).text(), 'finished');
   await waitFor('the session to the removed replica closed', () => replica.open() === 0);
+});
+
+test('h2c upstream: --routing-key path keeps each gRPC method on one replica', async (t) => {
+  const named = async (name: string) =>
+    h2Replica(t, (stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-replica': name }));
+      stream.end();
+    });
+  const replicas = [await named('r1'), await named('r2'), await named('r3')];
+  const { port } = await startH2Proxy(
+    t,
+    replicas.map((r) => r.address),
+    { ...POLICY, strategy: 'ketama', options: {} },
+    { kind: 'path' },
+  );
+  const homes = new Map<string, Set<string>>();
+  for (let i = 0; i < 24; i++) {
+    const method = `/pkg.Svc/Method${i % 8}`;
+    const answer = await h2Call(port, { ':path': method, ...GRPC }, Buffer.alloc(5));
+    const seen = homes.get(method) ?? new Set<string>();
+    seen.add(String(answer.trailers?.['x-replica']));
+    homes.set(method, seen);
+  }
+  for (const [method, seen] of homes) assert.equal(seen.size, 1, `${method} went to ${[...seen].join(', ')}`);
+  assert.ok(new Set([...homes.values()].map((s) => [...s][0])).size > 1, 'eight methods spread over the replicas');
 });
