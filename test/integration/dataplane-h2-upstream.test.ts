@@ -361,3 +361,30 @@ test('h2c upstream: --routing-key path keeps each gRPC method on one replica', a
   for (const [method, seen] of homes) assert.equal(seen.size, 1, `${method} went to ${[...seen].join(', ')}`);
   assert.ok(new Set([...homes.values()].map((s) => [...s][0])).size > 1, 'eight methods spread over the replicas');
 });
+
+test('an HTTP/2 client that cancels its stream stops the request to an HTTP/1.1 replica too', async (t) => {
+  let aborted: Promise<void> | undefined;
+  const replica = http.createServer((req, res) => {
+    aborted = new Promise((resolve) => res.once('close', () => resolve()));
+    res.writeHead(200);
+    res.write('first part');
+  });
+  await new Promise<void>((resolve) => replica.listen(0, '127.0.0.1', resolve));
+  defer(t, () => {
+    replica.closeAllConnections();
+    return new Promise<void>((resolve) => replica.close(() => resolve()));
+  });
+  const { port: replicaPort } = replica.address() as net.AddressInfo;
+  const { port } = await startH2Proxy(t, [`127.0.0.1:${replicaPort}`], DEFAULT_POLICY);
+  const client = http2.connect(`http://127.0.0.1:${port}`);
+  defer(t, () => client.destroy());
+  const req = client.request({ ':path': '/slow' });
+  req.on('error', () => undefined);
+  await new Promise((resolve) => req.once('data', resolve));
+  req.close(http2.constants.NGHTTP2_CANCEL);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the replica request was not stopped')), 5_000);
+  });
+  await Promise.race([aborted, late]).finally(() => clearTimeout(timer));
+});

@@ -273,7 +273,9 @@ export class Exchange implements UpstreamHandler {
 
   /** The client went away: stop the upstream request. */
   clientClosed(): void {
-    if (this.#finished || this.#res.writableFinished) return;
+    // writableEnded, not writableFinished: node's HTTP/2 compatibility response reports itself
+    // finished when the client resets the stream, and the replica's request must stop then too.
+    if (this.#finished || this.#res.writableEnded) return;
     this.#clientGone = true;
     this.#abort?.(new Error('client closed the connection'));
   }
