@@ -364,7 +364,7 @@ test('h2c upstream: --routing-key path keeps each gRPC method on one replica', a
 
 test('an HTTP/2 client that cancels its stream stops the request to an HTTP/1.1 replica too', async (t) => {
   let aborted: Promise<void> | undefined;
-  const replica = http.createServer((req, res) => {
+  const replica = http.createServer((_req, res) => {
     aborted = new Promise((resolve) => res.once('close', () => resolve()));
     res.writeHead(200);
     res.write('first part');
