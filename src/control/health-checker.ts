@@ -1,4 +1,5 @@
 import { Backoff } from '../shared/backoff.js';
+import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
 import { checkHeartbeat } from './heartbeat.js';
 import { hostnameKey } from './hostnames.js';
 import type { ReplicaRecord } from './replica-view.js';
@@ -11,8 +12,8 @@ export interface HealthCheckerOptions {
   fall: number;
   /** The runtime restarts a failed replica in place (swarm): watch it come back instead of replacing it. */
   restartsInPlace: boolean;
-  /** Replicas speak TLS now (the ring's upstream protocol is h2): heartbeats go over HTTPS. */
-  tls?: (replica: ReplicaRecord) => boolean;
+  /** The protocol data planes speak to a replica now (its own, else the ring's): heartbeats speak it too. */
+  protocol?: (replica: ReplicaRecord) => UpstreamProtocol;
   /** The manager's records by hostnameKey: each round checks them; a check of a record dropped or replaced meanwhile is ignored. */
   records: ReadonlyMap<string, ReplicaRecord>;
   /** `fall` heartbeats in a row were missed. */
@@ -65,7 +66,7 @@ export class HealthChecker {
     const deadline = Date.now() + timeoutMs;
     const backoff = new Backoff({ initialMs: 20, maxMs: 200, jitter: 'none' });
     for (;;) {
-      if (await checkHeartbeat(replica.address, this.#o.timeoutMs, this.#o.tls?.(replica) === true)) return true;
+      if (await checkHeartbeat(replica.address, this.#o.timeoutMs, this.#o.protocol?.(replica))) return true;
       const delay = backoff.next();
       if (Date.now() + delay > deadline || this.#closed) return false;
       await new Promise((resolve) => setTimeout(resolve, delay).unref());
@@ -80,7 +81,7 @@ export class HealthChecker {
     if (replica.checking || this.#closed) return;
     replica.checking = true;
     try {
-      const ok = await checkHeartbeat(replica.address, this.#o.timeoutMs, this.#o.tls?.(replica) === true);
+      const ok = await checkHeartbeat(replica.address, this.#o.timeoutMs, this.#o.protocol?.(replica));
       if (this.#o.records.get(hostnameKey(replica.hostname)) !== replica) return;
       if (ok && this.awaitsRestart(replica)) {
         this.#o.onRecovered(replica);

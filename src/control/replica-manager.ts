@@ -71,7 +71,7 @@ export class ReplicaManager {
       timeoutMs: this.#o.heartbeatTimeoutMs,
       fall: this.#o.fall,
       restartsInPlace: this.#o.driver.restartsInPlace === true,
-      tls: (replica) => (replica.protocol ?? this.#o.ring.current.policy.upstreamProtocol) === 'h2',
+      protocol: (replica) => replica.protocol ?? this.#o.ring.current.policy.upstreamProtocol ?? 'http1',
       records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),

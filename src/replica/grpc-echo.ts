@@ -1,4 +1,5 @@
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health.js';
 import {
   ServerReflectionRequest as ReflectionRequestCodec,
   type ServerReflectionRequest,
@@ -10,6 +11,9 @@ import { DescriptorIndex, REFLECTION_SERVICES, reflectionAnswer } from '../share
 
 /** The echo service's full name, as reflection lists it. */
 export const ECHO_SERVICE = 'ringlb.echo.v1.Echo';
+/** The gRPC health service: the control plane's heartbeat of an HTTP/2 replica (control/heartbeat.ts). */
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+const SERVING = Buffer.from(HealthCheckResponse.encode({ status: HealthCheckResponse_ServingStatus.SERVING }).finish());
 
 /** Largest gRPC message the echo service takes (grpc-js's default receive limit is 4 MiB; tests send a few MB). */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -127,7 +131,7 @@ class GrpcCall {
 export class GrpcEcho {
   readonly #replica: string;
   readonly #index = new DescriptorIndex();
-  readonly #services = [ECHO_SERVICE, ...REFLECTION_SERVICES];
+  readonly #services = [ECHO_SERVICE, HEALTH_SERVICE, ...REFLECTION_SERVICES];
   /** Calls that ended because the client went away before their answer. */
   #cancelled = 0;
 
@@ -156,6 +160,16 @@ export class GrpcEcho {
         return;
       case EchoService.bidi.path:
         this.#bidi(call);
+        return;
+      case '/grpc.health.v1.Health/Check':
+        // Serving while it runs; a replica that stops is closed, which fails the check.
+        call.read(
+          () => undefined,
+          () => {
+            call.write(SERVING);
+            call.finish(GrpcStatus.OK);
+          },
+        );
         return;
       case '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo':
       case '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo':

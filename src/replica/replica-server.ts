@@ -40,7 +40,8 @@ const FAULT_HEADER = 'x-ringlb-fault';
  * bytes of a connection decide, as on the data plane's traffic port): the
  * endpoints above, and a gRPC echo service with server reflection
  * (grpc-echo.ts) for rings whose data planes speak h2c to their replicas
- * (--upstream-protocol h2c). Health checks stay on HTTP/1.1. Given a
+ * (--upstream-protocol h2c), with the gRPC health service their heartbeats
+ * call. Given a
  * certificate (`tls`), the port speaks TLS instead: HTTP/2 (h2) and
  * HTTP/1.1 by ALPN, the same endpoints and services.
  */
