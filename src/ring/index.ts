@@ -25,8 +25,25 @@ export {
   sampleRequestIds,
   simulateChange,
 } from './ring-metrics.js';
-export { SlotTable } from './slot-table.js';
+export { SlotTable, virtualServerCounts } from './slot-table.js';
+export {
+  checkSlowStart,
+  keyRampPosition,
+  MAX_SLOW_START_SECONDS,
+  rampOf,
+  SlowStartTable,
+  withSlowStart,
+} from './slow-start.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
 export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+export {
+  allDefaultWeights,
+  DEFAULT_WEIGHT,
+  MAX_WEIGHT,
+  MIN_WEIGHT,
+  parseWeight,
+  weightOf,
+  weightShares,
+} from './weights.js';

@@ -4,6 +4,7 @@ import { customStrategy } from './custom-strategy.js';
 import { ketamaStrategy } from './ketama-strategy.js';
 import { maglevStrategy } from './maglev-strategy.js';
 import { rendezvousStrategy } from './rendezvous-strategy.js';
+import { checkSlowStart } from './slow-start.js';
 import type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
 
 const STRATEGIES = new Map<string, RingStrategy>(
@@ -35,10 +36,12 @@ export function normalizePolicy(policy: RingPolicy): RingPolicy {
   if (!Number.isFinite(loadBound) || (loadBound !== 0 && loadBound <= 1)) {
     throw RinglbError.invalidArgument(`load bound must be 0 (off) or a factor above 1, got ${loadBound}`);
   }
+  const slowStart = checkSlowStart(policy.slowStart ?? 0);
   return Object.freeze({
     strategy: strategy.name,
     options: Object.freeze(strategy.normalizeOptions(policy.options)),
     loadBound,
+    ...(slowStart > 0 ? { slowStart } : {}),
   });
 }
 

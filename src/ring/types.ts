@@ -5,6 +5,17 @@ export interface RingMember {
   readonly serverId: number;
   /** host:port */
   readonly address: string;
+  /**
+   * Capacity relative to the other members: an integer from 1 to 100
+   * (weights.ts), 1 when absent. Every strategy gives a member a share of
+   * keys in proportion to it.
+   */
+  readonly weight?: number;
+  /**
+   * When the member joined the ring (ms since the epoch, set by the control
+   * plane), for slow start (slow-start.ts); absent or 0: not ramping.
+   */
+  readonly joinedAt?: number;
 }
 
 /** Which strategy builds the table, with its options. */
@@ -14,6 +25,8 @@ export interface RingPolicy {
   readonly options: Readonly<Record<string, string>>;
   /** Bounded-loads factor c (> 1); 0 disables the overlay. */
   readonly loadBound: number;
+  /** Slow start: seconds over which a joining member ramps up to its share (slow-start.ts); absent or 0: off. */
+  readonly slowStart?: number;
 }
 
 /**
@@ -34,6 +47,11 @@ export interface RingTable {
   preference(key: number, count: number): RingMember[];
   /** Slot-based strategies only: the hostname at each slot, null where empty. */
   slots?(): (string | null)[];
+  /**
+   * The member's weight for bounded loads' capacities when it is not its
+   * configured weight (a slow-starting member: weight × ramp). Absent: the weight.
+   */
+  loadWeight?(member: RingMember): number;
 }
 
 /** A hash strategy. Implementations are pure and deterministic. */
