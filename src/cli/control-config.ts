@@ -7,7 +7,7 @@ import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
 import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { LeaderElector } from '../control/leader-elector.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { MAX_SLOW_START_SECONDS, normalizePolicy, parseWeight, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
@@ -25,7 +25,7 @@ import {
   kubernetesOptions,
   readKubernetesConfig,
 } from './kubernetes-config.js';
-import { type ConfigReader, opt } from './options.js';
+import { type ConfigReader, opt, slowStartOption } from './options.js';
 import {
   type ControlServerSecurity,
   controlServerSecurityOptions,
@@ -94,7 +94,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt(
       '--backend <[name=]host:port...>',
-      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …)',
+      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …; @W after the port: weight 1 to 100)',
       'RINGLB_BACKENDS',
     ),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', String(d.replicas)),
@@ -112,6 +112,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
+    slowStartOption(),
     opt(
       '--instance <name>',
       'instance label: replicas of other instances are never touched',
@@ -221,7 +222,8 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
-  let policy: RingPolicy = { strategy, options, loadBound };
+  const slowStart = reader.number('slowStart', o.slowStart, 0, MAX_SLOW_START_SECONDS);
+  let policy: RingPolicy = { strategy, options, loadBound, slowStart };
   try {
     policy = normalizePolicy(policy);
   } catch (err) {
@@ -272,7 +274,7 @@ function readFresh(reader: ConfigReader, raw: unknown, runtime: RuntimeKind): bo
   return fresh;
 }
 
-/** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
+/** `--backend [name=]host:port[@weight]`, repeatable or comma-separated in RINGLB_BACKENDS. */
 function readBackends(reader: ConfigReader, raw: unknown, required: boolean): StaticBackend[] {
   const items = listOf(raw);
   if (!required) {
@@ -285,11 +287,21 @@ function readBackends(reader: ConfigReader, raw: unknown, required: boolean): St
   items.forEach((item, i) => {
     const eq = item.indexOf('=');
     const hostname = eq > 0 ? item.slice(0, eq) : `server-${i + 1}`;
-    const address = reader.hostPort('backend', eq > 0 ? item.slice(eq + 1) : item).text;
+    const target = eq > 0 ? item.slice(eq + 1) : item;
+    const at = target.lastIndexOf('@');
+    const address = reader.hostPort('backend', at >= 0 ? target.slice(0, at) : target).text;
+    let weight: number | undefined;
+    if (at >= 0) {
+      try {
+        weight = parseWeight(target.slice(at + 1), `weight of '${hostname}'`);
+      } catch (err) {
+        reader.fail('backend', (err as Error).message.replace(/^<Error> /, ''));
+      }
+    }
     if (!isDnsLabel(hostname)) reader.fail('backend', `name '${hostname}' is not a DNS label`);
     else if (seen.has(hostnameKey(hostname))) reader.fail('backend', `name '${hostname}' appears twice`);
     seen.add(hostnameKey(hostname));
-    backends.push({ hostname, serverId: i + 1, address });
+    backends.push({ hostname, serverId: i + 1, address, ...(weight !== undefined ? { weight } : {}) });
   });
   return backends;
 }

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { controlTarget } from '../shared/control-target.js';
 import { isLogLevel, type LogLevel } from '../shared/logger.js';
 
@@ -15,6 +16,16 @@ export class ConfigError extends Error {
 export function opt(flags: string, description: string, env: string, fallback?: string): Option {
   const option = new Option(flags, description).env(env);
   return fallback === undefined ? option : option.default(fallback);
+}
+
+/** `--slow-start <seconds>`, part of the ring policy: on `up`, `control` and `ring policy`. */
+export function slowStartOption(): Option {
+  return opt(
+    '--slow-start <seconds>',
+    'slow start: a replica that joins takes its share of keys gradually over this many seconds (0: off)',
+    'RINGLB_SLOW_START',
+    String(CONTROL_DEFAULTS.slowStartSeconds),
+  );
 }
 
 export interface HostPort {

@@ -4,14 +4,16 @@ import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import {
   type Balance,
   ControlPlaneClient,
+  type ReplicaSet,
   type RingPolicy,
   type RingSnapshot,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
+import { MAX_SLOW_START_SECONDS, parseWeight } from '../ring/index.js';
 import { controlTarget } from '../shared/control-target.js';
 import { type ControlClientSecurity, controlChannel } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
-import { type ConfigReader, opt } from './options.js';
+import { type ConfigReader, opt, slowStartOption } from './options.js';
 import {
   controlAddressOption,
   controlClientOptions,
@@ -40,6 +42,7 @@ export default function register(program: Command): void {
       'RINGLB_LOAD_BOUND',
       String(CONTROL_DEFAULTS.loadBound),
     ),
+    slowStartOption(),
   ];
 
   defineCommand(ring, {
@@ -61,6 +64,31 @@ export default function register(program: Command): void {
       await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
         print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
+      });
+    },
+  });
+
+  defineCommand(ring, {
+    name: 'weight',
+    description: "change a replica's weight live (SetReplicaWeight): its share of keys is weight / Σ weights",
+    arguments: ['<hostname>', '<weight>'],
+    options: control(),
+    read: (reader, o, args) => {
+      let weight = 1;
+      try {
+        weight = parseWeight(args[1], 'weight');
+      } catch (err) {
+        reader.fail('weight', (err as Error).message.replace(/^<Error> /, ''));
+      }
+      return { ...readClient(reader, o), hostname: String(args[0]), weight };
+    },
+    async run({ address, security, hostname, weight }) {
+      await withClient(address, security, async (client) => {
+        const set = await unary<ReplicaSet>((cb) => client.setReplicaWeight({ hostname, weight }, cb));
+        print({
+          ringVersion: set.ringVersion,
+          replicas: Object.fromEntries(set.replicas.map((r) => [r.hostname, r.weight ?? 1])),
+        });
       });
     },
   });
@@ -119,6 +147,7 @@ function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: 
     strategy: String(o.strategy),
     options: reader.pairs('ringOption', o.ringOption),
     loadBound: reader.number('loadBound', o.loadBound, 0, 100),
+    slowStartSeconds: reader.number('slowStart', o.slowStart, 0, MAX_SLOW_START_SECONDS),
   };
 }
 

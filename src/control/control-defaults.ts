@@ -15,6 +15,8 @@ export const CONTROL_DEFAULTS = Object.freeze({
   maxReplicas: 50,
   strategy: DEFAULT_POLICY.strategy,
   loadBound: DEFAULT_POLICY.loadBound,
+  /** Slow start, seconds: 0 is off (a joining replica takes its whole share at once). */
+  slowStartSeconds: 0,
   instance: RUNTIME_DEFAULTS.instance,
   image: RUNTIME_DEFAULTS.image,
   network: RUNTIME_DEFAULTS.network,

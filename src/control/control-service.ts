@@ -68,7 +68,7 @@ export function createControlService(deps: {
   }
 
   return {
-    addReplicas: unary((req) => manager.add(req.n, req.hostnames).then(replicaSet)),
+    addReplicas: unary((req) => manager.add(req.n, req.hostnames, req.weights).then(replicaSet)),
     removeReplicas: unary((req) => manager.remove(req.n, req.hostnames).then(replicaSet)),
     listReplicas: unary(async () => {
       await ready;
@@ -86,10 +86,12 @@ export function createControlService(deps: {
         strategy: policy.strategy,
         options: policy.options,
         loadBound: policy.loadBound,
+        slowStart: policy.slowStart ?? 0,
       });
       return toProtoSnapshot(ring.publish({ policy }));
     }),
     simulateChange: unary((req) => toProtoSimulation(simulator.simulate(ring.current, fromProtoSimulation(req)))),
+    setReplicaWeight: unary((req) => manager.setWeight(req.hostname, req.weight).then(replicaSet)),
     ackRing: unary((req) => {
       RingAcks.validate(req.watchId);
       return { known: req.watchId !== '' && acks.ack(req.watchId, req.version) };

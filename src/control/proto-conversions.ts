@@ -2,13 +2,14 @@ import {
   type HealthEvent,
   HealthEvent_Kind,
   HealthState,
+  type RingMember as ProtoRingMember,
   type RingPolicy as ProtoRingPolicy,
   type Replica,
   type RingSnapshot,
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { normalizePolicy, type RingMember, type RingPolicy } from '../ring/index.js';
 import type { Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import type { ChangeRequest, ChangeSimulation } from './change-simulator.js';
@@ -43,16 +44,37 @@ export function toProtoReplica(r: ReplicaView): Replica {
     health: HEALTH_STATE[r.health],
     since: r.since,
     instanceId: r.instanceId,
+    weight: r.weight,
   };
 }
 
 export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
-  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound };
+  return {
+    strategy: p.strategy,
+    options: { ...p.options },
+    loadBound: p.loadBound,
+    ...(p.slowStart ? { slowStartSeconds: p.slowStart } : {}),
+  };
 }
 
 export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
   if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
-  return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
+  return normalizePolicy({
+    strategy: p.strategy,
+    options: p.options ?? {},
+    loadBound: p.loadBound ?? 0,
+    slowStart: p.slowStartSeconds ?? 0,
+  });
+}
+
+export function toProtoMember(m: RingMember): ProtoRingMember {
+  return {
+    hostname: m.hostname,
+    serverId: m.serverId,
+    address: m.address,
+    ...(m.weight !== undefined ? { weight: m.weight } : {}),
+    ...(m.joinedAt ? { joinedAt: new Date(m.joinedAt) } : {}),
+  };
 }
 
 export function toProtoHealthEvent(change: HealthChange): HealthEvent {
@@ -72,7 +94,7 @@ export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
   return {
     version: s.version,
     policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: s.members.map(toProtoMember),
     createdAt: s.createdAt,
   };
 }
@@ -95,7 +117,7 @@ export function toProtoSimulation(s: ChangeSimulation): SimulateChangeResponse {
     before: toProtoBalance(s.before),
     after: toProtoBalance(s.after),
     policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: s.members.map(toProtoMember),
   };
 }
 

@@ -1,3 +1,4 @@
+import { parseWeight } from '../ring/index.js';
 import type { ReplicaInstance } from '../runtime/replica-driver.js';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
@@ -13,6 +14,7 @@ import { ReplicaNames } from './replica-names.js';
 import {
   addStarting,
   checkAdd,
+  checkWeights,
   clashes,
   desiredStateOf,
   healthyMembers,
@@ -52,7 +54,7 @@ export class ReplicaManager {
   #queue: Promise<unknown> = Promise.resolve();
   #unwatchRing: (() => void) | undefined;
   /** Stored replicas not running yet: recreated under their own names and server ids. */
-  readonly #wanted = new Map<string, { hostname: string; serverId: number }>();
+  readonly #wanted = new Map<string, { hostname: string; serverId: number; weight?: number }>();
   #reconcilePending = false;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
@@ -193,12 +195,17 @@ export class ReplicaManager {
     return this.#events.on(listener);
   }
 
-  async add(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+  /**
+   * `weights`: up to n, one per new replica in order (the named ones first,
+   * then the generated ones); the rest get weight 1.
+   */
+  async add(n: unknown, hostnames: readonly unknown[], weights: readonly unknown[] = []): Promise<ReplicaView[]> {
     return this.#change(n, hostnames, 'added', async (count, named) => {
       checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
+      const parsed = checkWeights(weights, count);
       const names = this.#names.fill(named, count);
       await this.#startReplicas(
-        names.map((hostname) => ({ hostname })),
+        names.map((hostname, i) => ({ hostname, ...(parsed[i] !== undefined ? { weight: parsed[i] } : {}) })),
         'added on request',
       );
       this.#desired += count;
@@ -219,6 +226,28 @@ export class ReplicaManager {
       if (published) await this.#o.drain(published.version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#events.emit('removed', { ...victim }, { reason: 'removed on request' });
+    });
+  }
+
+  /**
+   * Sets a replica's weight: a ring change like any other (published, then
+   * drained like a removal, so the requests on keys that moved finish first).
+   */
+  async setWeight(hostname: string, weight: unknown): Promise<ReplicaView[]> {
+    const w = parseWeight(weight, 'weight');
+    this.assertLeader();
+    return this.#enqueue(async () => {
+      await this.#gate.confirmLeading();
+      const record = this.#replicas.get(hostnameKey(hostname));
+      if (!record) throw RinglbError.notFound(`<Error> Hostname '${hostname}' is not a replica`);
+      if (record.weight !== w) {
+        this.#log.info('replica weight changed', { hostname: record.hostname, from: record.weight, to: w });
+        record.weight = w;
+        const published = this.#publishRing();
+        this.#state.save();
+        if (published) await this.#o.drain(published.version);
+      }
+      return this.list();
     });
   }
 
@@ -265,7 +294,8 @@ export class ReplicaManager {
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
     const checks = instances.map(async (instance) => {
       const { hostname, serverId, address, instanceId } = instance;
-      const record = startingRecord({ hostname, serverId, address, instanceId });
+      const weight = instance.weight ?? this.#wanted.get(hostnameKey(hostname))?.weight;
+      const record = startingRecord({ hostname, serverId, address, instanceId, ...(weight ? { weight } : {}) });
       if (clashes(this.#replicas, record)) {
         await this.#o.driver.remove(record.hostname, 0);
         return;
@@ -274,6 +304,7 @@ export class ReplicaManager {
       this.#names.note(record.hostname);
       if (await this.#health.waitHealthy(record, Math.min(this.#o.startTimeoutMs, 3_000))) {
         record.health = 'healthy';
+        record.joinedAt = Date.now();
         this.#events.emit('added', record, { reason: 'adopted' });
       } else {
         this.#markFailed(record, 'adopted replica does not answer heartbeats');
@@ -289,7 +320,7 @@ export class ReplicaManager {
    * free), waits until each passed a heartbeat, then publishes one new ring.
    */
   async #startReplicas(
-    specs: { hostname: string; serverId?: number }[],
+    specs: { hostname: string; serverId?: number; weight?: number }[],
     reason: string,
     replacing?: ReplicaView[],
   ): Promise<void> {
@@ -319,6 +350,7 @@ export class ReplicaManager {
     for (const record of records) {
       record.health = 'healthy';
       record.since = now;
+      record.joinedAt = now.getTime();
       this.#wanted.delete(hostnameKey(record.hostname));
     }
     this.#publishRing();
@@ -344,6 +376,7 @@ export class ReplicaManager {
     replica.health = 'healthy';
     replica.misses = 0;
     replica.since = new Date();
+    replica.joinedAt = replica.since.getTime();
     this.#publishRing();
     this.#events.emit('healthy', replica, { reason: 'restarted in place by the runtime' });
   }
@@ -405,11 +438,15 @@ export class ReplicaManager {
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
     // Stored replicas first, under their own names and ids; then new names.
-    const specs: { hostname: string; serverId?: number }[] = [...this.#wanted.values()]
+    const specs: { hostname: string; serverId?: number; weight?: number }[] = [...this.#wanted.values()]
       .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
       .slice(0, missing);
     for (let i = specs.length; i < missing; i++)
       specs.push({ hostname: fresh ? this.#names.initial(i + 1) : this.#names.next() });
+    // A replacement keeps the weight of the replica it replaces.
+    specs.forEach((spec, i) => {
+      if (spec.weight === undefined && failed[i]) spec.weight = failed[i].weight;
+    });
     const replacing = failed.map((dead) => toView({ ...dead }));
     await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
   }
@@ -423,6 +460,7 @@ export class ReplicaManager {
   #publishRing(): VersionedRing | undefined {
     // A check that finished after leadership moved must not publish a ring of its own.
     if (!this.#gate.leading) return undefined;
-    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values()) });
+    const slowStart = (this.#o.ring.current.policy.slowStart ?? 0) > 0;
+    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values(), slowStart) });
   }
 }

@@ -1,4 +1,4 @@
-import type { RingMember } from '../ring/index.js';
+import { parseWeight, type RingMember } from '../ring/index.js';
 import type { DesiredState } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
 import { RinglbError } from '../shared/errors.js';
@@ -31,11 +31,21 @@ export function pickVictims(
   return victims;
 }
 
-/** The ring's members: the healthy replicas. */
-export function healthyMembers(records: Iterable<ReplicaRecord>): RingMember[] {
+/**
+ * The ring's members: the healthy replicas, with their weight when not 1
+ * and, when slow start is on, the time they joined the ring.
+ */
+export function healthyMembers(records: Iterable<ReplicaRecord>, slowStart = false): RingMember[] {
   const members: RingMember[] = [];
   for (const r of records) {
-    if (r.health === 'healthy') members.push({ hostname: r.hostname, serverId: r.serverId, address: r.address });
+    if (r.health !== 'healthy') continue;
+    members.push({
+      hostname: r.hostname,
+      serverId: r.serverId,
+      address: r.address,
+      ...(r.weight !== 1 ? { weight: r.weight } : {}),
+      ...(slowStart && r.joinedAt ? { joinedAt: r.joinedAt } : {}),
+    });
   }
   return members;
 }
@@ -43,12 +53,16 @@ export function healthyMembers(records: Iterable<ReplicaRecord>): RingMember[] {
 /** What is stored: N, every replica owned (running or still wanted, once each) and the current ring. */
 export function desiredStateOf(
   desired: number,
-  owned: Iterable<{ hostname: string; serverId: number }>,
+  owned: Iterable<{ hostname: string; serverId: number; weight?: number }>,
   current: VersionedRing,
 ): DesiredState {
   const replicas = [...owned]
     .filter((r, i, all) => all.findIndex((o) => hostnameKey(o.hostname) === hostnameKey(r.hostname)) === i)
-    .map((r) => ({ hostname: r.hostname, serverId: r.serverId }))
+    .map((r) => ({
+      hostname: r.hostname,
+      serverId: r.serverId,
+      ...(r.weight && r.weight !== 1 ? { weight: r.weight } : {}),
+    }))
     .sort((a, b) => a.serverId - b.serverId);
   return { desired, policy: current.policy, replicas, ringVersion: current.version, members: current.members };
 }
@@ -59,9 +73,9 @@ export function desiredStateOf(
  */
 export function addStarting(
   records: Map<string, ReplicaRecord>,
-  specs: readonly { hostname: string; serverId?: number }[],
+  specs: readonly { hostname: string; serverId?: number; weight?: number }[],
 ): ReplicaRecord[] {
-  return specs.map(({ hostname, serverId }) => {
+  return specs.map(({ hostname, serverId, weight }) => {
     const used = [...records.values()].map((r) => r.serverId);
     const free = serverId !== undefined && !used.includes(serverId);
     const record = startingRecord({
@@ -69,10 +83,21 @@ export function addStarting(
       serverId: free ? serverId : lowestFreeServerId(used),
       address: '',
       instanceId: '',
+      ...(weight !== undefined ? { weight } : {}),
     });
     records.set(hostnameKey(hostname), record);
     return record;
   });
+}
+
+/**
+ * AddReplicas' weights: at most one per new replica, each an integer from 1
+ * to 100 (refused as a whole before anything starts).
+ */
+export function checkWeights(weights: readonly unknown[], count: number): number[] {
+  if (weights.length > count)
+    throw RinglbError.invalidArgument(`<Error> ${weights.length} weights given for ${count} new replicas`);
+  return weights.map((w, i) => parseWeight(w, `weights[${i}]`));
 }
 
 /** Refuses AddReplicas of a name in use, or beyond `maxReplicas`. */

@@ -14,6 +14,8 @@ export interface ReplicaView {
   readonly health: ReplicaHealthState | 'removed';
   readonly since: Date;
   readonly instanceId: string;
+  /** 1 to 100: its share of keys is weight / Σ weights. */
+  readonly weight: number;
 }
 
 export interface HealthChange {
@@ -38,13 +40,25 @@ export interface ReplicaRecord {
   checking: boolean;
   /** The runtime no longer runs it and will not bring it back: replace, never wait. */
   gone: boolean;
+  weight: number;
+  /** When it last entered the ring (ms), for slow start. */
+  joinedAt: number;
 }
 
 /** A record for a replica that has not passed a heartbeat yet. */
 export function startingRecord(
-  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId'>,
+  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId'> & { weight?: number },
 ): ReplicaRecord {
-  return { ...fields, health: 'starting', since: new Date(), misses: 0, checking: false, gone: false };
+  return {
+    ...fields,
+    health: 'starting',
+    since: new Date(),
+    misses: 0,
+    checking: false,
+    gone: false,
+    weight: fields.weight ?? 1,
+    joinedAt: 0,
+  };
 }
 
 /** The read-only copy of a record that leaves the manager. */
@@ -56,5 +70,6 @@ export function toView(r: ReplicaRecord | ReplicaView): ReplicaView {
     health: r.health,
     since: r.since,
     instanceId: r.instanceId,
+    weight: r.weight,
   };
 }

@@ -91,7 +91,14 @@ function freezeMembers(members: readonly RingMember[]): readonly RingMember[] {
 function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
   return (
     a.length === b.length &&
-    a.every((m, i) => m.hostname === b[i].hostname && m.serverId === b[i].serverId && m.address === b[i].address)
+    a.every(
+      (m, i) =>
+        m.hostname === b[i].hostname &&
+        m.serverId === b[i].serverId &&
+        m.address === b[i].address &&
+        m.weight === b[i].weight &&
+        m.joinedAt === b[i].joinedAt,
+    )
   );
 }
 
@@ -101,6 +108,7 @@ export function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
   return (
     a.strategy === b.strategy &&
     a.loadBound === b.loadBound &&
+    (a.slowStart ?? 0) === (b.slowStart ?? 0) &&
     ka.length === Object.keys(b.options).length &&
     ka.every((k) => a.options[k] === b.options[k])
   );

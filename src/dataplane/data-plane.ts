@@ -11,6 +11,7 @@ import { drained } from './control-link/drain-gate.js';
 import { FailureReporter } from './control-link/failure-reporter.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import { ringShares } from './core/ring-shares.js';
 import type { RingView } from './core/ring-view.js';
 import { classicErrorHandler } from './http/classic-errors.js';
 import { classicClientError } from './http/client-errors.js';
@@ -294,6 +295,7 @@ export function observe(
   const metrics = new DataPlaneMetrics({
     ringVersion: () => ring.current?.version,
     ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
+    ringShares: () => (ring.current ? ringShares(ring.current) : {}),
     controlPlaneConnected: () => ring.connected,
     ringUpdates: () => ring.updates,
   });

@@ -14,6 +14,8 @@ export interface ReplicaInstance {
   /** Process id or container id. */
   readonly instanceId: string;
   readonly startedAt: Date;
+  /** A weight the runtime's configuration gives it (static --backend …@W); absent: the stored one, or 1. */
+  readonly weight?: number;
   /**
    * What the runtime says about it. 'running' (the default when absent): up as
    * far as the runtime knows; health checks decide the rest. 'restarting': the

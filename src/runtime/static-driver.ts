@@ -7,6 +7,8 @@ export interface StaticBackend {
   readonly serverId: number;
   /** host:port, health-checked and proxied to like any replica. */
   readonly address: string;
+  /** `@W` after the address: 1 to 100. */
+  readonly weight?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export class StaticDriver implements ReplicaDriver {
       address: b.address,
       instanceId: `static:${b.address}`,
       startedAt,
+      ...(b.weight !== undefined ? { weight: b.weight } : {}),
     }));
   }
 

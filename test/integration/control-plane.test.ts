@@ -156,7 +156,7 @@ test('the generated client adds, lists, removes and watches', async (t) => {
   );
   assert.equal(first.policy?.strategy, 'classic');
 
-  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'] });
+  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'], weights: [] });
   assert.equal(added.n, 5);
   assert.deepEqual(
     added.replicas.map((r) => r.hostname),

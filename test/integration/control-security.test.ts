@@ -127,7 +127,7 @@ test('token: every mutating RPC refuses a missing or wrong token with UNAUTHENTI
   const reflection = new ReflectionClient(address);
   t.after(() => reflection.close());
   assert.ok((await reflection.listServices()).includes('ringlb.v1.ControlPlane'));
-  const added = await call(right, 'addReplicas', { n: 1, hostnames: ['tok-a'] });
+  const added = await call(right, 'addReplicas', { n: 1, hostnames: ['tok-a'], weights: [] });
   assert.ok(added.replicas.some((r) => r.hostname === 'tok-a'));
   const removed = await call(right, 'removeReplicas', { n: 1, hostnames: ['tok-a'] });
   assert.ok(!removed.replicas.some((r) => r.hostname === 'tok-a'));

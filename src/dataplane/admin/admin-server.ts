@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import { ringShares } from '../core/ring-shares.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
 import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
@@ -38,9 +39,11 @@ export interface RingReport {
   strategy: string;
   options: Record<string, string>;
   loadBound: number;
+  /** Seconds; only when slow start is on. */
+  slowStart?: number;
   /** hostname → server id */
   replicas: Record<string, number>;
-  members: { hostname: string; serverId: number; address: string }[];
+  members: { hostname: string; serverId: number; address: string; weight?: number; joinedAt?: number }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
 }
@@ -51,6 +54,9 @@ export interface ReplicaStats {
   serverId?: number;
   address?: string;
   inRing: boolean;
+  /** Ring members only: the weight (1 to 100) and the share of keys routed to it now (0 to 1). */
+  weight?: number;
+  share?: number;
   /** As this data plane saw it: down after a failed connection, until it answers again. */
   health: 'up' | 'down';
   inflight: number;
@@ -150,9 +156,14 @@ export class AdminServer {
     const now = Date.now();
     const replicas: ReplicaStats[] = [];
     const seen = new Set<string>();
+    const shares = view ? ringShares(view, now) : {};
     for (const member of view?.members ?? []) {
       seen.add(member.hostname);
-      replicas.push(replicaStats(metrics.upstream(member.hostname), now, member));
+      replicas.push({
+        ...replicaStats(metrics.upstream(member.hostname), now, member),
+        weight: member.weight ?? 1,
+        share: shares[member.hostname] ?? 0,
+      });
     }
     for (const stats of metrics.upstreams()) {
       if (!seen.has(stats.hostname) && (stats.requests > 0 || stats.inflight > 0) && replicas.length < 64) {
@@ -179,8 +190,15 @@ export function ringReport(view: RingView): RingReport {
     options: { ...view.policy.options },
     loadBound: view.policy.loadBound,
     replicas: Object.fromEntries(view.members.map((m) => [m.hostname, m.serverId])),
-    members: view.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: view.members.map((m) => ({
+      hostname: m.hostname,
+      serverId: m.serverId,
+      address: m.address,
+      ...(m.weight !== undefined ? { weight: m.weight } : {}),
+      ...(m.joinedAt ? { joinedAt: m.joinedAt } : {}),
+    })),
   };
+  if (view.policy.slowStart) report.slowStart = view.policy.slowStart;
   const slots = view.table.slots?.();
   if (slots) report.slots = slots;
   return report;

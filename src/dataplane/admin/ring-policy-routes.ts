@@ -79,7 +79,10 @@ function parsePolicy(raw: unknown, where: string): RingPolicy {
   const loadBound = body.loadBound ?? 0;
   if (typeof loadBound !== 'number' || !Number.isFinite(loadBound))
     throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
-  return { strategy: body.strategy, options, loadBound };
+  const slowStartSeconds = body.slowStartSeconds ?? 0;
+  if (typeof slowStartSeconds !== 'number' || !Number.isFinite(slowStartSeconds))
+    throw RinglbError.invalidArgument(`${where}.slowStartSeconds must be a number of seconds (0 turns slow start off)`);
+  return { strategy: body.strategy, options, loadBound, slowStartSeconds };
 }
 
 function stringList(raw: unknown, name: string): string[] {

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { ControlPlaneClient, RingSnapshot } from '../../gen/ringlb/v1/ringlb.js';
-import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../../ring/index.js';
+import {
+  buildRing,
+  DEFAULT_POLICY,
+  type RingMember,
+  type RingPolicy,
+  type RingTable,
+  withSlowStart,
+} from '../../ring/index.js';
 import { RingBuilder } from '../../ring/ring-builder.js';
 import { Backoff } from '../../shared/backoff.js';
 import { RinglbError } from '../../shared/errors.js';
@@ -262,15 +269,26 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         strategy: snapshot.policy.strategy || DEFAULT_POLICY.strategy,
         options: Object.freeze({ ...snapshot.policy.options }),
         loadBound: snapshot.policy.loadBound,
+        ...(snapshot.policy.slowStartSeconds ? { slowStart: snapshot.policy.slowStartSeconds } : {}),
       })
     : DEFAULT_POLICY;
   const members: readonly RingMember[] = Object.freeze(
-    snapshot.members.map((m) => Object.freeze({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    snapshot.members.map((m) =>
+      Object.freeze({
+        hostname: m.hostname,
+        serverId: m.serverId,
+        address: m.address,
+        ...(m.weight ? { weight: m.weight } : {}),
+        ...(m.joinedAt ? { joinedAt: m.joinedAt.getTime() } : {}),
+      }),
+    ),
   );
   return { policy, members };
 }
 
-function toView(version: number, policy: RingPolicy, table: RingTable, receivedAt = Date.now()): RingView {
+function toView(version: number, policy: RingPolicy, built: RingTable, receivedAt = Date.now()): RingView {
+  // Slow start: while a member ramps, keys see the ring without it until their turn (ring/slow-start.ts).
+  const table = withSlowStart(built, policy.slowStart, (members) => buildRing(members, policy));
   return Object.freeze({
     version,
     policy,

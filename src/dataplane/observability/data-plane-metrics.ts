@@ -150,6 +150,8 @@ export interface MetricsSnapshot {
 export interface DataPlaneMetricsSource {
   ringVersion(): number | undefined;
   ringMembers(): readonly string[];
+  /** Each ring member's current share of keys (0…1), weights and slow start included. */
+  ringShares?(): Readonly<Record<string, number>>;
   controlPlaneConnected(): boolean;
   ringUpdates(): number;
 }
@@ -242,6 +244,17 @@ export class DataPlaneMetrics {
         const now = Date.now();
         for (const hostname of source.ringMembers())
           this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'ringlb_dataplane_ring_share',
+      help: 'Share of keys each ring member owns now (0 to 1): weight / Σ weights once settled, rising while it slow-starts.',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [hostname, share] of Object.entries(source.ringShares?.() ?? {}))
+          this.set({ replica: hostname }, share);
       },
     });
     gauge(

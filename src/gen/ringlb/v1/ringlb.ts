@@ -89,11 +89,22 @@ export interface Replica {
     | undefined;
   /** Process id or container id, for operators. */
   instanceId: string;
+  /**
+   * Capacity relative to the other replicas, 1 to 100; its share of keys is
+   * weight / the sum of the weights. 0 in a message means the default, 1.
+   */
+  weight?: number | undefined;
 }
 
 export interface AddReplicasRequest {
   n: number;
   hostnames: string[];
+  /**
+   * Up to n weights (1 to 100), one per new replica in order: the named
+   * ones first (aligned with hostnames), then the generated ones. Replicas
+   * without one get weight 1.
+   */
+  weights: number[];
 }
 
 export interface RemoveReplicasRequest {
@@ -200,6 +211,15 @@ export interface RingMember {
   hostname: string;
   serverId: number;
   address: string;
+  /** 1 to 100; 0 (absent) means 1. */
+  weight?:
+    | number
+    | undefined;
+  /**
+   * When the member joined the ring, set by the control plane: slow start
+   * ramps its share from then on. Absent: not ramping.
+   */
+  joinedAt?: Date | undefined;
 }
 
 export interface RingPolicy {
@@ -209,6 +229,11 @@ export interface RingPolicy {
   options: { [key: string]: string };
   /** Bounded-loads factor c; 0 disables the overlay. */
   loadBound: number;
+  /**
+   * Slow start: seconds over which a member that joins ramps up to its share
+   * of keys (linear; each key moves once, in the order of its own hash); 0 is off.
+   */
+  slowStartSeconds?: number | undefined;
 }
 
 export interface RingPolicy_OptionsEntry {
@@ -266,6 +291,12 @@ export interface SetRingPolicyRequest {
   policy?: RingPolicy | undefined;
 }
 
+export interface SetReplicaWeightRequest {
+  hostname: string;
+  /** 1 to 100. */
+  weight: number;
+}
+
 export interface SimulateChangeRequest {
   /** Hostnames to add (hypothetically); add_count adds generated ones beside them. */
   addHostnames: string[];
@@ -302,7 +333,7 @@ export interface SimulateChangeResponse {
 }
 
 function createBaseReplica(): Replica {
-  return { hostname: "", serverId: 0, address: "", health: 0, since: undefined, instanceId: "" };
+  return { hostname: "", serverId: 0, address: "", health: 0, since: undefined, instanceId: "", weight: undefined };
 }
 
 export const Replica: MessageFns<Replica> = {
@@ -324,6 +355,9 @@ export const Replica: MessageFns<Replica> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(50).string(message.instanceId);
+    }
+    if (message.weight !== undefined) {
+      writer.uint32(56).uint32(message.weight);
     }
     return writer;
   },
@@ -389,6 +423,14 @@ export const Replica: MessageFns<Replica> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -417,6 +459,7 @@ export const Replica: MessageFns<Replica> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : undefined,
     };
   },
 
@@ -440,6 +483,9 @@ export const Replica: MessageFns<Replica> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.weight !== undefined) {
+      obj.weight = Math.round(message.weight);
+    }
     return obj;
   },
 
@@ -454,12 +500,13 @@ export const Replica: MessageFns<Replica> = {
     message.health = object.health ?? 0;
     message.since = object.since ?? undefined;
     message.instanceId = object.instanceId ?? "";
+    message.weight = object.weight ?? undefined;
     return message;
   },
 };
 
 function createBaseAddReplicasRequest(): AddReplicasRequest {
-  return { n: 0, hostnames: [] };
+  return { n: 0, hostnames: [], weights: [] };
 }
 
 export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
@@ -469,6 +516,13 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     }
     for (const v of message.hostnames) {
       writer.uint32(18).string(v!);
+    }
+    if (message.weights.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.weights) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -502,6 +556,24 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
             message.hostnames.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag === 24) {
+              message.weights.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.weights.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,6 +592,7 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
       hostnames: globalThis.Array.isArray(object?.hostnames)
         ? object.hostnames.map((e: any) => globalThis.String(e))
         : [],
+      weights: globalThis.Array.isArray(object?.weights) ? object.weights.map((e: any) => globalThis.Number(e)) : [],
     };
   },
 
@@ -531,6 +604,9 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     if (message.hostnames?.length) {
       obj.hostnames = message.hostnames;
     }
+    if (message.weights?.length) {
+      obj.weights = message.weights.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -541,6 +617,7 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     const message = createBaseAddReplicasRequest();
     message.n = object.n ?? 0;
     message.hostnames = object.hostnames?.map((e) => e) || [];
+    message.weights = object.weights?.map((e) => e) || [];
     return message;
   },
 };
@@ -1038,7 +1115,7 @@ export const HealthEvent: MessageFns<HealthEvent> = {
 };
 
 function createBaseRingMember(): RingMember {
-  return { hostname: "", serverId: 0, address: "" };
+  return { hostname: "", serverId: 0, address: "", weight: undefined, joinedAt: undefined };
 }
 
 export const RingMember: MessageFns<RingMember> = {
@@ -1051,6 +1128,12 @@ export const RingMember: MessageFns<RingMember> = {
     }
     if (message.address !== "") {
       writer.uint32(26).string(message.address);
+    }
+    if (message.weight !== undefined) {
+      writer.uint32(32).uint32(message.weight);
+    }
+    if (message.joinedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.joinedAt), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1092,6 +1175,22 @@ export const RingMember: MessageFns<RingMember> = {
             message.address = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.joinedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1113,6 +1212,12 @@ export const RingMember: MessageFns<RingMember> = {
         ? globalThis.Number(object.server_id)
         : 0,
       address: isSet(object.address) ? globalThis.String(object.address) : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : undefined,
+      joinedAt: isSet(object.joinedAt)
+        ? fromJsonTimestamp(object.joinedAt)
+        : isSet(object.joined_at)
+        ? fromJsonTimestamp(object.joined_at)
+        : undefined,
     };
   },
 
@@ -1127,6 +1232,12 @@ export const RingMember: MessageFns<RingMember> = {
     if (message.address !== "") {
       obj.address = message.address;
     }
+    if (message.weight !== undefined) {
+      obj.weight = Math.round(message.weight);
+    }
+    if (message.joinedAt !== undefined) {
+      obj.joinedAt = message.joinedAt.toISOString();
+    }
     return obj;
   },
 
@@ -1138,12 +1249,14 @@ export const RingMember: MessageFns<RingMember> = {
     message.hostname = object.hostname ?? "";
     message.serverId = object.serverId ?? 0;
     message.address = object.address ?? "";
+    message.weight = object.weight ?? undefined;
+    message.joinedAt = object.joinedAt ?? undefined;
     return message;
   },
 };
 
 function createBaseRingPolicy(): RingPolicy {
-  return { strategy: "", options: {}, loadBound: 0 };
+  return { strategy: "", options: {}, loadBound: 0, slowStartSeconds: undefined };
 }
 
 export const RingPolicy: MessageFns<RingPolicy> = {
@@ -1156,6 +1269,9 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     });
     if (message.loadBound !== 0) {
       writer.uint32(25).double(message.loadBound);
+    }
+    if (message.slowStartSeconds !== undefined) {
+      writer.uint32(33).double(message.slowStartSeconds);
     }
     return writer;
   },
@@ -1200,6 +1316,14 @@ export const RingPolicy: MessageFns<RingPolicy> = {
             message.loadBound = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.slowStartSeconds = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1234,6 +1358,11 @@ export const RingPolicy: MessageFns<RingPolicy> = {
         : isSet(object.load_bound)
         ? globalThis.Number(object.load_bound)
         : 0,
+      slowStartSeconds: isSet(object.slowStartSeconds)
+        ? globalThis.Number(object.slowStartSeconds)
+        : isSet(object.slow_start_seconds)
+        ? globalThis.Number(object.slow_start_seconds)
+        : undefined,
     };
   },
 
@@ -1254,6 +1383,9 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     if (message.loadBound !== 0) {
       obj.loadBound = floatToJson(message.loadBound);
     }
+    if (message.slowStartSeconds !== undefined) {
+      obj.slowStartSeconds = floatToJson(message.slowStartSeconds);
+    }
     return obj;
   },
 
@@ -1273,6 +1405,7 @@ export const RingPolicy: MessageFns<RingPolicy> = {
       {},
     );
     message.loadBound = object.loadBound ?? 0;
+    message.slowStartSeconds = object.slowStartSeconds ?? undefined;
     return message;
   },
 };
@@ -2011,6 +2144,91 @@ export const SetRingPolicyRequest: MessageFns<SetRingPolicyRequest> = {
   },
 };
 
+function createBaseSetReplicaWeightRequest(): SetReplicaWeightRequest {
+  return { hostname: "", weight: 0 };
+}
+
+export const SetReplicaWeightRequest: MessageFns<SetReplicaWeightRequest> = {
+  encode(message: SetReplicaWeightRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostname !== "") {
+      writer.uint32(10).string(message.hostname);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(16).uint32(message.weight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetReplicaWeightRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetReplicaWeightRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetReplicaWeightRequest {
+    return {
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+    };
+  },
+
+  toJSON(message: SetReplicaWeightRequest): unknown {
+    const obj: any = {};
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.weight !== 0) {
+      obj.weight = Math.round(message.weight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetReplicaWeightRequest>, I>>(base?: I): SetReplicaWeightRequest {
+    return SetReplicaWeightRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetReplicaWeightRequest>, I>>(object: I): SetReplicaWeightRequest {
+    const message = createBaseSetReplicaWeightRequest();
+    message.hostname = object.hostname ?? "";
+    message.weight = object.weight ?? 0;
+    return message;
+  },
+};
+
 function createBaseSimulateChangeRequest(): SimulateChangeRequest {
   return { addHostnames: [], addCount: 0, removeHostnames: [], policy: undefined, sampleKeys: 0 };
 }
@@ -2662,6 +2880,20 @@ export const ControlPlaneService = {
       Buffer.from(SimulateChangeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SimulateChangeResponse => SimulateChangeResponse.decode(value),
   },
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight: {
+    path: "/ringlb.v1.ControlPlane/SetReplicaWeight" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetReplicaWeightRequest): Buffer =>
+      Buffer.from(SetReplicaWeightRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetReplicaWeightRequest => SetReplicaWeightRequest.decode(value),
+    responseSerialize: (value: ReplicaSet): Buffer => Buffer.from(ReplicaSet.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplicaSet => ReplicaSet.decode(value),
+  },
 } as const;
 
 export interface ControlPlaneServer extends UntypedServiceImplementation {
@@ -2693,6 +2925,11 @@ export interface ControlPlaneServer extends UntypedServiceImplementation {
   setRingPolicy: handleUnaryCall<SetRingPolicyRequest, RingSnapshot>;
   /** Dry run: what a membership or policy change would do, without doing it. */
   simulateChange: handleUnaryCall<SimulateChangeRequest, SimulateChangeResponse>;
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight: handleUnaryCall<SetReplicaWeightRequest, ReplicaSet>;
 }
 
 export interface ControlPlaneClient extends Client {
@@ -2831,6 +3068,25 @@ export interface ControlPlaneClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SimulateChangeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
+  ): ClientUnaryCall;
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
+  ): ClientUnaryCall;
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
   ): ClientUnaryCall;
 }
 
