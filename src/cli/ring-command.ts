@@ -76,9 +76,9 @@ export default function register(program: Command): void {
     read: (reader, o, args) => {
       let weight = 1;
       try {
-        weight = parseWeight(args[1], 'weight');
+        weight = parseWeight(args[1], '<weight>');
       } catch (err) {
-        reader.fail('weight', (err as Error).message.replace(/^<Error> /, ''));
+        reader.fail('weight', (err as Error).message.replace(/^<Error> <weight> /, ''));
       }
       return { ...readClient(reader, o), hostname: String(args[0]), weight };
     },
