@@ -78,7 +78,8 @@ export function ringLines(previous: RingMembership | undefined, snapshot: RingSn
 }
 
 function toMembership(s: RingSnapshot): RingMembership {
-  const policy = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const p = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const policy = { strategy: p.strategy, options: p.options, loadBound: p.loadBound, slowStart: p.slowStartSeconds };
   return { version: Number(s.version), policy, members: s.members };
 }
 

@@ -5,8 +5,10 @@ import {
   buildRing,
   idealMovedFraction,
   parseWeight,
+  policyText,
   type RingMember,
   type RingPolicy,
+  ringChanges,
   simulateChange,
   virtualServerCounts,
   weightShares,
@@ -119,4 +121,14 @@ test('a weighted ketama table built on the worker thread matches a synchronous b
   const a = await built;
   const b = buildRing(members, policy);
   for (const key of routingKeys(10_000)) assert.equal(a.owner(key)?.hostname, b.owner(key)?.hostname);
+});
+
+test('a weight change is a ring change of its own kind, and slow start shows in the policy text', () => {
+  const policy = { strategy: 'ketama', options: {}, loadBound: 0, slowStart: 30 };
+  const changes = ringChanges(
+    { version: 1, policy, members: weighted([1, 1]) },
+    { version: 2, policy, members: weighted([1, 4]) },
+  );
+  assert.deepEqual(changes, [{ kind: 'weight', text: 'v2: weight r2 1 → 4', version: 2 }]);
+  assert.equal(policyText(policy), 'ketama slow-start=30s');
 });
