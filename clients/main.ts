@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => vo
   analyze: () => import('./analyze-command.js'),
   bench: () => import('./bench-command.js'),
   'slow-start': () => import('./slow-start-command.js'),
+  'weight-shares': () => import('./weight-shares-command.js'),
 };
 const requested = process.argv[2];
 const loaders =
