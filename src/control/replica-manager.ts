@@ -56,6 +56,8 @@ export class ReplicaManager {
   /** Stored replicas not running yet: recreated under their own names and server ids. */
   readonly #wanted = new Map<string, { hostname: string; serverId: number; weight?: number }>();
   #reconcilePending = false;
+  #slowStartSince: number | undefined;
+  #slowStartSeen = false;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
@@ -159,7 +161,10 @@ export class ReplicaManager {
       await this.#adopt(await driver.list());
       this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
-      this.#unwatchRing = this.#o.ring.watch(() => this.#state.save());
+      this.#unwatchRing = this.#o.ring.watch((state) => {
+        this.#noteSlowStart(state.policy.slowStart);
+        this.#state.save();
+      });
       this.#health.start();
       this.#sync.startTimer();
     });
@@ -292,6 +297,10 @@ export class ReplicaManager {
   }
 
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
+    // Replicas found running join an empty ring together (a control plane
+    // restarting, a static set starting): nobody ramps. Found later beside a
+    // serving ring (a followed runtime scaled up), they join now, as one batch.
+    const joinedAt = this.#o.ring.current.members.length > 0 ? Date.now() : 0;
     const checks = instances.map(async (instance) => {
       const { hostname, serverId, address, instanceId } = instance;
       const weight = instance.weight ?? this.#wanted.get(hostnameKey(hostname))?.weight;
@@ -304,7 +313,7 @@ export class ReplicaManager {
       this.#names.note(record.hostname);
       if (await this.#health.waitHealthy(record, Math.min(this.#o.startTimeoutMs, 3_000))) {
         record.health = 'healthy';
-        record.joinedAt = Date.now();
+        record.joinedAt = joinedAt;
         this.#events.emit('added', record, { reason: 'adopted' });
       } else {
         this.#markFailed(record, 'adopted replica does not answer heartbeats');
@@ -460,7 +469,20 @@ export class ReplicaManager {
   #publishRing(): VersionedRing | undefined {
     // A check that finished after leadership moved must not publish a ring of its own.
     if (!this.#gate.leading) return undefined;
-    const slowStart = (this.#o.ring.current.policy.slowStart ?? 0) > 0;
-    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values(), slowStart) });
+    this.#noteSlowStart(this.#o.ring.current.policy.slowStart);
+    const since = this.#slowStartSince;
+    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values(), since) });
+  }
+
+  /**
+   * When slow start was turned on: a replica that joined before is not
+   * ramped afterwards (its keys would move back off it). Undefined while off;
+   * 0 when it was on from the start.
+   */
+  #noteSlowStart(seconds: number | undefined): void {
+    const on = (seconds ?? 0) > 0;
+    if (!on) this.#slowStartSince = undefined;
+    else if (this.#slowStartSince === undefined) this.#slowStartSince = this.#slowStartSeen ? Date.now() : 0;
+    this.#slowStartSeen = true;
   }
 }

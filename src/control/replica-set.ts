@@ -33,9 +33,10 @@ export function pickVictims(
 
 /**
  * The ring's members: the healthy replicas, with their weight when not 1
- * and, when slow start is on, the time they joined the ring.
+ * and, when slow start is on (`slowStartSince` defined: since when), the time
+ * they joined the ring if they joined since.
  */
-export function healthyMembers(records: Iterable<ReplicaRecord>, slowStart = false): RingMember[] {
+export function healthyMembers(records: Iterable<ReplicaRecord>, slowStartSince?: number): RingMember[] {
   const members: RingMember[] = [];
   for (const r of records) {
     if (r.health !== 'healthy') continue;
@@ -44,7 +45,7 @@ export function healthyMembers(records: Iterable<ReplicaRecord>, slowStart = fal
       serverId: r.serverId,
       address: r.address,
       ...(r.weight !== 1 ? { weight: r.weight } : {}),
-      ...(slowStart && r.joinedAt ? { joinedAt: r.joinedAt } : {}),
+      ...(slowStartSince !== undefined && r.joinedAt && r.joinedAt >= slowStartSince ? { joinedAt: r.joinedAt } : {}),
     });
   }
   return members;

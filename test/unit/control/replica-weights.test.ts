@@ -67,10 +67,17 @@ test('a weight change is one ring change, drained; a replacement keeps the weigh
   );
 });
 
-test('join times are published only when slow start is on', async (t) => {
+test('join times are published only when slow start is on, and only for replicas that joined since', async (t) => {
   const off = await startManager(t, { initialReplicas: 1 });
-  await off.manager.add(1, []);
+  await off.manager.add(1, ['early']);
   assert.ok(off.ring.current.members.every((m) => m.joinedAt === undefined));
+  // Turned on live: replicas that joined before it do not ramp afterwards; the next one does.
+  off.ring.publish({ policy: normalizePolicy({ strategy: 'classic', options: {}, loadBound: 0, slowStart: 5 }) });
+  await off.manager.add(1, ['next']);
+  const joined = Object.fromEntries(off.ring.current.members.map((m) => [m.hostname, m.joinedAt]));
+  assert.equal(joined.early, undefined);
+  assert.equal(joined['server-1'], undefined);
+  assert.ok(joined.next! > 0);
 
   const ring = new RingStore(normalizePolicy({ strategy: 'ketama', options: {}, loadBound: 0, slowStart: 30 }));
   const on = await startManager(t, { initialReplicas: 1, ring });
