@@ -17,13 +17,15 @@ import {
   checkWeights,
   clashes,
   desiredStateOf,
-  healthyMembers,
   pickVictims,
+  type ReplicaSpec,
   refuseChange,
+  reweigh,
 } from './replica-set.js';
 import { type HealthChange, type ReplicaRecord, type ReplicaView, startingRecord, toView } from './replica-view.js';
 import type { VersionedRing } from './ring-store.js';
 import { RuntimeSync } from './runtime-sync.js';
+import { SlowStartWindow } from './slow-start-window.js';
 
 type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
   Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;
@@ -54,10 +56,9 @@ export class ReplicaManager {
   #queue: Promise<unknown> = Promise.resolve();
   #unwatchRing: (() => void) | undefined;
   /** Stored replicas not running yet: recreated under their own names and server ids. */
-  readonly #wanted = new Map<string, { hostname: string; serverId: number; weight?: number }>();
+  readonly #wanted = new Map<string, ReplicaSpec & { serverId: number }>();
   #reconcilePending = false;
-  #slowStartSince: number | undefined;
-  #slowStartSeen = false;
+  readonly #slowStart: SlowStartWindow;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
@@ -70,6 +71,7 @@ export class ReplicaManager {
       ...options,
     };
     this.#log = this.#o.log;
+    this.#slowStart = new SlowStartWindow(this.#o.ring);
     this.#health = new HealthChecker({
       intervalMs: this.#o.heartbeatIntervalMs,
       timeoutMs: this.#o.heartbeatTimeoutMs,
@@ -161,10 +163,7 @@ export class ReplicaManager {
       await this.#adopt(await driver.list());
       this.#desired = stored?.desired ?? Math.max(this.#o.initialReplicas, this.#replicas.size);
       await this.#reconcile();
-      this.#unwatchRing = this.#o.ring.watch((state) => {
-        this.#noteSlowStart(state.policy.slowStart);
-        this.#state.save();
-      });
+      this.#unwatchRing = this.#o.ring.watch(() => this.#state.save());
       this.#health.start();
       this.#sync.startTimer();
     });
@@ -200,19 +199,12 @@ export class ReplicaManager {
     return this.#events.on(listener);
   }
 
-  /**
-   * `weights`: up to n, one per new replica in order (the named ones first,
-   * then the generated ones); the rest get weight 1.
-   */
   async add(n: unknown, hostnames: readonly unknown[], weights: readonly unknown[] = []): Promise<ReplicaView[]> {
     return this.#change(n, hostnames, 'added', async (count, named) => {
       checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
-      const parsed = checkWeights(weights, count);
-      const names = this.#names.fill(named, count);
-      await this.#startReplicas(
-        names.map((hostname, i) => ({ hostname, ...(parsed[i] !== undefined ? { weight: parsed[i] } : {}) })),
-        'added on request',
-      );
+      const weight = checkWeights(weights, count);
+      const specs = this.#names.fill(named, count).map((hostname, i) => ({ hostname, weight: weight[i] }));
+      await this.#startReplicas(specs, 'added on request');
       this.#desired += count;
       this.#state.save();
     });
@@ -234,24 +226,17 @@ export class ReplicaManager {
     });
   }
 
-  /**
-   * Sets a replica's weight: a ring change like any other (published, then
-   * drained like a removal, so the requests on keys that moved finish first).
-   */
+  /** A weight change: a ring change like any other, drained like a removal. */
   async setWeight(hostname: string, weight: unknown): Promise<ReplicaView[]> {
     const w = parseWeight(weight, 'weight');
     this.assertLeader();
     return this.#enqueue(async () => {
       await this.#gate.confirmLeading();
-      const record = this.#replicas.get(hostnameKey(hostname));
-      if (!record) throw RinglbError.notFound(`<Error> Hostname '${hostname}' is not a replica`);
-      if (record.weight !== w) {
-        this.#log.info('replica weight changed', { hostname: record.hostname, from: record.weight, to: w });
-        record.weight = w;
-        const published = this.#publishRing();
-        this.#state.save();
-        if (published) await this.#o.drain(published.version);
-      }
+      if (!reweigh(this.#replicas, hostname, w)) return this.list();
+      this.#log.info('replica weight changed', { hostname, weight: w });
+      const published = this.#publishRing();
+      this.#state.save();
+      if (published) await this.#o.drain(published.version);
       return this.list();
     });
   }
@@ -297,14 +282,11 @@ export class ReplicaManager {
   }
 
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
-    // Replicas found running join an empty ring together (a control plane
-    // restarting, a static set starting): nobody ramps. Found later beside a
-    // serving ring (a followed runtime scaled up), they join now, as one batch.
-    const joinedAt = this.#o.ring.current.members.length > 0 ? Date.now() : 0;
+    const joinedAt = this.#o.ring.current.members.length ? Date.now() : 0; // none ramp into an empty ring
     const checks = instances.map(async (instance) => {
       const { hostname, serverId, address, instanceId } = instance;
       const weight = instance.weight ?? this.#wanted.get(hostnameKey(hostname))?.weight;
-      const record = startingRecord({ hostname, serverId, address, instanceId, ...(weight ? { weight } : {}) });
+      const record = startingRecord({ hostname, serverId, address, instanceId, weight });
       if (clashes(this.#replicas, record)) {
         await this.#o.driver.remove(record.hostname, 0);
         return;
@@ -328,11 +310,7 @@ export class ReplicaManager {
    * Starts replicas by name (a stored replica keeps its server id when it is
    * free), waits until each passed a heartbeat, then publishes one new ring.
    */
-  async #startReplicas(
-    specs: { hostname: string; serverId?: number; weight?: number }[],
-    reason: string,
-    replacing?: ReplicaView[],
-  ): Promise<void> {
+  async #startReplicas(specs: ReplicaSpec[], reason: string, replacing?: ReplicaView[]): Promise<void> {
     const records = addStarting(this.#replicas, specs);
     const results = await Promise.allSettled(
       records.map(async (record) => {
@@ -447,15 +425,12 @@ export class ReplicaManager {
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
     // Stored replicas first, under their own names and ids; then new names.
-    const specs: { hostname: string; serverId?: number; weight?: number }[] = [...this.#wanted.values()]
+    const specs: ReplicaSpec[] = [...this.#wanted.values()]
       .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
       .slice(0, missing);
     for (let i = specs.length; i < missing; i++)
       specs.push({ hostname: fresh ? this.#names.initial(i + 1) : this.#names.next() });
-    // A replacement keeps the weight of the replica it replaces.
-    specs.forEach((spec, i) => {
-      if (spec.weight === undefined && failed[i]) spec.weight = failed[i].weight;
-    });
+    for (const [i, spec] of specs.entries()) spec.weight ??= failed[i]?.weight; // a replacement keeps the weight
     const replacing = failed.map((dead) => toView({ ...dead }));
     await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
   }
@@ -469,20 +444,6 @@ export class ReplicaManager {
   #publishRing(): VersionedRing | undefined {
     // A check that finished after leadership moved must not publish a ring of its own.
     if (!this.#gate.leading) return undefined;
-    this.#noteSlowStart(this.#o.ring.current.policy.slowStart);
-    const since = this.#slowStartSince;
-    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values(), since) });
-  }
-
-  /**
-   * When slow start was turned on: a replica that joined before is not
-   * ramped afterwards (its keys would move back off it). Undefined while off;
-   * 0 when it was on from the start.
-   */
-  #noteSlowStart(seconds: number | undefined): void {
-    const on = (seconds ?? 0) > 0;
-    if (!on) this.#slowStartSince = undefined;
-    else if (this.#slowStartSince === undefined) this.#slowStartSince = this.#slowStartSeen ? Date.now() : 0;
-    this.#slowStartSeen = true;
+    return this.#o.ring.publish({ members: this.#slowStart.members(this.#replicas.values()) });
   }
 }

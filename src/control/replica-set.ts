@@ -17,18 +17,35 @@ export function pickVictims(
   named: readonly string[],
   count: number,
 ): ReplicaRecord[] {
-  const victims: ReplicaRecord[] = [];
-  for (const name of named) {
-    const replica = records.get(hostnameKey(name));
-    if (!replica) throw RinglbError.notFound(`<Error> Hostname '${name}' is not a replica`);
-    victims.push(replica);
-  }
+  const victims = named.map((name) => recordOf(records, name));
   if (count > records.size) {
     throw RinglbError.failedPrecondition(`<Error> Cannot remove ${count} replicas: only ${records.size} exist`);
   }
   const rest = [...records.values()].filter((r) => !victims.includes(r)).sort((a, b) => b.serverId - a.serverId);
   victims.push(...rest.slice(0, count - victims.length));
   return victims;
+}
+
+/** The record of `hostname`, or NOT_FOUND. */
+export function recordOf(records: ReadonlyMap<string, ReplicaRecord>, hostname: string): ReplicaRecord {
+  const record = records.get(hostnameKey(hostname));
+  if (!record) throw RinglbError.notFound(`<Error> Hostname '${hostname}' is not a replica`);
+  return record;
+}
+
+/** Sets the weight of `hostname` (NOT_FOUND if it is not a replica); false when it already had it. */
+export function reweigh(records: ReadonlyMap<string, ReplicaRecord>, hostname: string, weight: number): boolean {
+  const record = recordOf(records, hostname);
+  if (record.weight === weight) return false;
+  record.weight = weight;
+  return true;
+}
+
+/** A replica to start: a stored one keeps its server id when free; weight 1 unless given. */
+export interface ReplicaSpec {
+  hostname: string;
+  serverId?: number;
+  weight?: number;
 }
 
 /**
@@ -72,10 +89,7 @@ export function desiredStateOf(
  * Records of replicas about to start, added to `records`: a stored replica
  * keeps its server id when it is free, any other takes the lowest free one.
  */
-export function addStarting(
-  records: Map<string, ReplicaRecord>,
-  specs: readonly { hostname: string; serverId?: number; weight?: number }[],
-): ReplicaRecord[] {
+export function addStarting(records: Map<string, ReplicaRecord>, specs: readonly ReplicaSpec[]): ReplicaRecord[] {
   return specs.map(({ hostname, serverId, weight }) => {
     const used = [...records.values()].map((r) => r.serverId);
     const free = serverId !== undefined && !used.includes(serverId);
@@ -84,7 +98,7 @@ export function addStarting(
       serverId: free ? serverId : lowestFreeServerId(used),
       address: '',
       instanceId: '',
-      ...(weight !== undefined ? { weight } : {}),
+      weight,
     });
     records.set(hostnameKey(hostname), record);
     return record;
