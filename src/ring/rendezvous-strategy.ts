@@ -44,10 +44,12 @@ export class RendezvousTable implements RingTable {
   owner(key: number): RingMember | undefined {
     const x = mixKey(key);
     const seeds = this.#seeds;
+    const weights = this.#weights;
     let best = -1;
     let bestScore = -1;
     for (let n = 0; n < seeds.length; n++) {
-      const score = this.#score(x, n);
+      // The unweighted hot path stays integer scores, no call and no logarithm.
+      const score = weights ? this.#score(x, n) : rendezvousScore(x, seeds[n]!);
       if (score > bestScore) {
         bestScore = score;
         best = n;
