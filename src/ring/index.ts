@@ -32,7 +32,9 @@ export {
   MAX_SLOW_START_SECONDS,
   rampOf,
   SlowStartTable,
+  slowStartMemberships,
   withSlowStart,
+  withSlowStartBuilt,
 } from './slow-start.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';

@@ -83,18 +83,13 @@ export class SlowStartTable implements RingTable {
     this.members = full.members;
     this.#slowStartMs = slowStartMs;
     this.#clock = clock;
-    const now = clock();
-    const ramping = (m: RingMember): boolean => rampOf(m.joinedAt, slowStartMs, now) < 1;
-    this.#groups = [...new Set(full.members.filter(ramping).map((m) => m.joinedAt!))].sort((a, b) => a - b);
-    this.#until = this.#groups.length ? this.#groups[this.#groups.length - 1]! + slowStartMs : 0;
-    const stable = full.members.filter((m) => !ramping(m));
+    const { groups, prefixes } = rampPrefixes(full.members, slowStartMs, clock());
+    this.#groups = groups;
+    this.#until = groups.length ? groups[groups.length - 1]! + slowStartMs : 0;
     this.#tables = [full];
-    for (let i = this.#groups.length - 1; i >= 0; i--) {
-      const seen = new Set(this.#groups.slice(0, i));
-      const members = [...stable, ...full.members.filter((m) => ramping(m) && seen.has(m.joinedAt!))];
-      // An empty prefix sees the next one instead.
-      this.#tables.unshift(members.length ? build(members) : this.#tables[0]!);
-    }
+    // An empty prefix sees the next one instead.
+    for (let i = prefixes.length - 1; i >= 0; i--)
+      this.#tables.unshift(prefixes[i]!.length ? build(prefixes[i]!) : this.#tables[0]!);
     if (full.slots) this.slots = () => full.slots!();
   }
 
@@ -140,6 +135,34 @@ export class SlowStartTable implements RingTable {
 }
 
 /**
+ * The memberships of the reduced tables a SlowStartTable over `members` needs
+ * at `now` (the members that are not ramping plus the first i join-time
+ * groups, i = 0 … groups − 1, empty ones left out); none when nobody ramps.
+ */
+export function slowStartMemberships(members: readonly RingMember[], slowStartMs: number, now: number): RingMember[][] {
+  return rampPrefixes(members, slowStartMs, now).prefixes.filter((ms) => ms.length > 0);
+}
+
+/**
+ * The join times of the members ramping at `now`, earliest first, and for
+ * each i the members that are not ramping plus those of the first i groups.
+ */
+function rampPrefixes(
+  members: readonly RingMember[],
+  slowStartMs: number,
+  now: number,
+): { groups: number[]; prefixes: RingMember[][] } {
+  const ramping = (m: RingMember): boolean => rampOf(m.joinedAt, slowStartMs, now) < 1;
+  const groups = [...new Set(members.filter(ramping).map((m) => m.joinedAt!))].sort((a, b) => a - b);
+  const stable = members.filter((m) => !ramping(m));
+  const prefixes = groups.map((_, i) => [
+    ...stable,
+    ...members.filter((m) => ramping(m) && groups.indexOf(m.joinedAt!) < i),
+  ]);
+  return { groups, prefixes };
+}
+
+/**
  * `table` with slow start applied when `slowStartSeconds` > 0 and a member is
  * still ramping; otherwise `table` itself (no cost on the hot path).
  */
@@ -154,4 +177,32 @@ export function withSlowStart(
   const now = clock();
   if (!table.members.some((m) => rampOf(m.joinedAt, ms, now) < 1)) return table;
   return new SlowStartTable(table, ms, build, clock);
+}
+
+/**
+ * withSlowStart with the reduced tables built ahead by `build`, which may
+ * build off the event loop (RingBuilder): a promise when any of them is.
+ * `buildHere` builds synchronously what was not built ahead.
+ */
+export function withSlowStartBuilt(
+  table: RingTable,
+  slowStartSeconds: number | undefined,
+  build: (members: readonly RingMember[]) => RingTable | Promise<RingTable>,
+  buildHere: (members: readonly RingMember[]) => RingTable,
+): RingTable | Promise<RingTable> {
+  const ms = (slowStartSeconds ?? 0) * 1000;
+  const sets = ms > 0 ? slowStartMemberships(table.members, ms, Date.now()) : [];
+  if (sets.length === 0) return table;
+  const built = sets.map(build);
+  const key = (members: readonly RingMember[]): string =>
+    members
+      .map((m) => m.serverId)
+      .sort((a, b) => a - b)
+      .join(',');
+  const wrap = (tables: readonly RingTable[]): RingTable => {
+    const byMembers = new Map(sets.map((s, i) => [key(s), tables[i]!]));
+    // A membership not built ahead (a ramp ended meanwhile) is one of these; built here if not.
+    return withSlowStart(table, slowStartSeconds, (members) => byMembers.get(key(members)) ?? buildHere(members));
+  };
+  return built.some((t) => t instanceof Promise) ? Promise.all(built).then(wrap) : wrap(built as RingTable[]);
 }

@@ -8,8 +8,11 @@ import {
   type RingPolicy,
   rampOf,
   SlowStartTable,
+  slowStartMemberships,
   withSlowStart,
+  withSlowStartBuilt,
 } from '../../../src/ring/index.js';
+import { RingBuilder } from '../../../src/ring/ring-builder.js';
 
 const JOIN = 1_000_000;
 const RAMP_MS = 10_000;
@@ -139,4 +142,31 @@ test('with bounded loads the cap of a ramping member follows its ramp', () => {
   assert.equal(pickWithBoundedLoad(table, key, idle, 100, 1.25)?.hostname, 'r4');
   now = JOIN + RAMP_MS;
   assert.equal(table.loadWeight(members[3]!), 1);
+});
+
+test('the reduced tables can be built off the event loop (RingBuilder) and route as the synchronous ones', async (t) => {
+  const builder = new RingBuilder({ offLoopCells: 1_000 });
+  t.after(() => builder.close());
+  const policy: RingPolicy = { strategy: 'maglev', options: { table: '10007' }, loadBound: 0, slowStart: 3600 };
+  const now = Date.now();
+  const members = [member(1), member(2), member(3, now - 1_800_000), member(4, now - 900_000)];
+  const full = buildRing(members, policy);
+  const built = withSlowStartBuilt(
+    full,
+    policy.slowStart,
+    (ms) => builder.build(ms, policy),
+    (ms) => buildRing(ms, policy),
+  );
+  assert.ok(built instanceof Promise, 'maglev tables above the threshold build on the worker');
+  const offLoop = await built;
+  const here = withSlowStart(full, policy.slowStart, (ms) => buildRing(ms, policy));
+  assert.ok(offLoop instanceof SlowStartTable && here instanceof SlowStartTable);
+  for (const key of keys) assert.equal(offLoop.owner(key)?.hostname, here.owner(key)?.hostname);
+  assert.deepEqual(
+    slowStartMemberships(members, 3_600_000, now).map((ms) => ms.map((m) => m.hostname)),
+    [
+      ['r1', 'r2'],
+      ['r1', 'r2', 'r3'],
+    ],
+  );
 });
