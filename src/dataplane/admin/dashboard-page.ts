@@ -55,7 +55,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="error"></div>
 <div class="grid">
   <table>
-    <thead><tr><th>replica</th><th>id</th><th>health</th><th>req/s</th><th class="bar">share</th><th>in flight</th><th>requests</th><th>errors</th><th>retries</th></tr></thead>
+    <thead><tr><th>replica</th><th>id</th><th>health</th><th>req/s</th><th class="bar">share</th><th>in flight</th><th>requests</th><th>errors</th><th>retries</th><th title="share of keys in the ring now (weights and slow start), and the weight">ring share</th></tr></thead>
     <tbody id="replicas"><tr><td colspan="9">waiting for the ring…</td></tr></tbody>
   </table>
   <div class="card"><h2>ring</h2><svg id="ring" viewBox="-110 -110 220 220" width="296" height="296" role="img" aria-label="ring slots"></svg><div id="ringnote" class="meta"></div></div>
@@ -137,9 +137,10 @@ async function tick() {
       return '<tr data-replica="' + esc(r.hostname) + '"><td><span class="swatch" style="background:' + colorOf(r.hostname) + '"></span>' + esc(r.hostname) + '</td>' +
         '<td>' + (r.serverId ?? '') + '</td><td><span class="badge ' + health + '">' + health + '</span></td>' +
         '<td>' + rates[i].toFixed(0) + '</td><td class="bar"><div style="width:' + (share * 100).toFixed(1) + '%"></div></td>' +
-        '<td>' + r.inflight + '</td><td>' + r.requests + '</td><td>' + r.errors + '</td><td>' + r.retries + '</td></tr>';
+        '<td>' + r.inflight + '</td><td>' + r.requests + '</td><td>' + r.errors + '</td><td>' + r.retries + '</td>' +
+        '<td>' + (r.share === undefined ? '' : (r.share * 100).toFixed(1) + ' % · w' + r.weight) + '</td></tr>';
     });
-    document.getElementById('replicas').innerHTML = rows.join('') || '<tr><td colspan="9">no replicas</td></tr>';
+    document.getElementById('replicas').innerHTML = rows.join('') || '<tr><td colspan="10">no replicas</td></tr>';
     if (ring.status === 200) drawRing(ring.body);
     previous = s;
   } catch (err) {
