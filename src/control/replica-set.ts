@@ -62,7 +62,7 @@ export function healthyMembers(records: Iterable<ReplicaRecord>, slowStartSince?
       serverId: r.serverId,
       address: r.address,
       ...(r.weight !== 1 ? { weight: r.weight } : {}),
-      ...(slowStartSince !== undefined && r.joinedAt && r.joinedAt >= slowStartSince ? { joinedAt: r.joinedAt } : {}),
+      ...(slowStartSince !== undefined && r.joinedAt && r.joinedAt > slowStartSince ? { joinedAt: r.joinedAt } : {}),
     });
   }
   return members;
