@@ -7,6 +7,7 @@ import type {
   RingSnapshot,
   SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
+import { policyAnswer } from '../ring/index.js';
 import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
 import { unary, withClient } from './control-client.js';
@@ -59,7 +60,7 @@ export default function register(program: Command): void {
     async run({ address, security, wanted }) {
       await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
-        print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
+        print(policyAnswer(snapshot));
       });
     },
   });
