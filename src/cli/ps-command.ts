@@ -20,7 +20,7 @@ export interface ReplicaRow {
   hostname: string;
   serverId: number;
   address: string;
-  /** What the runtime calls it: a pid (process), a container id (docker), a task id (swarm), a pod name (kubernetes). */
+  /** The Replica's instance_id: a pid (process), a container id (docker), `<service id>/<task start>` (swarm), a pod uid (kubernetes). */
   runtimeId: string;
   health: string;
   /** When it entered its current health state (ISO 8601). */
