@@ -208,7 +208,8 @@ export class DataPlaneMetrics {
     this.#lingerMs = options.lingerMs ?? DATAPLANE_DEFAULTS.metricsLingerMs;
     this.#now = options.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
-    const replicas = (): UpstreamStats[] => this.replicas().map((r) => r.stats);
+    const states = (): ReplicaStatus[] => this.replicas();
+    const replicas = (): UpstreamStats[] => states().map((r) => r.stats);
     const all = (): UpstreamStats[] => [...replicas(), this.#local];
 
     new Counter({
@@ -269,7 +270,6 @@ export class DataPlaneMetrics {
         for (const s of replicas()) this.set({ replica: s.hostname }, s.inflight);
       },
     });
-    const states = (): ReplicaStatus[] => this.replicas();
     new Gauge({
       name: 'ringlb_dataplane_replica_up',
       help: 'Replica health as /stats reports it: 1 for a ring member this data plane has not ejected; 0 after a failed connection until it answers again, and while a replica that left the ring lingers.',
@@ -359,6 +359,8 @@ export class DataPlaneMetrics {
       if (since === undefined) this.#departed.set(hostname, now);
       else if (now - since >= this.#lingerMs && stats.inflight === 0) this.#remove(hostname);
     }
+    // A primary's counters are rebuilt from its workers': one they all dropped is forgotten here too.
+    for (const hostname of this.#departed.keys()) if (!this.#upstreams.has(hostname)) this.#departed.delete(hostname);
   }
 
   #remove(hostname: string): void {
