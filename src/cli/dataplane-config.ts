@@ -30,6 +30,7 @@ export interface DataPlaneConfig {
   controlSecurity?: ControlClientSecurity;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  metricsLingerMs: number;
   /** Certificate/key pairs for TLS on the traffic port; empty: plaintext. */
   tls: CertificatePair[];
   h2c: boolean;
@@ -122,6 +123,12 @@ export function dataPlaneOptions(): Option[] {
       'max wait for requests to removed replicas before acknowledging a ring',
       'RINGLB_DRAIN_TIMEOUT',
       String(d.drainTimeoutMs),
+    ),
+    opt(
+      '--metrics-linger <ms>',
+      'how long a replica that left the ring keeps its /metrics series and /stats row (one scrape window)',
+      'RINGLB_METRICS_LINGER',
+      String(d.metricsLingerMs),
     ),
     opt(
       '--tls-cert <file>',
@@ -224,6 +231,7 @@ export function readDataPlaneConfig(
     shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
     tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
     drainTimeoutMs: reader.int('drainTimeout', o.drainTimeout, 0, 3_600_000),
+    metricsLingerMs: reader.int('metricsLinger', o.metricsLinger, 0, 3_600_000),
     tls: readTls(reader, o),
     h2c: Boolean(o.h2c),
     maxConcurrentStreams: reader.int('maxConcurrentStreams', o.maxConcurrentStreams, 1, 10_000),
@@ -264,6 +272,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     controlSecurity: config.controlSecurity,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
+    metricsLingerMs: config.metricsLingerMs,
     tls: config.tls.length > 0 ? { pairs: config.tls } : undefined,
     h2c: config.h2c,
     maxConcurrentStreams: config.maxConcurrentStreams,

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import { healthChangeText } from '../control/health-events.js';
 import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
 import {
   ControlPlaneClient,
@@ -51,17 +52,21 @@ const STATE: Record<number, string> = {
   [HealthState.HEALTH_STATE_REMOVED]: 'removed',
 };
 
+/** A replica's health in the words `ringlb events` and `ringlb ps` print. */
+export function healthWord(health: HealthState): string {
+  return STATE[health] ?? 'unknown';
+}
+
 /** A WatchHealth message as a line: "server-2 replaced by server-4 (missed 2 heartbeats)". */
 export function healthLine(event: HealthEvent): EventLine {
   const kind = KIND[event.kind] ?? 'unknown';
   const time = (event.at ?? new Date()).toISOString();
   if (event.kind === HealthEvent_Kind.KIND_SNAPSHOT) {
-    const list = event.replicas.map((r: Replica) => `${r.hostname} ${STATE[r.health] ?? 'unknown'}`).join(', ');
+    const list = event.replicas.map((r: Replica) => `${r.hostname} ${healthWord(r.health)}`).join(', ');
     return { time, source: 'health', kind, text: `${event.replicas.length} replicas: ${list || 'none'}` };
   }
   const hostname = event.replica?.hostname ?? '?';
-  let text = kind === 'replaced' ? `${hostname} replaced by ${event.replacedBy}` : `${hostname} ${kind}`;
-  if (event.reason) text += ` (${event.reason})`;
+  const text = healthChangeText({ kind, hostname, replacedBy: event.replacedBy, reason: event.reason });
   return { time, source: 'health', kind, text, replica: hostname, sequence: Number(event.sequence) };
 }
 

@@ -16,6 +16,7 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.
 
 // Each subcommand is loaded only when it runs: a data plane process should not
 // carry the code of the control plane or of the CLI's other commands.
+const ps = (): Promise<{ default: (program: Command) => void }> => import('./ps-command.js');
 const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => void }>> = {
   up: () => import('./up-command.js'),
   control: () => import('./control-command.js'),
@@ -23,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => vo
   replica: () => import('./replica-command.js'),
   ring: () => import('./ring-command.js'),
   events: () => import('./events-command.js'),
+  ps,
+  replicas: ps,
   state: () => import('./state-command.js'),
 };
 
@@ -68,7 +71,9 @@ if (requested !== undefined && Object.hasOwn(EXTERNAL, requested)) {
     .version(PACKAGE.version, '-V, --version', 'print the version')
     .showHelpAfterError();
   const loaders =
-    requested !== undefined && Object.hasOwn(COMMANDS, requested) ? [COMMANDS[requested]] : Object.values(COMMANDS);
+    requested !== undefined && Object.hasOwn(COMMANDS, requested)
+      ? [COMMANDS[requested]]
+      : [...new Set(Object.values(COMMANDS))];
   for (const load of loaders) (await load()).default(program);
   for (const [name, description] of Object.entries(EXTERNAL)) {
     program.command(name).description(description).allowUnknownOption().helpOption(false);

@@ -1,16 +1,16 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
-import {
-  type Balance,
+import type {
+  Balance,
   ControlPlaneClient,
-  type RingPolicy,
-  type RingSnapshot,
-  type SimulateChangeResponse,
+  RingPolicy,
+  RingSnapshot,
+  SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { controlTarget } from '../shared/control-target.js';
-import { type ControlClientSecurity, controlChannel } from '../shared/tls-credentials.js';
+import { policyAnswer } from '../ring/index.js';
+import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
+import { unary, withClient } from './control-client.js';
 import { type ConfigReader, opt } from './options.js';
 import {
   controlAddressOption,
@@ -60,7 +60,7 @@ export default function register(program: Command): void {
     async run({ address, security, wanted }) {
       await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
-        print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
+        print(policyAnswer(snapshot));
       });
     },
   });
@@ -120,31 +120,6 @@ function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: 
     options: reader.pairs('ringOption', o.ringOption),
     loadBound: reader.number('loadBound', o.loadBound, 0, 100),
   };
-}
-
-async function withClient(
-  address: string,
-  security: ControlClientSecurity,
-  fn: (client: ControlPlaneClient) => Promise<void>,
-): Promise<void> {
-  const channel = controlChannel(security);
-  const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
-  try {
-    await fn(client);
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    throw new Error(
-      e.code === grpc.status.UNAVAILABLE
-        ? `control plane unavailable at ${address}`
-        : String(e.details || e.message).replace(/^<Error> /, ''),
-    );
-  } finally {
-    client.close();
-  }
-}
-
-function unary<T>(start: (cb: (err: grpc.ServiceError | null, res: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => start((err, res) => (err ? reject(err) : resolve(res))));
 }
 
 function firstSnapshot(client: ControlPlaneClient): Promise<RingSnapshot> {

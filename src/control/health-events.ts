@@ -1,5 +1,31 @@
 import { EventEmitter } from 'node:events';
+import type { Logger } from '../shared/logger.js';
 import { type HealthChange, type ReplicaRecord, type ReplicaView, toView } from './replica-view.js';
+
+/**
+ * A health change in words, as `ringlb events` prints it and the control
+ * plane logs it: "server-2 unhealthy (missed 2 heartbeats)", "server-2
+ * replaced by server-4 (replaced after failure)", "server-1 added (adopted)".
+ */
+export function healthChangeText(change: {
+  kind: string;
+  hostname: string;
+  replacedBy?: string;
+  reason?: string;
+}): string {
+  const text =
+    change.kind === 'replaced'
+      ? `${change.hostname} replaced by ${change.replacedBy}`
+      : `${change.hostname} ${change.kind}`;
+  return change.reason ? `${text} (${change.reason})` : text;
+}
+
+/** One log line per health change, in the words of `ringlb events`: a failure at warn, the rest at info. */
+export function logHealthChange(log: Logger, change: HealthChange): void {
+  const text = healthChangeText({ ...change, hostname: change.replica.hostname });
+  if (change.kind === 'unhealthy') log.warn(text, { event: change.kind });
+  else log.info(text, { event: change.kind });
+}
 
 /** The feed of health changes (WatchHealth): numbered in order, to any number of listeners. */
 export class HealthEvents {

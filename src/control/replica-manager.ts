@@ -5,7 +5,7 @@ import { type Logger, silentLogger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { DesiredStateKeeper } from './desired-state-keeper.js';
 import { HealthChecker } from './health-checker.js';
-import { HealthEvents } from './health-events.js';
+import { HealthEvents, logHealthChange } from './health-events.js';
 import { hostnameKey, validateChange } from './hostnames.js';
 import { LeadershipGate } from './leadership-gate.js';
 import type { ReplicaManagerOptions } from './replica-manager-options.js';
@@ -66,6 +66,8 @@ export class ReplicaManager {
       ...options,
     };
     this.#log = this.#o.log;
+    // The story of the replicas in the log, in the words of `ringlb events`.
+    this.#events.on((change) => logHealthChange(this.#log, change));
     this.#health = new HealthChecker({
       intervalMs: this.#o.heartbeatIntervalMs,
       timeoutMs: this.#o.heartbeatTimeoutMs,
@@ -331,7 +333,6 @@ export class ReplicaManager {
 
   #markFailed(replica: ReplicaRecord, reason: string): void {
     if (replica.health === 'unhealthy' || this.#closed) return;
-    this.#log.warn('replica unhealthy', { hostname: replica.hostname, reason });
     replica.health = 'unhealthy';
     replica.since = new Date();
     this.#publishRing();
@@ -340,7 +341,6 @@ export class ReplicaManager {
   }
 
   #markRecovered(replica: ReplicaRecord): void {
-    this.#log.info('replica restarted in place and healthy again', { hostname: replica.hostname });
     replica.health = 'healthy';
     replica.misses = 0;
     replica.since = new Date();

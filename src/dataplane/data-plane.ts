@@ -62,6 +62,8 @@ export interface DataPlaneOptions {
    * replicas that left it (drain, then remove). Default in DATAPLANE_DEFAULTS.
    */
   drainTimeoutMs?: number;
+  /** How long a replica that left the ring keeps its metric series and /stats row (DATAPLANE_DEFAULTS). */
+  metricsLingerMs?: number;
   /** A WebSocket tunnel idle both ways for this long is closed (DATAPLANE_DEFAULTS). */
   tunnelIdleTimeoutMs?: number;
   /** TLS on the traffic port (HTTPS, and HTTP/2 by ALPN); plaintext HTTP/1.1 when absent. */
@@ -291,12 +293,17 @@ export function observe(
   log: Logger,
   client: ControlPlaneClient,
 ): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
-  const metrics = new DataPlaneMetrics({
-    ringVersion: () => ring.current?.version,
-    ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
-    controlPlaneConnected: () => ring.connected,
-    ringUpdates: () => ring.updates,
-  });
+  const metrics = new DataPlaneMetrics(
+    {
+      ringVersion: () => ring.current?.version,
+      ringMembers: () => ring.current?.members ?? [],
+      controlPlaneConnected: () => ring.connected,
+      ringUpdates: () => ring.updates,
+    },
+    { lingerMs: options.metricsLingerMs },
+  );
+  // Replicas that left start their linger now, and those past it go, even if nothing scrapes.
+  ring.onChange(() => metrics.sweep());
   const admin =
     options.adminPort !== null && options.adminPort >= 0
       ? new AdminServer({
@@ -321,19 +328,20 @@ function historyMarkers(
   client: ControlPlaneClient,
   log: Logger,
 ): HistoryMarkers {
-  const markers = new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) });
+  const markers = new HistoryMarkers({
+    ring,
+    health: () =>
+      metrics
+        .replicas()
+        .filter((r) => r.member)
+        .map((r) => ({ hostname: r.stats.hostname, up: r.up })),
+  });
   const onEvent = (event: Parameters<typeof healthMarker>[0]): void => {
     const marker = healthMarker(event);
     if (marker) markers.add(marker);
   };
   markers.follow(new ControlHealthFeed({ client, onEvent, log: log.child('health') }));
   return markers;
-}
-
-/** Ring members' health as this data plane's passive checks see it. */
-function healthOf(metrics: DataPlaneMetrics, ring: RingSubscriber): { hostname: string; up: boolean }[] {
-  const now = Date.now();
-  return (ring.current?.members ?? []).map((m) => ({ hostname: m.hostname, up: metrics.upstream(m.hostname).up(now) }));
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */

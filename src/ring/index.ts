@@ -13,6 +13,8 @@ export { parseExpression } from './expression.js';
 export { fmix32, hashString, mixKey } from './hash.js';
 export { KETAMA_DEFAULT_VNODES, KetamaTable, ketamaStrategy } from './ketama-strategy.js';
 export { isPrime, MAGLEV_DEFAULT_TABLE, MAGLEV_MAX_TABLE, MaglevTable, maglevStrategy } from './maglev-strategy.js';
+export type { PolicyAnswer } from './policy-answer.js';
+export { policyAnswer } from './policy-answer.js';
 export { RendezvousTable, rendezvousStrategy } from './rendezvous-strategy.js';
 export type { RingChange, RingMembership } from './ring-change.js';
 export { policyText, ringChanges } from './ring-change.js';

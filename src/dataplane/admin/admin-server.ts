@@ -4,7 +4,7 @@ import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
-import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { DataPlaneMetrics, ReplicaStatus, UpstreamStats } from '../observability/data-plane-metrics.js';
 import type { HistoryMarkers } from '../observability/history-markers.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { historyRoutes } from './history-routes.js';
@@ -50,8 +50,14 @@ export interface ReplicaStats {
   hostname: string;
   serverId?: number;
   address?: string;
+  /** False while a replica that left the ring lingers (--metrics-linger), as its series do in /metrics. */
   inRing: boolean;
-  /** As this data plane saw it: down after a failed connection, until it answers again. */
+  /**
+   * The same health as /metrics' replica_up (ReplicaStatus.up): up for a ring
+   * member this data plane has not ejected; down after a failed connection
+   * until it answers again, and always once it left the ring (the control
+   * plane no longer counts it healthy).
+   */
   health: 'up' | 'down';
   inflight: number;
   requests: number;
@@ -134,7 +140,7 @@ export class AdminServer {
     return this.#closing;
   }
 
-  /** The JSON behind the dashboard: ring members first, then replicas that left it but still have counters. */
+  /** The JSON behind the dashboard: ring members first, then replicas that left it and still linger. */
   stats(): {
     nodeId: string;
     time: number;
@@ -148,17 +154,7 @@ export class AdminServer {
     const { ring, metrics } = this.#options;
     const view = ring.current;
     const now = Date.now();
-    const replicas: ReplicaStats[] = [];
-    const seen = new Set<string>();
-    for (const member of view?.members ?? []) {
-      seen.add(member.hostname);
-      replicas.push(replicaStats(metrics.upstream(member.hostname), now, member));
-    }
-    for (const stats of metrics.upstreams()) {
-      if (!seen.has(stats.hostname) && (stats.requests > 0 || stats.inflight > 0) && replicas.length < 64) {
-        replicas.push(replicaStats(stats, now));
-      }
-    }
+    const replicas = metrics.replicas().map(replicaStats);
     return {
       nodeId: this.#options.nodeId,
       time: now,
@@ -186,7 +182,7 @@ export function ringReport(view: RingView): RingReport {
   return report;
 }
 
-function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: number; address: string }): ReplicaStats {
+function replicaStats({ stats, member, up }: ReplicaStatus): ReplicaStats {
   let errors = 0;
   for (let code = 500; code < 600; code++) errors += stats.byStatus[code];
   return {
@@ -194,7 +190,7 @@ function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: nu
     serverId: member?.serverId,
     address: member?.address,
     inRing: member !== undefined,
-    health: stats.up(now) ? 'up' : 'down',
+    health: up ? 'up' : 'down',
     inflight: stats.inflight,
     requests: stats.requests,
     errors,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
+import { policyAnswer } from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { RinglbError } from '../../shared/errors.js';
 import { controlCall, type UnaryMethod } from '../http/control-call.js';
@@ -29,10 +30,7 @@ export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutes
 
   app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });
-    return {
-      message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length },
-      status: 'successful',
-    };
+    return { message: policyAnswer(snapshot), status: 'successful' };
   });
 
   app.post('/ring/simulate', async (request) => {

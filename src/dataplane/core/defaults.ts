@@ -58,6 +58,13 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
   drainTimeoutMs: 10_000,
   /**
+   * A replica that left the ring keeps its per-replica series in /metrics
+   * (at 0 for replica_up) and its row in /stats for this long, so a
+   * Prometheus scraping once a minute (its default scrape_interval) still
+   * reads its last counts; then they are removed.
+   */
+  metricsLingerMs: 60_000,
+  /**
    * Re-subscribing to a control-plane stream (ring, health) after it broke:
    * the first delay, doubling per failure up to the cap, reset by the first message.
    */
@@ -94,6 +101,7 @@ export interface DataPlaneDefaults {
   ejectForMs: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  metricsLingerMs: number;
   resubscribe: BackoffOptions;
   workerRestart: BackoffOptions;
   accessLog: string;

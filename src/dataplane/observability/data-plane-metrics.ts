@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import type { RingMember } from '../../ring/index.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { type ReplicaHistory, StatsHistory } from './stats-history.js';
 
@@ -7,7 +8,7 @@ export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
 
-/** Replicas remembered after they left the ring, so counters stay monotonic; beyond this the oldest go. */
+/** Replicas with counters at once (members, and those lingering after they left); beyond this the oldest idle go. */
 const MAX_TRACKED = 1_000;
 
 /**
@@ -149,9 +150,35 @@ export interface MetricsSnapshot {
 /** Where the data plane's gauges come from at scrape time. */
 export interface DataPlaneMetricsSource {
   ringVersion(): number | undefined;
-  ringMembers(): readonly string[];
+  /** The members of the ring in service. */
+  ringMembers(): readonly RingMember[];
   controlPlaneConnected(): boolean;
   ringUpdates(): number;
+}
+
+export interface DataPlaneMetricsOptions {
+  /** How long a replica that left the ring keeps its series (DATAPLANE_DEFAULTS.metricsLingerMs). */
+  lingerMs?: number;
+  /** ms since the epoch; injected by tests. */
+  now?: () => number;
+}
+
+/**
+ * A replica as every surface of this data plane reports it (/metrics,
+ * /stats, the dashboard, the history markers): the one place its health is
+ * decided.
+ */
+export interface ReplicaStatus {
+  readonly stats: UpstreamStats;
+  /** Its ring entry while it is a member; undefined while it lingers after leaving. */
+  readonly member: RingMember | undefined;
+  /**
+   * A ring member this data plane has not ejected. The ring holds exactly the
+   * replicas the control plane judges healthy (ListReplicas), so a replica
+   * out of the ring is never up; a member is down here between a refused
+   * connection and the control plane's verdict (or its next answer).
+   */
+  readonly up: boolean;
 }
 
 /** Label for responses the data plane produced itself (no replica involved). */
@@ -165,14 +192,25 @@ export class DataPlaneMetrics {
   readonly registry = new Registry();
   /** Per-second history of what record() counted (or, in a primary, of what workers sent). */
   readonly history = new StatsHistory();
+  readonly #source: DataPlaneMetricsSource;
+  readonly #lingerMs: number;
+  readonly #now: () => number;
   readonly #upstreams = new Map<string, UpstreamStats>();
+  /** Replicas out of the ring that still have counters → when they were first seen out (ms). */
+  readonly #departed = new Map<string, number>();
+  /** Replicas whose counters were removed, so a primary does not take them back from old worker snapshots. */
+  readonly #removed = new Set<string>();
   #local = new UpstreamStats(LOCAL, undefined, this.history.replica(LOCAL));
   #health: HealthReader | undefined;
 
-  constructor(source: DataPlaneMetricsSource) {
+  constructor(source: DataPlaneMetricsSource, options: DataPlaneMetricsOptions = {}) {
+    this.#source = source;
+    this.#lingerMs = options.lingerMs ?? DATAPLANE_DEFAULTS.metricsLingerMs;
+    this.#now = options.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
-    const all = (): UpstreamStats[] => [...this.#upstreams.values(), this.#local];
-    const upstreams = this.#upstreams;
+    const states = (): ReplicaStatus[] => this.replicas();
+    const replicas = (): UpstreamStats[] => states().map((r) => r.stats);
+    const all = (): UpstreamStats[] => [...replicas(), this.#local];
 
     new Counter({
       name: 'ringlb_dataplane_requests_total',
@@ -198,7 +236,7 @@ export class DataPlaneMetrics {
         registers,
         collect() {
           this.reset();
-          for (const s of upstreams.values()) this.inc({ replica: s.hostname }, value(s));
+          for (const s of replicas()) this.inc({ replica: s.hostname }, value(s));
         },
       });
     };
@@ -229,19 +267,17 @@ export class DataPlaneMetrics {
       registers,
       collect() {
         this.reset();
-        for (const s of upstreams.values()) this.set({ replica: s.hostname }, s.inflight);
+        for (const s of replicas()) this.set({ replica: s.hostname }, s.inflight);
       },
     });
     new Gauge({
       name: 'ringlb_dataplane_replica_up',
-      help: 'Replica health as this data plane sees it: 0 after a failed connection until it answers again. Ring members only.',
+      help: 'Replica health as /stats reports it: 1 for a ring member this data plane has not ejected; 0 after a failed connection until it answers again, and while a replica that left the ring lingers.',
       labelNames: ['replica'],
       registers,
       collect() {
         this.reset();
-        const now = Date.now();
-        for (const hostname of source.ringMembers())
-          this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
+        for (const r of states()) this.set({ replica: r.stats.hostname }, r.up ? 1 : 0);
       },
     });
     gauge(
@@ -280,9 +316,58 @@ export class DataPlaneMetrics {
     this.#upstreams.clear();
     this.#local = new UpstreamStats(LOCAL);
     for (const snapshot of snapshots) {
-      for (const upstream of snapshot.upstreams) this.upstream(upstream.hostname).add(upstream);
+      // A dead worker's last snapshot is kept: it must not bring back counters already removed here.
+      for (const upstream of snapshot.upstreams)
+        if (!this.#removed.has(upstream.hostname)) this.upstream(upstream.hostname).add(upstream);
       this.#local.add(snapshot.local);
     }
+  }
+
+  /**
+   * Every replica this data plane reports, with its one health: the ring
+   * members in ring order, then replicas that left the ring less than
+   * lingerMs ago (or with requests still in flight to them).
+   */
+  replicas(now = this.#now()): ReplicaStatus[] {
+    this.sweep(now);
+    const out: ReplicaStatus[] = [];
+    for (const member of this.#source.ringMembers()) {
+      const stats = this.upstream(member.hostname);
+      out.push({ stats, member, up: stats.up(now) });
+    }
+    for (const hostname of this.#departed.keys()) {
+      const stats = this.#upstreams.get(hostname);
+      if (stats) out.push({ stats, member: undefined, up: false });
+    }
+    return out;
+  }
+
+  /**
+   * Notes replicas that left the ring (their linger starts) or came back, and
+   * removes the counters of those that left lingerMs ago and have nothing in
+   * flight: their series leave /metrics and their rows /stats.
+   */
+  sweep(now = this.#now()): void {
+    const members = new Set(this.#source.ringMembers().map((m) => m.hostname));
+    for (const hostname of members) {
+      this.#departed.delete(hostname);
+      this.#removed.delete(hostname);
+    }
+    for (const [hostname, stats] of this.#upstreams) {
+      if (members.has(hostname)) continue;
+      const since = this.#departed.get(hostname);
+      if (since === undefined) this.#departed.set(hostname, now);
+      else if (now - since >= this.#lingerMs && stats.inflight === 0) this.#remove(hostname);
+    }
+    // A primary's counters are rebuilt from its workers': one they all dropped is forgotten here too.
+    for (const hostname of this.#departed.keys()) if (!this.#upstreams.has(hostname)) this.#departed.delete(hostname);
+  }
+
+  #remove(hostname: string): void {
+    this.#upstreams.delete(hostname);
+    this.#departed.delete(hostname);
+    this.#removed.add(hostname);
+    if (this.#removed.size > MAX_TRACKED) this.#removed.delete(this.#removed.values().next().value!);
   }
 
   /** The stats of replica `hostname`, created on first use. */
@@ -304,7 +389,7 @@ export class DataPlaneMetrics {
   #evictOne(): void {
     for (const [hostname, stats] of this.#upstreams) {
       if (stats.inflight === 0) {
-        this.#upstreams.delete(hostname);
+        this.#remove(hostname);
         return;
       }
     }
