@@ -12,6 +12,10 @@
  * 3. In expected output, placeholders stand for what truly varies from run to
  *    run (PLACEHOLDERS below); every other character must match, except
  *    trailing spaces and trailing blank lines.
+ * 4. A document runs against one fresh stack; a section that needs another
+ *    says so with an HTML comment before its first block (invisible on the
+ *    rendered page): `<!-- docs-test: fresh stack --port 8443 --tls-cert a.crt -->`
+ *    — the blocks from there on run against a new `ringlb up` with those flags.
  */
 
 /** One ```sh block of a document, with the output it is shown to print. */
@@ -25,7 +29,11 @@ export interface DocBlock {
   code: string;
   /** The ```text block right after it, if any. */
   expected?: string;
+  /** Set when a `docs-test: fresh stack` comment comes before it: the flags of that stack. */
+  freshStack?: string[];
 }
+
+const DIRECTIVE = /<!--\s*docs-test:\s*fresh stack\b(.*?)-->/;
 
 const FENCE = /^( {0,3}|\s*)(`{3,})\s*([^`]*)$/;
 
@@ -75,6 +83,10 @@ export function extractBlocks(markdown: string): DocBlock[] {
     const words = b.info.split(/\s+/);
     if (words[0] !== 'sh') return;
     const block: DocBlock = { line: b.line, section: b.section, run: words[1] !== 'no-run', code: b.body };
+    const previous = fenced.slice(0, k).filter((f) => f.info.split(/\s+/)[0] === 'sh');
+    const since = previous.length ? previous[previous.length - 1]!.end : 0;
+    const flags = lines.slice(since, b.line - 1).flatMap((l) => DIRECTIVE.exec(l)?.[1] ?? []);
+    if (flags.length) block.freshStack = flags[flags.length - 1]!.trim().split(/\s+/).filter(Boolean);
     const next = fenced[k + 1];
     const between = next ? lines.slice(b.end, next.line - 1) : [];
     if (next && next.info === 'text' && between.every((l) => l.trim() === '')) block.expected = next.body;
@@ -147,9 +159,14 @@ export function outputMatches(expected: string, actual: string): boolean {
   return expectedPattern(expected).test(normalizeOutput(actual));
 }
 
-/** Rewrites every `localhost:P` / `127.0.0.1:P` whose P is a key of `ports` to the port it maps to. */
+/**
+ * Rewrites every `HOST:P` whose P is a key of `ports` to the port it maps to,
+ * where HOST is `localhost`, `127.0.0.1` or a name under `.test` (reserved for
+ * testing, RFC 6761: used with `curl --resolve`).
+ */
 export function rewritePorts(text: string, ports: Readonly<Record<string, number>>): string {
-  return text.replace(/\b(localhost|127\.0\.0\.1):(\d{1,5})\b/g, (all, host: string, port: string) =>
-    ports[port] === undefined ? all : `${host}:${ports[port]}`,
+  return text.replace(
+    /\b(localhost|127\.0\.0\.1|[\w-]+(?:\.[\w-]+)*\.test):(\d{1,5})\b/g,
+    (all, host: string, port: string) => (ports[port] === undefined ? all : `${host}:${ports[port]}`),
   );
 }

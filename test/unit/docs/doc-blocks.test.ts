@@ -55,6 +55,32 @@ test('extractBlocks: sh and sh no-run blocks in order, each with the ```text rig
   ]);
 });
 
+test('extractBlocks: a docs-test comment before a block asks for a fresh stack with its flags', () => {
+  const doc = [
+    '```sh',
+    'one',
+    '```',
+    '<!-- docs-test: fresh stack --port 8443 --tls-cert a.crt -->',
+    '```text',
+    'out',
+    '```',
+    '<!-- docs-test: fresh stack -->',
+    '```sh',
+    'two',
+    '```',
+    '```sh',
+    'three',
+    '```',
+  ].join('\n');
+  assert.deepEqual(
+    extractBlocks(doc).map((b) => b.freshStack),
+    [undefined, [], undefined],
+    'the last comment since the previous sh block counts',
+  );
+  const tls = extractBlocks(['<!-- docs-test: fresh stack --h2c -->', '', '```sh', 'x', '```'].join('\n'));
+  assert.deepEqual(tls[0]!.freshStack, ['--h2c']);
+});
+
 test('outputMatches: literal text must match exactly, except trailing spaces and blank lines', () => {
   assert.ok(outputMatches('a\nb', 'a  \nb\n\n'));
   assert.ok(!outputMatches('a\nb', 'a\nb\nc'));
@@ -84,4 +110,9 @@ test('rewritePorts: the documented default ports become the stack’s, other num
     "curl localhost:41000/rep 127.0.0.1:41001/ring 127.0.0.1:41002 'n': 5000 127.0.0.1:8080",
   );
   assert.equal(rewritePorts('localhost:50051x 127.0.0.1:500511', ports), 'localhost:50051x 127.0.0.1:500511');
+  assert.equal(
+    rewritePorts('--resolve api.example.test:5000:127.0.0.1 https://api.example.test:5000/ ringlb.example:5000', ports),
+    '--resolve api.example.test:41000:127.0.0.1 https://api.example.test:41000/ ringlb.example:5000',
+    'names under .test too (RFC 6761), no other names',
+  );
 });
