@@ -35,14 +35,14 @@ export interface DocBlock {
 
 const DIRECTIVE = /<!--\s*docs-test:\s*fresh stack\b(.*?)-->/;
 
-const FENCE = /^( {0,3}|\s*)(`{3,})\s*([^`]*)$/;
+const FENCE = /^(\s*)(`{3,})\s*([^`]*)$/;
 
 interface Fenced {
   line: number;
   section: string;
   info: string;
   body: string;
-  /** Last line of the closing fence (1-based). */
+  /** 1-based line of the closing fence. */
   end: number;
 }
 
