@@ -63,6 +63,7 @@ export function dataPlaneOptions(): Option[] {
       'name this data plane reports to the control plane',
       'RINGLB_NODE_ID',
       `${os.hostname()}-${process.pid}`,
+      '<hostname>-<pid>',
     ),
     opt(
       '--retries <n>',

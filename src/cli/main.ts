@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 
 /**
  * The `ringlb` command. Each subcommand lives in its own file and is a
@@ -12,21 +13,6 @@ import { Command } from 'commander';
  */
 const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
-};
-
-// Each subcommand is loaded only when it runs: a data plane process should not
-// carry the code of the control plane or of the CLI's other commands.
-const ps = (): Promise<{ default: (program: Command) => void }> => import('./ps-command.js');
-const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => void }>> = {
-  up: () => import('./up-command.js'),
-  control: () => import('./control-command.js'),
-  dataplane: () => import('./dataplane-command.js'),
-  replica: () => import('./replica-command.js'),
-  ring: () => import('./ring-command.js'),
-  events: () => import('./events-command.js'),
-  ps,
-  replicas: ps,
-  state: () => import('./state-command.js'),
 };
 
 /**
