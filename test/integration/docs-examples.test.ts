@@ -71,7 +71,7 @@ function port(url: string): number {
 /** Does a block use the stack: name one of its addresses (`ports`), or call its control plane? */
 function usesStack(code: string, ports: readonly number[]): boolean {
   const probe = Object.fromEntries(ports.map((p) => [p, 0]));
-  return rewritePorts(code, probe) !== code || /\bringlb (ring|events)\b|\bgrpcurl\b/.test(code);
+  return rewritePorts(code, probe) !== code || /\bringlb (ring|events|ps|replicas)\b|\bgrpcurl\b/.test(code);
 }
 
 /** A stack's flags from a `docs-test: fresh stack` comment: its `--port N`, if any, is taken out (the stack listens on a free port, written where the doc says N). */
