@@ -9,7 +9,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { type RingMembership, ringChanges } from '../ring/index.js';
+import { type RingMembership, receivedTraffic, ringChanges } from '../ring/index.js';
 import { Backoff } from '../shared/backoff.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
@@ -43,6 +43,8 @@ const KIND: Record<number, string> = {
   [HealthEvent_Kind.KIND_UNHEALTHY]: 'unhealthy',
   [HealthEvent_Kind.KIND_REMOVED]: 'removed',
   [HealthEvent_Kind.KIND_REPLACED]: 'replaced',
+  [HealthEvent_Kind.KIND_OUTLIER_EJECTED]: 'ejected',
+  [HealthEvent_Kind.KIND_OUTLIER_RETURNED]: 'returned',
 };
 const STATE: Record<number, string> = {
   [HealthState.HEALTH_STATE_STARTING]: 'starting',
@@ -61,6 +63,10 @@ export function healthLine(event: HealthEvent): EventLine {
   }
   const hostname = event.replica?.hostname ?? '?';
   let text = kind === 'replaced' ? `${hostname} replaced by ${event.replacedBy}` : `${hostname} ${kind}`;
+  if (event.kind === HealthEvent_Kind.KIND_OUTLIER_EJECTED)
+    text = `${hostname} ejected by ${event.nodeId || 'a data plane'} for ${event.ejectionMs / 1000}s`;
+  else if (event.kind === HealthEvent_Kind.KIND_OUTLIER_RETURNED)
+    text = `${hostname} returned to ${event.nodeId || 'a data plane'}'s routing`;
   if (event.reason) text += ` (${event.reason})`;
   return { time, source: 'health', kind, text, replica: hostname, sequence: Number(event.sequence) };
 }
@@ -78,7 +84,9 @@ export function ringLines(previous: RingMembership | undefined, snapshot: RingSn
 }
 
 function toMembership(s: RingSnapshot): RingMembership {
-  const policy = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const policy = s.policy
+    ? { ...s.policy, traffic: receivedTraffic(s.policy.traffic) }
+    : { strategy: '?', options: {}, loadBound: 0 };
   return { version: Number(s.version), policy, members: s.members };
 }
 

@@ -19,7 +19,7 @@ export class HealthEvents {
   emit(
     kind: HealthChange['kind'],
     replica: ReplicaRecord | ReplicaView,
-    extra: { replacedBy?: string; reason?: string } = {},
+    extra: Pick<HealthChange, 'replacedBy' | 'reason' | 'nodeId' | 'ejectionMs'> = {},
   ): void {
     const change: HealthChange = {
       kind,

@@ -28,6 +28,14 @@ export class UpstreamStats {
   failures = 0;
   lastFailureAt = 0;
   lastFailureReason = '';
+  /** Circuit breaking: requests that found it at its request limit and went elsewhere (or got a 503). */
+  breakerTrips = 0;
+  /** Outlier detection: times it was ejected. */
+  ejections = 0;
+  /** Retries from it the retry budget refused. */
+  retriesDenied = 0;
+  /** The data plane's own stats only: requests refused by the local rate limit. */
+  rateLimited = 0;
   latencySum = 0;
   /** Responses sent to clients, by HTTP status (index = status code). */
   readonly byStatus = new Float64Array(600);
@@ -77,6 +85,10 @@ export class UpstreamStats {
       failures: this.failures,
       lastFailureAt: this.lastFailureAt,
       lastFailureReason: this.lastFailureReason,
+      breakerTrips: this.breakerTrips,
+      ejections: this.ejections,
+      retriesDenied: this.retriesDenied,
+      rateLimited: this.rateLimited,
       downSince: this.downSince,
       latencySum: this.latencySum,
       byStatus,
@@ -90,6 +102,10 @@ export class UpstreamStats {
     this.requests += other.requests;
     this.retries += other.retries;
     this.failures += other.failures;
+    this.breakerTrips += other.breakerTrips ?? 0;
+    this.ejections += other.ejections ?? 0;
+    this.retriesDenied += other.retriesDenied ?? 0;
+    this.rateLimited += other.rateLimited ?? 0;
     if (other.lastFailureAt > this.lastFailureAt) {
       this.lastFailureAt = other.lastFailureAt;
       this.lastFailureReason = other.lastFailureReason;
@@ -133,6 +149,11 @@ export interface UpstreamSnapshot {
   failures: number;
   lastFailureAt: number;
   lastFailureReason: string;
+  /** Traffic limits (absent from an older worker). */
+  breakerTrips?: number;
+  ejections?: number;
+  retriesDenied?: number;
+  rateLimited?: number;
   downSince: number;
   latencySum: number;
   /** [status, count] for non-zero counts. */
@@ -222,6 +243,31 @@ export class DataPlaneMetrics {
       'Connection-level failures (refused, reset, timeout) talking to a replica.',
       (s) => s.failures,
     );
+    perReplica(
+      'ringlb_dataplane_circuit_breaker_trips_total',
+      'Requests that found this replica at its request limit (circuit breaking) and went to the next ring member or got a 503.',
+      (s) => s.breakerTrips,
+    );
+    perReplica(
+      'ringlb_dataplane_outlier_ejections_total',
+      'Times outlier detection ejected this replica from routing.',
+      (s) => s.ejections,
+    );
+    perReplica(
+      'ringlb_dataplane_retries_denied_total',
+      'Retries after a failed attempt on this replica that the retry budget refused.',
+      (s) => s.retriesDenied,
+    );
+    const local = (): UpstreamStats => this.#local;
+    new Counter({
+      name: 'ringlb_dataplane_rate_limited_total',
+      help: 'Requests refused with 429 by the local rate limit.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(local().rateLimited);
+      },
+    });
     new Gauge({
       name: 'ringlb_dataplane_inflight_requests',
       help: 'Requests in flight to each replica.',

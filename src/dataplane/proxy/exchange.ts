@@ -173,6 +173,8 @@ export class Exchange implements UpstreamHandler {
   onHeaders(status: number, raw: string[], resume: () => void, statusText: string, head?: ResponseHead): boolean {
     if (status < 200) return true;
     this.#resume = resume;
+    const outliers = this.#router.trafficControl.outliers;
+    if (outliers !== undefined) this.#router.answered(this.#member, status < 500, outliers);
     if (status === 404) {
       // The classic contract: an unknown path is the client's mistake (400).
       const refusal = refusals.unknownEndpoint(this.#req.url!);
