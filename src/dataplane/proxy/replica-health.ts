@@ -13,6 +13,8 @@ export class ReplicaState {
   outlierUntil = 0;
   /** Outlier detection's counts, made when it is first on. */
   outlier: OutlierCounters | undefined;
+  /** The outlier ejection in progress: its end. */
+  outlierEnd: { timer: NodeJS.Timeout; onEnd: () => void } | undefined;
   constructor(readonly hostname: string) {}
 
   /** Not ejected, or ejected long enough ago that one request may probe it; not ejected as an outlier. */
@@ -111,11 +113,30 @@ export class ReplicaHealth {
     this.#emit();
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
+      state.outlierEnd = undefined;
       this.#emit();
       onEnd();
     }, ms);
     timer.unref();
     this.#timers.add(timer);
+    state.outlierEnd = { timer, onEnd };
+  }
+
+  /** Outlier detection was turned off: every outlier ejection ends now. */
+  endOutlierEjections(): void {
+    let ended = false;
+    for (const state of this.#states.values()) {
+      const end = state.outlierEnd;
+      state.outlier = undefined;
+      if (end === undefined) continue;
+      clearTimeout(end.timer);
+      this.#timers.delete(end.timer);
+      state.outlierEnd = undefined;
+      state.outlierUntil = 0;
+      ended = true;
+      end.onEnd();
+    }
+    if (ended) this.#emit();
   }
 
   /** It answered: any ejection is over. */

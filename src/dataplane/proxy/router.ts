@@ -135,7 +135,9 @@ export class Router {
     const policy = view.policy.traffic ?? TRAFFIC_DEFAULTS;
     if (policy === current.policy || sameTraffic(policy, current.policy)) return current;
     this.#log.info('traffic policy applied', { settings: trafficText(policy).join(' ') || 'defaults' });
-    return (this.#traffic = new TrafficControl(policy, this.#connections));
+    const next = new TrafficControl(policy, this.#connections);
+    if (current.outliers !== undefined && next.outliers === undefined) this.health.endOutlierEjections();
+    return (this.#traffic = next);
   }
 
   /** The traffic limits in service (those of the last view seen). */
