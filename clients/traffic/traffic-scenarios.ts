@@ -185,7 +185,12 @@ async function circuitBreaking(portBase: number): Promise<void> {
         ok.filter((s) => s.replica === slow).length,
         fmt(percentile(others, 50)),
         fmt(percentile(others, 99)),
-        fmt(percentile(ok.map((s) => s.ms), 99)),
+        fmt(
+          percentile(
+            ok.map((s) => s.ms),
+            99,
+          ),
+        ),
         fmt(percentile(onSlow, 99)),
       ]);
       await sleep(1_200);
