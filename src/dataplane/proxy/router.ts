@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type RingMember, sameTraffic, TRAFFIC_DEFAULTS, trafficText } from '../../ring/index.js';
+import { type RingMember, sameTraffic, TRAFFIC_DEFAULTS, type TrafficPolicy, trafficText } from '../../ring/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
@@ -89,6 +89,8 @@ export class Router {
   readonly #connections: number;
   /** The traffic limits of the ring policy in service (traffic-control.ts). */
   #traffic: TrafficControl;
+  /** The last traffic policy object seen in a view. */
+  #trafficSeen: TrafficPolicy = TRAFFIC_DEFAULTS;
 
   constructor(options: RouterOptions) {
     this.#ring = options.ring;
@@ -133,7 +135,10 @@ export class Router {
   traffic(view: RingView): TrafficControl {
     const current = this.#traffic;
     const policy = view.policy.traffic ?? TRAFFIC_DEFAULTS;
-    if (policy === current.policy || sameTraffic(policy, current.policy)) return current;
+    if (policy === this.#trafficSeen) return current;
+    // Every snapshot brings its own object: compared once, then known by identity.
+    this.#trafficSeen = policy;
+    if (sameTraffic(policy, current.policy)) return current;
     this.#log.info('traffic policy applied', { settings: trafficText(policy).join(' ') || 'defaults' });
     const next = new TrafficControl(policy, this.#connections);
     if (current.outliers !== undefined && next.outliers === undefined) this.health.endOutlierEjections();
