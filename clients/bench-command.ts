@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigReader, opt, runAction } from '../src/cli/options.js';
+import { readTraffic, trafficOptions } from '../src/cli/traffic-options.js';
 import {
   BASELINE_MAIN,
   type BenchOptions,
@@ -39,6 +40,8 @@ export default function register(program: Command): void {
     opt('--threads <n>', 'load generator threads', 'RINGLB_BENCH_THREADS', String(d.threads)),
     opt('--replicas <n>', 'backend replicas shared by every target', 'RINGLB_BENCH_REPLICAS', String(d.replicas)),
     opt('--workers <n>', 'processes of the ringlb-n target', 'RINGLB_BENCH_WORKERS', String(d.workers)),
+    // The traffic-management flags of `ringlb up`: the ring policy every ringlb target serves (the cost of each).
+    ...trafficOptions(false),
     opt(
       '--targets <list>',
       `comma-separated, from ${TARGET_IDS.join(',')}`,
@@ -192,6 +195,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
   }
   if (targets.length === 0) reader.fail('targets', 'must name at least one target');
   const baseline = readBaseline(reader, o.baseline);
+  const traffic = readTraffic(reader, o);
   return Object.freeze({
     rounds: reader.int('rounds', o.rounds, 1, 100),
     durationSeconds: reader.int('duration', o.duration, 1, 600),
@@ -203,6 +207,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
     targets: Object.freeze(targets),
     loadGenerator: reader.oneOf<LoadGeneratorChoice>('loadGenerator', o.loadGenerator, ['auto', 'wrk', 'autocannon']),
     ...(baseline ? { baseline } : {}),
+    ...(traffic ? { traffic } : {}),
     binaries: Object.freeze({
       nginx: reader.nonEmpty('nginx', o.nginx),
       haproxy: reader.nonEmpty('haproxy', o.haproxy),

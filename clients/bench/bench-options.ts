@@ -1,3 +1,4 @@
+import type { TrafficPolicy } from '../../src/ring/index.js';
 /**
  * The bench's settings and defaults, kept apart from the code that runs it so
  * that the CLI can describe and validate them without loading the bench (and
@@ -59,6 +60,8 @@ export interface BenchOptions {
    * `<id>@baseline`, in the same rounds. Absent: no twins.
    */
   readonly baseline?: string;
+  /** Traffic settings (the traffic-management flags) in the ring policy every ringlb target serves; absent: the defaults. */
+  readonly traffic?: Partial<TrafficPolicy>;
   /** Paths or names on PATH; a missing one makes its targets skipped. */
   readonly binaries: {
     readonly nginx: string;

@@ -30,6 +30,11 @@ const execFileAsync = promisify(execFile);
 
 /** The ringlb data plane a ringlb target runs; undefined for the others. */
 function ringlbSpec(id: TargetId, options: BenchOptions): RinglbTargetSpec | undefined {
+  const spec = ringlbEngineSpec(id, options);
+  return spec && options.traffic ? { ...spec, traffic: options.traffic } : spec;
+}
+
+function ringlbEngineSpec(id: TargetId, options: BenchOptions): RinglbTargetSpec | undefined {
   switch (id) {
     case 'ringlb-1':
       return { workers: 1 };
@@ -289,6 +294,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         workers: options.workers,
         path: BENCH_PATH,
         ...(options.baseline ? { baseline: options.baseline } : {}),
+        ...(options.traffic ? { traffic: options.traffic } : {}),
       },
       targets: ordered,
       runs,

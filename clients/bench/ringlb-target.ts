@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
+import { DEFAULT_POLICY, normalizePolicy, type TrafficPolicy, trafficText } from '../../src/ring/index.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { BASELINE_SUFFIX } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
@@ -30,6 +31,8 @@ export interface RinglbTargetSpec {
    * `@baseline`. Absent: this checkout's build.
    */
   readonly baseline?: { readonly main: string; readonly description: string };
+  /** Traffic settings of the ring policy the control plane serves (`ringlb bench --rate-limit …`). */
+  readonly traffic?: Partial<TrafficPolicy>;
 }
 
 /**
@@ -45,7 +48,11 @@ export interface RinglbTargetSpec {
  * so the bench shows what the access log costs per request.
  */
 export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
-  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline } = spec;
+  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, traffic } = spec;
+  const policy = normalizePolicy({ ...DEFAULT_POLICY, traffic });
+  const trafficLabel = traffic
+    ? `, ${trafficText(policy.traffic!).join(' ')}${baseline ? ' (in the ring policy; a build without them ignores them)' : ''}`
+    : '';
   const main = baseline?.main ?? RINGLB_MAIN;
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
@@ -65,7 +72,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
     id,
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${baseline ? `, baseline build ${baseline.description}` : ''}`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${trafficLabel}${baseline ? `, baseline build ${baseline.description}` : ''}`,
     async unavailable() {
       if (!existsSync(main)) return `${main} is not built (npm run build)`;
       let help: string;
@@ -87,6 +94,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         listen: '127.0.0.1:0',
         driver: new StaticDriver(replicas),
         replicas: replicas.length,
+        policy,
       });
       try {
         const { address } = await control.start();

@@ -31,6 +31,7 @@ import {
   controlServerSecurityOptions,
   readControlServerSecurity,
 } from './security-config.js';
+import { readTraffic, trafficOptions } from './traffic-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
@@ -112,6 +113,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
+    ...trafficOptions(true),
     opt(
       '--instance <name>',
       'instance label: replicas of other instances are never touched',
@@ -221,9 +223,10 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const strategy = String(o.strategy ?? CONTROL_DEFAULTS.strategy);
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
+  const traffic = readTraffic(reader, o);
   let policy: RingPolicy = { strategy, options, loadBound };
   try {
-    policy = normalizePolicy(policy);
+    policy = normalizePolicy({ strategy, options, loadBound, traffic });
   } catch (err) {
     reader.fail('strategy', (err as Error).message.replace(/^<Error> /, ''));
   }

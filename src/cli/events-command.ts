@@ -10,7 +10,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { type RingMembership, ringChanges } from '../ring/index.js';
+import { type RingMembership, receivedTraffic, ringChanges } from '../ring/index.js';
 import { Backoff } from '../shared/backoff.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
@@ -44,6 +44,8 @@ const KIND: Record<number, string> = {
   [HealthEvent_Kind.KIND_UNHEALTHY]: 'unhealthy',
   [HealthEvent_Kind.KIND_REMOVED]: 'removed',
   [HealthEvent_Kind.KIND_REPLACED]: 'replaced',
+  [HealthEvent_Kind.KIND_OUTLIER_EJECTED]: 'ejected',
+  [HealthEvent_Kind.KIND_OUTLIER_RETURNED]: 'returned',
 };
 const STATE: Record<number, string> = {
   [HealthState.HEALTH_STATE_STARTING]: 'starting',
@@ -66,7 +68,14 @@ export function healthLine(event: HealthEvent): EventLine {
     return { time, source: 'health', kind, text: `${event.replicas.length} replicas: ${list || 'none'}` };
   }
   const hostname = event.replica?.hostname ?? '?';
-  const text = healthChangeText({ kind, hostname, replacedBy: event.replacedBy, reason: event.reason });
+  const text = healthChangeText({
+    kind,
+    hostname,
+    replacedBy: event.replacedBy,
+    reason: event.reason,
+    nodeId: event.nodeId,
+    ejectionMs: event.ejectionMs,
+  });
   return { time, source: 'health', kind, text, replica: hostname, sequence: Number(event.sequence) };
 }
 
@@ -83,7 +92,9 @@ export function ringLines(previous: RingMembership | undefined, snapshot: RingSn
 }
 
 function toMembership(s: RingSnapshot): RingMembership {
-  const policy = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
+  const policy = s.policy
+    ? { ...s.policy, traffic: receivedTraffic(s.policy.traffic) }
+    : { strategy: '?', options: {}, loadBound: 0 };
   return { version: Number(s.version), policy, members: s.members };
 }
 

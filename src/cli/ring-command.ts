@@ -18,6 +18,7 @@ import {
   readControlClientSecurity,
   tokenFileOption,
 } from './security-config.js';
+import { readTraffic, trafficOptions } from './traffic-options.js';
 
 /**
  * `ringlb ring show | policy | simulate`: the ring over gRPC, for scripts
@@ -41,6 +42,8 @@ export default function register(program: Command): void {
       String(CONTROL_DEFAULTS.loadBound),
     ),
   ];
+  // Traffic settings only where they apply (policy): a flag left out keeps its current value.
+  const trafficPolicyOptions = (): Option[] => trafficOptions(false);
 
   defineCommand(ring, {
     name: 'show',
@@ -54,8 +57,9 @@ export default function register(program: Command): void {
 
   defineCommand(ring, {
     name: 'policy',
-    description: 'switch the ring strategy live (SetRingPolicy)',
-    options: [...control(), ...policyOptions()],
+    description:
+      'switch the ring strategy or traffic settings live (SetRingPolicy); without --strategy, the strategy stays',
+    options: [...control(), ...policyOptions(), ...trafficPolicyOptions()],
     read: (reader, o) => ({ ...readClient(reader, o), wanted: readPolicy(reader, o, true)! }),
     async run({ address, security, wanted }) {
       await withClient(address, security, async (client) => {
@@ -111,14 +115,17 @@ function readClient(
 }
 
 function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: boolean): RingPolicy | undefined {
+  const traffic = required ? readTraffic(reader, o) : undefined;
   if (!o.strategy) {
-    if (required) reader.fail('strategy', 'is required');
+    if (traffic) return { strategy: '', options: {}, loadBound: 0, traffic };
+    if (required) reader.fail('strategy', 'is required (or a traffic setting, e.g. --rate-limit 100/s)');
     return undefined;
   }
   return {
     strategy: String(o.strategy),
     options: reader.pairs('ringOption', o.ringOption),
     loadBound: reader.number('loadBound', o.loadBound, 0, 100),
+    ...(traffic ? { traffic } : {}),
   };
 }
 

@@ -12,18 +12,26 @@ export function healthChangeText(change: {
   hostname: string;
   replacedBy?: string;
   reason?: string;
+  /** Outlier ejections: the data plane that ejected or returned the replica, and for how long. */
+  nodeId?: string;
+  ejectionMs?: number;
 }): string {
+  const by = change.nodeId || 'a data plane';
   const text =
     change.kind === 'replaced'
       ? `${change.hostname} replaced by ${change.replacedBy}`
-      : `${change.hostname} ${change.kind}`;
+      : change.kind === 'ejected'
+        ? `${change.hostname} ejected by ${by} for ${(change.ejectionMs ?? 0) / 1000}s`
+        : change.kind === 'returned'
+          ? `${change.hostname} returned to ${by}'s routing`
+          : `${change.hostname} ${change.kind}`;
   return change.reason ? `${text} (${change.reason})` : text;
 }
 
 /** One log line per health change, in the words of `ringlb events`: a failure at warn, the rest at info. */
 export function logHealthChange(log: Logger, change: HealthChange): void {
   const text = healthChangeText({ ...change, hostname: change.replica.hostname });
-  if (change.kind === 'unhealthy') log.warn(text, { event: change.kind });
+  if (change.kind === 'unhealthy' || change.kind === 'ejected') log.warn(text, { event: change.kind });
   else log.info(text, { event: change.kind });
 }
 
@@ -45,7 +53,7 @@ export class HealthEvents {
   emit(
     kind: HealthChange['kind'],
     replica: ReplicaRecord | ReplicaView,
-    extra: { replacedBy?: string; reason?: string } = {},
+    extra: Pick<HealthChange, 'replacedBy' | 'reason' | 'nodeId' | 'ejectionMs'> = {},
   ): void {
     const change: HealthChange = {
       kind,

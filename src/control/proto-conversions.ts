@@ -8,7 +8,7 @@ import {
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { normalizePolicy, normalizeTraffic, type RingPolicy, TRAFFIC_DEFAULTS } from '../ring/index.js';
 import type { Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import type { ChangeRequest, ChangeSimulation } from './change-simulator.js';
@@ -33,6 +33,8 @@ const EVENT_KIND: Record<HealthChange['kind'], HealthEvent_Kind> = {
   unhealthy: HealthEvent_Kind.KIND_UNHEALTHY,
   removed: HealthEvent_Kind.KIND_REMOVED,
   replaced: HealthEvent_Kind.KIND_REPLACED,
+  ejected: HealthEvent_Kind.KIND_OUTLIER_EJECTED,
+  returned: HealthEvent_Kind.KIND_OUTLIER_RETURNED,
 };
 
 export function toProtoReplica(r: ReplicaView): Replica {
@@ -47,12 +49,20 @@ export function toProtoReplica(r: ReplicaView): Replica {
 }
 
 export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
-  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound };
+  return { strategy: p.strategy, options: { ...p.options }, loadBound: p.loadBound, traffic: { ...p.traffic } };
 }
 
-export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
-  if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
-  return normalizePolicy({ strategy: p.strategy, options: p.options ?? {}, loadBound: p.loadBound ?? 0 });
+/**
+ * A policy from a request. With `current` (SetRingPolicy), traffic settings
+ * left out keep their current values, and a request with traffic settings but
+ * no strategy keeps the current strategy, options and load bound.
+ */
+export function fromProtoPolicy(p: ProtoRingPolicy | undefined, current?: RingPolicy): RingPolicy {
+  const keepRing = current !== undefined && !p?.strategy && p?.traffic !== undefined;
+  if (!p?.strategy && !keepRing) throw RinglbError.invalidArgument('policy.strategy is required');
+  const ring = keepRing ? current : { strategy: p!.strategy, options: p!.options ?? {}, loadBound: p!.loadBound ?? 0 };
+  const traffic = normalizeTraffic(p!.traffic, current?.traffic ?? TRAFFIC_DEFAULTS, (key) => `policy.traffic.${key}`);
+  return normalizePolicy({ strategy: ring.strategy, options: ring.options, loadBound: ring.loadBound, traffic });
 }
 
 export function toProtoHealthEvent(change: HealthChange): HealthEvent {
@@ -65,6 +75,8 @@ export function toProtoHealthEvent(change: HealthChange): HealthEvent {
     at: change.at,
     sequence: change.sequence,
     recent: [],
+    nodeId: change.nodeId ?? '',
+    ejectionMs: change.ejectionMs ?? 0,
   };
 }
 

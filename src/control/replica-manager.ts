@@ -253,6 +253,22 @@ export class ReplicaManager {
   }
 
   /**
+   * A data plane ejected `hostname` from its routing as an outlier, or ended
+   * that: only a health event; the replica answers, its health and the ring stay.
+   */
+  reportOutlier(
+    hostname: string,
+    r: { nodeId: string; ejected: boolean; reason: string; ejectionMs: number },
+  ): boolean {
+    const replica = this.#replicas.get(hostnameKey(hostname));
+    if (!this.#gate.leading || !replica) return false;
+    this.#log.info(r.ejected ? 'outlier ejected by a data plane' : 'outlier ejection ended', { hostname, ...r });
+    const extra = { reason: r.reason.slice(0, 200), nodeId: r.nodeId.slice(0, 128), ejectionMs: r.ejectionMs };
+    this.#events.emit(r.ejected ? 'ejected' : 'returned', replica, extra);
+    return true;
+  }
+
+  /**
    * Passive health check: a data plane could not reach `hostname`. Check it
    * now, and again shortly, instead of waiting for the next round.
    */

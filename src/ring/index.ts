@@ -31,4 +31,17 @@ export { SlotTable } from './slot-table.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
-export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+export type { TrafficField, TrafficInput, TrafficPolicy } from './traffic-policy.js';
+export {
+  normalizeTraffic,
+  parseRateLimitKey,
+  parseTrafficValue,
+  RATE_LIMIT_KEY_FLAG,
+  RETRY_BUDGET_WINDOW_MS,
+  receivedTraffic,
+  sameTraffic,
+  TRAFFIC_DEFAULTS,
+  TRAFFIC_FIELDS,
+  trafficText,
+} from './traffic-policy.js';
+export type { RingMember, RingPolicy, RingPolicyInput, RingStrategy, RingTable } from './types.js';

@@ -6,17 +6,17 @@ import type { RingMember, RingPolicy } from './types.js';
  * policy` prints it and the admin's PUT /ring/policy answers it (inside the
  * classic `{"message": …, "status": "successful"}`), so the three agree.
  */
-export interface PolicyAnswer<M extends RingMember = RingMember> {
+export interface PolicyAnswer<M extends RingMember = RingMember, P = RingPolicy> {
   version: number;
-  policy: RingPolicy | undefined;
+  policy: P | undefined;
   /** In ascending server id, every field of the gRPC RingMember. */
   members: M[];
 }
 
-export function policyAnswer<M extends RingMember>(snapshot: {
+export function policyAnswer<M extends RingMember, P = RingPolicy>(snapshot: {
   version: number;
-  policy?: RingPolicy;
+  policy?: P;
   members: readonly M[];
-}): PolicyAnswer<M> {
+}): PolicyAnswer<M, P> {
   return { version: snapshot.version, policy: snapshot.policy, members: [...snapshot.members] };
 }

@@ -1,3 +1,5 @@
+import type { TrafficInput, TrafficPolicy } from './traffic-policy.js';
+
 /** A replica as the ring sees it: identity plus where to send traffic. */
 export interface RingMember {
   readonly hostname: string;
@@ -14,6 +16,8 @@ export interface RingPolicy {
   readonly options: Readonly<Record<string, string>>;
   /** Bounded-loads factor c (> 1); 0 disables the overlay. */
   readonly loadBound: number;
+  /** Circuit breaking, outlier detection, retry budget, rate limiting; absent: TRAFFIC_DEFAULTS. */
+  readonly traffic?: TrafficPolicy;
 }
 
 /**
@@ -35,6 +39,9 @@ export interface RingTable {
   /** Slot-based strategies only: the hostname at each slot, null where empty. */
   slots?(): (string | null)[];
 }
+
+/** A policy as given (a request, a stored state): traffic settings may be partial or text, normalizePolicy checks them. */
+export type RingPolicyInput = Omit<RingPolicy, 'traffic'> & { readonly traffic?: TrafficInput };
 
 /** A hash strategy. Implementations are pure and deterministic. */
 export interface RingStrategy {

@@ -15,6 +15,8 @@ export interface DesiredState {
     readonly strategy: string;
     readonly options: Readonly<Record<string, string>>;
     readonly loadBound: number;
+    /** Traffic settings by name (ring/TrafficPolicy), validated when the policy is applied; absent in older states. */
+    readonly traffic?: Readonly<Record<string, number | string>>;
   };
   /** Every replica the control plane owns: names and server ids outlive their processes. */
   readonly replicas: readonly { readonly hostname: string; readonly serverId: number }[];
@@ -72,7 +74,11 @@ export function parseDesiredState(text: string): DesiredState {
     typeof p.loadBound !== 'number' ||
     typeof p.options !== 'object' ||
     p.options === null ||
-    !Object.values(p.options).every((v) => typeof v === 'string')
+    !Object.values(p.options).every((v) => typeof v === 'string') ||
+    (p.traffic !== undefined &&
+      (typeof p.traffic !== 'object' ||
+        p.traffic === null ||
+        !Object.values(p.traffic).every((v) => typeof v === 'number' || typeof v === 'string')))
   )
     fail('policy');
   if (
@@ -95,7 +101,12 @@ export function parseDesiredState(text: string): DesiredState {
     fail('members');
   return {
     desired: s.desired as number,
-    policy: { strategy: p!.strategy, options: { ...p!.options }, loadBound: p!.loadBound },
+    policy: {
+      strategy: p!.strategy,
+      options: { ...p!.options },
+      loadBound: p!.loadBound,
+      ...(p!.traffic ? { traffic: { ...p!.traffic } } : {}),
+    },
     replicas: s.replicas!.map((r) => ({ hostname: r.hostname, serverId: r.serverId })),
     ringVersion: s.ringVersion as number,
     ...(s.members

@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
-import { policyAnswer } from '../../ring/index.js';
+import {
+  normalizeTraffic,
+  policyAnswer,
+  TRAFFIC_DEFAULTS,
+  TRAFFIC_FIELDS,
+  type TrafficInput,
+  type TrafficPolicy,
+} from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { RinglbError } from '../../shared/errors.js';
 import { controlCall, type UnaryMethod } from '../http/control-call.js';
@@ -62,6 +69,9 @@ function objectBody(body: unknown): Record<string, unknown> {
 
 function parsePolicy(raw: unknown, where: string): RingPolicy {
   const body = objectBody(raw);
+  const traffic = body.traffic === undefined ? undefined : parseTraffic(body.traffic, `${where}.traffic`);
+  // Traffic settings alone keep the strategy (SetRingPolicy without one).
+  if (traffic !== undefined && body.strategy === undefined) return { strategy: '', options: {}, loadBound: 0, traffic };
   if (typeof body.strategy !== 'string' || body.strategy === '')
     throw RinglbError.invalidArgument(`${where}.strategy must be a strategy name, e.g. "maglev"`);
   const options: Record<string, string> = {};
@@ -77,7 +87,28 @@ function parsePolicy(raw: unknown, where: string): RingPolicy {
   const loadBound = body.loadBound ?? 0;
   if (typeof loadBound !== 'number' || !Number.isFinite(loadBound))
     throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
-  return { strategy: body.strategy, options, loadBound };
+  return { strategy: body.strategy, options, loadBound, ...(traffic ? { traffic } : {}) };
+}
+
+/**
+ * `traffic`: settings by name (`{"maxRequestsPerReplica": 8, "rateLimit": "100/s"}`),
+ * validated here so a bad one is a 400 and nothing is applied; only those
+ * given are sent (the others keep their values).
+ */
+function parseTraffic(raw: unknown, where: string): Partial<TrafficPolicy> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw RinglbError.invalidArgument(`${where} must be an object of traffic settings`);
+  const given = raw as Record<string, unknown>;
+  const known = new Set<string>([...TRAFFIC_FIELDS.map((f) => f.key), 'rateLimitKey']);
+  for (const [k, v] of Object.entries(given)) {
+    if (!known.has(k)) throw RinglbError.invalidArgument(`${where}.${k} is not a traffic setting`);
+    if (typeof v !== 'number' && typeof v !== 'string')
+      throw RinglbError.invalidArgument(`${where}.${k} must be a number or a string`);
+  }
+  const all = normalizeTraffic(given as TrafficInput, TRAFFIC_DEFAULTS, (key) => `${where}.${key}`);
+  const out: Record<string, number | string> = {};
+  for (const k of Object.keys(given)) out[k] = all[k as keyof TrafficPolicy];
+  return out as Partial<TrafficPolicy>;
 }
 
 function stringList(raw: unknown, name: string): string[] {

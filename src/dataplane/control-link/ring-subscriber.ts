@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { ControlPlaneClient, RingSnapshot } from '../../gen/ringlb/v1/ringlb.js';
-import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy, type RingTable } from '../../ring/index.js';
+import {
+  buildRing,
+  DEFAULT_POLICY,
+  type RingMember,
+  type RingPolicy,
+  type RingTable,
+  receivedTraffic,
+} from '../../ring/index.js';
 import { RingBuilder } from '../../ring/ring-builder.js';
 import { Backoff } from '../../shared/backoff.js';
 import { RinglbError } from '../../shared/errors.js';
@@ -262,6 +269,7 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         strategy: snapshot.policy.strategy || DEFAULT_POLICY.strategy,
         options: Object.freeze({ ...snapshot.policy.options }),
         loadBound: snapshot.policy.loadBound,
+        traffic: receivedTraffic(snapshot.policy.traffic),
       })
     : DEFAULT_POLICY;
   const members: readonly RingMember[] = Object.freeze(

@@ -53,6 +53,11 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   maxConcurrentStreams: 128,
   /** A replica that refused a connection is skipped for this long, unless it answers meanwhile. */
   ejectForMs: 10_000,
+  /**
+   * Local rate limiting keeps at most this many token buckets (an LRU, ~100
+   * bytes each); past it the least recently used key starts again full.
+   */
+  rateLimitBuckets: 10_000,
   /** Like nginx's proxy_read_timeout: a WebSocket tunnel with no byte either way for this long is closed. */
   tunnelIdleTimeoutMs: 60_000,
   /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
@@ -99,6 +104,7 @@ export interface DataPlaneDefaults {
   clientIdleTimeoutMs: number;
   maxConcurrentStreams: number;
   ejectForMs: number;
+  rateLimitBuckets: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
   metricsLingerMs: number;
