@@ -232,7 +232,7 @@ async function tick() {
   }
 }
 const W = 520, H = 170, PAD_L = 38, PAD_B = 16, PAD_T = 8;
-const LABEL_GAP = 4;
+const LABEL_GAP = 4, LABEL_LANES = 3, CLOSE = 6;
 
 function niceMax(v) {
   if (!(v > 0)) return 1;
@@ -248,36 +248,45 @@ function textWidth(text) {
 }
 
 /**
- * Groups of markers whose labels never overlap: left to right, a marker whose
- * label would touch the previous group's joins it (and the group is checked
- * again against the one before), so any two labels are apart.
+ * Marker labels that never overlap. Markers a few units apart (a kill, its
+ * removal and its replacement) form one group, named by its most telling
+ * event. Left to right, each group's label takes the first of LABEL_LANES rows
+ * where it starts past the previous label's end; a group that fits in none
+ * folds into the label placed last. A label's box is sized at placement for
+ * its text plus a "+N" count, so folding never widens it: no two boxes of a
+ * row meet, and rows are apart.
  */
 function markerGroups(placed) {
   const groups = [];
-  const layout = (g) => {
-    g.label = groupLabel(g.items);
-    g.w = textWidth(g.label) + 4;
-    g.lx = Math.max(PAD_L, Math.min(g.x + 2, W - g.w));
-  };
   for (const p of placed) {
-    const g = { x: p.x, items: [p.m] };
-    layout(g);
-    groups.push(g);
-    while (groups.length >= 2) {
-      const a = groups[groups.length - 2], b = groups[groups.length - 1];
-      if (b.lx >= a.lx + a.w + LABEL_GAP) break;
-      a.items.push(...b.items);
-      groups.pop();
-      layout(a);
-    }
+    const last = groups[groups.length - 1];
+    if (last && p.x - last.xEnd < CLOSE) {
+      last.items.push(p.m);
+      last.xEnd = p.x;
+    } else groups.push({ x: p.x, xEnd: p.x, items: [p.m] });
   }
-  return groups;
+  const reserve = textWidth(' +' + placed.length);
+  const laneEnd = new Array(LABEL_LANES).fill(-Infinity);
+  const labels = [];
+  for (const g of groups) {
+    g.top = mostTelling(g.items);
+    g.w = textWidth(shortLabel(g.top)) + reserve + 4;
+    g.lx = Math.max(PAD_L, Math.min(g.x + 2, W - g.w));
+    g.lane = laneEnd.findIndex((end) => g.lx >= end + LABEL_GAP);
+    if (g.lane >= 0) {
+      laneEnd[g.lane] = g.lx + g.w;
+      labels.push(g);
+    } else labels[labels.length - 1].items.push(...g.items);
+  }
+  for (const l of labels) l.label = shortLabel(l.top) + (l.items.length > 1 ? ' +' + (l.items.length - 1) : '');
+  return labels;
 }
 
-function groupLabel(items) {
-  if (items.length === 1) return shortLabel(items[0]);
-  const kinds = [...new Set(items.map((m) => m.kind))];
-  return items.length + (kinds.length === 1 ? ' × ' + kinds[0] : ' events');
+// Which event names a group: a replacement tells the most, a bare ring version the least.
+const SIGNIFICANCE = ['replace', 'policy', 'remove', 'add', 'down', 'up', 'ring'];
+function mostTelling(items) {
+  const rank = (m) => SIGNIFICANCE.indexOf(m.kind) + 1 || SIGNIFICANCE.length + 1;
+  return items.reduce((a, b) => (rank(b) < rank(a) ? b : a));
 }
 
 /** An SVG chart: areas (stacked, with bottoms) or lines over the time axis, and marker lines. */
@@ -296,7 +305,8 @@ function chart(id, seconds, layers, markers, opts) {
       '<text x="' + (PAD_L - 4) + '" y="' + (y(yMax * f) + 3).toFixed(1) + '" text-anchor="end">' + opts.format(yMax * f) + '</text>';
   }
   const span = n > 1 ? seconds[n - 1] - seconds[0] + 1 : 0;
-  html += '<text x="' + PAD_L + '" y="' + (H - 3) + '">−' + fmtSpan(span) + '</text><text x="' + W + '" y="' + (H - 3) + '" text-anchor="end">now</text>';
+  html += '<text x="' + PAD_L + '" y="' + (H - 3) + '">−' + fmtSpan(span) + '</text><text x="' + ((PAD_L + W) / 2) + '" y="' + (H - 3) + '" text-anchor="middle">−' + fmtSpan(Math.round(span / 2)) + '</text>' +
+    '<text x="' + W + '" y="' + (H - 3) + '" text-anchor="end">now</text>';
   for (const l of layers) {
     if (opts.area) {
       let d = '';
@@ -326,22 +336,24 @@ function chart(id, seconds, layers, markers, opts) {
   if (opts.labels) {
     // One label per group, on a white ground; the group's events, with their times, are its tooltip.
     for (const g of markerGroups(placed)) {
-      const kind = g.items[0].kind;
+      const kind = g.top.kind;
       const color = g.items.every((m) => m.kind === kind) ? MARKER_COLORS[kind] || '#555' : '#39404d';
       const details = g.items.map((m) => new Date(m.time).toLocaleTimeString() + '  ' + m.kind + ': ' + m.text).join('\\n');
+      const y0 = PAD_T + g.lane * 12;
       html += '<g class="mlabel" data-count="' + g.items.length + '"><title>' + esc(details) + '</title>' +
-        '<rect x="' + g.lx.toFixed(1) + '" y="' + PAD_T + '" width="' + g.w.toFixed(1) + '" height="11"/>' +
-        '<text x="' + (g.lx + 2).toFixed(1) + '" y="' + (PAD_T + 8.5) + '" fill="' + color + '">' + esc(g.label) + '</text></g>';
+        '<rect x="' + g.lx.toFixed(1) + '" y="' + y0 + '" width="' + g.w.toFixed(1) + '" height="11"/>' +
+        '<text x="' + (g.lx + 2).toFixed(1) + '" y="' + (y0 + 8.5) + '" fill="' + color + '">' + esc(g.label) + '</text></g>';
     }
   }
   svg.innerHTML = html;
 }
 
 function fmtSpan(s) { return s >= 120 ? Math.round(s / 60) + ' min' : s + ' s'; }
-// The marker's text without version prefix and reason, cut short: the full text is the tooltip and in the event list.
+// The marker's text without version prefix, reason and policy options, cut short: the full text is the tooltip and in the event list.
 function shortLabel(m) {
   if (m.kind === 'ring') return 'ring';
-  const t = m.text.replace(/^v[0-9]+: /, '').replace(/ [(].*$/, '');
+  let t = m.text.replace(/^v[0-9]+: /, '').replace(/ [(].*$/, '').replace(' replaced by ', ' → ');
+  if (m.kind === 'policy') t = t.split(' ').slice(0, 2).join(' ');
   return t.length > 24 ? t.slice(0, 23) + '…' : t;
 }
 
