@@ -83,6 +83,13 @@ async function shoot(page: Page, adminUrl: string, file: string, afterMs: number
 const stack = await startLiveStack({ runtime: 'process', replicas: 3, instance: `shots-${process.pid}` });
 const client = new StackClient(stack);
 const browser = await launchHeadlessChromium();
+// Ctrl-C (or a kill) stops the stack and its replicas too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the stack`);
+    void Promise.allSettled([browser.close(), stack.close()]).then(() => process.exit(130));
+  });
+}
 try {
   await mkdir(outDir, { recursive: true });
   const adminUrl = stack.adminUrl!;

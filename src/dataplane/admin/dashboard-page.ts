@@ -380,7 +380,7 @@ function drawHistory(h, span) {
   };
   const served = (s) => cut(s.requests);
   const share = (s) => cut(s.requests).map((r, i) => (totals[i] > 0 ? r / totals[i] : 0));
-  const count = (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1).replace(/[.]0$/, ''));
+  const count = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1).replace(/[.]0$/, ''));
   chart('chart-requests', seconds, stack(served), h.markers, { area: true, labels: true, format: count });
   chart('chart-share', seconds, stack(share), h.markers, { area: true, yMax: 1, format: (v) => Math.round(v * 100) + '%' });
   chart('chart-p99', seconds, series.map((s) => ({ hostname: s.hostname, color: s.color, values: cut(s.p99) })), h.markers, { format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) });
