@@ -90,9 +90,9 @@ const colorOf = (hostname) => {
 };
 const MARKER_COLORS = { ring: '#8a93a3', add: '#12824c', remove: '#c0392b', replace: '#e07b39', policy: '#8a6fd1', down: '#c0392b', up: '#3aa776' };
 const MAX_WINDOW = 1800;
-// ?window=SECONDS fixes the window; otherwise it fits the history there is: the first step that holds it all.
+// ?window=SECONDS fixes the window; otherwise it fits the history there is: its age and a tenth more,
+// in steps of 30 s (a minute past 5 minutes), from 30 s up to MAX_WINDOW.
 const FIXED_WINDOW = Number(new URLSearchParams(location.search).get('window')) || 0;
-const WINDOW_STEPS = [30, 60, 120, 300, 600, 900, 1800];
 // Epoch second of the oldest traffic or marker seen (null: none yet).
 let dataStart = null;
 let previous = null;
@@ -111,7 +111,8 @@ async function getJson(path) {
 function windowFor(nowSecond) {
   if (FIXED_WINDOW) return Math.min(MAX_WINDOW, Math.max(10, Math.round(FIXED_WINDOW)));
   const age = dataStart === null ? 0 : nowSecond - dataStart + 1;
-  return WINDOW_STEPS.find((s) => s >= age) || MAX_WINDOW;
+  const step = age < 300 ? 30 : 60;
+  return Math.min(MAX_WINDOW, Math.max(30, Math.ceil((age * 1.1) / step) * step));
 }
 
 function pct(v) { return v >= 0.1 ? (v * 100).toFixed(0) + '%' : (v * 100).toFixed(1) + '%'; }
