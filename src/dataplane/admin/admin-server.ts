@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { balance } from '../../ring/index.js';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import { ringShares } from '../core/ring-shares.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
 import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
@@ -44,17 +44,9 @@ export interface RingReport {
   members: { hostname: string; serverId: number; address: string }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
-  /**
-   * hostname → fraction of keys it owns, every strategy alike: measured on
-   * SHARE_SAMPLE_KEYS seeded request ids (bounded loads not applied).
-   */
+  /** hostname → fraction of keys it owns, every strategy alike (ringShares: a seeded key sample). */
   shares: Record<string, number>;
 }
-
-/** Keys sampled for /ring's shares: ±0.4 points at N = 4, under 5 ms for any strategy. */
-export const SHARE_SAMPLE_KEYS = 16_384;
-/** Shares per snapshot: a view is immutable, so they are measured once per ring version. */
-const sharesOf = new WeakMap<RingView, Record<string, number>>();
 
 /** One replica in /stats. */
 export interface ReplicaStats {
@@ -191,14 +183,8 @@ export function ringReport(view: RingView): RingReport {
     loadBound: view.policy.loadBound,
     replicas: Object.fromEntries(view.members.map((m) => [m.hostname, m.serverId])),
     members: view.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
-    shares: {},
+    shares: ringShares(view),
   };
-  let shares = sharesOf.get(view);
-  if (!shares) {
-    shares = balance(view.table, SHARE_SAMPLE_KEYS).shares;
-    sharesOf.set(view, shares);
-  }
-  report.shares = shares;
   const slots = view.table.slots?.();
   if (slots) report.slots = slots;
   return report;
