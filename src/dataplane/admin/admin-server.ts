@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import { ringShares } from '../core/ring-shares.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
 import type { DataPlaneMetrics, ReplicaStatus } from '../observability/data-plane-metrics.js';
@@ -44,6 +45,8 @@ export interface RingReport {
   members: { hostname: string; serverId: number; address: string }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
+  /** hostname → fraction of keys it owns, every strategy alike (ringShares: a seeded key sample). */
+  shares: Record<string, number>;
 }
 
 /** One replica in /stats. */
@@ -177,6 +180,7 @@ export function ringReport(view: RingView): RingReport {
     loadBound: view.policy.loadBound,
     replicas: Object.fromEntries(view.members.map((m) => [m.hostname, m.serverId])),
     members: view.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    shares: ringShares(view),
   };
   const slots = view.table.slots?.();
   if (slots) report.slots = slots;
