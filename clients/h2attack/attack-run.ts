@@ -15,6 +15,8 @@ export interface GoodClientStats {
   requests: number;
   /** Requests that failed or took longer than 5 s. */
   errors: number;
+  /** What the first failure was (status, error or timeout). */
+  firstError?: string;
   p50Ms: number;
   p99Ms: number;
 }
@@ -47,6 +49,7 @@ export class GoodClient {
   #session: http2.ClientHttp2Session | undefined;
   #latencies: number[] = [];
   #errors = 0;
+  #firstError: string | undefined;
   #running = false;
   #loops: Promise<void>[] = [];
 
@@ -65,19 +68,23 @@ export class GoodClient {
 
   #once(): Promise<void> {
     const started = performance.now();
+    let status = 0;
     return new Promise((resolve) => {
       let done = false;
-      const finish = (ok: boolean): void => {
+      const finish = (ok: boolean, why?: string): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         if (ok) this.#latencies.push(performance.now() - started);
-        else this.#errors++;
+        else {
+          this.#errors++;
+          this.#firstError ??= why ?? `status ${status}`;
+        }
         resolve();
       };
       const timer = setTimeout(() => {
         stream.close();
-        finish(false);
+        finish(false, 'timeout');
       }, REQUEST_TIMEOUT_MS);
       let stream: http2.ClientHttp2Stream;
       try {
@@ -86,16 +93,16 @@ export class GoodClient {
         clearTimeout(timer);
         this.#session = undefined;
         this.#errors++;
+        this.#firstError ??= 'could not open a stream';
         resolve();
         return;
       }
-      let status = 0;
       stream.on('response', (h) => {
         status = Number(h[':status']);
       });
       stream.on('data', () => undefined);
       stream.on('end', () => finish(status === 200));
-      stream.on('error', () => finish(false));
+      stream.on('error', (err) => finish(false, err.message));
       stream.on('close', () => finish(status === 200));
     });
   }
@@ -119,9 +126,11 @@ export class GoodClient {
       errors: this.#errors,
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
+      ...(this.#firstError === undefined ? {} : { firstError: this.#firstError }),
     };
     this.#latencies = [];
     this.#errors = 0;
+    this.#firstError = undefined;
     return stats;
   }
 

@@ -208,7 +208,8 @@ export async function runAttack(attack: AttackName, target: RawTarget, options: 
     if (conn.outcome.goaway !== undefined && !conn.outcome.closed) {
       await Promise.race([conn.closed, new Promise((r) => setTimeout(r, 200))]);
     }
-    if (conn.cutOff) {
+    const cut = conn.cutOff;
+    if (cut) {
       report.cutOff++;
       report.firstCutOffMs ??= report.connections === 1 ? Date.now() - started : undefined;
       const ending = conn.outcome.goaway ?? 'closed';
@@ -217,6 +218,8 @@ export async function runAttack(attack: AttackName, target: RawTarget, options: 
     report.responses += conn.outcome.responses;
     for (const [code, n] of Object.entries(conn.outcome.resets)) report.resets[code] = (report.resets[code] ?? 0) + n;
     conn.destroy();
+    // A connection that was not cut off lasted until the end of the attack.
+    if (!cut) break;
   } while (options.reconnect !== false && Date.now() < until);
   return report;
 }
