@@ -112,23 +112,31 @@ export function guardHttp2Session(
   // stays in the outbound queue), and the session is cut there and then. A PING sent but not answered
   // within 10 s cuts the session too. Past the idle timeout a quiet session is closed (GOAWAY), and one
   // whose streams made no progress all that time (a client that never opens its window) is cut.
+  const firstProbeMs = Math.min(FIRST_PROBE_MS, limits.idleTimeoutMs);
   let quietMs = 0;
-  let probeMs = Math.min(FIRST_PROBE_MS, limits.idleTimeoutMs);
-  let lastQuietAt = Date.now();
+  let probeMs = firstProbeMs;
+  let answeredAt: number | undefined;
   let unanswered: NodeJS.Timeout | undefined;
   const wake = (): void => {
     quietMs = 0;
-    probeMs = Math.min(FIRST_PROBE_MS, limits.idleTimeoutMs);
+    probeMs = firstProbeMs;
+    answeredAt = undefined;
     session.setTimeout(probeMs);
   };
   session.on('stream', wake);
   session.once('close', () => clearTimeout(unanswered));
+  // Each 'timeout' means probeMs without a frame either way (node re-arms it on any activity). The
+  // quiet time adds up only while nothing but the probe's answer came between two of them: a timeout
+  // that comes later than probeMs after the answer means other frames (a long stream's data) came.
   session.on('timeout', () => {
     const now = Date.now();
-    // Something happened since the last probe besides its answer: the quiet time starts again.
-    if (now - lastQuietAt > 2 * probeMs) quietMs = 0;
-    lastQuietAt = now;
-    quietMs += probeMs;
+    const slackMs = Math.max(250, probeMs / 4);
+    const continuous = unanswered !== undefined || (answeredAt !== undefined && now - answeredAt <= probeMs + slackMs);
+    if (continuous) quietMs += probeMs;
+    else {
+      quietMs = probeMs;
+      probeMs = firstProbeMs;
+    }
     if (quietMs >= limits.idleTimeoutMs) {
       if (open === 0) session.close(release);
       else session.destroy(new Error('HTTP/2 streams made no progress for the idle timeout'), NGHTTP2_CANCEL);
@@ -139,6 +147,7 @@ export function guardHttp2Session(
         session.ping((err) => {
           clearTimeout(unanswered);
           unanswered = undefined;
+          answeredAt = Date.now();
           if (err && !session.destroyed) session.destroy(err, NGHTTP2_NO_ERROR);
         });
       } catch {
