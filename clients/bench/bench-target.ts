@@ -43,14 +43,21 @@ export interface BenchTarget {
   start(context: TargetContext): Promise<RunningTarget>;
 }
 
-export type Transport = 'http' | 'tls' | 'h2';
+/** h2c (HTTP/2 with prior knowledge, plaintext) serves the HTTP/2 attack runs, not the load runs. */
+export type Transport = 'http' | 'tls' | 'h2' | 'h2c';
 
 /** How labels say it. */
 export const TRANSPORT_LABEL: Readonly<Record<Transport, string>> = Object.freeze({
   http: '',
   tls: ', HTTP/1.1 over TLS',
   h2: ', HTTP/2 over TLS',
+  h2c: ', HTTP/2 with prior knowledge (h2c)',
 });
+
+/** The transport's port speaks TLS. */
+export function isTls(transport: Transport): boolean {
+  return transport === 'tls' || transport === 'h2';
+}
 
 /** The path every target is asked for: the replica's cheapest 200. */
 export const BENCH_PATH = '/home';

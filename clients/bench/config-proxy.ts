@@ -20,6 +20,8 @@ export interface ConfigProxySpec {
   args(configPath: string, dir: string): string[];
   /** The port speaks TLS (https URLs). */
   tls?: boolean;
+  /** The port speaks only HTTP/2 with prior knowledge (h2c). */
+  h2c?: boolean;
 }
 
 /**
@@ -40,6 +42,6 @@ export async function startConfigProxy(
   await writeFile(configPath, config);
   const proc = processes.spawn(spec.name, binary, spec.args(configPath, workDir));
   const url = `${spec.tls ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
-  await waitForHttp(url, proc);
+  await waitForHttp(url, proc, undefined, spec.h2c);
   return { url, config, pids: () => (proc.hasExited() ? [] : [proc.pid]), close: () => processes.stop(proc) };
 }

@@ -1,7 +1,7 @@
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import type { BenchCertificate } from './bench-certificate.js';
-import { type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -18,6 +18,7 @@ export function haproxyConfig(
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
+  h2c = false,
 ): string {
   const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
   return `global
@@ -33,7 +34,7 @@ defaults
   timeout http-keep-alive 30s
 
 frontend bench
-  bind 127.0.0.1:${port}${certificate ? ` ssl crt ${certificate.combined} alpn h2,http/1.1` : ''}
+  bind 127.0.0.1:${port}${certificate ? ` ssl crt ${certificate.combined} alpn h2,http/1.1` : h2c ? ' proto h2' : ''}
   default_backend replicas
 
 backend replicas
@@ -67,9 +68,16 @@ export function haproxyTarget(threads: number, binary: string, transport: Transp
           name,
           binary,
           configFile: 'haproxy.cfg',
-          tls: transport !== 'http',
+          tls: isTls(transport),
+          h2c: transport === 'h2c',
           config: (port) =>
-            haproxyConfig(threads, port, context.replicas, transport === 'http' ? undefined : context.certificate),
+            haproxyConfig(
+              threads,
+              port,
+              context.replicas,
+              isTls(transport) ? context.certificate : undefined,
+              transport === 'h2c',
+            ),
           // -db: stay in the foreground, so the bench owns the process and its exit.
           args: (cfg) => ['-db', '-f', cfg],
         },

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import type { BenchCertificate } from './bench-certificate.js';
-import { type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -20,6 +20,7 @@ export function nginxConfig(
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
+  h2c = false,
 ): string {
   const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
   return `daemon off;
@@ -49,7 +50,7 @@ ${servers}
   }
 
   server {
-${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port};\n`}    location / {
+${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port}${h2c ? ' http2' : ''};\n`}    location / {
       proxy_pass http://replicas;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -97,9 +98,17 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
           name,
           binary,
           configFile: 'nginx.conf',
-          tls: transport !== 'http',
+          tls: isTls(transport),
+          h2c: transport === 'h2c',
           config: (port, dir) =>
-            nginxConfig(dir, workers, port, context.replicas, transport === 'http' ? undefined : context.certificate),
+            nginxConfig(
+              dir,
+              workers,
+              port,
+              context.replicas,
+              isTls(transport) ? context.certificate : undefined,
+              transport === 'h2c',
+            ),
           args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
         },
         context,

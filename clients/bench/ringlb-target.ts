@@ -10,7 +10,7 @@ import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
 import { DEFAULT_POLICY, normalizePolicy, type TrafficPolicy, trafficText } from '../../src/ring/index.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { BASELINE_SUFFIX } from './bench-options.js';
-import { BENCH_PATH, type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { BENCH_PATH, type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { freePort } from './free-port.js';
 import { waitForHttp } from './wait-for-http.js';
 
@@ -115,11 +115,12 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         ];
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
-        if (transport !== 'http') args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
+        if (isTls(transport)) args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
+        if (transport === 'h2c') args.push('--h2c');
         const logDir = accessLog ? mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-log-')) : undefined;
         if (logDir) args.push('--access-log', path.join(logDir, 'access.log'));
         const proc = processes.spawn(id, process.execPath, args);
-        const url = `${transport === 'http' ? 'http' : 'https'}://127.0.0.1:${port}${BENCH_PATH}`;
+        const url = `${isTls(transport) ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {
           url,

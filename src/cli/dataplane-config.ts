@@ -24,6 +24,7 @@ export interface DataPlaneConfig {
   proxyEngine: ProxyEngine;
   clientHeaderTimeoutMs: number;
   clientBodyTimeoutMs: number;
+  clientIdleTimeoutMs: number;
   queueTimeoutMs: number;
   shims: ShimsMode;
   /** Set by the command (its client flags, or `up`'s own control plane). */
@@ -94,6 +95,12 @@ export function dataPlaneOptions(): Option[] {
       'longest gap between two reads of a request body (then 408)',
       'RINGLB_CLIENT_BODY_TIMEOUT',
       String(d.clientBodyTimeoutMs),
+    ),
+    opt(
+      '--client-idle-timeout <ms>',
+      'an idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is closed after this',
+      'RINGLB_CLIENT_IDLE_TIMEOUT',
+      String(d.clientIdleTimeoutMs),
     ),
     opt(
       '--queue-timeout <ms>',
@@ -228,6 +235,7 @@ export function readDataPlaneConfig(
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
     clientHeaderTimeoutMs: reader.int('clientHeaderTimeout', o.clientHeaderTimeout, 1_000, 3_600_000),
     clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
+    clientIdleTimeoutMs: reader.int('clientIdleTimeout', o.clientIdleTimeout, 100, 3_600_000),
     queueTimeoutMs: reader.int('queueTimeout', o.queueTimeout, 10, 3_600_000),
     shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
     tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
@@ -268,6 +276,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     proxyEngine: config.proxyEngine,
     clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
     clientBodyTimeoutMs: config.clientBodyTimeoutMs,
+    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
     queueTimeoutMs: config.queueTimeoutMs,
     shims: config.shims,
     controlSecurity: config.controlSecurity,

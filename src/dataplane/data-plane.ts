@@ -49,6 +49,8 @@ export interface DataPlaneOptions {
   /** Client-side limits and the pool queue deadline; defaults in DATAPLANE_DEFAULTS. */
   clientHeaderTimeoutMs?: number;
   clientBodyTimeoutMs?: number;
+  /** An idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is closed after this. */
+  clientIdleTimeoutMs?: number;
   queueTimeoutMs?: number;
   /**
    * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
@@ -156,7 +158,13 @@ export class DataPlane {
     const shims = options.shims ?? DATAPLANE_DEFAULTS.shims;
     let fastifyHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
     this.#listener = new TrafficListener(
-      { tls: options.tls, h2c: options.h2c, maxConcurrentStreams: options.maxConcurrentStreams, log: this.#log },
+      {
+        tls: options.tls,
+        h2c: options.h2c,
+        maxConcurrentStreams: options.maxConcurrentStreams,
+        clientIdleTimeoutMs: options.clientIdleTimeoutMs,
+        log: this.#log,
+      },
       (req, res) => {
         // An HTTP/1 request line claiming another major version ("HTTP/2.0"): as nginx, 505.
         // HTTP/2 proper arrives through the listener's adapter, as a request with a stream.
@@ -215,7 +223,7 @@ export class DataPlane {
       this.#listener.start();
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       const server = this.#listener.server as http.Server;
-      server.keepAliveTimeout = DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
+      server.keepAliveTimeout = this.#options.clientIdleTimeoutMs ?? DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
       applyClientTimeouts(server, this.#options.clientHeaderTimeoutMs);
       const address = server.address() as AddressInfo;
       url = `${this.#listener.scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DocBlock, extractBlocks, outputMatches, rewritePorts } from '../../clients/docs/doc-blocks.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { goTool } from '../helpers/go-tools.js';
 import { RINGLB_BIN, startStack } from '../helpers/ringlb-process.js';
 
 /**
@@ -30,20 +31,7 @@ const DOCS = (
       .map((f) => `docs/${f}`),
   ]
 ).filter((doc) => doc !== '');
-/** Where CI installs grpcurl (`GOBIN=/opt/ringlb-tools/bin go install …`), searched after PATH. */
-const TOOLS_BIN = process.env.RINGLB_TOOLS_BIN ?? '/opt/ringlb-tools/bin';
 const BLOCK_TIMEOUT_MS = 30_000;
-
-function onPath(name: string, dirs: string[]): boolean {
-  return dirs.some((dir) => {
-    try {
-      accessSync(path.join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Runs `code` with bash in `cwd`, stdout and stderr in one stream as a terminal shows them. */
 function runBash(
@@ -113,8 +101,9 @@ for (const doc of DOCS) {
     const bin = tempDir(t, 'ringlb-docs-bin-');
     writeFileSync(path.join(bin, 'ringlb'), `#!/bin/sh\nexec "${process.execPath}" "${RINGLB_BIN}" "$@"\n`);
     chmodSync(path.join(bin, 'ringlb'), 0o755);
-    const searchPath = [bin, ...(process.env.PATH ?? '').split(':'), TOOLS_BIN];
-    const grpcurl = onPath('grpcurl', searchPath);
+    const tool = goTool('grpcurl');
+    const searchPath = [bin, ...(process.env.PATH ?? '').split(':'), ...(tool.bin ? [path.dirname(tool.bin)] : [])];
+    const grpcurl = tool.bin !== undefined;
     // Blocks run in a fresh folder (files they make stay out of the
     // repository) where `dist` is the build, as in the repository.
     const cwd = tempDir(t, 'ringlb-docs-cwd-');
@@ -143,7 +132,7 @@ for (const doc of DOCS) {
         flags = stackFlags(block.freshStack);
       }
       if (/\bgrpcurl\b/.test(block.code) && !grpcurl) {
-        assert.notEqual(process.env.CI, 'true', `${where}: grpcurl is not installed (PATH or ${TOOLS_BIN})`);
+        assert.notEqual(process.env.CI, 'true', `${where}: ${tool.problem}`);
         t.diagnostic(`skipped (no grpcurl): ${where}`);
         totals.skipped++;
         continue;

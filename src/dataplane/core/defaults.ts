@@ -51,6 +51,11 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   clientIdleTimeoutMs: 65_000,
   /** HTTP/2 streams per client connection, as nginx's http2_max_concurrent_streams. */
   maxConcurrentStreams: 128,
+  /**
+   * An HTTP/2 client whose streams end in RST_STREAM more often than this in
+   * one second gets GOAWAY ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487).
+   */
+  http2ResetStreamsPerSecond: 100,
   /** A replica that refused a connection is skipped for this long, unless it answers meanwhile. */
   ejectForMs: 10_000,
   /**
@@ -103,6 +108,7 @@ export interface DataPlaneDefaults {
   clientBodyTimeoutMs: number;
   clientIdleTimeoutMs: number;
   maxConcurrentStreams: number;
+  http2ResetStreamsPerSecond: number;
   ejectForMs: number;
   rateLimitBuckets: number;
   tunnelIdleTimeoutMs: number;
