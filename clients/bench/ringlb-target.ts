@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
+import { normalizePolicy } from '../../src/ring/index.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { BASELINE_SUFFIX } from './bench-options.js';
 import { BENCH_PATH, type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
@@ -24,6 +25,11 @@ export interface RinglbTargetSpec {
   readonly engine?: ProxyEngine;
   readonly transport?: Transport;
   readonly accessLog?: boolean;
+  /**
+   * The ring strategy (`ringlb bench --matrix` uses ketama: the classic ring
+   * holds at most 56 replicas). Absent: the control plane's default, classic.
+   */
+  readonly strategy?: string;
   /**
    * Another build's `dist/src/cli/main.js` (`ringlb bench --baseline`): the
    * data plane starts from it, with the same flags, and the id gets
@@ -45,7 +51,7 @@ export interface RinglbTargetSpec {
  * so the bench shows what the access log costs per request.
  */
 export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
-  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline } = spec;
+  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, strategy } = spec;
   const main = baseline?.main ?? RINGLB_MAIN;
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
@@ -65,7 +71,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
     id,
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${baseline ? `, baseline build ${baseline.description}` : ''}`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, ${strategy ?? 'classic'} ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${baseline ? `, baseline build ${baseline.description}` : ''}`,
     async unavailable() {
       if (!existsSync(main)) return `${main} is not built (npm run build)`;
       let help: string;
@@ -87,6 +93,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         listen: '127.0.0.1:0',
         driver: new StaticDriver(replicas),
         replicas: replicas.length,
+        ...(strategy ? { policy: normalizePolicy({ strategy, options: {}, loadBound: 0 }) } : {}),
       });
       try {
         const { address } = await control.start();
