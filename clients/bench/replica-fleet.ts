@@ -51,14 +51,14 @@ export async function startReplicas(processes: ProcessSet, count: number, timeou
   );
 }
 
-const SIZED_BACKEND_MAIN = fileURLToPath(new URL('./sized-backend-main.js', import.meta.url));
+const FLEET_MAIN = fileURLToPath(new URL('./backend-fleet-main.js', import.meta.url));
 
 /** Processes the matrix's backends are spread over: as many as the default bench's three replicas. */
 const SIZED_BACKEND_PROCESSES = 3;
 
 /**
  * `count` backends answering `bodyBytes` bytes to any request, spread over
- * at most three processes (sized-backend-main.ts), named server-1… like the
+ * at most three processes (backend-fleet-main.ts), named server-1… like the
  * replicas.
  */
 export async function startSizedBackends(
@@ -71,9 +71,15 @@ export async function startSizedBackends(
   const sizes = Array.from({ length: groups }, (_, g) => Math.floor(count / groups) + (g < count % groups ? 1 : 0));
   const started = await Promise.all(
     sizes.map(async (size, g) => {
-      const proc = processes.spawn(`backends-${g + 1}`, process.execPath, [SIZED_BACKEND_MAIN], {
+      const proc = processes.spawn(`backends-${g + 1}`, process.execPath, [FLEET_MAIN], {
         ipc: true,
-        env: { ...process.env, RINGLB_BENCH_PORTS: String(size), RINGLB_BENCH_BODY_BYTES: String(bodyBytes) },
+        env: {
+          ...process.env,
+          RINGLB_BENCH_BACKENDS: String(size),
+          RINGLB_BENCH_BODY_BYTES: String(bodyBytes),
+          // Longer than any proxy's idle timeout to its backends: the proxy decides.
+          RINGLB_BENCH_KEEPALIVE_MS: '120000',
+        },
       });
       const ports = await new Promise<number[]>((resolve, reject) => {
         const timer = setTimeout(
