@@ -8,7 +8,9 @@
 # (./pkg/config/dynamic/ext), which `go install module@version` refuses, so it
 # is built inside its downloaded module source, where that replace resolves.
 set -euo pipefail
-TRAEFIK_VERSION=v3.7.13
+# v3.6.12, not the newest v3.7: v3.7's go.mod replaces go-http-auth with a
+# fork version the Go module proxy does not serve (403).
+TRAEFIK_VERSION=v3.6.12
 CADDY_VERSION=v2.11.9
 CACHE=${RINGLB_TOOLS_CACHE:-/var/cache/ringlb/tools}
 PEERS_BIN=${PEERS_BIN:-/usr/local/bin}
