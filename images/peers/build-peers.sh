@@ -33,7 +33,10 @@ if [[ ! -x $traefik ]]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   cp -r "$src" "$work/traefik" && chmod -R u+w "$work/traefik"
-  (cd "$work/traefik" && nice -n 10 go build -trimpath -o "$traefik" ./cmd/traefik)
+  # The version is stamped as Traefik's release builds stamp it (else `traefik version` says "dev").
+  (cd "$work/traefik" && nice -n 10 go build -trimpath \
+    -ldflags "-X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION#v}" \
+    -o "$traefik" ./cmd/traefik)
 fi
 
 mkdir -p "$PEERS_BIN"
