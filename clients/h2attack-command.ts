@@ -100,6 +100,8 @@ async function runH2Attacks(options: {
           workDir: path.join(workDir, target.id),
           processes,
           certificate,
+          // The proxies' default connection limits: an attacker meets what a user would run.
+          maxClientConnections: 0,
         });
         const url = new URL(running.url);
         const raw = { host: url.hostname, port: Number(url.port), tls: transport === 'h2' };

@@ -10,6 +10,11 @@ export interface TargetContext {
   readonly processes: ProcessSet;
   /** The bench's self-signed certificate, for the TLS targets. */
   readonly certificate: BenchCertificate;
+  /**
+   * Client connections the target must accept at once (load plus `--matrix`'s
+   * idle ones), for proxies with a configured limit (nginx, HAProxy).
+   */
+  readonly maxClientConnections: number;
 }
 
 /** A target that is up and serving. */

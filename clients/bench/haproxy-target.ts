@@ -19,14 +19,16 @@ export function haproxyConfig(
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
   h2c = false,
+  clientConnections = 0,
 ): string {
   const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
   return `global
   nbthread ${threads}
-  maxconn 4096
+  maxconn ${Math.max(4096, clientConnections + 1024)}
 ${certificate ? `  ssl-default-bind-options ssl-min-ver TLSv1.2\n  ssl-default-bind-ciphers ${TLS_PROTOCOL_OPTIONS.ciphers}\n  tune.h2.max-concurrent-streams ${DATAPLANE_DEFAULTS.maxConcurrentStreams}\n` : ''}
 defaults
   mode http
+  maxconn ${Math.max(4096, clientConnections + 1024)}
   option http-keep-alive
   timeout connect 5s
   timeout client 30s
@@ -77,6 +79,7 @@ export function haproxyTarget(threads: number, binary: string, transport: Transp
               context.replicas,
               isTls(transport) ? context.certificate : undefined,
               transport === 'h2c',
+              context.maxClientConnections,
             ),
           // -db: stay in the foreground, so the bench owns the process and its exit.
           args: (cfg) => ['-db', '-f', cfg],

@@ -21,21 +21,30 @@ export function nginxConfig(
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
   h2c = false,
+  clientConnections = 0,
 ): string {
   const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
+  // Each client connection may hold an upstream one too.
+  const connections = Math.max(4096, 2 * clientConnections + 1024);
   return `daemon off;
 master_process on;
 worker_processes ${workers};
+worker_rlimit_nofile ${connections + 1024};
 pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')} warn;
 
 events {
-  worker_connections 4096;
+  worker_connections ${connections};
 }
 
 http {
   access_log off;
   keepalive_requests 1000000;
+  # Bodies stream through as the other proxies stream them, without a size
+  # cap and without spilling to temporary files (the matrix's body axis).
+  client_max_body_size 0;
+  proxy_request_buffering off;
+  proxy_buffering off;
   client_body_temp_path ${path.join(dir, 'client_body')};
   proxy_temp_path ${path.join(dir, 'proxy')};
   fastcgi_temp_path ${path.join(dir, 'fastcgi')};
@@ -108,6 +117,7 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
               context.replicas,
               isTls(transport) ? context.certificate : undefined,
               transport === 'h2c',
+              context.maxClientConnections,
             ),
           args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
         },

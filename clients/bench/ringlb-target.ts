@@ -26,6 +26,11 @@ export interface RinglbTargetSpec {
   readonly transport?: Transport;
   readonly accessLog?: boolean;
   /**
+   * The ring strategy (`ringlb bench --matrix` uses ketama: the classic ring
+   * holds at most 56 replicas). Absent: the control plane's default, classic.
+   */
+  readonly strategy?: string;
+  /**
    * Another build's `dist/src/cli/main.js` (`ringlb bench --baseline`): the
    * data plane starts from it, with the same flags, and the id gets
    * `@baseline`. Absent: this checkout's build.
@@ -48,8 +53,8 @@ export interface RinglbTargetSpec {
  * so the bench shows what the access log costs per request.
  */
 export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
-  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, traffic } = spec;
-  const policy = normalizePolicy({ ...DEFAULT_POLICY, traffic });
+  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, traffic, strategy } = spec;
+  const policy = normalizePolicy({ ...DEFAULT_POLICY, ...(strategy ? { strategy, options: {} } : {}), traffic });
   const trafficLabel = traffic
     ? `, ${trafficText(policy.traffic!).join(' ')}${baseline ? ' (in the ring policy; a build without them ignores them)' : ''}`
     : '';
@@ -72,7 +77,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
     id,
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${trafficLabel}${baseline ? `, baseline build ${baseline.description}` : ''}`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, ${strategy ?? 'classic'} ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${trafficLabel}${baseline ? `, baseline build ${baseline.description}` : ''}`,
     async unavailable() {
       if (!existsSync(main)) return `${main} is not built (npm run build)`;
       let help: string;
