@@ -43,4 +43,4 @@ mkdir -p "$PEERS_BIN"
 ln -sf "$caddy" "$PEERS_BIN/caddy"
 ln -sf "$traefik" "$PEERS_BIN/traefik"
 "$PEERS_BIN/caddy" version | head -1
-"$PEERS_BIN/traefik" version | head -2 | tail -1
+"$PEERS_BIN/traefik" version | head -1
