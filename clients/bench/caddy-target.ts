@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { BenchTarget } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
-import { resolveBinary, versionLine } from './load-generator.js';
+import { commandOutput, resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
 
 /**
@@ -44,7 +44,12 @@ export function caddyTarget(cores: number, binary: string): BenchTarget {
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `caddy not found at '${binary}' (images/peers/build-peers.sh builds it)`;
-      const number = /v\d+\.\d+\.\d+/.exec(await versionLine(found, ['version']))?.[0];
+      // A `go install` build says "unknown" to `caddy version`; its module version is in build-info.
+      const number =
+        /v\d+\.\d+\.\d+/.exec(await versionLine(found, ['version']))?.[0] ??
+        /^mod\s+github\.com\/caddyserver\/caddy\/v2\s+(v\d+\.\d+\.\d+)/m.exec(
+          await commandOutput(found, ['build-info']),
+        )?.[1];
       if (number) version = `Caddy ${number}`;
       return undefined;
     },

@@ -212,15 +212,20 @@ export async function resolveBinary(command: string): Promise<string | undefined
   return undefined;
 }
 
-/** First line of a program's version output (wrk, nginx and HAProxy print it on stderr, some with exit code 1). */
-export async function versionLine(binary: string, args: string[]): Promise<string> {
+/** All a program prints (stdout, then stderr), or '' when it cannot run. */
+export async function commandOutput(binary: string, args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await execFileAsync(binary, args, { timeout: 5000 });
-    return (stdout + stderr).trim().split('\n')[0] ?? '';
+    const { stdout, stderr } = await execFileAsync(binary, args, { timeout: 5000, maxBuffer: 4 * 2 ** 20 });
+    return stdout + stderr;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
+}
+
+/** First line of a program's version output (wrk, nginx and HAProxy print it on stderr, some with exit code 1). */
+export async function versionLine(binary: string, args: string[]): Promise<string> {
+  return (await commandOutput(binary, args)).trim().split('\n')[0] ?? '';
 }
 
 /**
