@@ -31,6 +31,7 @@ import {
   controlServerSecurityOptions,
   readControlServerSecurity,
 } from './security-config.js';
+import { readTraffic, trafficOptions } from './traffic-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
@@ -113,6 +114,7 @@ export function controlOptions(listenFlag: string): Option[] {
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
     slowStartOption(),
+    ...trafficOptions(true),
     opt(
       '--instance <name>',
       'instance label: replicas of other instances are never touched',
@@ -223,9 +225,10 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
   const options = reader.pairs('ringOption', o.ringOption);
   const loadBound = reader.number('loadBound', o.loadBound, 0, 100);
   const slowStart = reader.number('slowStart', o.slowStart, 0, MAX_SLOW_START_SECONDS);
+  const traffic = readTraffic(reader, o);
   let policy: RingPolicy = { strategy, options, loadBound, slowStart };
   try {
-    policy = normalizePolicy(policy);
+    policy = normalizePolicy({ strategy, options, loadBound, slowStart, traffic });
   } catch (err) {
     reader.fail('strategy', (err as Error).message.replace(/^<Error> /, ''));
   }

@@ -13,9 +13,16 @@ export class ConfigError extends Error {
  * (flags win). Values stay strings here; `ConfigReader` validates them all at
  * once so a bad start-up reports every problem together, naming each flag.
  */
-export function opt(flags: string, description: string, env: string, fallback?: string): Option {
+export function opt(
+  flags: string,
+  description: string,
+  env: string,
+  fallback?: string,
+  /** How --help and the docs show a default computed at start (e.g. '<hostname>-<pid>'). */
+  fallbackDescription?: string,
+): Option {
   const option = new Option(flags, description).env(env);
-  return fallback === undefined ? option : option.default(fallback);
+  return fallback === undefined ? option : option.default(fallback, fallbackDescription);
 }
 
 /** `--slow-start <seconds>`, part of the ring policy: on `up`, `control` and `ring policy`. */

@@ -9,7 +9,13 @@ import {
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingMember, type RingPolicy } from '../ring/index.js';
+import {
+  normalizePolicy,
+  normalizeTraffic,
+  type RingMember,
+  type RingPolicy,
+  TRAFFIC_DEFAULTS,
+} from '../ring/index.js';
 import type { Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import type { ChangeRequest, ChangeSimulation } from './change-simulator.js';
@@ -34,6 +40,8 @@ const EVENT_KIND: Record<HealthChange['kind'], HealthEvent_Kind> = {
   unhealthy: HealthEvent_Kind.KIND_UNHEALTHY,
   removed: HealthEvent_Kind.KIND_REMOVED,
   replaced: HealthEvent_Kind.KIND_REPLACED,
+  ejected: HealthEvent_Kind.KIND_OUTLIER_EJECTED,
+  returned: HealthEvent_Kind.KIND_OUTLIER_RETURNED,
 };
 
 export function toProtoReplica(r: ReplicaView): Replica {
@@ -54,16 +62,29 @@ export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
     options: { ...p.options },
     loadBound: p.loadBound,
     ...(p.slowStart ? { slowStartSeconds: p.slowStart } : {}),
+    traffic: { ...p.traffic },
   };
 }
 
-export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
-  if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
+/**
+ * A policy from a request. With `current` (SetRingPolicy), settings left out
+ * keep their current values (the traffic settings and slow start), and a
+ * request with such settings but no strategy keeps the current strategy,
+ * options and load bound.
+ */
+export function fromProtoPolicy(p: ProtoRingPolicy | undefined, current?: RingPolicy): RingPolicy {
+  const keepRing =
+    current !== undefined && !p?.strategy && (p?.traffic !== undefined || p?.slowStartSeconds !== undefined);
+  if (!p?.strategy && !keepRing) throw RinglbError.invalidArgument('policy.strategy is required');
+  const ring = keepRing ? current : { strategy: p!.strategy, options: p!.options ?? {}, loadBound: p!.loadBound ?? 0 };
+  const slowStart = p!.slowStartSeconds ?? current?.slowStart ?? 0;
+  const traffic = normalizeTraffic(p!.traffic, current?.traffic ?? TRAFFIC_DEFAULTS, (key) => `policy.traffic.${key}`);
   return normalizePolicy({
-    strategy: p.strategy,
-    options: p.options ?? {},
-    loadBound: p.loadBound ?? 0,
-    slowStart: p.slowStartSeconds ?? 0,
+    strategy: ring.strategy,
+    options: ring.options,
+    loadBound: ring.loadBound,
+    slowStart,
+    traffic,
   });
 }
 
@@ -87,6 +108,8 @@ export function toProtoHealthEvent(change: HealthChange): HealthEvent {
     at: change.at,
     sequence: change.sequence,
     recent: [],
+    nodeId: change.nodeId ?? '',
+    ejectionMs: change.ejectionMs ?? 0,
   };
 }
 

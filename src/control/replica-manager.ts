@@ -4,9 +4,10 @@ import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
+import { DataPlaneReports } from './data-plane-reports.js';
 import { DesiredStateKeeper } from './desired-state-keeper.js';
 import { HealthChecker } from './health-checker.js';
-import { HealthEvents } from './health-events.js';
+import { HealthEvents, logHealthChange } from './health-events.js';
 import { hostnameKey, validateChange } from './hostnames.js';
 import { LeadershipGate } from './leadership-gate.js';
 import type { ReplicaManagerOptions } from './replica-manager-options.js';
@@ -62,6 +63,8 @@ export class ReplicaManager {
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
+  /** Reports from data planes: failed connections and outlier ejections. */
+  readonly reports: DataPlaneReports;
 
   constructor(options: ReplicaManagerOptions) {
     this.#o = {
@@ -72,6 +75,8 @@ export class ReplicaManager {
     };
     this.#log = this.#o.log;
     this.#slowStart = new SlowStartWindow(this.#o.ring);
+    // The story of the replicas in the log, in the words of `ringlb events`.
+    this.#events.on((change) => logHealthChange(this.#log, change));
     this.#health = new HealthChecker({
       intervalMs: this.#o.heartbeatIntervalMs,
       timeoutMs: this.#o.heartbeatTimeoutMs,
@@ -80,6 +85,13 @@ export class ReplicaManager {
       records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),
+    });
+    this.reports = new DataPlaneReports({
+      replicas: this.#replicas,
+      leading: () => this.#gate.leading,
+      checkNow: (replica) => void this.#health.check(replica, true),
+      events: this.#events,
+      log: this.#log,
     });
     this.#state = new DesiredStateKeeper({
       store: this.#o.stateStore,
@@ -269,18 +281,6 @@ export class ReplicaManager {
     });
   }
 
-  /**
-   * Passive health check: a data plane could not reach `hostname`. Check it
-   * now, and again shortly, instead of waiting for the next round.
-   */
-  reportFailure(hostname: string, reason: string): boolean {
-    const replica = this.#replicas.get(hostnameKey(hostname));
-    if (!this.#gate.leading || !replica || replica.health === 'unhealthy') return false;
-    this.#log.info('failure reported by a data plane', { hostname, reason });
-    void this.#health.check(replica, true);
-    return true;
-  }
-
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
     const joinedAt = this.#o.ring.current.members.length ? Date.now() : 0; // none ramp into an empty ring
     const checks = instances.map(async (instance) => {
@@ -350,7 +350,6 @@ export class ReplicaManager {
 
   #markFailed(replica: ReplicaRecord, reason: string): void {
     if (replica.health === 'unhealthy' || this.#closed) return;
-    this.#log.warn('replica unhealthy', { hostname: replica.hostname, reason });
     replica.health = 'unhealthy';
     replica.since = new Date();
     this.#publishRing();
@@ -359,7 +358,6 @@ export class ReplicaManager {
   }
 
   #markRecovered(replica: ReplicaRecord): void {
-    this.#log.info('replica restarted in place and healthy again', { hostname: replica.hostname });
     replica.health = 'healthy';
     replica.misses = 0;
     replica.since = new Date();

@@ -9,8 +9,9 @@ import type { VersionedRing } from './ring-store.js';
 /** Pure rules over the ReplicaManager's records, keyed by hostnameKey. */
 
 /**
- * The replicas RemoveReplicas stops: those named, then the most recently
- * added (the highest server ids) until there are `count`.
+ * The replicas RemoveReplicas stops: those named, then the remaining ones
+ * with the highest server ids until there are `count` (not always the newest:
+ * a replacement takes the lowest free id). docs/rest-api.md states this rule.
  */
 export function pickVictims(
   records: ReadonlyMap<string, ReplicaRecord>,

@@ -19,10 +19,13 @@ export interface ReplicaView {
 }
 
 export interface HealthChange {
-  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced';
+  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced' | 'ejected' | 'returned';
   readonly replica: ReplicaView;
   /** For 'replaced': the hostname of the replacement. */
   readonly replacedBy?: string;
+  /** For 'ejected' and 'returned' (outlier detection): the data plane that ejected it, and for how long. */
+  readonly nodeId?: string;
+  readonly ejectionMs?: number;
   readonly reason?: string;
   readonly at: Date;
   readonly sequence: number;

@@ -1,3 +1,4 @@
+import { replicaTitle } from '../shared/replica-title.js';
 import { ReplicaServer } from './replica-server.js';
 
 /**
@@ -11,14 +12,17 @@ export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<
     throw new Error(`PORT must be an integer from 0 to 65535, got '${env.PORT}'`);
   }
   const serverId = env.SERVER_ID || env.HOSTNAME || 'unknown';
+  const hostname = env.REPLICA_HOSTNAME || env.HOSTNAME || serverId;
   const server = new ReplicaServer({
     serverId,
-    hostname: env.REPLICA_HOSTNAME || env.HOSTNAME || serverId,
+    hostname,
     port,
     host: env.HOST || '127.0.0.1',
     faultHook: env.RINGLB_FAULT_HOOK === '1',
   });
   const address = await server.start();
+  // `ps` names the replica: "ringlb-replica server-2 127.0.0.1:41234" (see replicaTitle).
+  process.title = replicaTitle(hostname, `${address.address}:${address.port}`);
   // The process driver starts replicas on port 0 and learns the port here.
   process.send?.({ type: 'listening', port: address.port });
   const stop = (): void => {

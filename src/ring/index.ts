@@ -13,6 +13,8 @@ export { parseExpression } from './expression.js';
 export { fmix32, hashString, mixKey } from './hash.js';
 export { KETAMA_DEFAULT_VNODES, KetamaTable, ketamaStrategy } from './ketama-strategy.js';
 export { isPrime, MAGLEV_DEFAULT_TABLE, MAGLEV_MAX_TABLE, MaglevTable, maglevStrategy } from './maglev-strategy.js';
+export type { PolicyAnswer } from './policy-answer.js';
+export { policyAnswer } from './policy-answer.js';
 export { RendezvousTable, rendezvousStrategy } from './rendezvous-strategy.js';
 export type { RingChange, RingMembership } from './ring-change.js';
 export { policyText, ringChanges } from './ring-change.js';
@@ -39,7 +41,20 @@ export {
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
-export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+export type { TrafficField, TrafficInput, TrafficPolicy } from './traffic-policy.js';
+export {
+  normalizeTraffic,
+  parseRateLimitKey,
+  parseTrafficValue,
+  RATE_LIMIT_KEY_FLAG,
+  RETRY_BUDGET_WINDOW_MS,
+  receivedTraffic,
+  sameTraffic,
+  TRAFFIC_DEFAULTS,
+  TRAFFIC_FIELDS,
+  trafficText,
+} from './traffic-policy.js';
+export type { RingMember, RingPolicy, RingPolicyInput, RingStrategy, RingTable } from './types.js';
 export {
   allDefaultWeights,
   DEFAULT_WEIGHT,

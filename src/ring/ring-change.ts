@@ -1,3 +1,4 @@
+import { trafficText } from './traffic-policy.js';
 import type { RingPolicy } from './types.js';
 
 /** What a ring snapshot is made of, for comparing two (proto or ring types alike). */
@@ -47,15 +48,17 @@ export function ringChanges(previous: RingMembership | undefined, next: RingMemb
   return out;
 }
 
-/** "ketama vnodes=160 load-bound=1.25 slow-start=30s": strategy, options in name order, bounded loads and slow start when on. */
+/** "ketama vnodes=160 load-bound=1.25 slow-start=30s": strategy, options in name order, bounded loads and slow start when on, traffic settings not at their defaults. */
 export function policyText(policy: RingPolicy): string {
   const opts = Object.entries(policy.options)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => `${k}=${v}`);
+  const traffic = policy.traffic ? trafficText(policy.traffic) : [];
   return [
     policy.strategy,
     ...opts,
     ...(policy.loadBound > 0 ? [`load-bound=${policy.loadBound}`] : []),
     ...((policy.slowStart ?? 0) > 0 ? [`slow-start=${policy.slowStart}s`] : []),
+    ...traffic,
   ].join(' ');
 }

@@ -5,7 +5,8 @@ import { ketamaStrategy } from './ketama-strategy.js';
 import { maglevStrategy } from './maglev-strategy.js';
 import { rendezvousStrategy } from './rendezvous-strategy.js';
 import { checkSlowStart } from './slow-start.js';
-import type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+import { normalizeTraffic, TRAFFIC_DEFAULTS } from './traffic-policy.js';
+import type { RingMember, RingPolicy, RingPolicyInput, RingStrategy, RingTable } from './types.js';
 
 const STRATEGIES = new Map<string, RingStrategy>(
   [classicStrategy, customStrategy, ketamaStrategy, maglevStrategy, rendezvousStrategy].map((s) => [s.name, s]),
@@ -27,10 +28,11 @@ export const DEFAULT_POLICY: RingPolicy = Object.freeze({
   strategy: 'classic',
   options: Object.freeze({}),
   loadBound: 0,
+  traffic: TRAFFIC_DEFAULTS,
 });
 
 /** Validates a policy and fills in the strategy's defaults. */
-export function normalizePolicy(policy: RingPolicy): RingPolicy {
+export function normalizePolicy(policy: RingPolicyInput): RingPolicy {
   const strategy = getStrategy(policy.strategy);
   const loadBound = policy.loadBound;
   if (!Number.isFinite(loadBound) || (loadBound !== 0 && loadBound <= 1)) {
@@ -42,6 +44,7 @@ export function normalizePolicy(policy: RingPolicy): RingPolicy {
     options: Object.freeze(strategy.normalizeOptions(policy.options)),
     loadBound,
     ...(slowStart > 0 ? { slowStart } : {}),
+    traffic: normalizeTraffic(policy.traffic),
   });
 }
 

@@ -1,3 +1,5 @@
+import type { TrafficInput, TrafficPolicy } from './traffic-policy.js';
+
 /** A replica as the ring sees it: identity plus where to send traffic. */
 export interface RingMember {
   readonly hostname: string;
@@ -27,6 +29,8 @@ export interface RingPolicy {
   readonly loadBound: number;
   /** Slow start: seconds over which a joining member ramps up to its share (slow-start.ts); absent or 0: off. */
   readonly slowStart?: number;
+  /** Circuit breaking, outlier detection, retry budget, rate limiting; absent: TRAFFIC_DEFAULTS. */
+  readonly traffic?: TrafficPolicy;
 }
 
 /**
@@ -53,6 +57,9 @@ export interface RingTable {
    */
   loadWeight?(member: RingMember): number;
 }
+
+/** A policy as given (a request, a stored state): traffic settings may be partial or text, normalizePolicy checks them. */
+export type RingPolicyInput = Omit<RingPolicy, 'traffic'> & { readonly traffic?: TrafficInput };
 
 /** A hash strategy. Implementations are pure and deterministic. */
 export interface RingStrategy {

@@ -16,6 +16,8 @@ export interface DesiredState {
     readonly options: Readonly<Record<string, string>>;
     readonly loadBound: number;
     readonly slowStart?: number;
+    /** Traffic settings by name (ring/TrafficPolicy), validated when the policy is applied; absent in older states. */
+    readonly traffic?: Readonly<Record<string, number | string>>;
   };
   /** Every replica the control plane owns: names and server ids outlive their processes. */
   readonly replicas: readonly { readonly hostname: string; readonly serverId: number; readonly weight?: number }[];
@@ -85,7 +87,11 @@ export function parseDesiredState(text: string): DesiredState {
     typeof p.options !== 'object' ||
     p.options === null ||
     !Object.values(p.options).every((v) => typeof v === 'string') ||
-    !optionalNumber(p.slowStart)
+    !optionalNumber(p.slowStart) ||
+    (p.traffic !== undefined &&
+      (typeof p.traffic !== 'object' ||
+        p.traffic === null ||
+        !Object.values(p.traffic).every((v) => typeof v === 'number' || typeof v === 'string')))
   )
     fail('policy');
   if (
@@ -122,6 +128,7 @@ export function parseDesiredState(text: string): DesiredState {
       options: { ...p!.options },
       loadBound: p!.loadBound,
       ...(p!.slowStart ? { slowStart: p!.slowStart } : {}),
+      ...(p!.traffic ? { traffic: { ...p!.traffic } } : {}),
     },
     replicas: s.replicas!.map((r) => ({
       hostname: r.hostname,

@@ -40,7 +40,7 @@ export async function startProxy(
   const ring = { current: fixedRing(addresses) };
   const metrics = new DataPlaneMetrics({
     ringVersion: () => 1,
-    ringMembers: () => ring.current.members.map((m) => m.hostname),
+    ringMembers: () => ring.current.members,
     controlPlaneConnected: () => true,
     ringUpdates: () => 1,
   });

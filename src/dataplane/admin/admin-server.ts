@@ -5,8 +5,9 @@ import { type Logger, silentLogger } from '../../shared/logger.js';
 import { ringShares } from '../core/ring-shares.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
-import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { DataPlaneMetrics, ReplicaStatus } from '../observability/data-plane-metrics.js';
 import type { HistoryMarkers } from '../observability/history-markers.js';
+import type { UpstreamStats } from '../observability/upstream-stats.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { historyRoutes } from './history-routes.js';
 import { type RingPolicyRoutesOptions, ringPolicyRoutes } from './ring-policy-routes.js';
@@ -46,6 +47,8 @@ export interface RingReport {
   members: { hostname: string; serverId: number; address: string; weight?: number; joinedAt?: number }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
+  /** hostname → fraction of keys it owns, every strategy alike (ringShares: a seeded key sample). */
+  shares: Record<string, number>;
 }
 
 /** One replica in /stats. */
@@ -53,11 +56,17 @@ export interface ReplicaStats {
   hostname: string;
   serverId?: number;
   address?: string;
+  /** False while a replica that left the ring lingers (--metrics-linger), as its series do in /metrics. */
   inRing: boolean;
   /** Ring members only: the weight (1 to 100) and the share of keys routed to it now (0 to 1). */
   weight?: number;
   share?: number;
-  /** As this data plane saw it: down after a failed connection, until it answers again. */
+  /**
+   * The same health as /metrics' replica_up (ReplicaStatus.up): up for a ring
+   * member this data plane has not ejected; down after a failed connection
+   * until it answers again, and always once it left the ring (the control
+   * plane no longer counts it healthy).
+   */
   health: 'up' | 'down';
   inflight: number;
   requests: number;
@@ -140,7 +149,7 @@ export class AdminServer {
     return this.#closing;
   }
 
-  /** The JSON behind the dashboard: ring members first, then replicas that left it but still have counters. */
+  /** The JSON behind the dashboard: ring members first, then replicas that left it and still linger. */
   stats(): {
     nodeId: string;
     time: number;
@@ -154,22 +163,12 @@ export class AdminServer {
     const { ring, metrics } = this.#options;
     const view = ring.current;
     const now = Date.now();
-    const replicas: ReplicaStats[] = [];
-    const seen = new Set<string>();
     const shares = view ? ringShares(view, now) : {};
-    for (const member of view?.members ?? []) {
-      seen.add(member.hostname);
-      replicas.push({
-        ...replicaStats(metrics.upstream(member.hostname), now, member),
-        weight: member.weight ?? 1,
-        share: shares[member.hostname] ?? 0,
-      });
-    }
-    for (const stats of metrics.upstreams()) {
-      if (!seen.has(stats.hostname) && (stats.requests > 0 || stats.inflight > 0) && replicas.length < 64) {
-        replicas.push(replicaStats(stats, now));
-      }
-    }
+    const replicas = metrics.replicas().map((status) => {
+      const stats = replicaStats(status);
+      const member = status.member;
+      return member ? { ...stats, weight: member.weight ?? 1, share: shares[member.hostname] ?? 0 } : stats;
+    });
     return {
       nodeId: this.#options.nodeId,
       time: now,
@@ -197,6 +196,7 @@ export function ringReport(view: RingView): RingReport {
       ...(m.weight !== undefined ? { weight: m.weight } : {}),
       ...(m.joinedAt ? { joinedAt: m.joinedAt } : {}),
     })),
+    shares: ringShares(view),
   };
   if (view.policy.slowStart) report.slowStart = view.policy.slowStart;
   const slots = view.table.slots?.();
@@ -204,7 +204,7 @@ export function ringReport(view: RingView): RingReport {
   return report;
 }
 
-function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: number; address: string }): ReplicaStats {
+function replicaStats({ stats, member, up }: ReplicaStatus): ReplicaStats {
   let errors = 0;
   for (let code = 500; code < 600; code++) errors += stats.byStatus[code];
   return {
@@ -212,7 +212,7 @@ function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: nu
     serverId: member?.serverId,
     address: member?.address,
     inRing: member !== undefined,
-    health: stats.up(now) ? 'up' : 'down',
+    health: up ? 'up' : 'down',
     inflight: stats.inflight,
     requests: stats.requests,
     errors,

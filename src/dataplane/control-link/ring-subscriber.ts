@@ -7,6 +7,7 @@ import {
   type RingMember,
   type RingPolicy,
   type RingTable,
+  receivedTraffic,
   withSlowStart,
   withSlowStartBuilt,
 } from '../../ring/index.js';
@@ -286,6 +287,7 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         options: Object.freeze({ ...snapshot.policy.options }),
         loadBound: snapshot.policy.loadBound,
         ...(snapshot.policy.slowStartSeconds ? { slowStart: snapshot.policy.slowStartSeconds } : {}),
+        traffic: receivedTraffic(snapshot.policy.traffic),
       })
     : DEFAULT_POLICY;
   const members: readonly RingMember[] = Object.freeze(

@@ -7,10 +7,12 @@ export function sendFailure(res: ServerResponse, refusal: Refusal): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   const body = JSON.stringify(classicFailure(refusal.message));
   try {
-    res.writeHead(refusal.status, {
+    const headers: Record<string, string | number> = {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
-    });
+    };
+    if (refusal.retryAfter !== undefined) headers['retry-after'] = refusal.retryAfter;
+    res.writeHead(refusal.status, headers);
     res.end(body);
   } catch {
     res.destroy();
