@@ -2,12 +2,17 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigReader, opt, runAction } from '../src/cli/options.js';
+import { readTraffic, trafficOptions } from '../src/cli/traffic-options.js';
 import {
   BASELINE_MAIN,
   type BenchOptions,
   DEFAULT_BENCH_OPTIONS,
+  DEFAULT_MATRIX_TARGETS,
   DEFAULT_RING_BENCH_OPTIONS,
   type LoadGeneratorChoice,
+  MATRIX_AXIS_NAMES,
+  MATRIX_DEFAULTS,
+  type MatrixAxis,
   type RingBenchOptions,
   TARGET_IDS,
   type TargetId,
@@ -39,6 +44,8 @@ export default function register(program: Command): void {
     opt('--threads <n>', 'load generator threads', 'RINGLB_BENCH_THREADS', String(d.threads)),
     opt('--replicas <n>', 'backend replicas shared by every target', 'RINGLB_BENCH_REPLICAS', String(d.replicas)),
     opt('--workers <n>', 'processes of the ringlb-n target', 'RINGLB_BENCH_WORKERS', String(d.workers)),
+    // The traffic-management flags of `ringlb up`: the ring policy every ringlb target serves (the cost of each).
+    ...trafficOptions(false),
     opt(
       '--targets <list>',
       `comma-separated, from ${TARGET_IDS.join(',')}`,
@@ -63,6 +70,18 @@ export default function register(program: Command): void {
       'RINGLB_BENCH_HAPROXY',
       d.binaries.haproxy,
     ),
+    opt(
+      '--traefik <path>',
+      'traefik binary (missing: the traefik targets are skipped; images/peers/build-peers.sh builds it)',
+      'RINGLB_BENCH_TRAEFIK',
+      d.binaries.traefik,
+    ),
+    opt(
+      '--caddy <path>',
+      'caddy binary (missing: the caddy targets are skipped; images/peers/build-peers.sh builds it)',
+      'RINGLB_BENCH_CADDY',
+      d.binaries.caddy,
+    ),
     opt('--wrk <path>', 'wrk binary (missing: autocannon is used)', 'RINGLB_BENCH_WRK', d.binaries.wrk),
     opt(
       '--h2load <path>',
@@ -80,6 +99,17 @@ export default function register(program: Command): void {
       'where bench.json and bench.md (or ring-bench.*) are written',
       'RINGLB_BENCH_OUT',
       './ringlb-bench',
+    ),
+    opt(
+      '--matrix',
+      'measure how cost grows instead: connections 64/1000/10000, bodies 0/16 KiB/1 MiB, replicas 3/30/300 (one axis at a time); unless given, 1 round of 5 s per point and the targets ringlb-1,nginx-1,haproxy-1,traefik-1,caddy-1',
+      'RINGLB_BENCH_MATRIX',
+    ),
+    opt(
+      '--matrix-axes <list>',
+      '--matrix: comma-separated, from connections,body,replicas',
+      'RINGLB_BENCH_MATRIX_AXES',
+      'connections,body,replicas',
     ),
     opt(
       '--ring',
@@ -129,8 +159,24 @@ export default function register(program: Command): void {
         updates: reader.int('updates', o.updates, 1, 10_000),
         controlReplicas: reader.int('controlReplicas', o.controlReplicas, 0, 2_000),
       });
-      const bench = readBenchOptions(reader, o);
+      const matrix = o.matrix === true || o.matrix === '1' || o.matrix === 'true';
+      const axes = readMatrixAxes(reader, o.matrixAxes);
+      let bench = readBenchOptions(reader, o);
       reader.done();
+      if (matrix) {
+        // A matrix is many points: its own defaults for what the user left unset.
+        const given = (name: string): boolean => {
+          const source = command.getOptionValueSource(name);
+          return source === 'cli' || source === 'env';
+        };
+        bench = Object.freeze({
+          ...bench,
+          rounds: given('rounds') ? bench.rounds : MATRIX_DEFAULTS.rounds,
+          durationSeconds: given('duration') ? bench.durationSeconds : MATRIX_DEFAULTS.durationSeconds,
+          warmupSeconds: given('warmup') ? bench.warmupSeconds : MATRIX_DEFAULTS.warmupSeconds,
+          targets: given('targets') ? bench.targets : DEFAULT_MATRIX_TARGETS,
+        });
+      }
 
       const controller = new AbortController();
       const onSignal = (): void => {
@@ -148,6 +194,18 @@ export default function register(program: Command): void {
           const report = await runRingBench(ringSettings, { log, signal: controller.signal });
           const files = await writeRingReport(report, out);
           process.stdout.write(`${renderRingMarkdown(report)}\nwritten: ${files.markdown}, ${files.json}\n`);
+          return;
+        }
+        if (matrix) {
+          const { renderMatrixMarkdown, runMatrix, writeMatrixReport } = await import('./bench/matrix-runner.js');
+          log(
+            `matrix: ${axes.join(', ')} × ${bench.targets.join(', ')}; ${bench.rounds} round(s) of ${bench.durationSeconds} s per point`,
+          );
+          const report = await runMatrix(bench, axes, { log, signal: controller.signal });
+          const files = await writeMatrixReport(report, out);
+          process.stdout.write(
+            `${renderMatrixMarkdown(report)}\nwritten: ${files.markdown}, ${files.json}, ${files.charts.join(', ')}\n`,
+          );
           return;
         }
         const { estimateSeconds, runBench, runIds } = await import('./bench/bench-runner.js');
@@ -192,6 +250,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
   }
   if (targets.length === 0) reader.fail('targets', 'must name at least one target');
   const baseline = readBaseline(reader, o.baseline);
+  const traffic = readTraffic(reader, o);
   return Object.freeze({
     rounds: reader.int('rounds', o.rounds, 1, 100),
     durationSeconds: reader.int('duration', o.duration, 1, 600),
@@ -203,13 +262,31 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
     targets: Object.freeze(targets),
     loadGenerator: reader.oneOf<LoadGeneratorChoice>('loadGenerator', o.loadGenerator, ['auto', 'wrk', 'autocannon']),
     ...(baseline ? { baseline } : {}),
+    ...(traffic ? { traffic } : {}),
     binaries: Object.freeze({
       nginx: reader.nonEmpty('nginx', o.nginx),
       haproxy: reader.nonEmpty('haproxy', o.haproxy),
       wrk: reader.nonEmpty('wrk', o.wrk),
       h2load: reader.nonEmpty('h2load', o.h2load),
+      traefik: reader.nonEmpty('traefik', o.traefik),
+      caddy: reader.nonEmpty('caddy', o.caddy),
     }),
   });
+}
+
+/** --matrix-axes: a comma-separated subset of the matrix's axes, each once. */
+function readMatrixAxes(reader: ConfigReader, raw: unknown): MatrixAxis[] {
+  const axes: MatrixAxis[] = [];
+  for (const item of String(raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!(MATRIX_AXIS_NAMES as readonly string[]).includes(item))
+      reader.fail('matrixAxes', `unknown axis '${item}' (known: ${MATRIX_AXIS_NAMES.join(', ')})`);
+    else if (!axes.includes(item as MatrixAxis)) axes.push(item as MatrixAxis);
+  }
+  if (axes.length === 0) reader.fail('matrixAxes', 'must name at least one axis');
+  return axes;
 }
 
 /** --baseline: a folder holding a built ringlb (`dist/src/cli/main.js`), as an absolute path; undefined when not given. */

@@ -15,6 +15,9 @@ const program = new Command('ringlb')
 const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => void }>> = {
   analyze: () => import('./analyze-command.js'),
   bench: () => import('./bench-command.js'),
+  h2attack: () => import('./h2attack-command.js'),
+  'slow-start': () => import('./slow-start-command.js'),
+  'weight-shares': () => import('./weight-shares-command.js'),
 };
 const requested = process.argv[2];
 const loaders =

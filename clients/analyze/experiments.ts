@@ -4,6 +4,7 @@ import {
   buildRing,
   type RingMember,
   type RingPolicy,
+  receivedTraffic,
   sampleRequestIds,
   simulateBoundedLoads,
 } from '../../src/ring/index.js';
@@ -134,7 +135,8 @@ export class ExperimentRunner {
     const startedAt = new Date();
     const s = this.settings;
     const initial = await this.client.rep();
-    const initialPolicy = await this.client.currentPolicy();
+    const received = await this.client.currentPolicy();
+    const initialPolicy = { ...received, traffic: receivedTraffic(received.traffic) };
     const results: ExperimentResults = {
       settings: s,
       measurements: [],

@@ -28,6 +28,8 @@ export interface LiveStackOptions {
   /** Instance label, so that a user's own stack and its replicas are never touched. */
   instance: string;
   startTimeoutMs?: number;
+  /** More `ringlb up` flags (e.g. --strategy ketama --slow-start 10). */
+  args?: readonly string[];
 }
 
 /**
@@ -59,6 +61,7 @@ export async function startLiveStack(options: LiveStackOptions): Promise<LiveSta
     stateDir,
     '--log-level',
     'info',
+    ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -1,3 +1,4 @@
+import type { TrafficPolicy } from '../../src/ring/index.js';
 /**
  * The bench's settings and defaults, kept apart from the code that runs it so
  * that the CLI can describe and validate them without loading the bench (and
@@ -16,6 +17,10 @@ export const TARGET_IDS = [
   'nginx-2',
   'haproxy-1',
   'haproxy-2',
+  'traefik-1',
+  'traefik-2',
+  'caddy-1',
+  'caddy-2',
   'ringlb-tls',
   'nginx-tls',
   'haproxy-tls',
@@ -32,11 +37,43 @@ export type TargetId = (typeof TARGET_IDS)[number];
  */
 export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((id) => !/-(tls|h2)$/.test(id));
 
+/**
+ * `ringlb bench --matrix`: how each proxy's cost grows along one axis at a
+ * time, the others held at the default bench's values (64 connections, no
+ * bodies, 3 replicas).
+ */
+export const MATRIX_AXES = {
+  /** Client connections in all: 64 carry the load, the rest are idle keep-alive ones held open beside it. */
+  connections: [64, 1_000, 10_000],
+  /** Request and response body of every request, in bytes. */
+  body: [0, 16 * 1024, 1024 * 1024],
+  /** Backends behind the proxy (static, three processes serving them all). */
+  replicas: [3, 30, 300],
+} as const;
+export type MatrixAxis = keyof typeof MATRIX_AXES;
+export const MATRIX_AXIS_NAMES = Object.keys(MATRIX_AXES) as MatrixAxis[];
+
+/** What a plain `--matrix` compares: each proxy on one core. */
+export const DEFAULT_MATRIX_TARGETS: readonly TargetId[] = ['ringlb-1', 'nginx-1', 'haproxy-1', 'traefik-1', 'caddy-1'];
+
+/** A matrix run measures many points: one short round each unless told otherwise. */
+export const MATRIX_DEFAULTS = Object.freeze({ rounds: 1, durationSeconds: 5, warmupSeconds: 1 });
+
 /** The id suffix of a ringlb target's twin that runs from the `--baseline` checkout: `ringlb-1@baseline`. */
 export const BASELINE_SUFFIX = '@baseline';
 
 /** Where `--baseline`'s checkout keeps its `ringlb` binary, relative to the checkout. */
 export const BASELINE_MAIN = 'dist/src/cli/main.js';
+
+/** One point of `ringlb bench --matrix`: what changes besides the replica count. */
+export interface LoadShape {
+  /** Request and response body, in bytes, of every request (0: GET, a small response). */
+  readonly bodyBytes: number;
+  /** Keep-alive connections held open and idle beside the load during each measured run. */
+  readonly idleConnections: number;
+  /** The ring strategy of the ringlb targets. */
+  readonly ringStrategy: string;
+}
 
 export type LoadGeneratorChoice = 'auto' | 'wrk' | 'autocannon';
 
@@ -59,12 +96,21 @@ export interface BenchOptions {
    * `<id>@baseline`, in the same rounds. Absent: no twins.
    */
   readonly baseline?: string;
+  /** Traffic settings (the traffic-management flags) in the ring policy every ringlb target serves; absent: the defaults. */
+  readonly traffic?: Partial<TrafficPolicy>;
+  /**
+   * The load's shape, set by `--matrix` for each point it measures; absent in
+   * the default bench (GET /home to the replica server, no idle connections).
+   */
+  readonly shape?: LoadShape;
   /** Paths or names on PATH; a missing one makes its targets skipped. */
   readonly binaries: {
     readonly nginx: string;
     readonly haproxy: string;
     readonly wrk: string;
     readonly h2load: string;
+    readonly traefik: string;
+    readonly caddy: string;
   };
 }
 
@@ -78,7 +124,14 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = Object.freeze({
   workers: 2,
   targets: DEFAULT_TARGET_IDS,
   loadGenerator: 'auto',
-  binaries: Object.freeze({ nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', h2load: 'h2load' }),
+  binaries: Object.freeze({
+    nginx: 'nginx',
+    haproxy: 'haproxy',
+    wrk: 'wrk',
+    h2load: 'h2load',
+    traefik: 'traefik',
+    caddy: 'caddy',
+  }),
 });
 
 /** Settings of the ring micro-benchmarks (`ringlb bench --ring`). */

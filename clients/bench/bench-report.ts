@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-
+import type { LoadShape } from './bench-options.js';
 import { BASELINE_SUFFIX } from './bench-options.js';
 import type { LoadResult } from './load-generator.js';
 
@@ -23,6 +23,8 @@ export interface RunRecord extends LoadResult {
   /** Peak of the summed VmRSS of the proxy's processes; null without a proxy. */
   proxyRssPeakMb: number | null;
   proxyProcesses: number;
+  /** `--matrix`: idle keep-alive connections still open when the run ended (of the shape's idleConnections). */
+  idleConnectionsOpen?: number;
 }
 
 export type TargetStatus = 'ran' | 'skipped' | 'failed';
@@ -88,6 +90,8 @@ export interface BenchSettings {
   path: string;
   /** The checkout the `@baseline` twins ran from (`--baseline`). */
   baseline?: string;
+  /** `--matrix`: the point's body size and idle connections. */
+  shape?: LoadShape;
 }
 
 export interface BenchReport {

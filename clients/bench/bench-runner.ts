@@ -16,20 +16,33 @@ import {
   type TargetResult,
 } from './bench-report.js';
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
+import { caddyTarget } from './caddy-target.js';
 import { directTarget } from './direct-target.js';
 import { H2load } from './h2load-generator.js';
 import { haproxyTarget } from './haproxy-target.js';
+import { holdIdleConnections } from './idle-connections.js';
 import { findLoadGenerator, type LoadGenerator, resolveBinary, versionLine } from './load-generator.js';
 import { nginxTarget } from './nginx-target.js';
 import { ProcessSampler } from './process-sampler.js';
 import { ProcessSet } from './process-set.js';
-import { startReplicas } from './replica-fleet.js';
+import { startReplicas, startSizedBackends } from './replica-fleet.js';
 import { type RinglbTargetSpec, ringlbTarget } from './ringlb-target.js';
+import { traefikTarget } from './traefik-target.js';
 
 const execFileAsync = promisify(execFile);
 
 /** The ringlb data plane a ringlb target runs; undefined for the others. */
 function ringlbSpec(id: TargetId, options: BenchOptions): RinglbTargetSpec | undefined {
+  const spec = ringlbSpecOfId(id, options);
+  if (!spec) return undefined;
+  return {
+    ...spec,
+    ...(options.traffic ? { traffic: options.traffic } : {}),
+    ...(options.shape ? { strategy: options.shape.ringStrategy } : {}),
+  };
+}
+
+function ringlbSpecOfId(id: TargetId, options: BenchOptions): RinglbTargetSpec | undefined {
   switch (id) {
     case 'ringlb-1':
       return { workers: 1 };
@@ -62,6 +75,12 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
       return haproxyTarget(1, options.binaries.haproxy);
     case 'haproxy-2':
       return haproxyTarget(2, options.binaries.haproxy);
+    case 'traefik-1':
+    case 'traefik-2':
+      return traefikTarget(id === 'traefik-1' ? 1 : 2, options.binaries.traefik);
+    case 'caddy-1':
+    case 'caddy-2':
+      return caddyTarget(id === 'caddy-1' ? 1 : 2, options.binaries.caddy);
     case 'nginx-tls':
     case 'nginx-h2':
       return nginxTarget(1, options.binaries.nginx, id === 'nginx-tls' ? 'tls' : 'h2');
@@ -183,9 +202,13 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   try {
     const loadGenerator = await findLoadGenerator(options.loadGenerator, options.binaries.wrk, workDir, processes);
     log(`load generator: ${loadGenerator.version}`);
-    const replicas = await startReplicas(processes, options.replicas);
+    const shape = options.shape;
+    const replicas = shape
+      ? await startSizedBackends(processes, options.replicas, shape.bodyBytes)
+      : await startReplicas(processes, options.replicas);
     log(`replicas: ${replicas.map((r) => `${r.hostname}@${r.address}`).join(' ')}`);
-    const settings = { connections: options.connections, threads: options.threads };
+    const settings = { connections: options.connections, threads: options.threads, bodyBytes: shape?.bodyBytes ?? 0 };
+    const idleCount = shape?.idleConnections ?? 0;
     const { certificate, h2load } = await tlsTools(targets, options, workDir, processes, log);
     const generatorOf = (target: BenchTarget): LoadGenerator =>
       target.transport === 'h2' && h2load ? h2load : loadGenerator;
@@ -207,6 +230,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
           workDir: path.join(workDir, target.id),
           processes,
           certificate: certificate!,
+          maxClientConnections: options.connections + idleCount,
         });
         if (options.warmupSeconds > 0) {
           await generatorOf(target).run(started.url, { ...settings, durationSeconds: options.warmupSeconds }, signal);
@@ -226,6 +250,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         const live = running.get(target.id);
         if (!live) continue;
         signal?.throwIfAborted();
+        const idle = idleCount > 0 ? await holdIdleConnections(live.url, idleCount) : undefined;
         const proxy = new ProcessSampler(() => live.pids());
         const backends = new ProcessSampler(() => replicas.map((r) => r.process.pid));
         proxy.start();
@@ -248,6 +273,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
             backendCpuUsPerRequest: perRequest(b.cpuSeconds),
             proxyRssPeakMb: hasProxy ? p.rssPeakBytes / 2 ** 20 : null,
             proxyProcesses: p.processes,
+            ...(idle ? { idleConnectionsOpen: idle.open() } : {}),
           });
           log(
             `round ${round}/${options.rounds} ${target.id}: ${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`,
@@ -258,6 +284,8 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
           signal?.throwIfAborted();
           failures.set(target.id, (err as Error).message);
           log(`round ${round}/${options.rounds} ${target.id}: run failed (${(err as Error).message})`);
+        } finally {
+          idle?.close();
         }
         // Lets closed connections drain before the next target starts.
         await sleep(300);
@@ -289,6 +317,8 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         workers: options.workers,
         path: BENCH_PATH,
         ...(options.baseline ? { baseline: options.baseline } : {}),
+        ...(options.traffic ? { traffic: options.traffic } : {}),
+        ...(shape ? { shape } : {}),
       },
       targets: ordered,
       runs,

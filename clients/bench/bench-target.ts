@@ -10,6 +10,11 @@ export interface TargetContext {
   readonly processes: ProcessSet;
   /** The bench's self-signed certificate, for the TLS targets. */
   readonly certificate: BenchCertificate;
+  /**
+   * Client connections the target must accept at once (load plus `--matrix`'s
+   * idle ones), for proxies with a configured limit (nginx, HAProxy).
+   */
+  readonly maxClientConnections: number;
 }
 
 /** A target that is up and serving. */
@@ -43,14 +48,21 @@ export interface BenchTarget {
   start(context: TargetContext): Promise<RunningTarget>;
 }
 
-export type Transport = 'http' | 'tls' | 'h2';
+/** h2c (HTTP/2 with prior knowledge, plaintext) serves the HTTP/2 attack runs, not the load runs. */
+export type Transport = 'http' | 'tls' | 'h2' | 'h2c';
 
 /** How labels say it. */
 export const TRANSPORT_LABEL: Readonly<Record<Transport, string>> = Object.freeze({
   http: '',
   tls: ', HTTP/1.1 over TLS',
   h2: ', HTTP/2 over TLS',
+  h2c: ', HTTP/2 with prior knowledge (h2c)',
 });
+
+/** The transport's port speaks TLS. */
+export function isTls(transport: Transport): boolean {
+  return transport === 'tls' || transport === 'h2';
+}
 
 /** The path every target is asked for: the replica's cheapest 200. */
 export const BENCH_PATH = '/home';

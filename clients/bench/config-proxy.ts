@@ -20,6 +20,12 @@ export interface ConfigProxySpec {
   args(configPath: string, dir: string): string[];
   /** The port speaks TLS (https URLs). */
   tls?: boolean;
+  /** The port speaks only HTTP/2 with prior knowledge (h2c). */
+  h2c?: boolean;
+  /** Added to the proxy's environment (the Go proxies' GOMAXPROCS). */
+  env?: Readonly<Record<string, string>>;
+  /** Files the configuration refers to, written before the proxy starts (Traefik's dynamic file). */
+  prepare?(): Promise<void>;
 }
 
 /**
@@ -38,8 +44,14 @@ export async function startConfigProxy(
   const configPath = path.join(workDir, spec.configFile);
   const config = spec.config(port, workDir);
   await writeFile(configPath, config);
-  const proc = processes.spawn(spec.name, binary, spec.args(configPath, workDir));
+  await spec.prepare?.();
+  const proc = processes.spawn(
+    spec.name,
+    binary,
+    spec.args(configPath, workDir),
+    spec.env ? { env: { ...process.env, ...spec.env } } : {},
+  );
   const url = `${spec.tls ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
-  await waitForHttp(url, proc);
+  await waitForHttp(url, proc, undefined, spec.h2c);
   return { url, config, pids: () => (proc.hasExited() ? [] : [proc.pid]), close: () => processes.stop(proc) };
 }

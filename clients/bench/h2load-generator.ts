@@ -29,6 +29,7 @@ export class H2load implements LoadGenerator {
   ) {}
 
   async run(url: string, s: LoadSettings, signal?: AbortSignal): Promise<LoadResult> {
+    if (s.bodyBytes) throw new Error('the HTTP/2 targets are measured without request bodies');
     const clients = Math.max(s.threads, Math.ceil(s.connections / STREAMS_PER_CONNECTION));
     const log = path.join(this.workDir, `h2load-${++this.#runs}.log`);
     const args = ['-c', String(clients), '-m', String(STREAMS_PER_CONNECTION), '-t', String(s.threads)];

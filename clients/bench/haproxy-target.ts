@@ -1,7 +1,7 @@
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import type { BenchCertificate } from './bench-certificate.js';
-import { type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -18,14 +18,17 @@ export function haproxyConfig(
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
+  h2c = false,
+  clientConnections = 0,
 ): string {
   const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
   return `global
   nbthread ${threads}
-  maxconn 4096
+  maxconn ${Math.max(4096, clientConnections + 1024)}
 ${certificate ? `  ssl-default-bind-options ssl-min-ver TLSv1.2\n  ssl-default-bind-ciphers ${TLS_PROTOCOL_OPTIONS.ciphers}\n  tune.h2.max-concurrent-streams ${DATAPLANE_DEFAULTS.maxConcurrentStreams}\n` : ''}
 defaults
   mode http
+  maxconn ${Math.max(4096, clientConnections + 1024)}
   option http-keep-alive
   timeout connect 5s
   timeout client 30s
@@ -33,7 +36,7 @@ defaults
   timeout http-keep-alive 30s
 
 frontend bench
-  bind 127.0.0.1:${port}${certificate ? ` ssl crt ${certificate.combined} alpn h2,http/1.1` : ''}
+  bind 127.0.0.1:${port}${certificate ? ` ssl crt ${certificate.combined} alpn h2,http/1.1` : h2c ? ' proto h2' : ''}
   default_backend replicas
 
 backend replicas
@@ -67,9 +70,17 @@ export function haproxyTarget(threads: number, binary: string, transport: Transp
           name,
           binary,
           configFile: 'haproxy.cfg',
-          tls: transport !== 'http',
+          tls: isTls(transport),
+          h2c: transport === 'h2c',
           config: (port) =>
-            haproxyConfig(threads, port, context.replicas, transport === 'http' ? undefined : context.certificate),
+            haproxyConfig(
+              threads,
+              port,
+              context.replicas,
+              isTls(transport) ? context.certificate : undefined,
+              transport === 'h2c',
+              context.maxClientConnections,
+            ),
           // -db: stay in the foreground, so the bench owns the process and its exit.
           args: (cfg) => ['-db', '-f', cfg],
         },

@@ -26,6 +26,8 @@ export interface LoadSettings {
   connections: number;
   threads: number;
   durationSeconds: number;
+  /** POST a body of this many bytes with every request (`ringlb bench --matrix`'s body axis); absent or 0: GET. */
+  bodyBytes?: number;
 }
 
 /** A load generator run as a separate process, so its CPU is never the proxy's. */
@@ -80,8 +82,17 @@ export async function runBounded(
   }
 }
 
+/** The report script plus a POST of `bytes` bytes: wrk builds the request once and reuses it. */
+function wrkBodyScript(bytes: number): string {
+  return `wrk.method = "POST"
+wrk.body = string.rep("x", ${bytes})
+wrk.headers["Content-Type"] = "application/octet-stream"
+${WRK_DONE_SCRIPT}`;
+}
+
 class Wrk implements LoadGenerator {
   readonly name = 'wrk';
+  readonly #bodyScripts = new Map<number, Promise<string>>();
   constructor(
     readonly version: string,
     private readonly binary: string,
@@ -89,7 +100,19 @@ class Wrk implements LoadGenerator {
     private readonly processes: ProcessSet,
   ) {}
 
+  #scriptFor(bodyBytes: number): Promise<string> {
+    if (bodyBytes <= 0) return Promise.resolve(this.script);
+    let script = this.#bodyScripts.get(bodyBytes);
+    if (!script) {
+      const file = path.join(path.dirname(this.script), `wrk-post-${bodyBytes}.lua`);
+      script = writeFile(file, wrkBodyScript(bodyBytes)).then(() => file);
+      this.#bodyScripts.set(bodyBytes, script);
+    }
+    return script;
+  }
+
   async run(url: string, s: LoadSettings, signal?: AbortSignal): Promise<LoadResult> {
+    const script = await this.#scriptFor(s.bodyBytes ?? 0);
     const args = [
       '-t',
       String(s.threads),
@@ -100,7 +123,7 @@ class Wrk implements LoadGenerator {
       '--timeout',
       '5s',
       '-s',
-      this.script,
+      script,
       url,
     ];
     const out = await runBounded(
@@ -136,6 +159,7 @@ class Autocannon implements LoadGenerator {
   ) {}
 
   async run(url: string, s: LoadSettings, signal?: AbortSignal): Promise<LoadResult> {
+    if (s.bodyBytes) throw new Error('request bodies need wrk (autocannon takes them on its command line)');
     const args = [this.script, '-c', String(s.connections), '-d', String(s.durationSeconds), '-t', '5', '-j'];
     if (s.threads > 1) args.push('-w', String(s.threads));
     args.push(url);
@@ -188,15 +212,20 @@ export async function resolveBinary(command: string): Promise<string | undefined
   return undefined;
 }
 
-/** First line of a program's version output (wrk, nginx and HAProxy print it on stderr, some with exit code 1). */
-export async function versionLine(binary: string, args: string[]): Promise<string> {
+/** All a program prints (stdout, then stderr), or '' when it cannot run. */
+export async function commandOutput(binary: string, args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await execFileAsync(binary, args, { timeout: 5000 });
-    return (stdout + stderr).trim().split('\n')[0] ?? '';
+    const { stdout, stderr } = await execFileAsync(binary, args, { timeout: 5000, maxBuffer: 4 * 2 ** 20 });
+    return stdout + stderr;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
+}
+
+/** First line of a program's version output (wrk, nginx and HAProxy print it on stderr, some with exit code 1). */
+export async function versionLine(binary: string, args: string[]): Promise<string> {
+  return (await commandOutput(binary, args)).trim().split('\n')[0] ?? '';
 }
 
 /**

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import { TLS_PROTOCOL_OPTIONS } from '../../src/dataplane/listeners/certificate-store.js';
 import type { BenchCertificate } from './bench-certificate.js';
-import { type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { startConfigProxy } from './config-proxy.js';
 import { resolveBinary, versionLine } from './load-generator.js';
 import type { BenchReplica } from './replica-fleet.js';
@@ -20,21 +20,31 @@ export function nginxConfig(
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
+  h2c = false,
+  clientConnections = 0,
 ): string {
   const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
+  // Each client connection may hold an upstream one too.
+  const connections = Math.max(4096, 2 * clientConnections + 1024);
   return `daemon off;
 master_process on;
 worker_processes ${workers};
+worker_rlimit_nofile ${connections + 1024};
 pid ${path.join(dir, 'nginx.pid')};
 error_log ${path.join(dir, 'error.log')} warn;
 
 events {
-  worker_connections 4096;
+  worker_connections ${connections};
 }
 
 http {
   access_log off;
   keepalive_requests 1000000;
+  # Bodies stream through as the other proxies stream them, without a size
+  # cap and without spilling to temporary files (the matrix's body axis).
+  client_max_body_size 0;
+  proxy_request_buffering off;
+  proxy_buffering off;
   client_body_temp_path ${path.join(dir, 'client_body')};
   proxy_temp_path ${path.join(dir, 'proxy')};
   fastcgi_temp_path ${path.join(dir, 'fastcgi')};
@@ -49,7 +59,7 @@ ${servers}
   }
 
   server {
-${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port};\n`}    location / {
+${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port}${h2c ? ' http2' : ''};\n`}    location / {
       proxy_pass http://replicas;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -97,9 +107,18 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
           name,
           binary,
           configFile: 'nginx.conf',
-          tls: transport !== 'http',
+          tls: isTls(transport),
+          h2c: transport === 'h2c',
           config: (port, dir) =>
-            nginxConfig(dir, workers, port, context.replicas, transport === 'http' ? undefined : context.certificate),
+            nginxConfig(
+              dir,
+              workers,
+              port,
+              context.replicas,
+              isTls(transport) ? context.certificate : undefined,
+              transport === 'h2c',
+              context.maxClientConnections,
+            ),
           args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],
         },
         context,

@@ -50,3 +50,63 @@ export async function startReplicas(processes: ProcessSet, count: number, timeou
     }),
   );
 }
+
+const FLEET_MAIN = fileURLToPath(new URL('./backend-fleet-main.js', import.meta.url));
+
+/** Processes the matrix's backends are spread over: as many as the default bench's three replicas. */
+const SIZED_BACKEND_PROCESSES = 3;
+
+/**
+ * `count` backends answering `bodyBytes` bytes to any request, spread over
+ * at most three processes (backend-fleet-main.ts), named server-1… like the
+ * replicas.
+ */
+export async function startSizedBackends(
+  processes: ProcessSet,
+  count: number,
+  bodyBytes: number,
+  timeoutMs = 30_000,
+): Promise<BenchReplica[]> {
+  const groups = Math.min(count, SIZED_BACKEND_PROCESSES);
+  const sizes = Array.from({ length: groups }, (_, g) => Math.floor(count / groups) + (g < count % groups ? 1 : 0));
+  const started = await Promise.all(
+    sizes.map(async (size, g) => {
+      const proc = processes.spawn(`backends-${g + 1}`, process.execPath, [FLEET_MAIN], {
+        ipc: true,
+        env: {
+          ...process.env,
+          RINGLB_BENCH_BACKENDS: String(size),
+          RINGLB_BENCH_BODY_BYTES: String(bodyBytes),
+          // Longer than any proxy's idle timeout to its backends: the proxy decides.
+          RINGLB_BENCH_KEEPALIVE_MS: '120000',
+        },
+      });
+      const ports = await new Promise<number[]>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`backends-${g + 1} did not report within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        timer.unref();
+        proc.child.on('message', (msg: { type?: string; ports?: number[] }) => {
+          if (msg?.type === 'ready' && Array.isArray(msg.ports)) {
+            clearTimeout(timer);
+            resolve(msg.ports);
+          }
+        });
+        void proc.exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`backends-${g + 1} exited (code ${code}): ${proc.outputTail()}`));
+        });
+      });
+      return ports.map((port) => ({ port, process: proc }));
+    }),
+  );
+  return started.flat().map(({ port, process: proc }, i) => ({
+    hostname: `server-${i + 1}`,
+    serverId: i + 1,
+    host: '127.0.0.1',
+    port,
+    address: `127.0.0.1:${port}`,
+    process: proc,
+  }));
+}

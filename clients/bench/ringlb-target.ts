@@ -7,9 +7,10 @@ import { promisify } from 'node:util';
 
 import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import type { ProxyEngine } from '../../src/dataplane/proxy/proxy-handler.js';
+import { DEFAULT_POLICY, normalizePolicy, type TrafficPolicy, trafficText } from '../../src/ring/index.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { BASELINE_SUFFIX } from './bench-options.js';
-import { BENCH_PATH, type BenchTarget, TRANSPORT_LABEL, type Transport } from './bench-target.js';
+import { BENCH_PATH, type BenchTarget, isTls, TRANSPORT_LABEL, type Transport } from './bench-target.js';
 import { freePort } from './free-port.js';
 import { waitForHttp } from './wait-for-http.js';
 
@@ -25,11 +26,18 @@ export interface RinglbTargetSpec {
   readonly transport?: Transport;
   readonly accessLog?: boolean;
   /**
+   * The ring strategy (`ringlb bench --matrix` uses ketama: the classic ring
+   * holds at most 56 replicas). Absent: the control plane's default, classic.
+   */
+  readonly strategy?: string;
+  /**
    * Another build's `dist/src/cli/main.js` (`ringlb bench --baseline`): the
    * data plane starts from it, with the same flags, and the id gets
    * `@baseline`. Absent: this checkout's build.
    */
   readonly baseline?: { readonly main: string; readonly description: string };
+  /** Traffic settings of the ring policy the control plane serves (`ringlb bench --rate-limit …`). */
+  readonly traffic?: Partial<TrafficPolicy>;
 }
 
 /**
@@ -45,7 +53,11 @@ export interface RinglbTargetSpec {
  * so the bench shows what the access log costs per request.
  */
 export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
-  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline } = spec;
+  const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, traffic, strategy } = spec;
+  const policy = normalizePolicy({ ...DEFAULT_POLICY, ...(strategy ? { strategy, options: {} } : {}), traffic });
+  const trafficLabel = traffic
+    ? `, ${trafficText(policy.traffic!).join(' ')}${baseline ? ' (in the ring policy; a build without them ignores them)' : ''}`
+    : '';
   const main = baseline?.main ?? RINGLB_MAIN;
   const engineLabel = { builtin: '', undici: ' over undici pools', 'reply-from': ' on Fastify + @fastify/reply-from' }[
     engine
@@ -65,7 +77,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
     id,
     transport,
     label: () =>
-      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, classic ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${baseline ? `, baseline build ${baseline.description}` : ''}`,
+      `ringlb data plane${engineLabel}, ${workers} process${workers > 1 ? 'es' : ''}${TRANSPORT_LABEL[transport]}, ${strategy ?? 'classic'} ring, random request id${accessLog ? ', access log to a file (JSON lines, every request)' : ''}${trafficLabel}${baseline ? `, baseline build ${baseline.description}` : ''}`,
     async unavailable() {
       if (!existsSync(main)) return `${main} is not built (npm run build)`;
       let help: string;
@@ -87,6 +99,7 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         listen: '127.0.0.1:0',
         driver: new StaticDriver(replicas),
         replicas: replicas.length,
+        policy,
       });
       try {
         const { address } = await control.start();
@@ -107,11 +120,12 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         ];
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
-        if (transport !== 'http') args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
+        if (isTls(transport)) args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
+        if (transport === 'h2c') args.push('--h2c');
         const logDir = accessLog ? mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-log-')) : undefined;
         if (logDir) args.push('--access-log', path.join(logDir, 'access.log'));
         const proc = processes.spawn(id, process.execPath, args);
-        const url = `${transport === 'http' ? 'http' : 'https'}://127.0.0.1:${port}${BENCH_PATH}`;
+        const url = `${isTls(transport) ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
         await waitForHttp(url, proc);
         return {
           url,

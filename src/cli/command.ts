@@ -12,13 +12,15 @@ export interface CommandSpec<C> {
   description: string;
   /** Flags, each with its RINGLB_* twin (see `opt`). */
   options: Option[];
+  /** Positional arguments, e.g. ['<hostname>', '<weight>'], handed to `read` in order. */
+  arguments?: string[];
   /**
    * Adds `--log-level` (last) and names the logger handed to `run`: a
    * component name, or a function for names known only when the command runs.
    */
   logs?: string | (() => string);
   /** Reads every value through `reader`; problems are collected and reported together before `run`. */
-  read: (reader: ConfigReader, o: Record<string, unknown>) => C;
+  read: (reader: ConfigReader, o: Record<string, unknown>, args: string[]) => C;
   run: (config: C, log: Logger) => Promise<void>;
 }
 
@@ -32,10 +34,14 @@ export function defineCommand<C>(parent: Command, spec: CommandSpec<C>): Command
   const options = spec.logs === undefined ? spec.options : [...spec.options, logLevelOption()];
   const command = parent.command(spec.name).description(spec.description);
   for (const o of options) command.addOption(o);
+  const positional = spec.arguments ?? [];
+  for (const a of positional) command.argument(a);
   command.action(
-    runAction(async (o: Record<string, unknown>) => {
+    runAction(async (...params: unknown[]) => {
+      const args = params.slice(0, positional.length).map(String);
+      const o = params[positional.length] as Record<string, unknown>;
       const reader = ConfigReader.forCommand(options);
-      const config = spec.read(reader, o);
+      const config = spec.read(reader, o, args);
       const level = spec.logs === undefined ? 'info' : reader.logLevel('logLevel', o.logLevel);
       reader.done();
       const name = typeof spec.logs === 'function' ? spec.logs() : (spec.logs ?? spec.name);

@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { ControlPlaneServer } from '../control/control-plane-server.js';
-import { hostnameKey, isDnsLabel } from '../control/hostnames.js';
 import { LeaderElector } from '../control/leader-elector.js';
-import { normalizePolicy, parseUpstreamProtocol, type RingPolicy, UPSTREAM_PROTOCOLS } from '../ring/index.js';
+import { MAX_SLOW_START_SECONDS, normalizePolicy, type RingPolicy, UPSTREAM_PROTOCOLS } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { FileStateStore } from '../runtime/file-state-store.js';
 import type { LeaseStore } from '../runtime/lease-store.js';
@@ -25,12 +24,14 @@ import {
   kubernetesOptions,
   readKubernetesConfig,
 } from './kubernetes-config.js';
-import { type ConfigReader, opt } from './options.js';
+import { type ConfigReader, opt, slowStartOption } from './options.js';
 import {
   type ControlServerSecurity,
   controlServerSecurityOptions,
   readControlServerSecurity,
 } from './security-config.js';
+import { listOf, readBackends } from './static-backends.js';
+import { readTraffic, trafficOptions } from './traffic-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The replica entry point, beside this file in dist/. */
@@ -94,7 +95,7 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt(
       '--backend <[name=][h2c://|h2://]host:port...>',
-      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …); h2c:// or h2:// before host:port: it speaks HTTP/2 whatever --upstream-protocol says',
+      'static runtime: a server to route to, repeatable (names default to server-1, server-2, …); h2c:// or h2:// before host:port: it speaks HTTP/2 whatever --upstream-protocol says; @W after the port: weight 1 to 100',
       'RINGLB_BACKENDS',
     ),
     opt('--replicas <n>', 'replicas to keep running (N)', 'RINGLB_REPLICAS', String(d.replicas)),
@@ -112,6 +113,8 @@ export function controlOptions(listenFlag: string): Option[] {
     ),
     opt('--ring-option <name=value...>', 'strategy option, repeatable (e.g. vnodes=160)', 'RINGLB_RING_OPTIONS'),
     opt('--load-bound <c>', 'bounded-loads factor c (> 1); 0 turns it off', 'RINGLB_LOAD_BOUND', String(d.loadBound)),
+    slowStartOption(),
+    ...trafficOptions(true),
     opt(
       '--upstream-protocol <protocol>',
       'how data planes speak to replicas: http1 | h2c (HTTP/2 prior knowledge, gRPC) | h2 (HTTP/2 over TLS)',
@@ -232,9 +235,11 @@ export function readControlConfig(reader: ConfigReader, o: Record<string, unknow
     o.upstreamProtocol ?? CONTROL_DEFAULTS.upstreamProtocol,
     UPSTREAM_PROTOCOLS,
   );
-  let policy: RingPolicy = { strategy, options, loadBound, upstreamProtocol };
+  const slowStart = reader.number('slowStart', o.slowStart, 0, MAX_SLOW_START_SECONDS);
+  const traffic = readTraffic(reader, o);
+  let policy: RingPolicy = { strategy, options, loadBound, slowStart, upstreamProtocol };
   try {
-    policy = normalizePolicy(policy);
+    policy = normalizePolicy({ strategy, options, loadBound, slowStart, traffic, upstreamProtocol });
   } catch (err) {
     reader.fail('strategy', (err as Error).message.replace(/^<Error> /, ''));
   }
@@ -281,34 +286,6 @@ function readFresh(reader: ConfigReader, raw: unknown, runtime: RuntimeKind): bo
       `is not for --runtime ${runtime} (its control planes share the stored state); stop them all and run ringlb state reset --runtime ${runtime}`,
     );
   return fresh;
-}
-
-/** `--backend [name=]host:port`, repeatable or comma-separated in RINGLB_BACKENDS. */
-function readBackends(reader: ConfigReader, raw: unknown, required: boolean): StaticBackend[] {
-  const items = listOf(raw);
-  if (!required) {
-    if (items.length > 0) reader.fail('backend', 'is only for --runtime static');
-    return [];
-  }
-  if (items.length === 0) reader.fail('backend', '--runtime static needs at least one --backend host:port');
-  const backends: StaticBackend[] = [];
-  const seen = new Set<string>();
-  items.forEach((item, i) => {
-    const eq = item.indexOf('=');
-    const hostname = eq > 0 ? item.slice(0, eq) : `server-${i + 1}`;
-    // `h2c://host:port`, `h2://host:port` (or `http1://`): this backend's own protocol, over the ring's.
-    const target = eq > 0 ? item.slice(eq + 1) : item;
-    const scheme = /^([a-z0-9]+):\/\//.exec(target);
-    const protocol = scheme === null ? undefined : parseUpstreamProtocol(scheme[1]);
-    if (scheme !== null && protocol === undefined && scheme[1] !== 'http1')
-      reader.fail('backend', `'${scheme[1]}://' is not a protocol: use h2c://, h2:// or http1://`);
-    const address = reader.hostPort('backend', scheme === null ? target : target.slice(scheme[0].length)).text;
-    if (!isDnsLabel(hostname)) reader.fail('backend', `name '${hostname}' is not a DNS label`);
-    else if (seen.has(hostnameKey(hostname))) reader.fail('backend', `name '${hostname}' appears twice`);
-    seen.add(hostnameKey(hostname));
-    backends.push({ hostname, serverId: i + 1, address, ...(protocol === undefined ? {} : { protocol }) });
-  });
-  return backends;
 }
 
 /** The runtime's driver and the store of desired state that lives with it. */
@@ -399,12 +376,6 @@ async function engineClient(config: Pick<StateScope, 'dockerHost'>): Promise<Eng
   if (url.startsWith('unix://')) return { docker: new Dockerode({ socketPath: url.slice(7) }), engine: url };
   const { hostname, port } = new URL(url.replace(/^tcp:/, 'http:'));
   return { docker: new Dockerode({ host: hostname, port: Number(port || 2375) }), engine: url };
-}
-
-function listOf(raw: unknown): string[] {
-  if (raw === undefined) return [];
-  const items = Array.isArray(raw) ? raw : String(raw).split(',');
-  return items.map((x) => String(x).trim()).filter(Boolean);
 }
 
 export async function createControlPlane(config: ControlConfig, log: Logger): Promise<ControlPlaneServer> {

@@ -24,12 +24,14 @@ export interface DataPlaneConfig {
   proxyEngine: ProxyEngine;
   clientHeaderTimeoutMs: number;
   clientBodyTimeoutMs: number;
+  clientIdleTimeoutMs: number;
   queueTimeoutMs: number;
   shims: ShimsMode;
   /** Set by the command (its client flags, or `up`'s own control plane). */
   controlSecurity?: ControlClientSecurity;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  metricsLingerMs: number;
   /** Certificate/key pairs for TLS on the traffic port; empty: plaintext. */
   tls: CertificatePair[];
   h2c: boolean;
@@ -62,6 +64,7 @@ export function dataPlaneOptions(): Option[] {
       'name this data plane reports to the control plane',
       'RINGLB_NODE_ID',
       `${os.hostname()}-${process.pid}`,
+      '<hostname>-<pid>',
     ),
     opt(
       '--retries <n>',
@@ -94,6 +97,12 @@ export function dataPlaneOptions(): Option[] {
       String(d.clientBodyTimeoutMs),
     ),
     opt(
+      '--client-idle-timeout <ms>',
+      'an idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is closed after this',
+      'RINGLB_CLIENT_IDLE_TIMEOUT',
+      String(d.clientIdleTimeoutMs),
+    ),
+    opt(
       '--queue-timeout <ms>',
       'longest wait for a free connection to a replica (then the next replica, or 503)',
       'RINGLB_QUEUE_TIMEOUT',
@@ -122,6 +131,12 @@ export function dataPlaneOptions(): Option[] {
       'max wait for requests to removed replicas before acknowledging a ring',
       'RINGLB_DRAIN_TIMEOUT',
       String(d.drainTimeoutMs),
+    ),
+    opt(
+      '--metrics-linger <ms>',
+      'how long a replica that left the ring keeps its /metrics series and /stats row (one scrape window)',
+      'RINGLB_METRICS_LINGER',
+      String(d.metricsLingerMs),
     ),
     opt(
       '--tls-cert <file>',
@@ -220,10 +235,12 @@ export function readDataPlaneConfig(
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
     clientHeaderTimeoutMs: reader.int('clientHeaderTimeout', o.clientHeaderTimeout, 1_000, 3_600_000),
     clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
+    clientIdleTimeoutMs: reader.int('clientIdleTimeout', o.clientIdleTimeout, 100, 3_600_000),
     queueTimeoutMs: reader.int('queueTimeout', o.queueTimeout, 10, 3_600_000),
     shims: reader.oneOf('shims', o.shims, SHIMS_MODES),
     tunnelIdleTimeoutMs: reader.int('tunnelIdleTimeout', o.tunnelIdleTimeout, 100, 86_400_000),
     drainTimeoutMs: reader.int('drainTimeout', o.drainTimeout, 0, 3_600_000),
+    metricsLingerMs: reader.int('metricsLinger', o.metricsLinger, 0, 3_600_000),
     tls: readTls(reader, o),
     h2c: Boolean(o.h2c),
     maxConcurrentStreams: reader.int('maxConcurrentStreams', o.maxConcurrentStreams, 1, 10_000),
@@ -259,11 +276,13 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     proxyEngine: config.proxyEngine,
     clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
     clientBodyTimeoutMs: config.clientBodyTimeoutMs,
+    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
     queueTimeoutMs: config.queueTimeoutMs,
     shims: config.shims,
     controlSecurity: config.controlSecurity,
     tunnelIdleTimeoutMs: config.tunnelIdleTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
+    metricsLingerMs: config.metricsLingerMs,
     tls: config.tls.length > 0 ? { pairs: config.tls } : undefined,
     h2c: config.h2c,
     maxConcurrentStreams: config.maxConcurrentStreams,

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
-import { normalizePolicy, type RingPolicy } from '../ring/index.js';
+import { normalizePolicy, type RingPolicy, type RingPolicyInput } from '../ring/index.js';
 import type { DesiredState, DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -29,7 +29,7 @@ export function defaultStateDir(instance: string): string {
 
 /** A ring policy as a reader sees it: "classic (slots=512, vnodes=9)", "ketama (vnodes=160), load bound 1.25". */
 export function describePolicy(policy: DesiredState['policy']): string {
-  let p: RingPolicy = policy;
+  let p: RingPolicyInput = policy;
   try {
     p = normalizePolicy(policy);
   } catch {

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import { healthChangeText } from '../control/health-events.js';
 import { SeenHealthEvents } from '../dataplane/control-link/control-health-feed.js';
 import {
   ControlPlaneClient,
@@ -9,7 +10,7 @@ import {
   type Replica,
   type RingSnapshot,
 } from '../gen/ringlb/v1/ringlb.js';
-import { type RingMembership, ringChanges } from '../ring/index.js';
+import { type RingMembership, receivedTraffic, ringChanges } from '../ring/index.js';
 import { Backoff } from '../shared/backoff.js';
 import { controlTarget } from '../shared/control-target.js';
 import { controlChannel } from '../shared/tls-credentials.js';
@@ -43,6 +44,8 @@ const KIND: Record<number, string> = {
   [HealthEvent_Kind.KIND_UNHEALTHY]: 'unhealthy',
   [HealthEvent_Kind.KIND_REMOVED]: 'removed',
   [HealthEvent_Kind.KIND_REPLACED]: 'replaced',
+  [HealthEvent_Kind.KIND_OUTLIER_EJECTED]: 'ejected',
+  [HealthEvent_Kind.KIND_OUTLIER_RETURNED]: 'returned',
 };
 const STATE: Record<number, string> = {
   [HealthState.HEALTH_STATE_STARTING]: 'starting',
@@ -51,17 +54,28 @@ const STATE: Record<number, string> = {
   [HealthState.HEALTH_STATE_REMOVED]: 'removed',
 };
 
+/** A replica's health in the words `ringlb events` and `ringlb ps` print. */
+export function healthWord(health: HealthState): string {
+  return STATE[health] ?? 'unknown';
+}
+
 /** A WatchHealth message as a line: "server-2 replaced by server-4 (missed 2 heartbeats)". */
 export function healthLine(event: HealthEvent): EventLine {
   const kind = KIND[event.kind] ?? 'unknown';
   const time = (event.at ?? new Date()).toISOString();
   if (event.kind === HealthEvent_Kind.KIND_SNAPSHOT) {
-    const list = event.replicas.map((r: Replica) => `${r.hostname} ${STATE[r.health] ?? 'unknown'}`).join(', ');
+    const list = event.replicas.map((r: Replica) => `${r.hostname} ${healthWord(r.health)}`).join(', ');
     return { time, source: 'health', kind, text: `${event.replicas.length} replicas: ${list || 'none'}` };
   }
   const hostname = event.replica?.hostname ?? '?';
-  let text = kind === 'replaced' ? `${hostname} replaced by ${event.replacedBy}` : `${hostname} ${kind}`;
-  if (event.reason) text += ` (${event.reason})`;
+  const text = healthChangeText({
+    kind,
+    hostname,
+    replacedBy: event.replacedBy,
+    reason: event.reason,
+    nodeId: event.nodeId,
+    ejectionMs: event.ejectionMs,
+  });
   return { time, source: 'health', kind, text, replica: hostname, sequence: Number(event.sequence) };
 }
 
@@ -78,8 +92,16 @@ export function ringLines(previous: RingMembership | undefined, snapshot: RingSn
 }
 
 function toMembership(s: RingSnapshot): RingMembership {
-  const { strategy, options, loadBound } = s.policy ?? { strategy: '?', options: {}, loadBound: 0 };
-  const policy = { strategy, options, loadBound };
+  const p = s.policy;
+  const policy = p
+    ? {
+        strategy: p.strategy,
+        options: p.options,
+        loadBound: p.loadBound,
+        slowStart: p.slowStartSeconds,
+        traffic: receivedTraffic(p.traffic),
+      }
+    : { strategy: '?', options: {}, loadBound: 0 };
   return { version: Number(s.version), policy, members: s.members };
 }
 

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { COMMANDS } from './commands.js';
 
 /**
  * The `ringlb` command. Each subcommand lives in its own file and is a
@@ -12,18 +13,6 @@ import { Command } from 'commander';
  */
 const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
-};
-
-// Each subcommand is loaded only when it runs: a data plane process should not
-// carry the code of the control plane or of the CLI's other commands.
-const COMMANDS: Record<string, () => Promise<{ default: (program: Command) => void }>> = {
-  up: () => import('./up-command.js'),
-  control: () => import('./control-command.js'),
-  dataplane: () => import('./dataplane-command.js'),
-  replica: () => import('./replica-command.js'),
-  ring: () => import('./ring-command.js'),
-  events: () => import('./events-command.js'),
-  state: () => import('./state-command.js'),
 };
 
 /**
@@ -68,7 +57,9 @@ if (requested !== undefined && Object.hasOwn(EXTERNAL, requested)) {
     .version(PACKAGE.version, '-V, --version', 'print the version')
     .showHelpAfterError();
   const loaders =
-    requested !== undefined && Object.hasOwn(COMMANDS, requested) ? [COMMANDS[requested]] : Object.values(COMMANDS);
+    requested !== undefined && Object.hasOwn(COMMANDS, requested)
+      ? [COMMANDS[requested]]
+      : [...new Set(Object.values(COMMANDS))];
   for (const load of loaders) (await load()).default(program);
   for (const [name, description] of Object.entries(EXTERNAL)) {
     program.command(name).description(description).allowUnknownOption().helpOption(false);

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
 import { controlTarget } from '../shared/control-target.js';
 import { isLogLevel, type LogLevel } from '../shared/logger.js';
 
@@ -12,9 +13,26 @@ export class ConfigError extends Error {
  * (flags win). Values stay strings here; `ConfigReader` validates them all at
  * once so a bad start-up reports every problem together, naming each flag.
  */
-export function opt(flags: string, description: string, env: string, fallback?: string): Option {
+export function opt(
+  flags: string,
+  description: string,
+  env: string,
+  fallback?: string,
+  /** How --help and the docs show a default computed at start (e.g. '<hostname>-<pid>'). */
+  fallbackDescription?: string,
+): Option {
   const option = new Option(flags, description).env(env);
-  return fallback === undefined ? option : option.default(fallback);
+  return fallback === undefined ? option : option.default(fallback, fallbackDescription);
+}
+
+/** `--slow-start <seconds>`, part of the ring policy: on `up`, `control` and `ring policy`. */
+export function slowStartOption(): Option {
+  return opt(
+    '--slow-start <seconds>',
+    'slow start: a replica that joins takes its share of keys gradually over this many seconds (0: off)',
+    'RINGLB_SLOW_START',
+    String(CONTROL_DEFAULTS.slowStartSeconds),
+  );
 }
 
 export interface HostPort {

@@ -1,23 +1,25 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Command, Option } from 'commander';
 import { CONTROL_DEFAULTS } from '../control/control-defaults.js';
-import {
-  type Balance,
+import type {
+  Balance,
   ControlPlaneClient,
-  type RingPolicy,
-  type RingSnapshot,
-  type SimulateChangeResponse,
+  ReplicaSet,
+  RingPolicy,
+  RingSnapshot,
+  SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { controlTarget } from '../shared/control-target.js';
-import { type ControlClientSecurity, controlChannel } from '../shared/tls-credentials.js';
+import { MAX_SLOW_START_SECONDS, parseWeight, policyAnswer } from '../ring/index.js';
+import type { ControlClientSecurity } from '../shared/tls-credentials.js';
 import { defineCommand } from './command.js';
-import { type ConfigReader, opt } from './options.js';
+import { unary, withClient } from './control-client.js';
+import { type ConfigReader, opt, slowStartOption } from './options.js';
 import {
   controlAddressOption,
   controlClientOptions,
   readControlClientSecurity,
   tokenFileOption,
 } from './security-config.js';
+import { readTraffic, trafficOptions } from './traffic-options.js';
 
 /**
  * `ringlb ring show | policy | simulate`: the ring over gRPC, for scripts
@@ -40,7 +42,10 @@ export default function register(program: Command): void {
       'RINGLB_LOAD_BOUND',
       String(CONTROL_DEFAULTS.loadBound),
     ),
+    slowStartOption(),
   ];
+  // Traffic settings only where they apply (policy): a flag left out keeps its current value.
+  const trafficPolicyOptions = (): Option[] => trafficOptions(false);
 
   defineCommand(ring, {
     name: 'show',
@@ -54,13 +59,39 @@ export default function register(program: Command): void {
 
   defineCommand(ring, {
     name: 'policy',
-    description: 'switch the ring strategy live (SetRingPolicy)',
-    options: [...control(), ...policyOptions()],
+    description:
+      'switch the ring strategy or traffic settings live (SetRingPolicy); without --strategy, the strategy stays',
+    options: [...control(), ...policyOptions(), ...trafficPolicyOptions()],
     read: (reader, o) => ({ ...readClient(reader, o), wanted: readPolicy(reader, o, true)! }),
     async run({ address, security, wanted }) {
       await withClient(address, security, async (client) => {
         const snapshot = await unary<RingSnapshot>((cb) => client.setRingPolicy({ policy: wanted }, cb));
-        print({ version: snapshot.version, policy: snapshot.policy, members: snapshot.members.map((m) => m.hostname) });
+        print(policyAnswer(snapshot));
+      });
+    },
+  });
+
+  defineCommand(ring, {
+    name: 'weight',
+    description: "change a replica's weight live (SetReplicaWeight): its share of keys is weight / Σ weights",
+    arguments: ['<hostname>', '<weight>'],
+    options: control(),
+    read: (reader, o, args) => {
+      let weight = 1;
+      try {
+        weight = parseWeight(args[1], '<weight>');
+      } catch (err) {
+        reader.fail('weight', (err as Error).message.replace(/^<Error> <weight> /, ''));
+      }
+      return { ...readClient(reader, o), hostname: String(args[0]), weight };
+    },
+    async run({ address, security, hostname, weight }) {
+      await withClient(address, security, async (client) => {
+        const set = await unary<ReplicaSet>((cb) => client.setReplicaWeight({ hostname, weight }, cb));
+        print({
+          ringVersion: set.ringVersion,
+          replicas: Object.fromEntries(set.replicas.map((r) => [r.hostname, r.weight ?? 1])),
+        });
       });
     },
   });
@@ -111,40 +142,19 @@ function readClient(
 }
 
 function readPolicy(reader: ConfigReader, o: Record<string, unknown>, required: boolean): RingPolicy | undefined {
+  const traffic = required ? readTraffic(reader, o) : undefined;
   if (!o.strategy) {
-    if (required) reader.fail('strategy', 'is required');
+    if (traffic) return { strategy: '', options: {}, loadBound: 0, traffic };
+    if (required) reader.fail('strategy', 'is required (or a traffic setting, e.g. --rate-limit 100/s)');
     return undefined;
   }
   return {
     strategy: String(o.strategy),
     options: reader.pairs('ringOption', o.ringOption),
     loadBound: reader.number('loadBound', o.loadBound, 0, 100),
+    slowStartSeconds: reader.number('slowStart', o.slowStart, 0, MAX_SLOW_START_SECONDS),
+    ...(traffic ? { traffic } : {}),
   };
-}
-
-async function withClient(
-  address: string,
-  security: ControlClientSecurity,
-  fn: (client: ControlPlaneClient) => Promise<void>,
-): Promise<void> {
-  const channel = controlChannel(security);
-  const client = new ControlPlaneClient(controlTarget(address), channel.credentials, channel.options);
-  try {
-    await fn(client);
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    throw new Error(
-      e.code === grpc.status.UNAVAILABLE
-        ? `control plane unavailable at ${address}`
-        : String(e.details || e.message).replace(/^<Error> /, ''),
-    );
-  } finally {
-    client.close();
-  }
-}
-
-function unary<T>(start: (cb: (err: grpc.ServiceError | null, res: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => start((err, res) => (err ? reject(err) : resolve(res))));
 }
 
 function firstSnapshot(client: ControlPlaneClient): Promise<RingSnapshot> {

@@ -54,6 +54,8 @@ export default function register(program: Command): void {
         runtime: control.runtime,
         replicas: names,
       });
+      // The first thing to open, on its own line so it is easy to find and click.
+      if (started.adminUrl) log.info(`dashboard: ${started.adminUrl}/dashboard`);
       await serveUntilSignal(
         log,
         async () => {

@@ -17,6 +17,8 @@ export const CONTROL_DEFAULTS = Object.freeze({
   loadBound: DEFAULT_POLICY.loadBound,
   /** How data planes speak to replicas (--upstream-protocol). */
   upstreamProtocol: 'http1',
+  /** Slow start, seconds: 0 is off (a joining replica takes its whole share at once). */
+  slowStartSeconds: 0,
   instance: RUNTIME_DEFAULTS.instance,
   image: RUNTIME_DEFAULTS.image,
   network: RUNTIME_DEFAULTS.network,

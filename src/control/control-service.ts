@@ -6,6 +6,7 @@ import {
   type ReplicaSet,
   type WatchHealthRequest,
 } from '../gen/ringlb/v1/ringlb.js';
+import { TRAFFIC_DEFAULTS, trafficText } from '../ring/index.js';
 import { RinglbError, toGrpcError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ChangeSimulator } from './change-simulator.js';
@@ -68,17 +69,17 @@ export function createControlService(deps: {
   }
 
   return {
-    addReplicas: unary((req) => manager.add(req.n, req.hostnames).then(replicaSet)),
+    addReplicas: unary((req) => manager.add(req.n, req.hostnames, req.weights).then(replicaSet)),
     removeReplicas: unary((req) => manager.remove(req.n, req.hostnames).then(replicaSet)),
     listReplicas: unary(async () => {
       await ready;
       return replicaSet(manager.list());
     }),
     reportFailure: unary((req) => ({
-      accepted: manager.reportFailure(req.hostname, req.reason || 'connection failed'),
+      accepted: manager.reports.failure(req.hostname, req.reason || 'connection failed'),
     })),
     setRingPolicy: unary(async (req) => {
-      const policy = fromProtoPolicy(req.policy);
+      const policy = fromProtoPolicy(req.policy, ring.current.policy);
       // Build once here so a policy that cannot build (e.g. too many members for the slots) is refused, not published.
       manager.assertLeader();
       await simulator.check(ring.current.members, policy);
@@ -86,10 +87,21 @@ export function createControlService(deps: {
         strategy: policy.strategy,
         options: policy.options,
         loadBound: policy.loadBound,
+        slowStart: policy.slowStart ?? 0,
+        traffic: trafficText(policy.traffic ?? TRAFFIC_DEFAULTS).join(' ') || 'defaults',
       });
       return toProtoSnapshot(ring.publish({ policy }));
     }),
+    reportOutlier: unary((req) => ({
+      accepted: manager.reports.outlier(req.hostname, {
+        nodeId: req.nodeId,
+        ejected: req.ejected,
+        reason: req.reason,
+        ejectionMs: req.ejectionMs,
+      }),
+    })),
     simulateChange: unary((req) => toProtoSimulation(simulator.simulate(ring.current, fromProtoSimulation(req)))),
+    setReplicaWeight: unary((req) => manager.setWeight(req.hostname, req.weight).then(replicaSet)),
     ackRing: unary((req) => {
       RingAcks.validate(req.watchId);
       return { known: req.watchId !== '' && acks.ack(req.watchId, req.version) };
@@ -162,6 +174,8 @@ export function createControlService(deps: {
       at: new Date(),
       sequence: 0,
       recent: history.recent().map(toProtoHealthEvent),
+      nodeId: '',
+      ejectionMs: 0,
     };
     call.write(snapshot);
     const unsubscribe = manager.onHealthChange((change) => {

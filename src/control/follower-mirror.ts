@@ -62,6 +62,7 @@ export class FollowerMirror {
       health: inRing.has(r.hostname) ? 'healthy' : 'unhealthy',
       since: new Date(0),
       instanceId: '',
+      weight: r.weight ?? 1,
     }));
   }
 

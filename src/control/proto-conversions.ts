@@ -2,13 +2,22 @@ import {
   type HealthEvent,
   HealthEvent_Kind,
   HealthState,
+  type RingMember as ProtoRingMember,
   type RingPolicy as ProtoRingPolicy,
   type Replica,
   type RingSnapshot,
   type SimulateChangeRequest,
   type SimulateChangeResponse,
 } from '../gen/ringlb/v1/ringlb.js';
-import { normalizePolicy, type RingPolicy, UPSTREAM_PROTOCOLS, type UpstreamProtocol } from '../ring/index.js';
+import {
+  normalizePolicy,
+  normalizeTraffic,
+  type RingMember,
+  type RingPolicy,
+  TRAFFIC_DEFAULTS,
+  UPSTREAM_PROTOCOLS,
+  type UpstreamProtocol,
+} from '../ring/index.js';
 import type { Balance } from '../ring/ring-metrics.js';
 import { RinglbError } from '../shared/errors.js';
 import type { ChangeRequest, ChangeSimulation } from './change-simulator.js';
@@ -33,6 +42,8 @@ const EVENT_KIND: Record<HealthChange['kind'], HealthEvent_Kind> = {
   unhealthy: HealthEvent_Kind.KIND_UNHEALTHY,
   removed: HealthEvent_Kind.KIND_REMOVED,
   replaced: HealthEvent_Kind.KIND_REPLACED,
+  ejected: HealthEvent_Kind.KIND_OUTLIER_EJECTED,
+  returned: HealthEvent_Kind.KIND_OUTLIER_RETURNED,
 };
 
 export function toProtoReplica(r: ReplicaView): Replica {
@@ -43,6 +54,7 @@ export function toProtoReplica(r: ReplicaView): Replica {
     health: HEALTH_STATE[r.health],
     since: r.since,
     instanceId: r.instanceId,
+    weight: r.weight,
   };
 }
 
@@ -51,24 +63,50 @@ export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
     strategy: p.strategy,
     options: { ...p.options },
     loadBound: p.loadBound,
+    ...(p.slowStart ? { slowStartSeconds: p.slowStart } : {}),
+    traffic: { ...p.traffic },
     upstreamProtocol: p.upstreamProtocol ?? '',
   };
 }
 
-export function fromProtoPolicy(p: ProtoRingPolicy | undefined): RingPolicy {
-  if (!p?.strategy) throw RinglbError.invalidArgument('policy.strategy is required');
-  const protocol = p.upstreamProtocol ?? '';
+/**
+ * A policy from a request. With `current` (SetRingPolicy), settings left out
+ * keep their current values (the traffic settings and slow start), and a
+ * request with such settings but no strategy keeps the current strategy,
+ * options and load bound. An empty upstream protocol is not said: the
+ * instance's is kept (RingStore.publish).
+ */
+export function fromProtoPolicy(p: ProtoRingPolicy | undefined, current?: RingPolicy): RingPolicy {
+  const keepRing =
+    current !== undefined && !p?.strategy && (p?.traffic !== undefined || p?.slowStartSeconds !== undefined);
+  if (!p?.strategy && !keepRing) throw RinglbError.invalidArgument('policy.strategy is required');
+  const protocol = p!.upstreamProtocol ?? '';
   if (protocol !== '' && !(UPSTREAM_PROTOCOLS as readonly string[]).includes(protocol))
     throw RinglbError.invalidArgument(
       `policy.upstream_protocol must be ${UPSTREAM_PROTOCOLS.join(', ')} or empty, got '${protocol}'`,
     );
+  const ring = keepRing ? current : { strategy: p!.strategy, options: p!.options ?? {}, loadBound: p!.loadBound ?? 0 };
+  const slowStart = p!.slowStartSeconds ?? current?.slowStart ?? 0;
+  const traffic = normalizeTraffic(p!.traffic, current?.traffic ?? TRAFFIC_DEFAULTS, (key) => `policy.traffic.${key}`);
   return normalizePolicy({
-    strategy: p.strategy,
-    options: p.options ?? {},
-    loadBound: p.loadBound ?? 0,
-    // Empty: not said (SetRingPolicy keeps the instance's, RingStore.publish).
+    strategy: ring.strategy,
+    options: ring.options,
+    loadBound: ring.loadBound,
+    slowStart,
+    traffic,
     ...(protocol === '' ? {} : { upstreamProtocol: protocol as UpstreamProtocol }),
   });
+}
+
+export function toProtoMember(m: RingMember): ProtoRingMember {
+  return {
+    hostname: m.hostname,
+    serverId: m.serverId,
+    address: m.address,
+    ...(m.weight !== undefined ? { weight: m.weight } : {}),
+    ...(m.joinedAt ? { joinedAt: new Date(m.joinedAt) } : {}),
+    protocol: m.protocol ?? '',
+  };
 }
 
 export function toProtoHealthEvent(change: HealthChange): HealthEvent {
@@ -81,6 +119,8 @@ export function toProtoHealthEvent(change: HealthChange): HealthEvent {
     at: change.at,
     sequence: change.sequence,
     recent: [],
+    nodeId: change.nodeId ?? '',
+    ejectionMs: change.ejectionMs ?? 0,
   };
 }
 
@@ -88,12 +128,7 @@ export function toProtoSnapshot(s: VersionedRing): RingSnapshot {
   return {
     version: s.version,
     policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({
-      hostname: m.hostname,
-      serverId: m.serverId,
-      address: m.address,
-      protocol: m.protocol ?? '',
-    })),
+    members: s.members.map(toProtoMember),
     createdAt: s.createdAt,
   };
 }
@@ -116,7 +151,7 @@ export function toProtoSimulation(s: ChangeSimulation): SimulateChangeResponse {
     before: toProtoBalance(s.before),
     after: toProtoBalance(s.after),
     policy: toProtoPolicy(s.policy),
-    members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })),
+    members: s.members.map(toProtoMember),
   };
 }
 

@@ -1,11 +1,13 @@
+import { parseWeight } from '../ring/index.js';
 import type { ReplicaInstance } from '../runtime/replica-driver.js';
 import { Backoff } from '../shared/backoff.js';
 import { RinglbError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
+import { DataPlaneReports } from './data-plane-reports.js';
 import { DesiredStateKeeper } from './desired-state-keeper.js';
 import { HealthChecker } from './health-checker.js';
-import { HealthEvents } from './health-events.js';
+import { HealthEvents, logHealthChange } from './health-events.js';
 import { hostnameKey, validateChange } from './hostnames.js';
 import { LeadershipGate } from './leadership-gate.js';
 import type { ReplicaManagerOptions } from './replica-manager-options.js';
@@ -13,15 +15,18 @@ import { ReplicaNames } from './replica-names.js';
 import {
   addStarting,
   checkAdd,
+  checkWeights,
   clashes,
   desiredStateOf,
-  healthyMembers,
   pickVictims,
+  type ReplicaSpec,
   refuseChange,
+  reweigh,
 } from './replica-set.js';
 import { type HealthChange, type ReplicaRecord, type ReplicaView, startingRecord, toView } from './replica-view.js';
 import type { VersionedRing } from './ring-store.js';
 import { RuntimeSync } from './runtime-sync.js';
+import { SlowStartWindow } from './slow-start-window.js';
 
 type ManagerSettings = Required<Omit<ReplicaManagerOptions, 'stateStore' | 'elector'>> &
   Pick<ReplicaManagerOptions, 'stateStore' | 'elector'>;
@@ -52,11 +57,14 @@ export class ReplicaManager {
   #queue: Promise<unknown> = Promise.resolve();
   #unwatchRing: (() => void) | undefined;
   /** Stored replicas not running yet: recreated under their own names and server ids. */
-  readonly #wanted = new Map<string, { hostname: string; serverId: number }>();
+  readonly #wanted = new Map<string, ReplicaSpec & { serverId: number }>();
   #reconcilePending = false;
+  readonly #slowStart: SlowStartWindow;
   /** Retries of a failed reconcile (1 s, 2 s, … 30 s) so a missing image or a stopped engine is not hammered. */
   readonly #reconcileBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, jitter: 'none' });
   #closed = false;
+  /** Reports from data planes: failed connections and outlier ejections. */
+  readonly reports: DataPlaneReports;
 
   constructor(options: ReplicaManagerOptions) {
     this.#o = {
@@ -66,6 +74,9 @@ export class ReplicaManager {
       ...options,
     };
     this.#log = this.#o.log;
+    this.#slowStart = new SlowStartWindow(this.#o.ring);
+    // The story of the replicas in the log, in the words of `ringlb events`.
+    this.#events.on((change) => logHealthChange(this.#log, change));
     this.#health = new HealthChecker({
       intervalMs: this.#o.heartbeatIntervalMs,
       timeoutMs: this.#o.heartbeatTimeoutMs,
@@ -75,6 +86,13 @@ export class ReplicaManager {
       records: this.#replicas,
       onFailed: (replica, reason) => this.#markFailed(replica, reason),
       onRecovered: (replica) => this.#markRecovered(replica),
+    });
+    this.reports = new DataPlaneReports({
+      replicas: this.#replicas,
+      leading: () => this.#gate.leading,
+      checkNow: (replica) => void this.#health.check(replica, true),
+      events: this.#events,
+      log: this.#log,
     });
     this.#state = new DesiredStateKeeper({
       store: this.#o.stateStore,
@@ -194,14 +212,12 @@ export class ReplicaManager {
     return this.#events.on(listener);
   }
 
-  async add(n: unknown, hostnames: readonly unknown[]): Promise<ReplicaView[]> {
+  async add(n: unknown, hostnames: readonly unknown[], weights: readonly unknown[] = []): Promise<ReplicaView[]> {
     return this.#change(n, hostnames, 'added', async (count, named) => {
       checkAdd(this.#replicas, named, count, this.#o.maxReplicas);
-      const names = this.#names.fill(named, count);
-      await this.#startReplicas(
-        names.map((hostname) => ({ hostname })),
-        'added on request',
-      );
+      const weight = checkWeights(weights, count);
+      const specs = this.#names.fill(named, count).map((hostname, i) => ({ hostname, weight: weight[i] }));
+      await this.#startReplicas(specs, 'added on request');
       this.#desired += count;
       this.#state.save();
     });
@@ -220,6 +236,21 @@ export class ReplicaManager {
       if (published) await this.#o.drain(published.version);
       await Promise.all(victims.map((v) => this.#o.driver.remove(v.hostname, this.#o.stopGraceMs)));
       for (const victim of victims) this.#events.emit('removed', { ...victim }, { reason: 'removed on request' });
+    });
+  }
+
+  /** A weight change: a ring change like any other, drained like a removal. */
+  async setWeight(hostname: string, weight: unknown): Promise<ReplicaView[]> {
+    const w = parseWeight(weight, 'weight');
+    this.assertLeader();
+    return this.#enqueue(async () => {
+      await this.#gate.confirmLeading();
+      if (!reweigh(this.#replicas, hostname, w)) return this.list();
+      this.#log.info('replica weight changed', { hostname, weight: w });
+      const published = this.#publishRing();
+      this.#state.save();
+      if (published) await this.#o.drain(published.version);
+      return this.list();
     });
   }
 
@@ -251,22 +282,12 @@ export class ReplicaManager {
     });
   }
 
-  /**
-   * Passive health check: a data plane could not reach `hostname`. Check it
-   * now, and again shortly, instead of waiting for the next round.
-   */
-  reportFailure(hostname: string, reason: string): boolean {
-    const replica = this.#replicas.get(hostnameKey(hostname));
-    if (!this.#gate.leading || !replica || replica.health === 'unhealthy') return false;
-    this.#log.info('failure reported by a data plane', { hostname, reason });
-    void this.#health.check(replica, true);
-    return true;
-  }
-
   async #adopt(instances: ReplicaInstance[]): Promise<void> {
+    const joinedAt = this.#o.ring.current.members.length ? Date.now() : 0; // none ramp into an empty ring
     const checks = instances.map(async (instance) => {
       const { hostname, serverId, address, instanceId, protocol } = instance;
-      const record = startingRecord({ hostname, serverId, address, instanceId, protocol });
+      const weight = instance.weight ?? this.#wanted.get(hostnameKey(hostname))?.weight;
+      const record = startingRecord({ hostname, serverId, address, instanceId, protocol, weight });
       if (clashes(this.#replicas, record)) {
         await this.#o.driver.remove(record.hostname, 0);
         return;
@@ -275,6 +296,7 @@ export class ReplicaManager {
       this.#names.note(record.hostname);
       if (await this.#health.waitHealthy(record, Math.min(this.#o.startTimeoutMs, 3_000))) {
         record.health = 'healthy';
+        record.joinedAt = joinedAt;
         this.#events.emit('added', record, { reason: 'adopted' });
       } else {
         this.#markFailed(record, 'adopted replica does not answer heartbeats');
@@ -289,11 +311,7 @@ export class ReplicaManager {
    * Starts replicas by name (a stored replica keeps its server id when it is
    * free), waits until each passed a heartbeat, then publishes one new ring.
    */
-  async #startReplicas(
-    specs: { hostname: string; serverId?: number }[],
-    reason: string,
-    replacing?: ReplicaView[],
-  ): Promise<void> {
+  async #startReplicas(specs: ReplicaSpec[], reason: string, replacing?: ReplicaView[]): Promise<void> {
     const records = addStarting(this.#replicas, specs);
     const results = await Promise.allSettled(
       records.map(async (record) => {
@@ -320,6 +338,7 @@ export class ReplicaManager {
     for (const record of records) {
       record.health = 'healthy';
       record.since = now;
+      record.joinedAt = now.getTime();
       this.#wanted.delete(hostnameKey(record.hostname));
     }
     this.#publishRing();
@@ -332,7 +351,6 @@ export class ReplicaManager {
 
   #markFailed(replica: ReplicaRecord, reason: string): void {
     if (replica.health === 'unhealthy' || this.#closed) return;
-    this.#log.warn('replica unhealthy', { hostname: replica.hostname, reason });
     replica.health = 'unhealthy';
     replica.since = new Date();
     this.#publishRing();
@@ -341,10 +359,10 @@ export class ReplicaManager {
   }
 
   #markRecovered(replica: ReplicaRecord): void {
-    this.#log.info('replica restarted in place and healthy again', { hostname: replica.hostname });
     replica.health = 'healthy';
     replica.misses = 0;
     replica.since = new Date();
+    replica.joinedAt = replica.since.getTime();
     this.#publishRing();
     this.#events.emit('healthy', replica, { reason: 'restarted in place by the runtime' });
   }
@@ -406,11 +424,12 @@ export class ReplicaManager {
     }
     const fresh = this.#replicas.size === 0 && failed.length === 0;
     // Stored replicas first, under their own names and ids; then new names.
-    const specs: { hostname: string; serverId?: number }[] = [...this.#wanted.values()]
+    const specs: ReplicaSpec[] = [...this.#wanted.values()]
       .filter((w) => !this.#replicas.has(hostnameKey(w.hostname)))
       .slice(0, missing);
     for (let i = specs.length; i < missing; i++)
       specs.push({ hostname: fresh ? this.#names.initial(i + 1) : this.#names.next() });
+    for (const [i, spec] of specs.entries()) spec.weight ??= failed[i]?.weight; // a replacement keeps the weight
     const replacing = failed.map((dead) => toView({ ...dead }));
     await this.#startReplicas(specs, failed.length ? 'replacement' : 'reconcile', replacing);
   }
@@ -424,6 +443,6 @@ export class ReplicaManager {
   #publishRing(): VersionedRing | undefined {
     // A check that finished after leadership moved must not publish a ring of its own.
     if (!this.#gate.leading) return undefined;
-    return this.#o.ring.publish({ members: healthyMembers(this.#replicas.values()) });
+    return this.#o.ring.publish({ members: this.#slowStart.members(this.#replicas.values()) });
   }
 }

@@ -16,13 +16,18 @@ export interface ReplicaView {
   readonly health: ReplicaHealthState | 'removed';
   readonly since: Date;
   readonly instanceId: string;
+  /** 1 to 100: its share of keys is weight / Σ weights. */
+  readonly weight: number;
 }
 
 export interface HealthChange {
-  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced';
+  readonly kind: 'added' | 'healthy' | 'unhealthy' | 'removed' | 'replaced' | 'ejected' | 'returned';
   readonly replica: ReplicaView;
   /** For 'replaced': the hostname of the replacement. */
   readonly replacedBy?: string;
+  /** For 'ejected' and 'returned' (outlier detection): the data plane that ejected it, and for how long. */
+  readonly nodeId?: string;
+  readonly ejectionMs?: number;
   readonly reason?: string;
   readonly at: Date;
   readonly sequence: number;
@@ -42,13 +47,25 @@ export interface ReplicaRecord {
   gone: boolean;
   /** How data planes speak to it, when the runtime said (ReplicaInstance.protocol); else the ring's. */
   protocol?: UpstreamProtocol;
+  weight: number;
+  /** When it last entered the ring (ms), for slow start. */
+  joinedAt: number;
 }
 
 /** A record for a replica that has not passed a heartbeat yet. */
 export function startingRecord(
-  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId' | 'protocol'>,
+  fields: Pick<ReplicaRecord, 'hostname' | 'serverId' | 'address' | 'instanceId' | 'protocol'> & { weight?: number },
 ): ReplicaRecord {
-  return { ...fields, health: 'starting', since: new Date(), misses: 0, checking: false, gone: false };
+  return {
+    ...fields,
+    health: 'starting',
+    since: new Date(),
+    misses: 0,
+    checking: false,
+    gone: false,
+    weight: fields.weight ?? 1,
+    joinedAt: 0,
+  };
 }
 
 /** The read-only copy of a record that leaves the manager. */
@@ -60,5 +77,6 @@ export function toView(r: ReplicaRecord | ReplicaView): ReplicaView {
     health: r.health,
     since: r.since,
     instanceId: r.instanceId,
+    weight: r.weight,
   };
 }

@@ -1,4 +1,4 @@
-import type { RingLayout, RingMember, RingPolicy } from '../ring/index.js';
+import { type RingLayout, type RingMember, type RingPolicy, sameTraffic, TRAFFIC_DEFAULTS } from '../ring/index.js';
 
 /** One immutable, versioned ring: what WatchRing sends. Members are in ascending server id. */
 export interface VersionedRing extends RingLayout {
@@ -106,18 +106,22 @@ function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolea
         m.hostname === b[i].hostname &&
         m.serverId === b[i].serverId &&
         m.address === b[i].address &&
+        m.weight === b[i].weight &&
+        m.joinedAt === b[i].joinedAt &&
         m.protocol === b[i].protocol,
     )
   );
 }
 
-/** Whether two policies build the same ring. */
+/** Whether two policies build the same ring and carry the same traffic settings. */
 export function samePolicy(a: RingPolicy, b: RingPolicy): boolean {
   const ka = Object.keys(a.options);
   return (
     a.strategy === b.strategy &&
     a.loadBound === b.loadBound &&
     a.upstreamProtocol === b.upstreamProtocol &&
+    (a.slowStart ?? 0) === (b.slowStart ?? 0) &&
+    sameTraffic(a.traffic ?? TRAFFIC_DEFAULTS, b.traffic ?? TRAFFIC_DEFAULTS) &&
     ka.length === Object.keys(b.options).length &&
     ka.every((k) => a.options[k] === b.options[k])
   );

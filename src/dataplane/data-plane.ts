@@ -11,6 +11,7 @@ import { drained } from './control-link/drain-gate.js';
 import { FailureReporter } from './control-link/failure-reporter.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
+import { ringShares } from './core/ring-shares.js';
 import type { RingView } from './core/ring-view.js';
 import { classicErrorHandler } from './http/classic-errors.js';
 import { classicClientError } from './http/client-errors.js';
@@ -49,6 +50,8 @@ export interface DataPlaneOptions {
   /** Client-side limits and the pool queue deadline; defaults in DATAPLANE_DEFAULTS. */
   clientHeaderTimeoutMs?: number;
   clientBodyTimeoutMs?: number;
+  /** An idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is closed after this. */
+  clientIdleTimeoutMs?: number;
   queueTimeoutMs?: number;
   /**
    * 'builtin' (default): node's request listener → ProxyHandler → UpstreamPool.
@@ -62,6 +65,8 @@ export interface DataPlaneOptions {
    * replicas that left it (drain, then remove). Default in DATAPLANE_DEFAULTS.
    */
   drainTimeoutMs?: number;
+  /** How long a replica that left the ring keeps its metric series and /stats row (DATAPLANE_DEFAULTS). */
+  metricsLingerMs?: number;
   /** A WebSocket tunnel idle both ways for this long is closed (DATAPLANE_DEFAULTS). */
   tunnelIdleTimeoutMs?: number;
   /** TLS on the traffic port (HTTPS, and HTTP/2 by ALPN); plaintext HTTP/1.1 when absent. */
@@ -154,7 +159,13 @@ export class DataPlane {
     const shims = options.shims ?? DATAPLANE_DEFAULTS.shims;
     let fastifyHandler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
     this.#listener = new TrafficListener(
-      { tls: options.tls, h2c: options.h2c, maxConcurrentStreams: options.maxConcurrentStreams, log: this.#log },
+      {
+        tls: options.tls,
+        h2c: options.h2c,
+        maxConcurrentStreams: options.maxConcurrentStreams,
+        clientIdleTimeoutMs: options.clientIdleTimeoutMs,
+        log: this.#log,
+      },
       (req, res) => {
         // An HTTP/1 request line claiming another major version ("HTTP/2.0"): as nginx, 505.
         // HTTP/2 proper arrives through the listener's adapter, as a request with a stream.
@@ -213,7 +224,7 @@ export class DataPlane {
       this.#listener.start();
       await this.#app.listen({ host: this.#options.host, port: this.#options.port });
       const server = this.#listener.server as http.Server;
-      server.keepAliveTimeout = DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
+      server.keepAliveTimeout = this.#options.clientIdleTimeoutMs ?? DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
       applyClientTimeouts(server, this.#options.clientHeaderTimeoutMs);
       const address = server.address() as AddressInfo;
       url = `${this.#listener.scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -291,12 +302,18 @@ export function observe(
   log: Logger,
   client: ControlPlaneClient,
 ): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
-  const metrics = new DataPlaneMetrics({
-    ringVersion: () => ring.current?.version,
-    ringMembers: () => ring.current?.members.map((m) => m.hostname) ?? [],
-    controlPlaneConnected: () => ring.connected,
-    ringUpdates: () => ring.updates,
-  });
+  const metrics = new DataPlaneMetrics(
+    {
+      ringVersion: () => ring.current?.version,
+      ringMembers: () => ring.current?.members ?? [],
+      ringShares: () => (ring.current ? ringShares(ring.current) : {}),
+      controlPlaneConnected: () => ring.connected,
+      ringUpdates: () => ring.updates,
+    },
+    { lingerMs: options.metricsLingerMs },
+  );
+  // Replicas that left start their linger now, and those past it go, even if nothing scrapes.
+  ring.onChange(() => metrics.sweep());
   const admin =
     options.adminPort !== null && options.adminPort >= 0
       ? new AdminServer({
@@ -321,19 +338,20 @@ function historyMarkers(
   client: ControlPlaneClient,
   log: Logger,
 ): HistoryMarkers {
-  const markers = new HistoryMarkers({ ring, health: () => healthOf(metrics, ring) });
+  const markers = new HistoryMarkers({
+    ring,
+    health: () =>
+      metrics
+        .replicas()
+        .filter((r) => r.member)
+        .map((r) => ({ hostname: r.stats.hostname, up: r.up })),
+  });
   const onEvent = (event: Parameters<typeof healthMarker>[0]): void => {
     const marker = healthMarker(event);
     if (marker) markers.add(marker);
   };
   markers.follow(new ControlHealthFeed({ client, onEvent, log: log.child('health') }));
   return markers;
-}
-
-/** Ring members' health as this data plane's passive checks see it. */
-function healthOf(metrics: DataPlaneMetrics, ring: RingSubscriber): { hostname: string; up: boolean }[] {
-  const now = Date.now();
-  return (ring.current?.members ?? []).map((m) => ({ hostname: m.hostname, up: metrics.upstream(m.hostname).up(now) }));
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */

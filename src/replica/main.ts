@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { replicaTitle } from '../shared/replica-title.js';
 import { ReplicaServer } from './replica-server.js';
 
 /**
@@ -17,15 +18,18 @@ export async function runReplica(env: NodeJS.ProcessEnv = process.env): Promise<
   const keyFile = env.REPLICA_TLS_KEY || undefined;
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new Error('REPLICA_TLS_CERT and REPLICA_TLS_KEY go together: give both files or neither');
+  const hostname = env.REPLICA_HOSTNAME || env.HOSTNAME || serverId;
   const server = new ReplicaServer({
     serverId,
-    hostname: env.REPLICA_HOSTNAME || env.HOSTNAME || serverId,
+    hostname,
     port,
     host: env.HOST || '127.0.0.1',
     faultHook: env.RINGLB_FAULT_HOOK === '1',
     ...(certFile && keyFile ? { tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) } } : {}),
   });
   const address = await server.start();
+  // `ps` names the replica: "ringlb-replica server-2 127.0.0.1:41234" (see replicaTitle).
+  process.title = replicaTitle(hostname, `${address.address}:${address.port}`);
   // The process driver starts replicas on port 0 and learns the port here.
   process.send?.({ type: 'listening', port: address.port });
   const stop = (): void => {

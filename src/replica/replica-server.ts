@@ -15,7 +15,8 @@ export interface ReplicaServerOptions {
   /**
    * Enables the fault hook: `X-Ringlb-Fault: 500` answers 500,
    * `X-Ringlb-Fault: stall=<ms>` waits before answering, `X-Ringlb-Fault: close`
-   * destroys the socket. For tests of failover; off unless asked for.
+   * destroys the socket. With it, the replica-wide modes of /fault too
+   * (ReplicaServer). For tests of failover; off unless asked for.
    */
   faultHook?: boolean;
   /**
@@ -24,6 +25,9 @@ export interface ReplicaServerOptions {
    */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
+
+/** A replica-wide fault (POST /fault/…), for the traffic-management scenarios. */
+type FaultMode = { kind: 'none' } | { kind: 'delay'; ms: number } | { kind: 'fail-half' } | { kind: 'close' };
 
 const FAULT_HEADER = 'x-ringlb-fault';
 
@@ -44,6 +48,12 @@ const FAULT_HEADER = 'x-ringlb-fault';
  * call. Given a
  * certificate (`tls`), the port speaks TLS instead: HTTP/2 (h2) and
  * HTTP/1.1 by ALPN, the same endpoints and services.
+ * With the fault hook, replica-wide modes for every later request but
+ * heartbeats: `POST /fault/delay/<ms>` (answer that much later),
+ * `POST /fault/fail-half` (every other request is a 500),
+ * `POST /fault/close` (drop every connection at its request),
+ * `POST /fault/clear`; `GET /fault` says the mode and the requests received
+ * since it was set (heartbeats and /fault itself not counted).
  */
 export class ReplicaServer {
   readonly #options: ReplicaServerOptions;
@@ -52,6 +62,8 @@ export class ReplicaServer {
   readonly #replica: string;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  #mode: FaultMode = { kind: 'none' };
+  #received = 0;
 
   constructor(options: ReplicaServerOptions) {
     this.#options = options;
@@ -121,11 +133,20 @@ export class ReplicaServer {
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = req.url === undefined ? '/' : req.url.split('?', 1)[0];
     if (this.#options.faultHook) {
+      if (path.startsWith('/fault')) {
+        this.#setMode(path, req, res);
+        return;
+      }
+      if (path !== '/heartbeat' && this.#mode.kind !== 'none' && this.#applyMode(req, res)) return;
       const fault = req.headers[FAULT_HEADER];
       if (typeof fault === 'string' && this.#fault(fault, req, res)) return;
     }
-    const path = req.url === undefined ? '/' : req.url.split('?', 1)[0];
+    this.#serve(path, req, res);
+  }
+
+  #serve(path: string, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (path === '/home' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, {
         'content-type': 'application/json',
@@ -197,6 +218,45 @@ export class ReplicaServer {
       });
       res.end(body);
     });
+  }
+
+  /** The /fault endpoints: set or read the replica-wide mode. */
+  #setMode(path: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const delay = /^\/fault\/delay\/(\d{1,6})$/.exec(path);
+    let mode: FaultMode | undefined;
+    if (req.method === 'POST') {
+      if (delay) mode = { kind: 'delay', ms: Number(delay[1]) };
+      else if (path === '/fault/fail-half') mode = { kind: 'fail-half' };
+      else if (path === '/fault/close') mode = { kind: 'close' };
+      else if (path === '/fault/clear') mode = { kind: 'none' };
+    }
+    if (mode !== undefined) {
+      this.#mode = mode;
+      this.#received = 0;
+    } else if (!(req.method === 'GET' && path === '/fault')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `'${path}' not found`, status: 'failure' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...this.#mode, received: this.#received }));
+  }
+
+  /** A request under a replica-wide mode: true when the mode answered it. */
+  #applyMode(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const mode = this.#mode;
+    this.#received++;
+    if (mode.kind === 'close') {
+      req.socket.destroy();
+      return true;
+    }
+    if (mode.kind === 'fail-half') return this.#received % 2 === 0 && this.#fault('500', req, res);
+    if (mode.kind === 'delay') {
+      const timer = setTimeout(() => this.#serve(req.url!.split('?', 1)[0], req, res), mode.ms);
+      res.on('close', () => clearTimeout(timer));
+      return true;
+    }
+    return false;
   }
 
   #fault(fault: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {

@@ -1,4 +1,5 @@
 import type { RingMember, RingTable } from './types.js';
+import { weightOf } from './weights.js';
 
 /** The default bounded-loads factor c (issue 4). */
 export const DEFAULT_LOAD_BOUND = 1.25;
@@ -12,6 +13,23 @@ export function loadCapacity(totalInFlight: number, members: number, c: number):
   return members === 0 ? 0 : Math.ceil((c * (totalInFlight + 1)) / members);
 }
 
+/** Σ weights per table (members and weights are fixed for a table's life; ramps are not, see loadWeight). */
+const totalWeights = new WeakMap<RingTable, number>();
+
+function loadWeightOf(table: RingTable, m: RingMember): number {
+  return table.loadWeight ? table.loadWeight(m) : weightOf(m);
+}
+
+function totalLoadWeight(table: RingTable): number {
+  if (table.loadWeight) return table.members.reduce((acc, m) => acc + loadWeightOf(table, m), 0);
+  let sum = totalWeights.get(table);
+  if (sum === undefined) {
+    sum = table.members.reduce((acc, m) => acc + weightOf(m), 0);
+    totalWeights.set(table, sum);
+  }
+  return sum;
+}
+
 /**
  * Bounded-loads overlay for any strategy: the first member in the key's
  * preference order whose in-flight count stays within capacity after taking
@@ -22,6 +40,9 @@ export function loadCapacity(totalInFlight: number, members: number, c: number):
  * room when `totalInFlight` is the sum of `inFlight` over the members; if the
  * caller's counts disagree and nobody has room, the owner is returned.
  * Undefined only for an empty table.
+ *
+ * Weighted members (and slow-starting ones, see slow-start.ts) get capacities
+ * in proportion to their weights: the cap follows the share.
  */
 export function pickWithBoundedLoad(
   table: RingTable,
@@ -33,13 +54,22 @@ export function pickWithBoundedLoad(
   const n = table.members.length;
   const owner = table.owner(key);
   if (!owner) return undefined;
-  const capacity = loadCapacity(totalInFlight, n, c);
-  // The common case needs no preference list (and no allocation).
-  if (inFlight(owner) + 1 <= capacity) return owner;
-  for (const member of table.preference(key, n)) {
-    if (inFlight(member) + 1 <= capacity) return member;
+  const sum = totalLoadWeight(table);
+  // Weights are integers ≥ 1, so Σw = N means every weight is 1: the unweighted rule.
+  if (!table.loadWeight && sum === n) {
+    const capacity = loadCapacity(totalInFlight, n, c);
+    // The common case needs no preference list (and no allocation).
+    if (inFlight(owner) + 1 <= capacity) return owner;
+    for (const member of table.preference(key, n)) {
+      if (inFlight(member) + 1 <= capacity) return member;
+    }
+    return owner;
   }
-  return owner;
+  // ⌈c × (total + 1) × w / Σw⌉: the capacities still sum to at least total + 1.
+  const room = (m: RingMember): boolean =>
+    sum > 0 && inFlight(m) + 1 <= Math.ceil((c * (totalInFlight + 1) * loadWeightOf(table, m)) / sum);
+  if (room(owner)) return owner;
+  return table.preference(key, n).find(room) ?? owner;
 }
 
 /** Settings of a closed-loop bounded-loads simulation. */

@@ -15,6 +15,8 @@ export { parseExpression } from './expression.js';
 export { fmix32, hashString, mixKey } from './hash.js';
 export { KETAMA_DEFAULT_VNODES, KetamaTable, ketamaStrategy } from './ketama-strategy.js';
 export { isPrime, MAGLEV_DEFAULT_TABLE, MAGLEV_MAX_TABLE, MaglevTable, maglevStrategy } from './maglev-strategy.js';
+export type { PolicyAnswer } from './policy-answer.js';
+export { policyAnswer } from './policy-answer.js';
 export { RendezvousTable, rendezvousStrategy } from './rendezvous-strategy.js';
 export type { RingChange, RingMembership } from './ring-change.js';
 export { policyText, ringChanges } from './ring-change.js';
@@ -27,8 +29,40 @@ export {
   sampleRequestIds,
   simulateChange,
 } from './ring-metrics.js';
-export { SlotTable } from './slot-table.js';
+export { SlotTable, virtualServerCounts } from './slot-table.js';
+export {
+  checkSlowStart,
+  keyRampPosition,
+  MAX_SLOW_START_SECONDS,
+  rampOf,
+  SlowStartTable,
+  slowStartMemberships,
+  withSlowStart,
+  withSlowStartBuilt,
+} from './slow-start.js';
 export { buildRing, DEFAULT_POLICY, getStrategy, normalizePolicy, strategyNames } from './strategy-registry.js';
 export type { TableData } from './table-data.js';
 export { buildCost, tableData, tableFromData } from './table-data.js';
-export type { RingMember, RingPolicy, RingStrategy, RingTable } from './types.js';
+export type { TrafficField, TrafficInput, TrafficPolicy } from './traffic-policy.js';
+export {
+  normalizeTraffic,
+  parseRateLimitKey,
+  parseTrafficValue,
+  RATE_LIMIT_KEY_FLAG,
+  RETRY_BUDGET_WINDOW_MS,
+  receivedTraffic,
+  sameTraffic,
+  TRAFFIC_DEFAULTS,
+  TRAFFIC_FIELDS,
+  trafficText,
+} from './traffic-policy.js';
+export type { RingMember, RingPolicy, RingPolicyInput, RingStrategy, RingTable } from './types.js';
+export {
+  allDefaultWeights,
+  DEFAULT_WEIGHT,
+  MAX_WEIGHT,
+  MIN_WEIGHT,
+  parseWeight,
+  weightOf,
+  weightShares,
+} from './weights.js';

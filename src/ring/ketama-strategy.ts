@@ -1,6 +1,7 @@
 import { hashString, mixKey } from './hash.js';
 import { intOption, rejectUnknownOptions, sortMembers } from './strategy-options.js';
 import type { RingMember, RingStrategy, RingTable } from './types.js';
+import { weightOf } from './weights.js';
 
 /**
  * Points per member. Classic ketama used 160, which leaves shares ±5–15% off
@@ -25,10 +26,16 @@ export interface KetamaPoints {
  * Points come from the server id, not the hostname: a replacement takes the
  * lowest free id, which is the dead replica's, so it inherits exactly the
  * arcs the dead one held and nobody else's keys move.
+ *
+ * Weights: a member of weight w owns vnodes × w points (v = 0 … vnodes·w − 1),
+ * so raising a weight only adds points (keys move to that member and nowhere
+ * else) and lowering it only takes its own away.
  */
 export class KetamaTable implements RingTable {
   readonly strategy = 'ketama';
   readonly members: readonly RingMember[];
+  /** Points per unit of weight. */
+  readonly vnodes: number;
   /** Sorted point positions. */
   readonly #points: Uint32Array;
   /** Index into members of the owner of each point. */
@@ -40,8 +47,10 @@ export class KetamaTable implements RingTable {
    */
   constructor(members: readonly RingMember[], vnodes: number, prebuilt?: KetamaPoints) {
     this.members = sortMembers(members);
+    this.vnodes = vnodes;
+    const counts = this.members.map((m) => vnodes * weightOf(m));
+    const total = counts.reduce((a, b) => a + b, 0);
     if (prebuilt) {
-      const total = this.members.length * vnodes;
       if (prebuilt.points.length !== total || prebuilt.owners.length !== total)
         throw new RangeError(`prebuilt ketama points: ${prebuilt.points.length}, expected ${total}`);
       this.#points = prebuilt.points;
@@ -50,9 +59,10 @@ export class KetamaTable implements RingTable {
     }
     // Pack (position, member index) into one double (< 2^48, exact) so one
     // typed-array sort orders the points, ties broken by the lower server id.
-    const packed = new Float64Array(this.members.length * vnodes);
+    const packed = new Float64Array(total);
+    let at = 0;
     this.members.forEach((m, n) => {
-      for (let v = 0; v < vnodes; v++) packed[n * vnodes + v] = hashString(`${m.serverId}-${v}`) * 65536 + n;
+      for (let v = 0; v < counts[n]!; v++) packed[at++] = hashString(`${m.serverId}-${v}`) * 65536 + n;
     });
     packed.sort();
     this.#points = new Uint32Array(packed.length);

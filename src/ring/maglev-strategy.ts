@@ -2,6 +2,7 @@ import { RinglbError } from '../shared/errors.js';
 import { hashString, mixKey } from './hash.js';
 import { intOption, rejectUnknownOptions, sortMembers } from './strategy-options.js';
 import type { RingMember, RingStrategy, RingTable } from './types.js';
+import { weightOf } from './weights.js';
 
 export const MAGLEV_DEFAULT_TABLE = 65537;
 /** The largest prime below 2^22: a table rebuild stays under ~50 ms and 12 MB. */
@@ -26,6 +27,12 @@ export function isPrime(n: number): boolean {
  *
  * Like ketama, identities are server ids, so a replacement that takes the
  * dead replica's id takes back its entries.
+ *
+ * Weights (the paper's weighted variant, as Envoy fills it): in turn r a
+ * member of weight w claims an entry only while its count is below
+ * r · w / w_max, so members fill in proportion to their weights. The test is
+ * done in integers (count · w_max < r · w), identical on every data plane.
+ * With equal weights every member claims one entry per turn, as unweighted.
  */
 export class MaglevTable implements RingTable {
   readonly strategy = 'maglev';
@@ -89,11 +96,16 @@ function populate(members: readonly RingMember[], size: number): Uint16Array {
     position[k] = hashString(id, OFFSET_SEED) % size;
     skip[k] = (hashString(id, SKIP_SEED) % (size - 1)) + 1;
   });
+  const weights = members.map(weightOf);
+  const maxWeight = Math.max(...weights);
+  const claimed = new Float64Array(n);
   const taken = new Uint8Array(size);
   const entries = new Uint16Array(size);
   let filled = 0;
-  for (;;) {
+  for (let turn = 1; ; turn++) {
     for (let k = 0; k < n; k++) {
+      if (claimed[k]! * maxWeight >= turn * weights[k]!) continue;
+      claimed[k]!++;
       // Walk k's permutation to its next entry nobody has claimed yet.
       let p = position[k]!;
       while (taken[p]) p = (p + skip[k]!) % size;

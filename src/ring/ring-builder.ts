@@ -5,6 +5,7 @@ import type { BuildReply, BuildRequest } from './ring-build-worker.js';
 import { buildRing } from './strategy-registry.js';
 import { buildCost, tableFromData } from './table-data.js';
 import type { RingMember, RingPolicy, RingTable } from './types.js';
+import { weightOf } from './weights.js';
 
 /**
  * Tables costing more cells than this are built on a worker thread. Below it
@@ -46,7 +47,9 @@ export class RingBuilder {
 
   /** The table for `members` under `policy`: a value when cheap, a promise when built off the loop. */
   build(members: readonly RingMember[], policy: RingPolicy): RingTable | Promise<RingTable> {
-    if (this.#closed || buildCost(members.length, policy) <= this.#offLoopCells) return buildRing(members, policy);
+    // Ketama's points grow with weights: a member of weight w costs w members' worth.
+    const weighted = members.reduce((sum, m) => sum + weightOf(m), 0);
+    if (this.#closed || buildCost(weighted, policy) <= this.#offLoopCells) return buildRing(members, policy);
     return new Promise((resolve, reject) => {
       const id = ++this.#nextId;
       this.#pending.set(id, { members, policy, resolve, reject });

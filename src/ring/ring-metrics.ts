@@ -1,6 +1,7 @@
 import { RinglbError } from '../shared/errors.js';
 import { buildRing } from './strategy-registry.js';
 import type { RingMember, RingPolicy, RingTable } from './types.js';
+import { allDefaultWeights, weightShares } from './weights.js';
 
 /** How evenly a table spreads a key sample over its members. */
 export interface Balance {
@@ -24,9 +25,10 @@ export interface ChangeImpact {
   readonly movedFraction: number;
   /**
    * The least any mapping could move while staying balanced: the total
-   * variation distance between the uniform spreads over the two memberships,
-   * 1 − |common| / max(N_before, N_after). Removing or replacing one of N
-   * gives 1/N, adding one to N gives 1/(N+1), a policy-only change gives 0.
+   * variation distance between the weighted spreads over the two memberships
+   * (with equal weights, 1 − |common| / max(N_before, N_after)). Removing or
+   * replacing one of N gives 1/N, adding one to N gives 1/(N+1), a policy-only
+   * change gives 0, a weight change the share that member gains or loses.
    */
   readonly idealMovedFraction: number;
   readonly before: Balance;
@@ -101,9 +103,18 @@ export function balance(table: RingTable, keys: Iterable<number> | number): Bala
 export function idealMovedFraction(before: readonly RingMember[], after: readonly RingMember[]): number {
   const largest = Math.max(before.length, after.length);
   if (largest === 0) return 0;
-  const names = new Set(before.map((m) => m.hostname));
-  const common = after.filter((m) => names.has(m.hostname)).length;
-  return (largest - common) / largest;
+  if ((allDefaultWeights(before) && allDefaultWeights(after)) || before.length === 0 || after.length === 0) {
+    // The same distance, in closed form (exact in floating point).
+    const names = new Set(before.map((m) => m.hostname));
+    const common = after.filter((m) => names.has(m.hostname)).length;
+    return (largest - common) / largest;
+  }
+  const a = weightShares(before);
+  const b = weightShares(after);
+  let distance = 0;
+  for (const name of new Set([...Object.keys(a), ...Object.keys(b)]))
+    distance += Math.abs((a[name] ?? 0) - (b[name] ?? 0));
+  return distance / 2;
 }
 
 /**

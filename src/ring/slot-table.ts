@@ -1,6 +1,7 @@
 import { RinglbError } from '../shared/errors.js';
 import { sortMembers } from './strategy-options.js';
 import type { RingMember, RingTable } from './types.js';
+import { allDefaultWeights, weightOf } from './weights.js';
 
 /** The hash functions of a slot table: H for requests, Φ for virtual servers. */
 export interface SlotHashes {
@@ -44,9 +45,10 @@ export class SlotTable implements RingTable {
     this.members = sortMembers(members);
     this.#hashes = hashes;
     this.#m = m;
+    const counts = virtualServerCounts(this.members, k, m);
     const slots: (RingMember | null)[] = new Array(m).fill(null);
-    for (const member of this.members) {
-      for (let j = 0; j < k; j++) {
+    for (const [n, member] of this.members.entries()) {
+      for (let j = 0; j < counts[n]!; j++) {
         slots[probeFreeSlot(slots, mod(hashes.phi(member.serverId, j), m))] = member;
       }
     }
@@ -77,6 +79,22 @@ export class SlotTable implements RingTable {
   slots(): (string | null)[] {
     return this.#slots.map((s) => (s ? s.hostname : null));
   }
+}
+
+/**
+ * Virtual servers per member: K × weight while they fit in the M slots;
+ * otherwise the table is shared in proportion, ⌊M × w / Σw⌋ each (at least
+ * one). With the default weights every member gets K, as unweighted.
+ */
+export function virtualServerCounts(members: readonly RingMember[], k: number, m: number): number[] {
+  if (allDefaultWeights(members)) return members.map(() => k);
+  const weights = members.map(weightOf);
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (total * k <= m) return weights.map((w) => w * k);
+  const scaled = weights.map((w) => Math.max(1, Math.floor((m * w) / total)));
+  if (scaled.reduce((a, b) => a + b, 0) > m)
+    throw RinglbError.resourceExhausted(`${members.length} weighted servers do not fit in ${m} slots`);
+  return scaled;
 }
 
 /**

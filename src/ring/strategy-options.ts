@@ -1,5 +1,6 @@
 import { RinglbError } from '../shared/errors.js';
 import type { RingMember } from './types.js';
+import { MAX_WEIGHT, MIN_WEIGHT } from './weights.js';
 
 /** Parses an integer option, naming the option when it is bad. */
 export function intOption(
@@ -38,7 +39,8 @@ export function rejectUnknownOptions(
 /**
  * Members in ascending server id, the canonical order every strategy builds
  * from so that the order members arrive in never changes a table. Duplicate
- * ids or hostnames would make ownership ambiguous, so they are refused.
+ * ids or hostnames would make ownership ambiguous, so they are refused, as
+ * are weights out of range.
  */
 export function sortMembers(members: readonly RingMember[]): readonly RingMember[] {
   const sorted = [...members].sort((a, b) => a.serverId - b.serverId);
@@ -50,6 +52,12 @@ export function sortMembers(members: readonly RingMember[]): readonly RingMember
     }
     if (n > 0 && sorted[n - 1]!.serverId === m.serverId) {
       throw RinglbError.invalidArgument(`server id ${m.serverId} appears twice in the ring`);
+    }
+    const w = m.weight;
+    if (w !== undefined && !(Number.isInteger(w) && w >= MIN_WEIGHT && w <= MAX_WEIGHT)) {
+      throw RinglbError.invalidArgument(
+        `ring member '${m.hostname}' has weight ${w}; weights are integers from ${MIN_WEIGHT} to ${MAX_WEIGHT}`,
+      );
     }
     if (hostnames.has(m.hostname))
       throw RinglbError.invalidArgument(`hostname '${m.hostname}' appears twice in the ring`);

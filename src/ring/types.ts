@@ -1,4 +1,5 @@
 import type { UpstreamProtocol } from '../shared/upstream-protocol.js';
+import type { TrafficInput, TrafficPolicy } from './traffic-policy.js';
 
 /** A replica as the ring sees it: identity plus where to send traffic. */
 export interface RingMember {
@@ -9,6 +10,17 @@ export interface RingMember {
   readonly address: string;
   /** How data planes speak to it when a runtime knows better than the policy; absent: the policy's. */
   readonly protocol?: UpstreamProtocol;
+  /**
+   * Capacity relative to the other members: an integer from 1 to 100
+   * (weights.ts), 1 when absent. Every strategy gives a member a share of
+   * keys in proportion to it.
+   */
+  readonly weight?: number;
+  /**
+   * When the member joined the ring (ms since the epoch, set by the control
+   * plane), for slow start (slow-start.ts); absent or 0: not ramping.
+   */
+  readonly joinedAt?: number;
 }
 
 /** Which strategy builds the table, with its options. */
@@ -20,6 +32,10 @@ export interface RingPolicy {
   readonly loadBound: number;
   /** How data planes speak to the replicas (--upstream-protocol); absent: http1. */
   readonly upstreamProtocol?: UpstreamProtocol;
+  /** Slow start: seconds over which a joining member ramps up to its share (slow-start.ts); absent or 0: off. */
+  readonly slowStart?: number;
+  /** Circuit breaking, outlier detection, retry budget, rate limiting; absent: TRAFFIC_DEFAULTS. */
+  readonly traffic?: TrafficPolicy;
 }
 
 /**
@@ -40,7 +56,15 @@ export interface RingTable {
   preference(key: number, count: number): RingMember[];
   /** Slot-based strategies only: the hostname at each slot, null where empty. */
   slots?(): (string | null)[];
+  /**
+   * The member's weight for bounded loads' capacities when it is not its
+   * configured weight (a slow-starting member: weight × ramp). Absent: the weight.
+   */
+  loadWeight?(member: RingMember): number;
 }
+
+/** A policy as given (a request, a stored state): traffic settings may be partial or text, normalizePolicy checks them. */
+export type RingPolicyInput = Omit<RingPolicy, 'traffic'> & { readonly traffic?: TrafficInput };
 
 /** A hash strategy. Implementations are pure and deterministic. */
 export interface RingStrategy {

@@ -15,17 +15,31 @@ export interface DesiredState {
     readonly strategy: string;
     readonly options: Readonly<Record<string, string>>;
     readonly loadBound: number;
+    readonly slowStart?: number;
+    /** Traffic settings by name (ring/TrafficPolicy), validated when the policy is applied; absent in older states. */
+    readonly traffic?: Readonly<Record<string, number | string>>;
   };
   /** Every replica the control plane owns: names and server ids outlive their processes. */
-  readonly replicas: readonly { readonly hostname: string; readonly serverId: number }[];
+  readonly replicas: readonly { readonly hostname: string; readonly serverId: number; readonly weight?: number }[];
   /** The last ring version published, so versions never go backwards across restarts. */
   readonly ringVersion: number;
   /**
    * The ring as published at ringVersion (healthy replicas and their
    * addresses): what follower control planes serve on WatchRing.
    */
-  readonly members?: readonly { readonly hostname: string; readonly serverId: number; readonly address: string }[];
+  readonly members?: readonly StoredMember[];
 }
+
+/** A ring member as stored: weight and join time (ms) when set. */
+export interface StoredMember {
+  readonly hostname: string;
+  readonly serverId: number;
+  readonly address: string;
+  readonly weight?: number;
+  readonly joinedAt?: number;
+}
+
+const optionalNumber = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v));
 
 export interface DesiredStateStore {
   /** Where the state lives, for logs (a path, an engine object's name). */
@@ -72,13 +86,22 @@ export function parseDesiredState(text: string): DesiredState {
     typeof p.loadBound !== 'number' ||
     typeof p.options !== 'object' ||
     p.options === null ||
-    !Object.values(p.options).every((v) => typeof v === 'string')
+    !Object.values(p.options).every((v) => typeof v === 'string') ||
+    !optionalNumber(p.slowStart) ||
+    (p.traffic !== undefined &&
+      (typeof p.traffic !== 'object' ||
+        p.traffic === null ||
+        !Object.values(p.traffic).every((v) => typeof v === 'number' || typeof v === 'string')))
   )
     fail('policy');
   if (
     !Array.isArray(s.replicas) ||
     !s.replicas.every(
-      (r) => typeof r?.hostname === 'string' && HOSTNAME.test(r.hostname) && Number.isInteger(r.serverId),
+      (r) =>
+        typeof r?.hostname === 'string' &&
+        HOSTNAME.test(r.hostname) &&
+        Number.isInteger(r.serverId) &&
+        optionalNumber(r.weight),
     )
   )
     fail('replicas');
@@ -88,18 +111,41 @@ export function parseDesiredState(text: string): DesiredState {
     !(
       Array.isArray(s.members) &&
       s.members.every(
-        (m) => typeof m?.hostname === 'string' && Number.isInteger(m.serverId) && typeof m.address === 'string',
+        (m) =>
+          typeof m?.hostname === 'string' &&
+          Number.isInteger(m.serverId) &&
+          typeof m.address === 'string' &&
+          optionalNumber(m.weight) &&
+          optionalNumber(m.joinedAt),
       )
     )
   )
     fail('members');
   return {
     desired: s.desired as number,
-    policy: { strategy: p!.strategy, options: { ...p!.options }, loadBound: p!.loadBound },
-    replicas: s.replicas!.map((r) => ({ hostname: r.hostname, serverId: r.serverId })),
+    policy: {
+      strategy: p!.strategy,
+      options: { ...p!.options },
+      loadBound: p!.loadBound,
+      ...(p!.slowStart ? { slowStart: p!.slowStart } : {}),
+      ...(p!.traffic ? { traffic: { ...p!.traffic } } : {}),
+    },
+    replicas: s.replicas!.map((r) => ({
+      hostname: r.hostname,
+      serverId: r.serverId,
+      ...(r.weight !== undefined ? { weight: r.weight } : {}),
+    })),
     ringVersion: s.ringVersion as number,
     ...(s.members
-      ? { members: s.members.map((m) => ({ hostname: m.hostname, serverId: m.serverId, address: m.address })) }
+      ? {
+          members: s.members.map((m) => ({
+            hostname: m.hostname,
+            serverId: m.serverId,
+            address: m.address,
+            ...(m.weight !== undefined ? { weight: m.weight } : {}),
+            ...(m.joinedAt !== undefined ? { joinedAt: m.joinedAt } : {}),
+          })),
+        }
       : {}),
   };
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RinglbError } from '../shared/errors.js';
+import { isReplicaCommandLine, titleArgument } from '../shared/replica-title.js';
 import type { DriverEvent, ReplicaDriver, ReplicaInstance, ReplicaSpec } from './replica-driver.js';
 import { replicaEnvironment } from './replica-objects.js';
 import { RUNTIME_DEFAULTS } from './runtime-defaults.js';
@@ -61,7 +62,8 @@ export class ProcessDriver implements ReplicaDriver {
     mkdirSync(this.#options.stateDir, { recursive: true });
     // Adopt what a previous control plane left running; forget the dead.
     for (const entry of this.#readState()) {
-      if (isAlive(entry.pid) && runs(entry.pid, this.#options.entry)) this.#entries.set(entry.hostname, entry);
+      if (isAlive(entry.pid) && runs(entry.pid, this.#options.entry, entry.hostname))
+        this.#entries.set(entry.hostname, entry);
     }
     this.#writeState();
   }
@@ -85,7 +87,7 @@ export class ProcessDriver implements ReplicaDriver {
     const log = openSync(path.join(this.#options.stateDir, `${spec.hostname}.log`), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [this.#options.entry], {
+      child = spawn(process.execPath, [this.#options.entry, titleArgument(spec.hostname)], {
         detached: true,
         stdio: ['ignore', log, log, 'ipc'],
         env: {
@@ -225,9 +227,9 @@ function isAlive(pid: number): boolean {
  * Whether `pid` still runs our replica entry point: after a reboot a pid in
  * an old state file may belong to anything, and we must never signal that.
  */
-function runs(pid: number, entry: string): boolean {
+function runs(pid: number, entry: string, hostname: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(entry);
+    return isReplicaCommandLine(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), entry, hostname);
   } catch {
     // No /proc (not Linux): trust the pid.
     return true;

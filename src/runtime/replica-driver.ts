@@ -18,6 +18,8 @@ export interface ReplicaInstance {
   readonly startedAt: Date;
   /** How data planes speak to it, when the runtime knows (a static backend's h2c://); else the ring's. */
   readonly protocol?: UpstreamProtocol;
+  /** A weight the runtime's configuration gives it (static --backend …@W); absent: the stored one, or 1. */
+  readonly weight?: number;
   /**
    * What the runtime says about it. 'running' (the default when absent): up as
    * far as the runtime knows; health checks decide the rest. 'restarting': the

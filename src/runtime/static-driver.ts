@@ -10,6 +10,8 @@ export interface StaticBackend {
   readonly address: string;
   /** `h2c://host:port` or `h2://host:port`: this backend speaks HTTP/2 whatever the ring's protocol. */
   readonly protocol?: UpstreamProtocol;
+  /** `@W` after the address: 1 to 100. */
+  readonly weight?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class StaticDriver implements ReplicaDriver {
       instanceId: `static:${b.address}`,
       startedAt,
       ...(b.protocol === undefined ? {} : { protocol: b.protocol }),
+      ...(b.weight !== undefined ? { weight: b.weight } : {}),
     }));
   }
 

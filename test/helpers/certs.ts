@@ -133,6 +133,28 @@ export function makePki(t: TestContext): TestPki {
   };
 }
 
+/**
+ * `ringlb up` flags for a control plane with TLS and the token, whose own
+ * data plane trusts its CA and sends the token; `mutual` also asks client
+ * certificates from that CA (and gives the data plane one).
+ */
+export function securedUpArgs(pki: TestPki, options: { mutual?: boolean } = {}): string[] {
+  const mutual = options.mutual
+    ? ['--control-tls-client-ca', pki.ca, '--control-cert', pki.clientCert, '--control-key', pki.clientKey]
+    : [];
+  return [
+    '--control-tls-cert',
+    pki.serverCert,
+    '--control-tls-key',
+    pki.serverKey,
+    '--control-ca',
+    pki.ca,
+    ...mutual,
+    '--token-file',
+    pki.tokenFile,
+  ];
+}
+
 export interface TestCertificate {
   cert: string;
   key: string;

@@ -11,6 +11,7 @@ import {
   type ReportFailureRequest,
   type ReportFailureResponse,
   type RingSnapshot,
+  type SetReplicaWeightRequest,
   type SetRingPolicyRequest,
   type SimulateChangeRequest,
   type SimulateChangeResponse,
@@ -24,6 +25,7 @@ interface Unary {
   listReplicas: [ListReplicasRequest, ReplicaSet];
   reportFailure: [ReportFailureRequest, ReportFailureResponse];
   setRingPolicy: [SetRingPolicyRequest, RingSnapshot];
+  setReplicaWeight: [SetReplicaWeightRequest, ReplicaSet];
   simulateChange: [SimulateChangeRequest, SimulateChangeResponse];
 }
 type UnaryMethods = keyof Unary;

@@ -24,7 +24,7 @@ export function fixedRing(addresses: readonly string[], policy: RingPolicy = DEF
 export function fixedRingMetrics(view: RingView): DataPlaneMetrics {
   return new DataPlaneMetrics({
     ringVersion: () => view.version,
-    ringMembers: () => view.members.map((m) => m.hostname),
+    ringMembers: () => view.members,
     controlPlaneConnected: () => true,
     ringUpdates: () => 1,
   });

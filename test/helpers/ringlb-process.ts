@@ -28,10 +28,11 @@ export interface RinglbProcess {
 export function spawnRinglb(
   t: TestContext,
   args: string[],
-  options: { env?: Record<string, string>; stateDir?: string } = {},
+  options: { env?: Record<string, string>; stateDir?: string; cwd?: string } = {},
 ): RinglbProcess {
   const stateDir = options.stateDir ?? tempStateDir(t);
   const child = spawn(process.execPath, [RINGLB_BIN, ...args], {
+    cwd: options.cwd,
     env: { ...process.env, RINGLB_STATE_DIR: stateDir, RINGLB_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -123,6 +124,8 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   stateDir?: string;
+  /** Working folder of the process (relative file flags are read from it). */
+  cwd?: string;
   /** How long to wait for the ready line. */
   timeoutMs?: number;
 }

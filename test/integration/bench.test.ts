@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchReport } from '../../clients/bench/bench-report.js';
 import type { ControlScaleResult } from '../../clients/bench/control-scale-bench.js';
 import { resolveBinary } from '../../clients/bench/load-generator.js';
+import type { MatrixReport } from '../../clients/bench/matrix-runner.js';
 import { OWNER_ENV } from '../../clients/bench/process-set.js';
 import type { PropagationResult } from '../../clients/bench/propagation-bench.js';
 import type { RingBenchReport } from '../../clients/bench/ring-bench.js';
@@ -166,12 +167,52 @@ test('ringlb bench: a missing peer is reported as skipped, never measured; no wr
   assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 
+test('ringlb bench --matrix: each point of an axis measured for each target, with tables, JSON and a chart', async (t) => {
+  const out = tempOut(t);
+  // ringlb alone keeps the test short; the peers' configurations are the default bench's, tested above.
+  const targets = ['ringlb-1'];
+  const run = await ringlbBench([
+    '--matrix',
+    '--matrix-axes',
+    'body',
+    '--targets',
+    targets.join(','),
+    '--duration',
+    '1',
+    '--warmup',
+    '0',
+    '--out',
+    out,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'matrix.json'), 'utf8')) as MatrixReport;
+  assert.deepEqual(
+    report.cells.map((c) => `${c.axis}=${c.value} ${c.target}`),
+    [0, 16_384, 1_048_576].flatMap((v) => targets.map((id) => `body=${v} ${id}`)),
+  );
+  for (const c of report.cells) {
+    assert.equal(c.status, 'ran', `${c.target} at ${c.value}: ${c.reason}`);
+    assert.ok(c.requestsPerSecond! > 0, `${c.target} req/s`);
+    assert.equal(c.errors! + c.non2xx!, 0, `${c.target} at ${c.value} had errors`);
+    if (c.value > 0) {
+      // Both ways: the bodies really went through, and cost is per MB.
+      assert.ok(c.megabytesPerSecond! > 0 && c.proxyCpuMsPerMegabyte! > 0, `${c.target} MB/s`);
+    }
+  }
+  assert.match(readFileSync(path.join(out, 'matrix.md'), 'utf8'), /## Request and response body/);
+  assert.ok(readdirSync(out).includes('matrix-body.png'));
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
+});
+
 test('ringlb bench: bad flags are refused with exit code 2, naming the flag', async () => {
   // Through `ringlb bench`, so the hand-off to ringlb-tools keeps its exit code and output.
   const run = await ringlbBench(['--rounds', '0', '--targets', 'direct,squid'], {}, RINGLB_BIN);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /--rounds \(RINGLB_BENCH_ROUNDS\): must be an integer from 1 to 100/);
   assert.match(run.stderr, /--targets \(RINGLB_BENCH_TARGETS\): unknown target 'squid'/);
+  const axes = await ringlbBench(['--matrix', '--matrix-axes', 'body,latency'], {}, RINGLB_BIN);
+  assert.equal(axes.code, 2);
+  assert.match(axes.stderr, /--matrix-axes \(RINGLB_BENCH_MATRIX_AXES\): unknown axis 'latency'/);
 });
 
 test('ringlb bench: a --baseline that is not a built checkout is refused with exit code 2, naming the flag', async (t) => {

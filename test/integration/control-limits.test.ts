@@ -144,8 +144,9 @@ test(`a request over ${CONTROL_DEFAULTS.limits.maxMessageBytes / 1024} KiB is re
   const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
   defer(t, () => client.close());
   const code = await new Promise<number>((resolve) =>
-    client.addReplicas({ n: 1, hostnames: ['x'.repeat(CONTROL_DEFAULTS.limits.maxMessageBytes + 1)] }, (err) =>
-      resolve(err ? err.code : grpc.status.OK),
+    client.addReplicas(
+      { n: 1, hostnames: ['x'.repeat(CONTROL_DEFAULTS.limits.maxMessageBytes + 1)], weights: [] },
+      (err) => resolve(err ? err.code : grpc.status.OK),
     ),
   );
   assert.equal(code, grpc.status.RESOURCE_EXHAUSTED);

@@ -44,7 +44,13 @@ test('bad AddReplicas/RemoveReplicas input gets the right status and message and
   const { address, server } = await startControlPlane(t, { maxReplicas: 5 });
   const client = controlClient(t, address);
   const before = await call(client, 'listReplicas', {});
-  const cases: [string, 'addReplicas' | 'removeReplicas', { n: number; hostnames: string[] }, grpc.status, RegExp][] = [
+  const cases: [
+    string,
+    'addReplicas' | 'removeReplicas',
+    { n: number; hostnames: string[]; weights?: number[] },
+    grpc.status,
+    RegExp,
+  ][] = [
     [
       'add: more names than n',
       'addReplicas',
@@ -117,6 +123,13 @@ test('bad AddReplicas/RemoveReplicas input gets the right status and message and
       /above the maximum of 5/,
     ],
     [
+      'add: a weight out of range',
+      'addReplicas',
+      { n: 1, hostnames: [], weights: [101] },
+      status.INVALID_ARGUMENT,
+      /weights\[0\] must be an integer from 1 to 100, got 101/,
+    ],
+    [
       'rm: unknown hostname',
       'removeReplicas',
       { n: 1, hostnames: ['nope'] },
@@ -132,7 +145,7 @@ test('bad AddReplicas/RemoveReplicas input gets the right status and message and
     ],
   ];
   for (const [name, method, request, code, message] of cases) {
-    const err = await callError(client, method, request);
+    const err = await callError(client, method, { weights: [], ...request });
     assert.equal(err.code, code, `${name}: code ${err.code} (${err.details})`);
     assert.match(err.details, message, name);
   }
@@ -156,7 +169,7 @@ test('the generated client adds, lists, removes and watches', async (t) => {
   );
   assert.equal(first.policy?.strategy, 'classic');
 
-  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'] });
+  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'], weights: [] });
   assert.equal(added.n, 5);
   assert.deepEqual(
     added.replicas.map((r) => r.hostname),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { makePki } from '../helpers/certs.js';
+import { makePki, securedUpArgs } from '../helpers/certs.js';
 import { httpRequest } from '../helpers/data-plane.js';
 import { getJson } from '../helpers/http.js';
 import { LOG, RINGLB_BIN, spawnRinglb, startStack } from '../helpers/ringlb-process.js';
@@ -129,18 +129,7 @@ test('real processes: a data plane and the CLI follow a mutual-TLS + token contr
 test('ringlb up with a TLS + token control plane: its own data plane connects, shims need the token', async (t) => {
   const pki = makePki(t);
   const { url } = await startStack(t, {
-    args: [
-      '--replicas',
-      '1',
-      '--control-tls-cert',
-      pki.serverCert,
-      '--control-tls-key',
-      pki.serverKey,
-      '--control-ca',
-      pki.ca,
-      '--token-file',
-      pki.tokenFile,
-    ],
+    args: ['--replicas', '1', ...securedUpArgs(pki)],
   });
   assert.equal((await getJson(`${url}/home`)).status, 200);
   assert.equal((await getJson(`${url}/rep`)).body.message.N, 1);

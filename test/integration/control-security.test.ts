@@ -90,10 +90,11 @@ test('token: every mutating RPC refuses a missing or wrong token with UNAUTHENTI
   const right = client(t, address, { token });
 
   const mutations = [
-    ['addReplicas', { n: 1, hostnames: ['tok-a'] }],
+    ['addReplicas', { n: 1, hostnames: ['tok-a'], weights: [] }],
     ['removeReplicas', { n: 1, hostnames: [] }],
     ['setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } }],
     ['reportFailure', { hostname: 'server-1', address: '', reason: 'test', nodeId: 'x' }],
+    ['setReplicaWeight', { hostname: 'server-1', weight: 2 }],
   ] as const;
   const before = await call(anonymous, 'listReplicas', {});
   for (const [method, request] of mutations) {
@@ -127,7 +128,7 @@ test('token: every mutating RPC refuses a missing or wrong token with UNAUTHENTI
   const reflection = new ReflectionClient(address);
   t.after(() => reflection.close());
   assert.ok((await reflection.listServices()).includes('ringlb.v1.ControlPlane'));
-  const added = await call(right, 'addReplicas', { n: 1, hostnames: ['tok-a'] });
+  const added = await call(right, 'addReplicas', { n: 1, hostnames: ['tok-a'], weights: [] });
   assert.ok(added.replicas.some((r) => r.hostname === 'tok-a'));
   const removed = await call(right, 'removeReplicas', { n: 1, hostnames: ['tok-a'] });
   assert.ok(!removed.replicas.some((r) => r.hostname === 'tok-a'));

@@ -39,6 +39,10 @@ test('admin server: /healthz before and after the first ring, /ring, /metrics, /
   assert.equal(ring.slots.filter((s: string | null) => s !== null).length, 27, '3 servers × 9 virtual servers');
   // Φ(1, 0) = 1 + 0 + 0 + 25 = 26: server 1's first virtual server.
   assert.equal(ring.slots[26], 'server-1');
+  // Key shares, every strategy alike: one per member, adding up to 1.
+  assert.deepEqual(Object.keys(ring.shares).sort(), ['server-1', 'server-2', 'server-3']);
+  assert.ok(Math.abs(Object.values(ring.shares as Record<string, number>).reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  assert.ok(ring.shares['server-1'] > 0.9, 'the classic ring gives server-1 nearly every request id');
 
   for (let i = 0; i < 30; i++) await httpRequest(`${url}/home`);
   await httpRequest(`${url}/nowhere`);

@@ -134,28 +134,35 @@ test('fuzz: mutated requests never crash the proxy, and only what llhttp reads a
   const rng = new Rng(7);
   const cases = 200;
   let forwarded = 0;
+  // The client leaves after 50 ms of quiet; on a loaded machine a request of
+  // its bytes can reach the replica after that, while the next case runs. It
+  // is checked against the bytes it came from: the previous case's.
+  let previous: ParsedRequest[] = [];
   for (let i = 0; i < cases; i++) {
     let text = valid[rng.int(valid.length)] + valid[rng.int(valid.length)];
     for (let e = 0; e < 1 + rng.int(3); e++) {
       const at = rng.int(text.length);
       text = text.slice(0, at) + (rng.chance(0.5) ? rng.pick(noise) : '') + text.slice(at + rng.int(2));
     }
-    seen.length = 0;
     await rawExchange(port, text, 50);
     // Every request the replica got is one llhttp reads in the client's bytes (targets in origin form).
     const expected = llhttpRequests(Buffer.from(text, 'latin1')).map((r) => ({
       ...r,
       url: r.url.replace(/^https?:\/\/[^/?]*/i, '') || '/',
     }));
-    for (const got of seen) {
-      const i = expected.findIndex((r) => r.method === got.method && r.url === got.url && r.body === got.body);
+    const same = (got: ParsedRequest) => (r: ParsedRequest) =>
+      r.method === got.method && r.url === got.url && r.body === got.body;
+    for (const got of seen.splice(0)) {
+      const from = expected.some(same(got)) ? expected : previous;
+      const i = from.findIndex(same(got));
       assert.ok(
         i >= 0,
         `${JSON.stringify(text)}: the replica got ${JSON.stringify(got)}, not a request of the client's`,
       );
-      expected.splice(i, 1);
+      from.splice(i, 1);
       forwarded++;
     }
+    previous = expected;
   }
   t.diagnostic(`${cases} mutated request streams, ${forwarded} requests forwarded, each one llhttp read`);
   assert.ok(forwarded > cases / 2);

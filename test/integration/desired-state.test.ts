@@ -30,7 +30,7 @@ test('process runtime: N, names, server ids and the live policy survive a contro
   });
   const client = controlClient(t, address);
   await call(client, 'setRingPolicy', { policy: { strategy: 'maglev', options: {}, loadBound: 0 } });
-  const added = await call(client, 'addReplicas', { n: 1, hostnames: ['S5'] });
+  const added = await call(client, 'addReplicas', { n: 1, hostnames: ['S5'], weights: [] });
   const before = added.replicas.map((r) => [r.hostname, r.serverId]);
   const versionBefore = (await firstRing(t, address)).version;
   await first.stop();
@@ -67,7 +67,7 @@ test('docker runtime: the live policy and N are kept in the engine and survive a
   const [, address] = await first.waitForLog(LOG.controlReady, 60_000);
   const client = controlClient(t, address);
   await call(client, 'setRingPolicy', { policy: { strategy: 'rendezvous', options: {}, loadBound: 0 } });
-  const added = await call(client, 'addReplicas', { n: 1, hostnames: [] });
+  const added = await call(client, 'addReplicas', { n: 1, hostnames: [], weights: [] });
   await first.stop();
   // Generation numbers of the state containers, by their label.
   const generations = async (): Promise<number[]> =>

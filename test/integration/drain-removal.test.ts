@@ -44,7 +44,7 @@ test('replicas added and removed in a loop under concurrent POST load: no reques
   const loops = Array.from({ length: 6 }, (_, i) => loop(i));
   try {
     for (let round = 0; round < 5; round++) {
-      await call(client, 'addReplicas', { n: 2, hostnames: [] });
+      await call(client, 'addReplicas', { n: 2, hostnames: [], weights: [] });
       await sleep(150);
       const set = await call(client, 'removeReplicas', { n: 2, hostnames: [] });
       // The removal returned only after this data plane acknowledged the ring without them.

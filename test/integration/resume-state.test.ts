@@ -17,7 +17,7 @@ test('ringlb up says it resumes the stored N and how to start afresh; --fresh st
   const args = ['--replicas', '2', '--instance', instance];
   const first = await startStack(t, { args, stateDir });
   assert.doesNotMatch(first.proc.log(), /resuming/, 'a new instance has nothing to resume');
-  await call(controlClient(t, first.control), 'addReplicas', { n: 1, hostnames: [] });
+  await call(controlClient(t, first.control), 'addReplicas', { n: 1, hostnames: [], weights: [] });
   await first.proc.stop();
   assert.equal(await first.proc.exited, 0);
   assert.ok(existsSync(path.join(stateDir, 'desired.json')), 'the desired state outlives the stack');

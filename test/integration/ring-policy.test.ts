@@ -51,6 +51,15 @@ test('the ring strategy switches live from the CLI and the admin REST API, and d
   ]);
   const switched = JSON.parse(stdout);
   assert.equal(switched.policy.strategy, 'maglev');
+  // One shape on every surface: the gRPC RingSnapshot, members as objects (the admin answer is checked below).
+  const memberShape = (m: Record<string, unknown>): void => {
+    assert.equal(typeof m.hostname, 'string');
+    assert.equal(typeof m.serverId, 'number');
+    assert.match(String(m.address), /^127\.0\.0\.1:\d+$/);
+  };
+  assert.deepEqual(Object.keys(switched), ['version', 'policy', 'members']);
+  assert.equal(switched.members.length, 3);
+  switched.members.forEach(memberShape);
   const maglev = await ringOf(stack.adminUrl, (r) => r.version === switched.version);
   assert.equal(maglev.strategy, 'maglev');
   assert.equal(maglev.options.table, '1009');
@@ -94,6 +103,12 @@ test('the ring strategy switches live from the CLI and the admin REST API, and d
   );
   assert.equal(put.status, 200);
   assert.equal(put.body.message.policy.strategy, 'rendezvous');
+  assert.deepEqual(Object.keys(put.body.message), ['version', 'policy', 'members']);
+  assert.deepEqual(
+    put.body.message.members.map((m: { hostname: string }) => m.hostname),
+    switched.members.map((m: { hostname: string }) => m.hostname),
+  );
+  put.body.message.members.forEach(memberShape);
   await ringOf(stack.adminUrl, (r) => r.strategy === 'rendezvous' && r.loadBound === 1.25);
   const simulate = await json(`${stack.adminUrl}/ring/simulate`, 'POST', JSON.stringify({ add: 1, sampleKeys: 20000 }));
   assert.equal(simulate.status, 200);

@@ -25,6 +25,8 @@ test('ringlb up (what npm start runs, ports 0): /home answers from one of 3 repl
   const up = await proc.waitForLog(LOG.up);
   const [, proxy, admin] = up;
   const upMs = Date.now() - startedAt;
+  // The dashboard's address, from the admin address actually bound, on its own info line.
+  assert.equal((await proc.waitForLog(/info {2}\[up\] dashboard: (\S+)$/m))[1], `${admin}/dashboard`);
   const home = await getJson(`${proxy}/home`);
   assert.equal(home.status, 200);
   assert.equal(home.body.status, 'successful');

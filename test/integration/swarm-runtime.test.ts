@@ -131,7 +131,7 @@ test('scaling: /add and /rm create and remove services by name', opts, async (t)
   const instance = uniqueInstance('scale');
   const { address } = await swarmControlPlane(t, s, { instance }, { replicas: 1 });
   const client = controlClient(t, address);
-  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'] });
+  const added = await call(client, 'addReplicas', { n: 2, hostnames: ['S5'], weights: [] });
   assert.equal(added.n, 3);
   assert.equal((await serviceNames(s, instance)).length, 3);
   assert.ok((await serviceNames(s, instance)).includes(`${instance}-s5`));
@@ -210,7 +210,9 @@ test(
     assert.deepEqual(ringB.members, ringA.members);
     assert.equal(ringA.members.length, 2);
     // It refuses changes, naming the leader.
-    const refused = await call(controlClient(t, addressB), 'addReplicas', { n: 1, hostnames: [] }).catch((e) => e);
+    const refused = await call(controlClient(t, addressB), 'addReplicas', { n: 1, hostnames: [], weights: [] }).catch(
+      (e) => e,
+    );
     assert.equal(refused.code, 14, 'UNAVAILABLE');
     assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
 

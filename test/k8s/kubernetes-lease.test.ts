@@ -33,7 +33,9 @@ test(
     const lease = await k.json(['-n', ns, 'get', 'lease', 'ringlb-default-lease']);
     assert.equal(lease.spec.leaseDurationSeconds, LEASE_MS / 1000);
     assert.match(lease.spec.holderIdentity, /./);
-    const refused = await call(controlClient(t, b.address), 'addReplicas', { n: 1, hostnames: [] }).catch((e) => e);
+    const refused = await call(controlClient(t, b.address), 'addReplicas', { n: 1, hostnames: [], weights: [] }).catch(
+      (e) => e,
+    );
     assert.equal(refused.code, 14, 'a follower refuses changes (UNAVAILABLE)');
     assert.match(refused.details, new RegExp(`leader at ${a.address.replace(/\./g, '\\.')}`));
 
@@ -68,7 +70,7 @@ test(
         const sentAt = Date.now();
         for (const client of survivors) {
           try {
-            const res = await call(client, 'addReplicas', { n: 1, hostnames: ['after-failover'] });
+            const res = await call(client, 'addReplicas', { n: 1, hostnames: ['after-failover'], weights: [] });
             acceptedSentAt = sentAt;
             return res;
           } catch (err) {

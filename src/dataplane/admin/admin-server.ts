@@ -3,10 +3,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { UpstreamProtocol } from '../../shared/upstream-protocol.js';
+import { ringShares } from '../core/ring-shares.js';
 import type { RingView } from '../core/ring-view.js';
 import { classicErrorHandler } from '../http/classic-errors.js';
-import type { DataPlaneMetrics, UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { DataPlaneMetrics, ReplicaStatus } from '../observability/data-plane-metrics.js';
 import type { HistoryMarkers } from '../observability/history-markers.js';
+import type { UpstreamStats } from '../observability/upstream-stats.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { historyRoutes } from './history-routes.js';
 import { type RingPolicyRoutesOptions, ringPolicyRoutes } from './ring-policy-routes.js';
@@ -41,12 +43,23 @@ export interface RingReport {
   loadBound: number;
   /** How the data plane speaks to the replicas (--upstream-protocol). */
   upstreamProtocol: UpstreamProtocol;
+  /** Seconds; only when slow start is on. */
+  slowStart?: number;
   /** hostname → server id */
   replicas: Record<string, number>;
   /** `protocol` only for a member that speaks its own (RingMember.protocol). */
-  members: { hostname: string; serverId: number; address: string; protocol?: UpstreamProtocol }[];
+  members: {
+    hostname: string;
+    serverId: number;
+    address: string;
+    weight?: number;
+    joinedAt?: number;
+    protocol?: UpstreamProtocol;
+  }[];
   /** Slot-based strategies only: length M, the hostname at each occupied slot, null elsewhere. */
   slots?: (string | null)[];
+  /** hostname → fraction of keys it owns, every strategy alike (ringShares: a seeded key sample). */
+  shares: Record<string, number>;
 }
 
 /** One replica in /stats. */
@@ -54,8 +67,17 @@ export interface ReplicaStats {
   hostname: string;
   serverId?: number;
   address?: string;
+  /** False while a replica that left the ring lingers (--metrics-linger), as its series do in /metrics. */
   inRing: boolean;
-  /** As this data plane saw it: down after a failed connection, until it answers again. */
+  /** Ring members only: the weight (1 to 100) and the share of keys routed to it now (0 to 1). */
+  weight?: number;
+  share?: number;
+  /**
+   * The same health as /metrics' replica_up (ReplicaStatus.up): up for a ring
+   * member this data plane has not ejected; down after a failed connection
+   * until it answers again, and always once it left the ring (the control
+   * plane no longer counts it healthy).
+   */
   health: 'up' | 'down';
   inflight: number;
   requests: number;
@@ -138,7 +160,7 @@ export class AdminServer {
     return this.#closing;
   }
 
-  /** The JSON behind the dashboard: ring members first, then replicas that left it but still have counters. */
+  /** The JSON behind the dashboard: ring members first, then replicas that left it and still linger. */
   stats(): {
     nodeId: string;
     time: number;
@@ -152,17 +174,12 @@ export class AdminServer {
     const { ring, metrics } = this.#options;
     const view = ring.current;
     const now = Date.now();
-    const replicas: ReplicaStats[] = [];
-    const seen = new Set<string>();
-    for (const member of view?.members ?? []) {
-      seen.add(member.hostname);
-      replicas.push(replicaStats(metrics.upstream(member.hostname), now, member));
-    }
-    for (const stats of metrics.upstreams()) {
-      if (!seen.has(stats.hostname) && (stats.requests > 0 || stats.inflight > 0) && replicas.length < 64) {
-        replicas.push(replicaStats(stats, now));
-      }
-    }
+    const shares = view ? ringShares(view, now) : {};
+    const replicas = metrics.replicas().map((status) => {
+      const stats = replicaStats(status);
+      const member = status.member;
+      return member ? { ...stats, weight: member.weight ?? 1, share: shares[member.hostname] ?? 0 } : stats;
+    });
     return {
       nodeId: this.#options.nodeId,
       time: now,
@@ -188,15 +205,19 @@ export function ringReport(view: RingView): RingReport {
       hostname: m.hostname,
       serverId: m.serverId,
       address: m.address,
+      ...(m.weight !== undefined ? { weight: m.weight } : {}),
+      ...(m.joinedAt ? { joinedAt: m.joinedAt } : {}),
       ...(m.protocol === undefined ? {} : { protocol: m.protocol }),
     })),
+    shares: ringShares(view),
   };
+  if (view.policy.slowStart) report.slowStart = view.policy.slowStart;
   const slots = view.table.slots?.();
   if (slots) report.slots = slots;
   return report;
 }
 
-function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: number; address: string }): ReplicaStats {
+function replicaStats({ stats, member, up }: ReplicaStatus): ReplicaStats {
   let errors = 0;
   for (let code = 500; code < 600; code++) errors += stats.byStatus[code];
   return {
@@ -204,7 +225,7 @@ function replicaStats(stats: UpstreamStats, now: number, member?: { serverId: nu
     serverId: member?.serverId,
     address: member?.address,
     inRing: member !== undefined,
-    health: stats.up(now) ? 'up' : 'down',
+    health: up ? 'up' : 'down',
     inflight: stats.inflight,
     requests: stats.requests,
     errors,

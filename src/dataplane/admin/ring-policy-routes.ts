@@ -1,5 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
+import {
+  normalizeTraffic,
+  policyAnswer,
+  TRAFFIC_DEFAULTS,
+  TRAFFIC_FIELDS,
+  type TrafficInput,
+  type TrafficPolicy,
+} from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { RinglbError } from '../../shared/errors.js';
 import { controlCall, type UnaryMethod } from '../http/control-call.js';
@@ -29,10 +37,7 @@ export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutes
 
   app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });
-    return {
-      message: { version: snapshot.version, policy: snapshot.policy, members: snapshot.members.length },
-      status: 'successful',
-    };
+    return { message: policyAnswer(snapshot), status: 'successful' };
   });
 
   app.post('/ring/simulate', async (request) => {
@@ -64,6 +69,17 @@ function objectBody(body: unknown): Record<string, unknown> {
 
 function parsePolicy(raw: unknown, where: string): RingPolicy {
   const body = objectBody(raw);
+  const traffic = body.traffic === undefined ? undefined : parseTraffic(body.traffic, `${where}.traffic`);
+  const slowStart = body.slowStartSeconds;
+  if (slowStart !== undefined && (typeof slowStart !== 'number' || !Number.isFinite(slowStart)))
+    throw RinglbError.invalidArgument(`${where}.slowStartSeconds must be a number of seconds (0 turns slow start off)`);
+  const settings = {
+    ...(traffic ? { traffic } : {}),
+    ...(slowStart !== undefined ? { slowStartSeconds: slowStart } : {}),
+  };
+  // Traffic settings or slow start alone keep the strategy (SetRingPolicy without one).
+  if (body.strategy === undefined && (traffic !== undefined || slowStart !== undefined))
+    return { strategy: '', options: {}, loadBound: 0, ...settings };
   if (typeof body.strategy !== 'string' || body.strategy === '')
     throw RinglbError.invalidArgument(`${where}.strategy must be a strategy name, e.g. "maglev"`);
   const options: Record<string, string> = {};
@@ -79,7 +95,28 @@ function parsePolicy(raw: unknown, where: string): RingPolicy {
   const loadBound = body.loadBound ?? 0;
   if (typeof loadBound !== 'number' || !Number.isFinite(loadBound))
     throw RinglbError.invalidArgument(`${where}.loadBound must be a number (0 turns bounded loads off)`);
-  return { strategy: body.strategy, options, loadBound };
+  return { strategy: body.strategy, options, loadBound, ...settings };
+}
+
+/**
+ * `traffic`: settings by name (`{"maxRequestsPerReplica": 8, "rateLimit": "100/s"}`),
+ * validated here so a bad one is a 400 and nothing is applied; only those
+ * given are sent (the others keep their values).
+ */
+function parseTraffic(raw: unknown, where: string): Partial<TrafficPolicy> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw RinglbError.invalidArgument(`${where} must be an object of traffic settings`);
+  const given = raw as Record<string, unknown>;
+  const known = new Set<string>([...TRAFFIC_FIELDS.map((f) => f.key), 'rateLimitKey']);
+  for (const [k, v] of Object.entries(given)) {
+    if (!known.has(k)) throw RinglbError.invalidArgument(`${where}.${k} is not a traffic setting`);
+    if (typeof v !== 'number' && typeof v !== 'string')
+      throw RinglbError.invalidArgument(`${where}.${k} must be a number or a string`);
+  }
+  const all = normalizeTraffic(given as TrafficInput, TRAFFIC_DEFAULTS, (key) => `${where}.${key}`);
+  const out: Record<string, number | string> = {};
+  for (const k of Object.keys(given)) out[k] = all[k as keyof TrafficPolicy];
+  return out as Partial<TrafficPolicy>;
 }
 
 function stringList(raw: unknown, name: string): string[] {

@@ -111,6 +111,11 @@ export function healthMarker(event: HealthEvent): HistoryMarker | undefined {
   if (event.kind === HealthEvent_Kind.KIND_UNHEALTHY)
     return { time, kind: 'down', text: `${hostname} unhealthy${reason}` };
   if (event.kind === HealthEvent_Kind.KIND_HEALTHY) return { time, kind: 'up', text: `${hostname} healthy${reason}` };
+  const by = event.nodeId || 'a data plane';
+  if (event.kind === HealthEvent_Kind.KIND_OUTLIER_EJECTED)
+    return { time, kind: 'down', text: `${hostname} ejected by ${by} for ${event.ejectionMs / 1000}s${reason}` };
+  if (event.kind === HealthEvent_Kind.KIND_OUTLIER_RETURNED)
+    return { time, kind: 'up', text: `${hostname} returned to ${by}'s routing${reason}` };
   if (event.kind === HealthEvent_Kind.KIND_REPLACED)
     return { time, kind: 'replace', text: `${hostname} replaced by ${event.replacedBy}${reason}` };
   return undefined;

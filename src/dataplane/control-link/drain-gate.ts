@@ -1,6 +1,6 @@
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
-import type { UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { UpstreamStats } from '../observability/upstream-stats.js';
 
 /**
  * How long a data plane holds back its acknowledgement of a ring while

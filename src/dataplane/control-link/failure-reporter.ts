@@ -49,6 +49,19 @@ export class FailureReporter {
     });
   }
 
+  /**
+   * Outlier detection ejected `hostname` from this data plane's routing for
+   * `ms`, or (ejected false) that ejection ended: a health event at the
+   * control plane (`ringlb events`, the dashboard). Not rate-limited: an
+   * ejection lasts at least the base ejection time.
+   */
+  outlier(hostname: string, address: string, ejected: boolean, reason: string, ms: number): void {
+    const request = { hostname, address, nodeId: this.#options.nodeId, ejected, reason, ejectionMs: ms };
+    this.#options.client.reportOutlier(request, new Metadata(), { deadline: Date.now() + 2_000 }, (err) => {
+      if (err) this.#log.debug('outlier report not delivered', { hostname, error: err.details || err.message });
+    });
+  }
+
   #forgetOld(now: number): void {
     for (const [hostname, at] of this.#lastSent) {
       if (now - at >= this.#intervalMs) this.#lastSent.delete(hostname);

@@ -8,7 +8,10 @@ import {
   type RingMember,
   type RingPolicy,
   type RingTable,
+  receivedTraffic,
   type UpstreamProtocol,
+  withSlowStart,
+  withSlowStartBuilt,
 } from '../../ring/index.js';
 import { RingBuilder } from '../../ring/ring-builder.js';
 import { Backoff } from '../../shared/backoff.js';
@@ -196,7 +199,7 @@ export class RingSubscriber {
     let table: RingTable | Promise<RingTable>;
     try {
       parsed = fromSnapshot(snapshot);
-      table = this.#builder.build(parsed.members, parsed.policy);
+      table = this.#build(parsed.policy, this.#builder.build(parsed.members, parsed.policy));
     } catch (err) {
       this.#buildFailed(snapshot, err);
       return;
@@ -210,6 +213,21 @@ export class RingSubscriber {
       (built) => this.#built(() => this.#swap(toView(snapshot.version, parsed.policy, built), watchId)),
       (err: unknown) => this.#built(() => this.#buildFailed(snapshot, err)),
     );
+  }
+
+  /**
+   * With slow start, the tables over the ring without each ramping member
+   * too (ring/slow-start.ts), built like the table: off the loop when large.
+   */
+  #build(policy: RingPolicy, table: RingTable | Promise<RingTable>): RingTable | Promise<RingTable> {
+    const wrap = (built: RingTable): RingTable | Promise<RingTable> =>
+      withSlowStartBuilt(
+        built,
+        policy.slowStart,
+        (members) => this.#builder.build(members, policy),
+        (members) => buildRing(members, policy),
+      );
+    return table instanceof Promise ? table.then(wrap) : wrap(table);
   }
 
   /** After an off-loop build: apply its outcome, then the snapshot that queued meanwhile. */
@@ -271,6 +289,8 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         options: Object.freeze({ ...snapshot.policy.options }),
         loadBound: snapshot.policy.loadBound,
         ...protocolField('upstreamProtocol', snapshot.policy.upstreamProtocol),
+        ...(snapshot.policy.slowStartSeconds ? { slowStart: snapshot.policy.slowStartSeconds } : {}),
+        traffic: receivedTraffic(snapshot.policy.traffic),
       })
     : DEFAULT_POLICY;
   const members: readonly RingMember[] = Object.freeze(
@@ -280,6 +300,8 @@ function fromSnapshot(snapshot: RingSnapshot): { policy: RingPolicy; members: re
         serverId: m.serverId,
         address: m.address,
         ...protocolField('protocol', m.protocol),
+        ...(m.weight ? { weight: m.weight } : {}),
+        ...(m.joinedAt ? { joinedAt: m.joinedAt.getTime() } : {}),
       }),
     ),
   );
@@ -306,5 +328,7 @@ function toView(version: number, policy: RingPolicy, table: RingTable, receivedA
 /** Proto snapshot → ring types and a table built here, synchronously. */
 export function toRingView(snapshot: RingSnapshot, receivedAt = Date.now()): RingView {
   const { policy, members } = fromSnapshot(snapshot);
-  return toView(snapshot.version, policy, buildRing(members, policy), receivedAt);
+  // Slow start: while a member ramps, keys see the ring without it until their turn (ring/slow-start.ts).
+  const table = withSlowStart(buildRing(members, policy), policy.slowStart, (ms) => buildRing(ms, policy));
+  return toView(snapshot.version, policy, table, receivedAt);
 }

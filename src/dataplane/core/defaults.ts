@@ -59,12 +59,29 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   h2SessionsPerReplica: 4,
   /** HTTP/2 upstreams: after a failed connect, new sessions to that replica wait this backoff (requests go elsewhere). */
   h2Reconnect: Object.freeze({ initialMs: 100, maxMs: 3_000 }),
+  /**
+   * An HTTP/2 client whose streams end in RST_STREAM more often than this in
+   * one second gets GOAWAY ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487).
+   */
+  http2ResetStreamsPerSecond: 100,
   /** A replica that refused a connection is skipped for this long, unless it answers meanwhile. */
   ejectForMs: 10_000,
+  /**
+   * Local rate limiting keeps at most this many token buckets (an LRU, ~100
+   * bytes each); past it the least recently used key starts again full.
+   */
+  rateLimitBuckets: 10_000,
   /** Like nginx's proxy_read_timeout: a WebSocket tunnel with no byte either way for this long is closed. */
   tunnelIdleTimeoutMs: 60_000,
   /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
   drainTimeoutMs: 10_000,
+  /**
+   * A replica that left the ring keeps its per-replica series in /metrics
+   * (at 0 for replica_up) and its row in /stats for this long, so a
+   * Prometheus scraping once a minute (its default scrape_interval) still
+   * reads its last counts; then they are removed.
+   */
+  metricsLingerMs: 60_000,
   /**
    * Re-subscribing to a control-plane stream (ring, health) after it broke:
    * the first delay, doubling per failure up to the cap, reset by the first message.
@@ -101,9 +118,12 @@ export interface DataPlaneDefaults {
   maxConcurrentStreams: number;
   h2SessionsPerReplica: number;
   h2Reconnect: BackoffOptions;
+  http2ResetStreamsPerSecond: number;
   ejectForMs: number;
+  rateLimitBuckets: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  metricsLingerMs: number;
   resubscribe: BackoffOptions;
   workerRestart: BackoffOptions;
   accessLog: string;

@@ -7,10 +7,12 @@ export interface Refusal {
   readonly status: number;
   readonly code: string;
   readonly message: string;
+  /** Seconds for a Retry-After header (429, 503 from traffic limits). */
+  readonly retryAfter?: number;
 }
 
-function refusal(status: number, code: string, text: string): Refusal {
-  return Object.freeze({ status, code, message: `<Error> ${text}` });
+function refusal(status: number, code: string, text: string, retryAfter?: number): Refusal {
+  return Object.freeze({ status, code, message: `<Error> ${text}`, ...(retryAfter ? { retryAfter } : {}) });
 }
 
 /** The path of a request target, without its query. */
@@ -48,6 +50,24 @@ export const refusals = Object.freeze({
   // The ring.
   noRing: refusal(503, 'NO_RING', 'no replica available: no ring from the control plane yet'),
   emptyRing: refusal(503, 'EMPTY_RING', 'no replica available: the replica set is empty'),
+
+  // Traffic limits (docs/traffic-management.md).
+  /** Local rate limit: no token in the bucket of this key for `waitMs`. */
+  rateLimited: (rate: number, key: string, waitMs: number) =>
+    refusal(
+      429,
+      'RATE_LIMITED',
+      `too many requests: over ${rate} per second per ${key}`,
+      Math.max(1, Math.ceil(waitMs / 1000)),
+    ),
+  /** Circuit breaking: every candidate replica is at its limit of requests. */
+  overloaded: (hostname: string) =>
+    refusal(
+      503,
+      'OVERLOADED',
+      `replica '${hostname}' and the ring members after it are at their request limit (circuit breaker)`,
+      1,
+    ),
 
   // The replica's answer.
   /** The client's grpc-timeout passed before the call ended (a gRPC client gets DEADLINE_EXCEEDED). */

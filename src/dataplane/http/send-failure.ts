@@ -21,10 +21,12 @@ export function sendFailure(res: ServerResponse, refusal: Refusal): void {
   }
   const body = JSON.stringify(classicFailure(refusal.message));
   try {
-    res.writeHead(refusal.status, {
+    const headers: Record<string, string | number> = {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
-    });
+    };
+    if (refusal.retryAfter !== undefined) headers['retry-after'] = refusal.retryAfter;
+    res.writeHead(refusal.status, headers);
     res.end(body);
   } catch {
     res.destroy();

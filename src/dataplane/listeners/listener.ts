@@ -1,5 +1,6 @@
 import http from 'node:http';
 import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import { splitByPreface } from '../../shared/h2c-preface.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
@@ -11,6 +12,10 @@ import {
   TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
 import { adaptHttp2Request } from './http2-request-adapter.js';
+import { guardHttp2Session } from './http2-session-guard.js';
+
+/** Marks a traffic socket with itself, to reach it through an HTTP/2 session's socket proxy. */
+const RAW_SOCKET = Symbol('ringlb.rawSocket');
 
 export interface ListenerTlsOptions {
   /** Certificate chain and key files; the first pair is the default, the others are picked by SNI. */
@@ -24,6 +29,8 @@ export interface TrafficListenerOptions {
   h2c?: boolean;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. Default 128. */
   maxConcurrentStreams?: number;
+  /** An HTTP/2 session with no frame either way for this long is closed (DATAPLANE_DEFAULTS.clientIdleTimeoutMs). */
+  clientIdleTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -50,9 +57,11 @@ export class TrafficListener {
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #h2c: http2.Http2Server | undefined;
   readonly #log: Logger;
+  readonly #idleTimeoutMs: number;
 
   constructor(options: TrafficListenerOptions, handler: Handler) {
     this.#log = options.log ?? silentLogger;
+    this.#idleTimeoutMs = options.clientIdleTimeoutMs ?? DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
     const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DATAPLANE_DEFAULTS.maxConcurrentStreams };
     if (options.tls) {
       this.scheme = 'https';
@@ -124,11 +133,24 @@ export class TrafficListener {
   }
 
   #trackSessions(server: http2.Http2SecureServer | http2.Http2Server): void {
+    // A session's `socket` is a proxy that refuses destroy(): the socket itself is tagged before node
+    // makes the session, and read back through the proxy (which passes other properties through).
+    server.prependListener(this.scheme === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
+      (socket as Socket & { [RAW_SOCKET]?: Socket })[RAW_SOCKET] = socket;
+    });
     server.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
-      // An HTTP/2 connection with no stream for this long is closed (GOAWAY), like HTTP/1.1 keep-alive.
-      session.setTimeout(DATAPLANE_DEFAULTS.clientIdleTimeoutMs, () => session.close());
+      // An idle HTTP/2 connection is closed (GOAWAY) like an HTTP/1.1 keep-alive one; rapid resets are cut off.
+      guardHttp2Session(
+        session,
+        (session.socket as Socket & { [RAW_SOCKET]: Socket })[RAW_SOCKET],
+        {
+          idleTimeoutMs: this.#idleTimeoutMs,
+          resetStreamsPerSecond: DATAPLANE_DEFAULTS.http2ResetStreamsPerSecond,
+        },
+        this.#log,
+      );
     });
     // A client's protocol error ends its session; it is not the data plane's error.
     server.on('sessionError', (err) => this.#log.debug('HTTP/2 session error', { reason: err.message }));

@@ -1,144 +1,13 @@
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import type { RingMember } from '../../ring/index.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
-import { type ReplicaHistory, StatsHistory } from './stats-history.js';
+import { StatsHistory } from './stats-history.js';
+import { type HealthReader, LATENCY_BUCKETS, type UpstreamSnapshot, UpstreamStats } from './upstream-stats.js';
 
-/** Latency histogram buckets, seconds (Prometheus `le`). */
-export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-]);
+export { type HealthReader, LATENCY_BUCKETS, type UpstreamSnapshot, UpstreamStats };
 
-/** Replicas remembered after they left the ring, so counters stay monotonic; beyond this the oldest go. */
+/** Replicas with counters at once (members, and those lingering after they left); beyond this the oldest idle go. */
 const MAX_TRACKED = 1_000;
-
-/**
- * Per-replica counters, plain numbers bumped on the hot path. Prometheus and
- * the dashboard read them at scrape time, so a proxied request costs a few
- * increments, not a prom-client label lookup.
- */
-export class UpstreamStats {
-  /** Where in-flight counts and ejection are read in the process that proxies (ReplicaHealth). */
-  #health: HealthReader | undefined;
-  /** Sums of other processes' snapshots, in a primary that proxies nothing itself. */
-  #inflight = 0;
-  #downSince = 0;
-  requests = 0;
-  /** Failed attempts on this replica that were retried on another one. */
-  retries = 0;
-  /** Connection-level failures (refused, reset, timeout). */
-  failures = 0;
-  lastFailureAt = 0;
-  lastFailureReason = '';
-  latencySum = 0;
-  /** Responses sent to clients, by HTTP status (index = status code). */
-  readonly byStatus = new Float64Array(600);
-  /** Non-cumulative bucket counts; the last cell is +Inf. */
-  readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
-
-  /** `history`: where record() also counts per second (/stats/history); none for merged copies. */
-  constructor(
-    readonly hostname: string,
-    health?: HealthReader,
-    readonly history?: ReplicaHistory,
-  ) {
-    this.#health = health;
-  }
-
-  /** Requests in flight to it (read from the health module). */
-  get inflight(): number {
-    return this.#health ? this.#health.inflightOf(this.hostname) : this.#inflight;
-  }
-
-  /** When a connection to it was last refused (0: not since it last answered). */
-  get downSince(): number {
-    return this.#health ? this.#health.ejectedAt(this.hostname) : this.#downSince;
-  }
-
-  /** One response sent to a client; `seconds` from request start. */
-  record(status: number, seconds: number): void {
-    this.history?.record(status, seconds);
-    this.requests++;
-    this.byStatus[status < 600 && status >= 0 ? status : 0]++;
-    this.latencySum += seconds;
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
-    this.latency[i]++;
-  }
-
-  /** Plain data, to send to another process (worker → primary). */
-  snapshot(): UpstreamSnapshot {
-    const byStatus: [number, number][] = [];
-    for (let code = 0; code < this.byStatus.length; code++)
-      if (this.byStatus[code] > 0) byStatus.push([code, this.byStatus[code]]);
-    return {
-      hostname: this.hostname,
-      inflight: this.inflight,
-      requests: this.requests,
-      retries: this.retries,
-      failures: this.failures,
-      lastFailureAt: this.lastFailureAt,
-      lastFailureReason: this.lastFailureReason,
-      downSince: this.downSince,
-      latencySum: this.latencySum,
-      byStatus,
-      latency: [...this.latency],
-    };
-  }
-
-  /** Adds another process's counts; health follows the most recent failure. */
-  add(other: UpstreamSnapshot): void {
-    this.#inflight += other.inflight;
-    this.requests += other.requests;
-    this.retries += other.retries;
-    this.failures += other.failures;
-    if (other.lastFailureAt > this.lastFailureAt) {
-      this.lastFailureAt = other.lastFailureAt;
-      this.lastFailureReason = other.lastFailureReason;
-    }
-    this.#downSince = Math.max(this.#downSince, other.downSince);
-    this.latencySum += other.latencySum;
-    for (const [code, count] of other.byStatus) this.byStatus[code] += count;
-    for (let i = 0; i < this.latency.length; i++) this.latency[i] += other.latency[i] ?? 0;
-  }
-
-  /** A connection-level failure (ejection is ReplicaHealth's to decide). */
-  failed(reason: string, now: number): void {
-    this.failures++;
-    this.lastFailureAt = now;
-    this.lastFailureReason = reason;
-  }
-
-  /**
-   * Health as this data plane saw it: down for a while after a refused
-   * connection, until it answers again; after ejectForMs (DATAPLANE_DEFAULTS) one request may
-   * probe it.
-   */
-  up(now: number): boolean {
-    const since = this.downSince;
-    return since === 0 || now - since >= DATAPLANE_DEFAULTS.ejectForMs;
-  }
-}
-
-/** What metrics read of replica health (ReplicaHealth); they never change it. */
-export interface HealthReader {
-  inflightOf(hostname: string): number;
-  ejectedAt(hostname: string): number;
-}
-
-/** UpstreamStats as plain data (structured-clone and JSON safe). */
-export interface UpstreamSnapshot {
-  hostname: string;
-  inflight: number;
-  requests: number;
-  retries: number;
-  failures: number;
-  lastFailureAt: number;
-  lastFailureReason: string;
-  downSince: number;
-  latencySum: number;
-  /** [status, count] for non-zero counts. */
-  byStatus: [number, number][];
-  latency: number[];
-}
 
 /** All of one process's counters. */
 export interface MetricsSnapshot {
@@ -149,9 +18,37 @@ export interface MetricsSnapshot {
 /** Where the data plane's gauges come from at scrape time. */
 export interface DataPlaneMetricsSource {
   ringVersion(): number | undefined;
-  ringMembers(): readonly string[];
+  /** The members of the ring in service. */
+  ringMembers(): readonly RingMember[];
+  /** Each ring member's current share of keys (0…1), weights and slow start included. */
+  ringShares?(): Readonly<Record<string, number>>;
   controlPlaneConnected(): boolean;
   ringUpdates(): number;
+}
+
+export interface DataPlaneMetricsOptions {
+  /** How long a replica that left the ring keeps its series (DATAPLANE_DEFAULTS.metricsLingerMs). */
+  lingerMs?: number;
+  /** ms since the epoch; injected by tests. */
+  now?: () => number;
+}
+
+/**
+ * A replica as every surface of this data plane reports it (/metrics,
+ * /stats, the dashboard, the history markers): the one place its health is
+ * decided.
+ */
+export interface ReplicaStatus {
+  readonly stats: UpstreamStats;
+  /** Its ring entry while it is a member; undefined while it lingers after leaving. */
+  readonly member: RingMember | undefined;
+  /**
+   * A ring member this data plane has not ejected. The ring holds exactly the
+   * replicas the control plane judges healthy (ListReplicas), so a replica
+   * out of the ring is never up; a member is down here between a refused
+   * connection and the control plane's verdict (or its next answer).
+   */
+  readonly up: boolean;
 }
 
 /** Label for responses the data plane produced itself (no replica involved). */
@@ -165,14 +62,25 @@ export class DataPlaneMetrics {
   readonly registry = new Registry();
   /** Per-second history of what record() counted (or, in a primary, of what workers sent). */
   readonly history = new StatsHistory();
+  readonly #source: DataPlaneMetricsSource;
+  readonly #lingerMs: number;
+  readonly #now: () => number;
   readonly #upstreams = new Map<string, UpstreamStats>();
+  /** Replicas out of the ring that still have counters → when they were first seen out (ms). */
+  readonly #departed = new Map<string, number>();
+  /** Replicas whose counters were removed, so a primary does not take them back from old worker snapshots. */
+  readonly #removed = new Set<string>();
   #local = new UpstreamStats(LOCAL, undefined, this.history.replica(LOCAL));
   #health: HealthReader | undefined;
 
-  constructor(source: DataPlaneMetricsSource) {
+  constructor(source: DataPlaneMetricsSource, options: DataPlaneMetricsOptions = {}) {
+    this.#source = source;
+    this.#lingerMs = options.lingerMs ?? DATAPLANE_DEFAULTS.metricsLingerMs;
+    this.#now = options.now ?? Date.now;
     collectDefaultMetrics({ register: this.registry, prefix: 'ringlb_dataplane_' });
-    const all = (): UpstreamStats[] => [...this.#upstreams.values(), this.#local];
-    const upstreams = this.#upstreams;
+    const states = (): ReplicaStatus[] => this.replicas();
+    const replicas = (): UpstreamStats[] => states().map((r) => r.stats);
+    const all = (): UpstreamStats[] => [...replicas(), this.#local];
 
     new Counter({
       name: 'ringlb_dataplane_requests_total',
@@ -198,7 +106,7 @@ export class DataPlaneMetrics {
         registers,
         collect() {
           this.reset();
-          for (const s of upstreams.values()) this.inc({ replica: s.hostname }, value(s));
+          for (const s of replicas()) this.inc({ replica: s.hostname }, value(s));
         },
       });
     };
@@ -222,6 +130,31 @@ export class DataPlaneMetrics {
       'Connection-level failures (refused, reset, timeout) talking to a replica.',
       (s) => s.failures,
     );
+    perReplica(
+      'ringlb_dataplane_circuit_breaker_trips_total',
+      'Requests that found this replica at its request limit (circuit breaking) and went to the next ring member or got a 503.',
+      (s) => s.breakerTrips,
+    );
+    perReplica(
+      'ringlb_dataplane_outlier_ejections_total',
+      'Times outlier detection ejected this replica from routing.',
+      (s) => s.ejections,
+    );
+    perReplica(
+      'ringlb_dataplane_retries_denied_total',
+      'Retries after a failed attempt on this replica that the retry budget refused.',
+      (s) => s.retriesDenied,
+    );
+    const local = (): UpstreamStats => this.#local;
+    new Counter({
+      name: 'ringlb_dataplane_rate_limited_total',
+      help: 'Requests refused with 429 by the local rate limit.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(local().rateLimited);
+      },
+    });
     new Gauge({
       name: 'ringlb_dataplane_inflight_requests',
       help: 'Requests in flight to each replica.',
@@ -229,19 +162,28 @@ export class DataPlaneMetrics {
       registers,
       collect() {
         this.reset();
-        for (const s of upstreams.values()) this.set({ replica: s.hostname }, s.inflight);
+        for (const s of replicas()) this.set({ replica: s.hostname }, s.inflight);
       },
     });
     new Gauge({
       name: 'ringlb_dataplane_replica_up',
-      help: 'Replica health as this data plane sees it: 0 after a failed connection until it answers again. Ring members only.',
+      help: 'Replica health as /stats reports it: 1 for a ring member this data plane has not ejected; 0 after a failed connection until it answers again, and while a replica that left the ring lingers.',
       labelNames: ['replica'],
       registers,
       collect() {
         this.reset();
-        const now = Date.now();
-        for (const hostname of source.ringMembers())
-          this.set({ replica: hostname }, upstreams.get(hostname)?.up(now) === false ? 0 : 1);
+        for (const r of states()) this.set({ replica: r.stats.hostname }, r.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ringlb_dataplane_ring_share',
+      help: 'Share of keys each ring member owns now (0 to 1): weight / Σ weights once settled, rising while it slow-starts.',
+      labelNames: ['replica'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [hostname, share] of Object.entries(source.ringShares?.() ?? {}))
+          this.set({ replica: hostname }, share);
       },
     });
     gauge(
@@ -280,9 +222,58 @@ export class DataPlaneMetrics {
     this.#upstreams.clear();
     this.#local = new UpstreamStats(LOCAL);
     for (const snapshot of snapshots) {
-      for (const upstream of snapshot.upstreams) this.upstream(upstream.hostname).add(upstream);
+      // A dead worker's last snapshot is kept: it must not bring back counters already removed here.
+      for (const upstream of snapshot.upstreams)
+        if (!this.#removed.has(upstream.hostname)) this.upstream(upstream.hostname).add(upstream);
       this.#local.add(snapshot.local);
     }
+  }
+
+  /**
+   * Every replica this data plane reports, with its one health: the ring
+   * members in ring order, then replicas that left the ring less than
+   * lingerMs ago (or with requests still in flight to them).
+   */
+  replicas(now = this.#now()): ReplicaStatus[] {
+    this.sweep(now);
+    const out: ReplicaStatus[] = [];
+    for (const member of this.#source.ringMembers()) {
+      const stats = this.upstream(member.hostname);
+      out.push({ stats, member, up: stats.up(now) });
+    }
+    for (const hostname of this.#departed.keys()) {
+      const stats = this.#upstreams.get(hostname);
+      if (stats) out.push({ stats, member: undefined, up: false });
+    }
+    return out;
+  }
+
+  /**
+   * Notes replicas that left the ring (their linger starts) or came back, and
+   * removes the counters of those that left lingerMs ago and have nothing in
+   * flight: their series leave /metrics and their rows /stats.
+   */
+  sweep(now = this.#now()): void {
+    const members = new Set(this.#source.ringMembers().map((m) => m.hostname));
+    for (const hostname of members) {
+      this.#departed.delete(hostname);
+      this.#removed.delete(hostname);
+    }
+    for (const [hostname, stats] of this.#upstreams) {
+      if (members.has(hostname)) continue;
+      const since = this.#departed.get(hostname);
+      if (since === undefined) this.#departed.set(hostname, now);
+      else if (now - since >= this.#lingerMs && stats.inflight === 0) this.#remove(hostname);
+    }
+    // A primary's counters are rebuilt from its workers': one they all dropped is forgotten here too.
+    for (const hostname of this.#departed.keys()) if (!this.#upstreams.has(hostname)) this.#departed.delete(hostname);
+  }
+
+  #remove(hostname: string): void {
+    this.#upstreams.delete(hostname);
+    this.#departed.delete(hostname);
+    this.#removed.add(hostname);
+    if (this.#removed.size > MAX_TRACKED) this.#removed.delete(this.#removed.values().next().value!);
   }
 
   /** The stats of replica `hostname`, created on first use. */
@@ -304,7 +295,7 @@ export class DataPlaneMetrics {
   #evictOne(): void {
     for (const [hostname, stats] of this.#upstreams) {
       if (stats.inflight === 0) {
-        this.#upstreams.delete(hostname);
+        this.#remove(hostname);
         return;
       }
     }

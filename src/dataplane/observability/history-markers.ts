@@ -11,7 +11,7 @@ export interface HistoryMarker {
   /** ms since the epoch. */
   time: number;
   /** Ring changes: add, remove, replace, policy (and ring for the first snapshot); health: down, up. */
-  kind: 'ring' | 'add' | 'remove' | 'replace' | 'policy' | 'down' | 'up';
+  kind: 'ring' | 'add' | 'remove' | 'replace' | 'policy' | 'weight' | 'down' | 'up';
   text: string;
   /** The ring version it came with (ring markers). */
   version?: number;

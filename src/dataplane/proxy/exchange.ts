@@ -5,7 +5,7 @@ import type { RingMember } from '../../ring/index.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 import type { UpstreamHead } from '../http/request-head.js';
 import { sendFailure } from '../http/send-failure.js';
-import type { UpstreamStats } from '../observability/data-plane-metrics.js';
+import type { UpstreamStats } from '../observability/upstream-stats.js';
 import { Framing, type ResponseHead } from '../upstream/http1-response-parser.js';
 import type { UpstreamHandler, UpstreamRequest } from '../upstream/upstream-connection.js';
 import type { UpstreamError } from '../upstream/upstream-errors.js';
@@ -173,6 +173,8 @@ export class Exchange implements UpstreamHandler {
   onHeaders(status: number, raw: string[], resume: () => void, statusText: string, head?: ResponseHead): boolean {
     if (status < 200) return true;
     this.#resume = resume;
+    const outliers = this.#router.trafficControl.outliers;
+    if (outliers !== undefined) this.#router.answered(this.#member, status < 500, outliers);
     if (status === 404) {
       // The classic contract: an unknown path is the client's mistake (400).
       const refusal = refusals.unknownEndpoint(this.#req.url!);

@@ -107,6 +107,7 @@ export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
       health: this.health,
       reporter: options.reporter,
       retries: options.retries ?? d.retries,
+      connectionsPerReplica: options.connectionsPerReplica ?? d.connectionsPerReplica,
       log: this.#log,
     });
     this.#pools = new UpstreamPools({
@@ -158,7 +159,26 @@ export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
       return;
     }
     const key = router.keyOf(req);
-    const member = router.pick(view!, key);
+    // Traffic limits (traffic-control.ts): each undefined when off, so the default path only tests them.
+    const traffic = router.traffic(view!);
+    if (traffic.limiter !== undefined) {
+      const waitMs = traffic.limiter.take(traffic.limitKey(req, key), Date.now());
+      if (waitMs > 0) {
+        this.metrics.local.rateLimited++;
+        this.#refuse(req, res, refusals.rateLimited(traffic.limiter.rate, traffic.policy.rateLimitKey, waitMs));
+        return;
+      }
+    }
+    if (traffic.budget !== undefined) traffic.budget.requests++;
+    let member = router.pick(view!, key);
+    if (traffic.breaker !== undefined) {
+      const admitted = router.admit(view!, key, member, traffic.breaker);
+      if (admitted === undefined) {
+        this.#refuse(req, res, refusals.overloaded(member.hostname));
+        return;
+      }
+      member = admitted;
+    }
     const head = upstreamHead(
       req.url!,
       req.rawHeaders,

@@ -1,4 +1,5 @@
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
+import type { OutlierCounters } from './outlier-detector.js';
 
 const EJECT_FOR_MS = DATAPLANE_DEFAULTS.ejectForMs;
 
@@ -8,11 +9,22 @@ export class ReplicaState {
   inflight = 0;
   /** When a connection to it was last refused; 0 when not ejected. */
   ejectedAt = 0;
+  /** Outlier detection: ejected until then (ms since the epoch; 0: never). */
+  outlierUntil = 0;
+  /** Outlier detection's counts, made when it is first on. */
+  outlier: OutlierCounters | undefined;
+  /** The outlier ejection in progress: its end. */
+  outlierEnd: { timer: NodeJS.Timeout; onEnd: () => void } | undefined;
   constructor(readonly hostname: string) {}
 
-  /** Not ejected, or ejected long enough ago that one request may probe it. */
+  /** Not ejected, or ejected long enough ago that one request may probe it; not ejected as an outlier. */
   up(now: number): boolean {
-    return this.ejectedAt === 0 || now - this.ejectedAt >= EJECT_FOR_MS;
+    return (this.ejectedAt === 0 || now - this.ejectedAt >= EJECT_FOR_MS) && now >= this.outlierUntil;
+  }
+
+  /** Ejected by outlier detection now. */
+  outlierEjected(now: number): boolean {
+    return now < this.outlierUntil;
   }
 }
 
@@ -83,6 +95,48 @@ export class ReplicaHealth {
     }, EJECT_FOR_MS);
     timer.unref();
     this.#timers.add(timer);
+  }
+
+  /** Replicas among `hostnames` ejected by outlier detection now. */
+  outlierEjected(hostnames: Iterable<string>, now: number): number {
+    let n = 0;
+    for (const hostname of hostnames) if (this.#states.get(hostname)?.outlierEjected(now)) n++;
+    return n;
+  }
+
+  /**
+   * Outlier detection ejects it from routing for `ms` (an answer does not end
+   * it); `onEnd` is called when the ejection ends, unless close() came first.
+   */
+  ejectOutlier(state: ReplicaState, ms: number, now: number, onEnd: () => void): void {
+    state.outlierUntil = now + ms;
+    this.#emit();
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      state.outlierEnd = undefined;
+      this.#emit();
+      onEnd();
+    }, ms);
+    timer.unref();
+    this.#timers.add(timer);
+    state.outlierEnd = { timer, onEnd };
+  }
+
+  /** Outlier detection was turned off: every outlier ejection ends now. */
+  endOutlierEjections(): void {
+    let ended = false;
+    for (const state of this.#states.values()) {
+      const end = state.outlierEnd;
+      state.outlier = undefined;
+      if (end === undefined) continue;
+      clearTimeout(end.timer);
+      this.#timers.delete(end.timer);
+      state.outlierEnd = undefined;
+      state.outlierUntil = 0;
+      ended = true;
+      end.onEnd();
+    }
+    if (ended) this.#emit();
   }
 
   /** It answered: any ejection is over. */

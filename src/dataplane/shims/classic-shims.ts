@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneClient, ReplicaSet } from '../../gen/ringlb/v1/ringlb.js';
+import { MAX_WEIGHT, MIN_WEIGHT } from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { classicFailure, GrpcStatus, RinglbError } from '../../shared/errors.js';
 import { controlCall, type UnaryMethod } from '../http/control-call.js';
@@ -68,7 +69,7 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
         }
       : bearerGuard(options.token);
   app.post('/add', { onRequest: guard }, (request) =>
-    call(client.addReplicas, parseReplicaChange(request.body, 'add'), changeTimeoutMs),
+    call(client.addReplicas, { weights: [], ...parseReplicaChange(request.body, 'add') }, changeTimeoutMs),
   );
   app.delete('/rm', { onRequest: guard }, (request) =>
     call(client.removeReplicas, parseReplicaChange(request.body, 'remove'), changeTimeoutMs),
@@ -91,11 +92,16 @@ export function toClassic(set: ReplicaSet): ClassicReplicaSet {
 
 /**
  * Validates an /add or /rm body: a JSON object with `n`, a positive integer
- * within int32, and optional `hostnames`, an array of strings. Hostname
- * syntax, duplicates and the length rule are the control plane's to judge,
- * so its messages are the same over gRPC and REST.
+ * within int32, and optional `hostnames`, an array of strings; /add also
+ * takes optional `weights`, up to n integers from 1 to 100, one per new
+ * replica in order (the named ones first, aligned with `hostnames`, then the
+ * generated ones). Hostname syntax, duplicates and the length rule are the
+ * control plane's to judge, so its messages are the same over gRPC and REST.
  */
-export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: number; hostnames: string[] } {
+export function parseReplicaChange(
+  body: unknown,
+  verb: 'add' | 'remove',
+): { n: number; hostnames: string[]; weights?: number[] } {
   let value: unknown = body;
   if (typeof body === 'string') {
     if (body.trim() === '') throw RinglbError.invalidArgument(`request body must be a JSON object such as ${EXAMPLE}`);
@@ -110,7 +116,7 @@ export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw RinglbError.invalidArgument(`request body must be a JSON object such as ${EXAMPLE}, got ${describe(value)}`);
   }
-  const { n, hostnames } = value as { n?: unknown; hostnames?: unknown };
+  const { n, hostnames, weights } = value as { n?: unknown; hostnames?: unknown; weights?: unknown };
   if (n === undefined) {
     throw RinglbError.invalidArgument(`'n' is required: the number of replicas to ${verb}`);
   }
@@ -120,7 +126,9 @@ export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: 
   if (n > MAX_N) {
     throw RinglbError.invalidArgument(`'n' must be at most ${MAX_N}, got ${describe(n)}`);
   }
-  if (hostnames === undefined || hostnames === null) return { n, hostnames: [] };
+  const parsed = parseWeights(weights, n, verb);
+  const withWeights = parsed ? { weights: parsed } : {};
+  if (hostnames === undefined || hostnames === null) return { n, hostnames: [], ...withWeights };
   if (!Array.isArray(hostnames)) {
     throw RinglbError.invalidArgument(`'hostnames' must be an array of strings, got ${describe(hostnames)}`);
   }
@@ -130,7 +138,28 @@ export function parseReplicaChange(body: unknown, verb: 'add' | 'remove'): { n: 
       `'hostnames' must be an array of strings, got ${describe(hostnames[bad])} at index ${bad}`,
     );
   }
-  return { n, hostnames: hostnames as string[] };
+  return { n, hostnames: hostnames as string[], ...withWeights };
+}
+
+/** /add's `weights`: nothing is applied unless every one is an integer from 1 to 100 and there are at most n. */
+function parseWeights(weights: unknown, n: number, verb: 'add' | 'remove'): number[] | undefined {
+  if (weights === undefined || weights === null) return undefined;
+  if (verb === 'remove') throw RinglbError.invalidArgument(`'weights' is only for /add`);
+  if (!Array.isArray(weights)) {
+    throw RinglbError.invalidArgument(
+      `'weights' must be an array of integers from ${MIN_WEIGHT} to ${MAX_WEIGHT}, one per new replica, got ${describe(weights)}`,
+    );
+  }
+  if (weights.length > n) throw RinglbError.invalidArgument(`'weights' has ${weights.length} entries for n = ${n}`);
+  const bad = weights.findIndex(
+    (w) => typeof w !== 'number' || !Number.isInteger(w) || w < MIN_WEIGHT || w > MAX_WEIGHT,
+  );
+  if (bad >= 0) {
+    throw RinglbError.invalidArgument(
+      `'weights' must be integers from ${MIN_WEIGHT} to ${MAX_WEIGHT}, got ${describe(weights[bad])} at index ${bad}`,
+    );
+  }
+  return weights as number[];
 }
 
 function describe(value: unknown): string {

@@ -200,7 +200,7 @@ test('with an elector: a follower mirrors the stored ring and refuses changes; o
     assert.match(err.message, /follower.*leader at leader:50051/);
     return true;
   });
-  assert.equal(manager.reportFailure('a', 'x'), false);
+  assert.equal(manager.reports.failure('a', 'x'), false);
   assert.equal(driver.created.length, 0, 'a follower starts nothing');
 
   state.leading = true;

@@ -12,6 +12,8 @@ const event = (sequence: number, kind = HealthEvent_Kind.KIND_UNHEALTHY, hostnam
   at: new Date(1_700_000_000_000 + sequence),
   sequence,
   recent: [],
+  nodeId: '',
+  ejectionMs: 0,
 });
 const snapshot = (...recent: HealthEvent[]): HealthEvent => ({ ...event(0, HealthEvent_Kind.KIND_SNAPSHOT), recent });
 

@@ -12,7 +12,7 @@ function router(retries = 2): { router: Router; reports: string[] } {
   const ring = { current: fixedRing(['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3']) };
   const metrics = new DataPlaneMetrics({
     ringVersion: () => 1,
-    ringMembers: () => ring.current.members.map((m) => m.hostname),
+    ringMembers: () => ring.current.members,
     controlPlaneConnected: () => true,
     ringUpdates: () => 1,
   });

@@ -117,6 +117,9 @@ export class ReplyFromProxy {
         return;
       }
       const key = router.keyOf(request.raw);
+      // Counted for the retry budget (Router.failover withdraws from it); the other traffic limits are the builtin handler's.
+      const budget = router.traffic(view!).budget;
+      if (budget !== undefined) budget.requests++;
       const member = router.pick(view!, key);
       const body = Buffer.isBuffer(request.body) ? request.body : null;
       const attempt: ReplyFromAttempt = {

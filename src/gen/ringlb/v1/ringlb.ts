@@ -89,11 +89,22 @@ export interface Replica {
     | undefined;
   /** Process id or container id, for operators. */
   instanceId: string;
+  /**
+   * Capacity relative to the other replicas, 1 to 100; its share of keys is
+   * weight / the sum of the weights. 0 in a message means the default, 1.
+   */
+  weight?: number | undefined;
 }
 
 export interface AddReplicasRequest {
   n: number;
   hostnames: string[];
+  /**
+   * Up to n weights (1 to 100), one per new replica in order: the named
+   * ones first (aligned with hostnames), then the generated ones. Replicas
+   * without one get weight 1.
+   */
+  weights: number[];
 }
 
 export interface RemoveReplicasRequest {
@@ -129,6 +140,9 @@ export interface HealthEvent {
    * oldest first, so a new subscriber sees what happened before it came.
    */
   recent: HealthEvent[];
+  /** KIND_OUTLIER_*: the data plane that ejected the replica, and for how long (ms). */
+  nodeId: string;
+  ejectionMs: number;
 }
 
 export enum HealthEvent_Kind {
@@ -141,6 +155,10 @@ export enum HealthEvent_Kind {
   KIND_REMOVED = 5,
   /** KIND_REPLACED - replica was replaced by the replica named in replaced_by. */
   KIND_REPLACED = 6,
+  /** KIND_OUTLIER_EJECTED - A data plane ejected replica from its routing (outlier detection); reason says why and for how long. */
+  KIND_OUTLIER_EJECTED = 20,
+  /** KIND_OUTLIER_RETURNED - A data plane's outlier ejection of replica ended. */
+  KIND_OUTLIER_RETURNED = 21,
   UNRECOGNIZED = -1,
 }
 
@@ -167,6 +185,12 @@ export function healthEvent_KindFromJSON(object: any): HealthEvent_Kind {
     case 6:
     case "KIND_REPLACED":
       return HealthEvent_Kind.KIND_REPLACED;
+    case 20:
+    case "KIND_OUTLIER_EJECTED":
+      return HealthEvent_Kind.KIND_OUTLIER_EJECTED;
+    case 21:
+    case "KIND_OUTLIER_RETURNED":
+      return HealthEvent_Kind.KIND_OUTLIER_RETURNED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -190,6 +214,10 @@ export function healthEvent_KindToJSON(object: HealthEvent_Kind): string {
       return "KIND_REMOVED";
     case HealthEvent_Kind.KIND_REPLACED:
       return "KIND_REPLACED";
+    case HealthEvent_Kind.KIND_OUTLIER_EJECTED:
+      return "KIND_OUTLIER_EJECTED";
+    case HealthEvent_Kind.KIND_OUTLIER_RETURNED:
+      return "KIND_OUTLIER_RETURNED";
     case HealthEvent_Kind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -200,6 +228,17 @@ export interface RingMember {
   hostname: string;
   serverId: number;
   address: string;
+  /** 1 to 100; 0 (absent) means 1. */
+  weight?:
+    | number
+    | undefined;
+  /**
+   * When the member joined the ring, set by the control plane: slow start
+   * ramps its share from then on. Absent: not ramping.
+   */
+  joinedAt?:
+    | Date
+    | undefined;
   /**
    * How data planes speak to this replica when a runtime knows better than
    * the ring's policy: "http1", "h2c" or "h2"; empty: the policy's
@@ -216,6 +255,21 @@ export interface RingPolicy {
   /** Bounded-loads factor c; 0 disables the overlay. */
   loadBound: number;
   /**
+   * Slow start: seconds over which a member that joins ramps up to its share
+   * of keys (linear; each key moves once, in the order of its own hash); 0 is off.
+   */
+  slowStartSeconds?:
+    | number
+    | undefined;
+  /**
+   * Circuit breaking, outlier detection, retry budget, rate limiting
+   * (docs/traffic-management.md). In SetRingPolicy, a field left out keeps its
+   * current value; WatchRing sends every field.
+   */
+  traffic?:
+    | TrafficPolicy
+    | undefined;
+  /**
    * How data planes speak to the replicas: "http1" (also when empty), "h2c"
    * (HTTP/2 with prior knowledge) or "h2" (HTTP/2 over TLS). The instance's
    * --upstream-protocol; a SetRingPolicy that leaves it empty keeps it.
@@ -226,6 +280,71 @@ export interface RingPolicy {
 export interface RingPolicy_OptionsEntry {
   key: string;
   value: string;
+}
+
+/** Every field: 0 turns the feature off unless said otherwise. */
+export interface TrafficPolicy {
+  /** Circuit breaking: requests in flight to one replica from one data plane. */
+  maxRequestsPerReplica?:
+    | number
+    | undefined;
+  /** Circuit breaking: requests to one replica waiting for a connection. */
+  maxPendingPerReplica?:
+    | number
+    | undefined;
+  /** Outlier detection: eject after this many 5xx (or failed attempts) in a row. */
+  outlierConsecutive5xx?:
+    | number
+    | undefined;
+  /** Outlier detection: eject when the success rate (%) over the interval falls below this. */
+  outlierSuccessRate?:
+    | number
+    | undefined;
+  /** ... counted only with at least this many responses in the interval (min 1). */
+  outlierMinRequests?:
+    | number
+    | undefined;
+  /** Success-rate window (ms, min 1). */
+  outlierIntervalMs?:
+    | number
+    | undefined;
+  /** Ejection time: base x times ejected, capped at max (ms, min 1). */
+  outlierBaseEjectionMs?: number | undefined;
+  outlierMaxEjectionMs?:
+    | number
+    | undefined;
+  /** Most replicas ejected at once, % of the ring (at least one), 1-100. */
+  outlierMaxEjectionPercent?:
+    | number
+    | undefined;
+  /** Retries and failovers per requests, %; 0 means no budget (only --retries). */
+  retryBudgetPercent?:
+    | number
+    | undefined;
+  /** Retries always allowed per second, budget or not (min 0). */
+  retryBudgetMinPerSecond?:
+    | number
+    | undefined;
+  /** Local rate limit: requests per second per key; 0 off. */
+  rateLimit?:
+    | number
+    | undefined;
+  /** Bucket size; 0 means one second's worth (the rate, at least 1). */
+  rateLimitBurst?:
+    | number
+    | undefined;
+  /** ip | key | header:<name> */
+  rateLimitKey?: string | undefined;
+}
+
+export interface ReportOutlierRequest {
+  hostname: string;
+  address: string;
+  nodeId: string;
+  /** True: ejected now for ejection_ms; false: the ejection ended. */
+  ejected: boolean;
+  reason: string;
+  ejectionMs: number;
 }
 
 export interface RingSnapshot {
@@ -278,6 +397,12 @@ export interface SetRingPolicyRequest {
   policy?: RingPolicy | undefined;
 }
 
+export interface SetReplicaWeightRequest {
+  hostname: string;
+  /** 1 to 100. */
+  weight: number;
+}
+
 export interface SimulateChangeRequest {
   /** Hostnames to add (hypothetically); add_count adds generated ones beside them. */
   addHostnames: string[];
@@ -314,7 +439,7 @@ export interface SimulateChangeResponse {
 }
 
 function createBaseReplica(): Replica {
-  return { hostname: "", serverId: 0, address: "", health: 0, since: undefined, instanceId: "" };
+  return { hostname: "", serverId: 0, address: "", health: 0, since: undefined, instanceId: "", weight: undefined };
 }
 
 export const Replica: MessageFns<Replica> = {
@@ -336,6 +461,9 @@ export const Replica: MessageFns<Replica> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(50).string(message.instanceId);
+    }
+    if (message.weight !== undefined) {
+      writer.uint32(56).uint32(message.weight);
     }
     return writer;
   },
@@ -401,6 +529,14 @@ export const Replica: MessageFns<Replica> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -429,6 +565,7 @@ export const Replica: MessageFns<Replica> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : undefined,
     };
   },
 
@@ -452,6 +589,9 @@ export const Replica: MessageFns<Replica> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.weight !== undefined) {
+      obj.weight = Math.round(message.weight);
+    }
     return obj;
   },
 
@@ -466,12 +606,13 @@ export const Replica: MessageFns<Replica> = {
     message.health = object.health ?? 0;
     message.since = object.since ?? undefined;
     message.instanceId = object.instanceId ?? "";
+    message.weight = object.weight ?? undefined;
     return message;
   },
 };
 
 function createBaseAddReplicasRequest(): AddReplicasRequest {
-  return { n: 0, hostnames: [] };
+  return { n: 0, hostnames: [], weights: [] };
 }
 
 export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
@@ -481,6 +622,13 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     }
     for (const v of message.hostnames) {
       writer.uint32(18).string(v!);
+    }
+    if (message.weights.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.weights) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -514,6 +662,24 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
             message.hostnames.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag === 24) {
+              message.weights.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.weights.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -532,6 +698,7 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
       hostnames: globalThis.Array.isArray(object?.hostnames)
         ? object.hostnames.map((e: any) => globalThis.String(e))
         : [],
+      weights: globalThis.Array.isArray(object?.weights) ? object.weights.map((e: any) => globalThis.Number(e)) : [],
     };
   },
 
@@ -543,6 +710,9 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     if (message.hostnames?.length) {
       obj.hostnames = message.hostnames;
     }
+    if (message.weights?.length) {
+      obj.weights = message.weights.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -553,6 +723,7 @@ export const AddReplicasRequest: MessageFns<AddReplicasRequest> = {
     const message = createBaseAddReplicasRequest();
     message.n = object.n ?? 0;
     message.hostnames = object.hostnames?.map((e) => e) || [];
+    message.weights = object.weights?.map((e) => e) || [];
     return message;
   },
 };
@@ -863,6 +1034,8 @@ function createBaseHealthEvent(): HealthEvent {
     at: undefined,
     sequence: 0,
     recent: [],
+    nodeId: "",
+    ejectionMs: 0,
   };
 }
 
@@ -891,6 +1064,12 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     }
     for (const v of message.recent) {
       HealthEvent.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(74).string(message.nodeId);
+    }
+    if (message.ejectionMs !== 0) {
+      writer.uint32(80).uint32(message.ejectionMs);
     }
     return writer;
   },
@@ -972,6 +1151,22 @@ export const HealthEvent: MessageFns<HealthEvent> = {
             message.recent.push(HealthEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ejectionMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -998,6 +1193,16 @@ export const HealthEvent: MessageFns<HealthEvent> = {
       at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
       recent: globalThis.Array.isArray(object?.recent) ? object.recent.map((e: any) => HealthEvent.fromJSON(e)) : [],
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      ejectionMs: isSet(object.ejectionMs)
+        ? globalThis.Number(object.ejectionMs)
+        : isSet(object.ejection_ms)
+        ? globalThis.Number(object.ejection_ms)
+        : 0,
     };
   },
 
@@ -1027,6 +1232,12 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     if (message.recent?.length) {
       obj.recent = message.recent.map((e) => HealthEvent.toJSON(e));
     }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.ejectionMs !== 0) {
+      obj.ejectionMs = Math.round(message.ejectionMs);
+    }
     return obj;
   },
 
@@ -1045,12 +1256,14 @@ export const HealthEvent: MessageFns<HealthEvent> = {
     message.at = object.at ?? undefined;
     message.sequence = object.sequence ?? 0;
     message.recent = object.recent?.map((e) => HealthEvent.fromPartial(e)) || [];
+    message.nodeId = object.nodeId ?? "";
+    message.ejectionMs = object.ejectionMs ?? 0;
     return message;
   },
 };
 
 function createBaseRingMember(): RingMember {
-  return { hostname: "", serverId: 0, address: "", protocol: undefined };
+  return { hostname: "", serverId: 0, address: "", weight: undefined, joinedAt: undefined, protocol: undefined };
 }
 
 export const RingMember: MessageFns<RingMember> = {
@@ -1063,6 +1276,12 @@ export const RingMember: MessageFns<RingMember> = {
     }
     if (message.address !== "") {
       writer.uint32(26).string(message.address);
+    }
+    if (message.weight !== undefined) {
+      writer.uint32(32).uint32(message.weight);
+    }
+    if (message.joinedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.joinedAt), writer.uint32(42).fork()).join();
     }
     if (message.protocol !== undefined) {
       writer.uint32(82).string(message.protocol);
@@ -1107,6 +1326,22 @@ export const RingMember: MessageFns<RingMember> = {
             message.address = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.joinedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -1136,6 +1371,12 @@ export const RingMember: MessageFns<RingMember> = {
         ? globalThis.Number(object.server_id)
         : 0,
       address: isSet(object.address) ? globalThis.String(object.address) : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : undefined,
+      joinedAt: isSet(object.joinedAt)
+        ? fromJsonTimestamp(object.joinedAt)
+        : isSet(object.joined_at)
+        ? fromJsonTimestamp(object.joined_at)
+        : undefined,
       protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : undefined,
     };
   },
@@ -1151,6 +1392,12 @@ export const RingMember: MessageFns<RingMember> = {
     if (message.address !== "") {
       obj.address = message.address;
     }
+    if (message.weight !== undefined) {
+      obj.weight = Math.round(message.weight);
+    }
+    if (message.joinedAt !== undefined) {
+      obj.joinedAt = message.joinedAt.toISOString();
+    }
     if (message.protocol !== undefined) {
       obj.protocol = message.protocol;
     }
@@ -1165,13 +1412,22 @@ export const RingMember: MessageFns<RingMember> = {
     message.hostname = object.hostname ?? "";
     message.serverId = object.serverId ?? 0;
     message.address = object.address ?? "";
+    message.weight = object.weight ?? undefined;
+    message.joinedAt = object.joinedAt ?? undefined;
     message.protocol = object.protocol ?? undefined;
     return message;
   },
 };
 
 function createBaseRingPolicy(): RingPolicy {
-  return { strategy: "", options: {}, loadBound: 0, upstreamProtocol: undefined };
+  return {
+    strategy: "",
+    options: {},
+    loadBound: 0,
+    slowStartSeconds: undefined,
+    traffic: undefined,
+    upstreamProtocol: undefined,
+  };
 }
 
 export const RingPolicy: MessageFns<RingPolicy> = {
@@ -1184,6 +1440,12 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     });
     if (message.loadBound !== 0) {
       writer.uint32(25).double(message.loadBound);
+    }
+    if (message.slowStartSeconds !== undefined) {
+      writer.uint32(33).double(message.slowStartSeconds);
+    }
+    if (message.traffic !== undefined) {
+      TrafficPolicy.encode(message.traffic, writer.uint32(82).fork()).join();
     }
     if (message.upstreamProtocol !== undefined) {
       writer.uint32(162).string(message.upstreamProtocol);
@@ -1231,6 +1493,22 @@ export const RingPolicy: MessageFns<RingPolicy> = {
             message.loadBound = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.slowStartSeconds = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.traffic = TrafficPolicy.decode(reader, reader.uint32());
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -1273,6 +1551,12 @@ export const RingPolicy: MessageFns<RingPolicy> = {
         : isSet(object.load_bound)
         ? globalThis.Number(object.load_bound)
         : 0,
+      slowStartSeconds: isSet(object.slowStartSeconds)
+        ? globalThis.Number(object.slowStartSeconds)
+        : isSet(object.slow_start_seconds)
+        ? globalThis.Number(object.slow_start_seconds)
+        : undefined,
+      traffic: isSet(object.traffic) ? TrafficPolicy.fromJSON(object.traffic) : undefined,
       upstreamProtocol: isSet(object.upstreamProtocol)
         ? globalThis.String(object.upstreamProtocol)
         : isSet(object.upstream_protocol)
@@ -1298,6 +1582,12 @@ export const RingPolicy: MessageFns<RingPolicy> = {
     if (message.loadBound !== 0) {
       obj.loadBound = floatToJson(message.loadBound);
     }
+    if (message.slowStartSeconds !== undefined) {
+      obj.slowStartSeconds = floatToJson(message.slowStartSeconds);
+    }
+    if (message.traffic !== undefined) {
+      obj.traffic = TrafficPolicy.toJSON(message.traffic);
+    }
     if (message.upstreamProtocol !== undefined) {
       obj.upstreamProtocol = message.upstreamProtocol;
     }
@@ -1320,6 +1610,10 @@ export const RingPolicy: MessageFns<RingPolicy> = {
       {},
     );
     message.loadBound = object.loadBound ?? 0;
+    message.slowStartSeconds = object.slowStartSeconds ?? undefined;
+    message.traffic = (object.traffic !== undefined && object.traffic !== null)
+      ? TrafficPolicy.fromPartial(object.traffic)
+      : undefined;
     message.upstreamProtocol = object.upstreamProtocol ?? undefined;
     return message;
   },
@@ -1406,6 +1700,511 @@ export const RingPolicy_OptionsEntry: MessageFns<RingPolicy_OptionsEntry> = {
     const message = createBaseRingPolicy_OptionsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseTrafficPolicy(): TrafficPolicy {
+  return {
+    maxRequestsPerReplica: undefined,
+    maxPendingPerReplica: undefined,
+    outlierConsecutive5xx: undefined,
+    outlierSuccessRate: undefined,
+    outlierMinRequests: undefined,
+    outlierIntervalMs: undefined,
+    outlierBaseEjectionMs: undefined,
+    outlierMaxEjectionMs: undefined,
+    outlierMaxEjectionPercent: undefined,
+    retryBudgetPercent: undefined,
+    retryBudgetMinPerSecond: undefined,
+    rateLimit: undefined,
+    rateLimitBurst: undefined,
+    rateLimitKey: undefined,
+  };
+}
+
+export const TrafficPolicy: MessageFns<TrafficPolicy> = {
+  encode(message: TrafficPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxRequestsPerReplica !== undefined) {
+      writer.uint32(8).uint32(message.maxRequestsPerReplica);
+    }
+    if (message.maxPendingPerReplica !== undefined) {
+      writer.uint32(16).uint32(message.maxPendingPerReplica);
+    }
+    if (message.outlierConsecutive5xx !== undefined) {
+      writer.uint32(24).uint32(message.outlierConsecutive5xx);
+    }
+    if (message.outlierSuccessRate !== undefined) {
+      writer.uint32(33).double(message.outlierSuccessRate);
+    }
+    if (message.outlierMinRequests !== undefined) {
+      writer.uint32(40).uint32(message.outlierMinRequests);
+    }
+    if (message.outlierIntervalMs !== undefined) {
+      writer.uint32(48).uint32(message.outlierIntervalMs);
+    }
+    if (message.outlierBaseEjectionMs !== undefined) {
+      writer.uint32(56).uint32(message.outlierBaseEjectionMs);
+    }
+    if (message.outlierMaxEjectionMs !== undefined) {
+      writer.uint32(64).uint32(message.outlierMaxEjectionMs);
+    }
+    if (message.outlierMaxEjectionPercent !== undefined) {
+      writer.uint32(73).double(message.outlierMaxEjectionPercent);
+    }
+    if (message.retryBudgetPercent !== undefined) {
+      writer.uint32(81).double(message.retryBudgetPercent);
+    }
+    if (message.retryBudgetMinPerSecond !== undefined) {
+      writer.uint32(88).uint32(message.retryBudgetMinPerSecond);
+    }
+    if (message.rateLimit !== undefined) {
+      writer.uint32(97).double(message.rateLimit);
+    }
+    if (message.rateLimitBurst !== undefined) {
+      writer.uint32(104).uint32(message.rateLimitBurst);
+    }
+    if (message.rateLimitKey !== undefined) {
+      writer.uint32(114).string(message.rateLimitKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrafficPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrafficPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxRequestsPerReplica = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxPendingPerReplica = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outlierConsecutive5xx = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.outlierSuccessRate = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.outlierMinRequests = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.outlierIntervalMs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.outlierBaseEjectionMs = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.outlierMaxEjectionMs = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.outlierMaxEjectionPercent = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.retryBudgetPercent = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.retryBudgetMinPerSecond = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.rateLimit = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.rateLimitBurst = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.rateLimitKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrafficPolicy {
+    return {
+      maxRequestsPerReplica: isSet(object.maxRequestsPerReplica)
+        ? globalThis.Number(object.maxRequestsPerReplica)
+        : isSet(object.max_requests_per_replica)
+        ? globalThis.Number(object.max_requests_per_replica)
+        : undefined,
+      maxPendingPerReplica: isSet(object.maxPendingPerReplica)
+        ? globalThis.Number(object.maxPendingPerReplica)
+        : isSet(object.max_pending_per_replica)
+        ? globalThis.Number(object.max_pending_per_replica)
+        : undefined,
+      outlierConsecutive5xx: isSet(object.outlierConsecutive5xx)
+        ? globalThis.Number(object.outlierConsecutive5xx)
+        : isSet(object.outlier_consecutive_5xx)
+        ? globalThis.Number(object.outlier_consecutive_5xx)
+        : undefined,
+      outlierSuccessRate: isSet(object.outlierSuccessRate)
+        ? globalThis.Number(object.outlierSuccessRate)
+        : isSet(object.outlier_success_rate)
+        ? globalThis.Number(object.outlier_success_rate)
+        : undefined,
+      outlierMinRequests: isSet(object.outlierMinRequests)
+        ? globalThis.Number(object.outlierMinRequests)
+        : isSet(object.outlier_min_requests)
+        ? globalThis.Number(object.outlier_min_requests)
+        : undefined,
+      outlierIntervalMs: isSet(object.outlierIntervalMs)
+        ? globalThis.Number(object.outlierIntervalMs)
+        : isSet(object.outlier_interval_ms)
+        ? globalThis.Number(object.outlier_interval_ms)
+        : undefined,
+      outlierBaseEjectionMs: isSet(object.outlierBaseEjectionMs)
+        ? globalThis.Number(object.outlierBaseEjectionMs)
+        : isSet(object.outlier_base_ejection_ms)
+        ? globalThis.Number(object.outlier_base_ejection_ms)
+        : undefined,
+      outlierMaxEjectionMs: isSet(object.outlierMaxEjectionMs)
+        ? globalThis.Number(object.outlierMaxEjectionMs)
+        : isSet(object.outlier_max_ejection_ms)
+        ? globalThis.Number(object.outlier_max_ejection_ms)
+        : undefined,
+      outlierMaxEjectionPercent: isSet(object.outlierMaxEjectionPercent)
+        ? globalThis.Number(object.outlierMaxEjectionPercent)
+        : isSet(object.outlier_max_ejection_percent)
+        ? globalThis.Number(object.outlier_max_ejection_percent)
+        : undefined,
+      retryBudgetPercent: isSet(object.retryBudgetPercent)
+        ? globalThis.Number(object.retryBudgetPercent)
+        : isSet(object.retry_budget_percent)
+        ? globalThis.Number(object.retry_budget_percent)
+        : undefined,
+      retryBudgetMinPerSecond: isSet(object.retryBudgetMinPerSecond)
+        ? globalThis.Number(object.retryBudgetMinPerSecond)
+        : isSet(object.retry_budget_min_per_second)
+        ? globalThis.Number(object.retry_budget_min_per_second)
+        : undefined,
+      rateLimit: isSet(object.rateLimit)
+        ? globalThis.Number(object.rateLimit)
+        : isSet(object.rate_limit)
+        ? globalThis.Number(object.rate_limit)
+        : undefined,
+      rateLimitBurst: isSet(object.rateLimitBurst)
+        ? globalThis.Number(object.rateLimitBurst)
+        : isSet(object.rate_limit_burst)
+        ? globalThis.Number(object.rate_limit_burst)
+        : undefined,
+      rateLimitKey: isSet(object.rateLimitKey)
+        ? globalThis.String(object.rateLimitKey)
+        : isSet(object.rate_limit_key)
+        ? globalThis.String(object.rate_limit_key)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TrafficPolicy): unknown {
+    const obj: any = {};
+    if (message.maxRequestsPerReplica !== undefined) {
+      obj.maxRequestsPerReplica = Math.round(message.maxRequestsPerReplica);
+    }
+    if (message.maxPendingPerReplica !== undefined) {
+      obj.maxPendingPerReplica = Math.round(message.maxPendingPerReplica);
+    }
+    if (message.outlierConsecutive5xx !== undefined) {
+      obj.outlierConsecutive5xx = Math.round(message.outlierConsecutive5xx);
+    }
+    if (message.outlierSuccessRate !== undefined) {
+      obj.outlierSuccessRate = floatToJson(message.outlierSuccessRate);
+    }
+    if (message.outlierMinRequests !== undefined) {
+      obj.outlierMinRequests = Math.round(message.outlierMinRequests);
+    }
+    if (message.outlierIntervalMs !== undefined) {
+      obj.outlierIntervalMs = Math.round(message.outlierIntervalMs);
+    }
+    if (message.outlierBaseEjectionMs !== undefined) {
+      obj.outlierBaseEjectionMs = Math.round(message.outlierBaseEjectionMs);
+    }
+    if (message.outlierMaxEjectionMs !== undefined) {
+      obj.outlierMaxEjectionMs = Math.round(message.outlierMaxEjectionMs);
+    }
+    if (message.outlierMaxEjectionPercent !== undefined) {
+      obj.outlierMaxEjectionPercent = floatToJson(message.outlierMaxEjectionPercent);
+    }
+    if (message.retryBudgetPercent !== undefined) {
+      obj.retryBudgetPercent = floatToJson(message.retryBudgetPercent);
+    }
+    if (message.retryBudgetMinPerSecond !== undefined) {
+      obj.retryBudgetMinPerSecond = Math.round(message.retryBudgetMinPerSecond);
+    }
+    if (message.rateLimit !== undefined) {
+      obj.rateLimit = floatToJson(message.rateLimit);
+    }
+    if (message.rateLimitBurst !== undefined) {
+      obj.rateLimitBurst = Math.round(message.rateLimitBurst);
+    }
+    if (message.rateLimitKey !== undefined) {
+      obj.rateLimitKey = message.rateLimitKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TrafficPolicy>, I>>(base?: I): TrafficPolicy {
+    return TrafficPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TrafficPolicy>, I>>(object: I): TrafficPolicy {
+    const message = createBaseTrafficPolicy();
+    message.maxRequestsPerReplica = object.maxRequestsPerReplica ?? undefined;
+    message.maxPendingPerReplica = object.maxPendingPerReplica ?? undefined;
+    message.outlierConsecutive5xx = object.outlierConsecutive5xx ?? undefined;
+    message.outlierSuccessRate = object.outlierSuccessRate ?? undefined;
+    message.outlierMinRequests = object.outlierMinRequests ?? undefined;
+    message.outlierIntervalMs = object.outlierIntervalMs ?? undefined;
+    message.outlierBaseEjectionMs = object.outlierBaseEjectionMs ?? undefined;
+    message.outlierMaxEjectionMs = object.outlierMaxEjectionMs ?? undefined;
+    message.outlierMaxEjectionPercent = object.outlierMaxEjectionPercent ?? undefined;
+    message.retryBudgetPercent = object.retryBudgetPercent ?? undefined;
+    message.retryBudgetMinPerSecond = object.retryBudgetMinPerSecond ?? undefined;
+    message.rateLimit = object.rateLimit ?? undefined;
+    message.rateLimitBurst = object.rateLimitBurst ?? undefined;
+    message.rateLimitKey = object.rateLimitKey ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReportOutlierRequest(): ReportOutlierRequest {
+  return { hostname: "", address: "", nodeId: "", ejected: false, reason: "", ejectionMs: 0 };
+}
+
+export const ReportOutlierRequest: MessageFns<ReportOutlierRequest> = {
+  encode(message: ReportOutlierRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostname !== "") {
+      writer.uint32(10).string(message.hostname);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    if (message.ejected !== false) {
+      writer.uint32(32).bool(message.ejected);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.ejectionMs !== 0) {
+      writer.uint32(48).uint32(message.ejectionMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportOutlierRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportOutlierRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ejected = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ejectionMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportOutlierRequest {
+    return {
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      ejected: isSet(object.ejected) ? globalThis.Boolean(object.ejected) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      ejectionMs: isSet(object.ejectionMs)
+        ? globalThis.Number(object.ejectionMs)
+        : isSet(object.ejection_ms)
+        ? globalThis.Number(object.ejection_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ReportOutlierRequest): unknown {
+    const obj: any = {};
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.ejected !== false) {
+      obj.ejected = message.ejected;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.ejectionMs !== 0) {
+      obj.ejectionMs = Math.round(message.ejectionMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportOutlierRequest>, I>>(base?: I): ReportOutlierRequest {
+    return ReportOutlierRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportOutlierRequest>, I>>(object: I): ReportOutlierRequest {
+    const message = createBaseReportOutlierRequest();
+    message.hostname = object.hostname ?? "";
+    message.address = object.address ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.ejected = object.ejected ?? false;
+    message.reason = object.reason ?? "";
+    message.ejectionMs = object.ejectionMs ?? 0;
     return message;
   },
 };
@@ -2055,6 +2854,91 @@ export const SetRingPolicyRequest: MessageFns<SetRingPolicyRequest> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? RingPolicy.fromPartial(object.policy)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseSetReplicaWeightRequest(): SetReplicaWeightRequest {
+  return { hostname: "", weight: 0 };
+}
+
+export const SetReplicaWeightRequest: MessageFns<SetReplicaWeightRequest> = {
+  encode(message: SetReplicaWeightRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostname !== "") {
+      writer.uint32(10).string(message.hostname);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(16).uint32(message.weight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetReplicaWeightRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetReplicaWeightRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.weight = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetReplicaWeightRequest {
+    return {
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+    };
+  },
+
+  toJSON(message: SetReplicaWeightRequest): unknown {
+    const obj: any = {};
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.weight !== 0) {
+      obj.weight = Math.round(message.weight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetReplicaWeightRequest>, I>>(base?: I): SetReplicaWeightRequest {
+    return SetReplicaWeightRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetReplicaWeightRequest>, I>>(object: I): SetReplicaWeightRequest {
+    const message = createBaseSetReplicaWeightRequest();
+    message.hostname = object.hostname ?? "";
+    message.weight = object.weight ?? 0;
     return message;
   },
 };
@@ -2710,6 +3594,35 @@ export const ControlPlaneService = {
       Buffer.from(SimulateChangeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SimulateChangeResponse => SimulateChangeResponse.decode(value),
   },
+  /**
+   * Outlier detection: a data plane ejected a replica from its routing for
+   * answering errors (or ended such an ejection). Recorded as a health event;
+   * the replica's health and the ring do not change.
+   */
+  reportOutlier: {
+    path: "/ringlb.v1.ControlPlane/ReportOutlier" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportOutlierRequest): Buffer => Buffer.from(ReportOutlierRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportOutlierRequest => ReportOutlierRequest.decode(value),
+    responseSerialize: (value: ReportFailureResponse): Buffer =>
+      Buffer.from(ReportFailureResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportFailureResponse => ReportFailureResponse.decode(value),
+  },
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight: {
+    path: "/ringlb.v1.ControlPlane/SetReplicaWeight" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetReplicaWeightRequest): Buffer =>
+      Buffer.from(SetReplicaWeightRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetReplicaWeightRequest => SetReplicaWeightRequest.decode(value),
+    responseSerialize: (value: ReplicaSet): Buffer => Buffer.from(ReplicaSet.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplicaSet => ReplicaSet.decode(value),
+  },
 } as const;
 
 export interface ControlPlaneServer extends UntypedServiceImplementation {
@@ -2741,6 +3654,17 @@ export interface ControlPlaneServer extends UntypedServiceImplementation {
   setRingPolicy: handleUnaryCall<SetRingPolicyRequest, RingSnapshot>;
   /** Dry run: what a membership or policy change would do, without doing it. */
   simulateChange: handleUnaryCall<SimulateChangeRequest, SimulateChangeResponse>;
+  /**
+   * Outlier detection: a data plane ejected a replica from its routing for
+   * answering errors (or ended such an ejection). Recorded as a health event;
+   * the replica's health and the ring do not change.
+   */
+  reportOutlier: handleUnaryCall<ReportOutlierRequest, ReportFailureResponse>;
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight: handleUnaryCall<SetReplicaWeightRequest, ReplicaSet>;
 }
 
 export interface ControlPlaneClient extends Client {
@@ -2879,6 +3803,45 @@ export interface ControlPlaneClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SimulateChangeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Outlier detection: a data plane ejected a replica from its routing for
+   * answering errors (or ended such an ejection). Recorded as a health event;
+   * the replica's health and the ring do not change.
+   */
+  reportOutlier(
+    request: ReportOutlierRequest,
+    callback: (error: ServiceError | null, response: ReportFailureResponse) => void,
+  ): ClientUnaryCall;
+  reportOutlier(
+    request: ReportOutlierRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportFailureResponse) => void,
+  ): ClientUnaryCall;
+  reportOutlier(
+    request: ReportOutlierRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportFailureResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes one replica's weight live: a ring change like any other, drained
+   * like one. Returns the replica set with the new weight.
+   */
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
+  ): ClientUnaryCall;
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
+  ): ClientUnaryCall;
+  setReplicaWeight(
+    request: SetReplicaWeightRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReplicaSet) => void,
   ): ClientUnaryCall;
 }
 
