@@ -65,7 +65,7 @@ export function toProtoPolicy(p: RingPolicy): ProtoRingPolicy {
     loadBound: p.loadBound,
     ...(p.slowStart ? { slowStartSeconds: p.slowStart } : {}),
     traffic: { ...p.traffic },
-    upstreamProtocol: p.upstreamProtocol ?? '',
+    ...(p.upstreamProtocol ? { upstreamProtocol: p.upstreamProtocol } : {}),
   };
 }
 
@@ -105,7 +105,7 @@ export function toProtoMember(m: RingMember): ProtoRingMember {
     address: m.address,
     ...(m.weight !== undefined ? { weight: m.weight } : {}),
     ...(m.joinedAt ? { joinedAt: new Date(m.joinedAt) } : {}),
-    protocol: m.protocol ?? '',
+    ...(m.protocol ? { protocol: m.protocol } : {}),
   };
 }
 
