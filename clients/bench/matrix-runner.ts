@@ -178,7 +178,7 @@ export function renderMatrixMarkdown(report: MatrixReport): string {
     );
     for (const c of cells) {
       if (c.status !== 'ran') {
-        out.push(`| ${c.target} | ${num(c.value)} | ${c.status}: ${c.reason ?? ''} |`);
+        out.push(`| ${c.target} | ${num(c.value)} | ${c.status}: ${(c.reason ?? '').replace(/\s*\n\s*/g, ' ')} |`);
         continue;
       }
       const tail =
