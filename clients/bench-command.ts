@@ -90,6 +90,12 @@ export default function register(program: Command): void {
       d.binaries.h2load,
     ),
     opt(
+      '--ghz <path>',
+      'ghz binary, the gRPC load generator of the *-grpc targets (missing: they are skipped; images/peers/build-peers.sh builds it)',
+      'RINGLB_BENCH_GHZ',
+      d.binaries.ghz,
+    ),
+    opt(
       '--baseline <dir>',
       'another built checkout of ringlb: each ringlb target also runs from its dist/src/cli/main.js as <id>@baseline',
       'RINGLB_BENCH_BASELINE',
@@ -268,6 +274,7 @@ function readBenchOptions(reader: ConfigReader, o: Record<string, unknown>): Ben
       haproxy: reader.nonEmpty('haproxy', o.haproxy),
       wrk: reader.nonEmpty('wrk', o.wrk),
       h2load: reader.nonEmpty('h2load', o.h2load),
+      ghz: reader.nonEmpty('ghz', o.ghz),
       traefik: reader.nonEmpty('traefik', o.traefik),
       caddy: reader.nonEmpty('caddy', o.caddy),
     }),

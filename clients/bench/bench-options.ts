@@ -27,15 +27,19 @@ export const TARGET_IDS = [
   'ringlb-h2',
   'nginx-h2',
   'haproxy-h2',
+  'ringlb-grpc',
+  'nginx-grpc',
+  'haproxy-grpc',
 ] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
 
 /**
  * What a plain `ringlb bench` runs: the plaintext HTTP/1.1 targets. The TLS
- * ones (`*-tls`: HTTP/1.1 over TLS, `*-h2`: HTTP/2 over TLS) are opt-in with
- * --targets, so the default run keeps its length.
+ * ones (`*-tls`: HTTP/1.1 over TLS, `*-h2`: HTTP/2 over TLS) and the gRPC
+ * ones (`*-grpc`, load from ghz) are opt-in with --targets, so the default run
+ * keeps its length.
  */
-export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((id) => !/-(tls|h2)$/.test(id));
+export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((id) => !/-(tls|h2|grpc)$/.test(id));
 
 /**
  * `ringlb bench --matrix`: how each proxy's cost grows along one axis at a
@@ -109,6 +113,7 @@ export interface BenchOptions {
     readonly haproxy: string;
     readonly wrk: string;
     readonly h2load: string;
+    readonly ghz: string;
     readonly traefik: string;
     readonly caddy: string;
   };
@@ -129,6 +134,7 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = Object.freeze({
     haproxy: 'haproxy',
     wrk: 'wrk',
     h2load: 'h2load',
+    ghz: 'ghz',
     traefik: 'traefik',
     caddy: 'caddy',
   }),

@@ -18,6 +18,7 @@ import {
 import { BENCH_PATH, type BenchTarget, type RunningTarget } from './bench-target.js';
 import { caddyTarget } from './caddy-target.js';
 import { directTarget } from './direct-target.js';
+import { Ghz } from './ghz-generator.js';
 import { H2load } from './h2load-generator.js';
 import { haproxyTarget } from './haproxy-target.js';
 import { holdIdleConnections } from './idle-connections.js';
@@ -56,6 +57,8 @@ function ringlbSpecOfId(id: TargetId, options: BenchOptions): RinglbTargetSpec |
     case 'ringlb-tls':
     case 'ringlb-h2':
       return { workers: 1, transport: id === 'ringlb-tls' ? 'tls' : 'h2' };
+    case 'ringlb-grpc':
+      return { workers: 1, transport: 'grpc' };
     default:
       return undefined;
   }
@@ -87,6 +90,10 @@ function makeTarget(id: TargetId, options: BenchOptions): BenchTarget {
     case 'haproxy-tls':
     case 'haproxy-h2':
       return haproxyTarget(1, options.binaries.haproxy, id === 'haproxy-tls' ? 'tls' : 'h2');
+    case 'nginx-grpc':
+      return nginxTarget(1, options.binaries.nginx, 'grpc');
+    case 'haproxy-grpc':
+      return haproxyTarget(1, options.binaries.haproxy, 'grpc');
     default:
       throw new Error(`no target '${id}'`);
   }
@@ -166,6 +173,22 @@ async function tlsTools(
   return { certificate, h2load: new H2load(version, binary, workDir, processes) };
 }
 
+/** ghz for the gRPC targets, made only when one is asked for (undefined when it is not installed: they are then skipped). */
+async function grpcTool(
+  targets: readonly BenchTarget[],
+  options: BenchOptions,
+  workDir: string,
+  processes: ProcessSet,
+  log: (line: string) => void,
+): Promise<Ghz | undefined> {
+  if (!targets.some((t) => t.transport === 'grpc')) return undefined;
+  const binary = await resolveBinary(options.binaries.ghz);
+  if (!binary) return undefined;
+  const version = `ghz ${(await versionLine(binary, ['--version'])).trim()}`;
+  log(`gRPC load generator: ${version}`);
+  return new Ghz(version, binary, workDir, processes);
+}
+
 /** An upper bound of the bench's wall time in seconds, to tell the user before starting. */
 export function estimateSeconds(options: BenchOptions): number {
   const n = runIds(options).length;
@@ -210,15 +233,18 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     const settings = { connections: options.connections, threads: options.threads, bodyBytes: shape?.bodyBytes ?? 0 };
     const idleCount = shape?.idleConnections ?? 0;
     const { certificate, h2load } = await tlsTools(targets, options, workDir, processes, log);
+    const ghz = await grpcTool(targets, options, workDir, processes, log);
     const generatorOf = (target: BenchTarget): LoadGenerator =>
-      target.transport === 'h2' && h2load ? h2load : loadGenerator;
+      target.transport === 'h2' && h2load ? h2load : target.transport === 'grpc' && ghz ? ghz : loadGenerator;
 
     for (const target of targets) {
       signal?.throwIfAborted();
       const reason =
         target.transport === 'h2' && !h2load
           ? `h2load not found at '${options.binaries.h2load}'`
-          : await target.unavailable();
+          : target.transport === 'grpc' && !ghz
+            ? `ghz not found at '${options.binaries.ghz}'`
+            : await target.unavailable();
       if (reason) {
         log(`${target.id}: skipped (${reason})`);
         results.set(target.id, { ...summarize(target.id, target.label(), []), status: 'skipped', reason });
@@ -306,7 +332,11 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
       finishedAt: new Date().toISOString(),
       loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
       machine: machineInfo(),
-      loadGenerator: h2load ? `${loadGenerator.version}; HTTP/2 targets: ${h2load.version}` : loadGenerator.version,
+      loadGenerator: [
+        loadGenerator.version,
+        ...(h2load ? [`HTTP/2 targets: ${h2load.version}`] : []),
+        ...(ghz ? [`gRPC targets: ${ghz.version}`] : []),
+      ].join('; '),
       settings: {
         rounds: options.rounds,
         durationSeconds: options.durationSeconds,

@@ -35,7 +35,7 @@ export interface RunningTarget {
 export interface BenchTarget {
   /** As given to --targets, e.g. `nginx-1`. */
   readonly id: string;
-  /** How clients reach it: plaintext HTTP/1.1 (default), HTTP/1.1 over TLS (wrk), HTTP/2 over TLS (h2load). */
+  /** How clients reach it: plaintext HTTP/1.1 (default), HTTP/1.1 over TLS (wrk), HTTP/2 over TLS (h2load), gRPC over h2c (ghz). */
   readonly transport?: Transport;
   /** What it is, for the table: program, version, processes, hashing. */
   label(): string;
@@ -48,8 +48,12 @@ export interface BenchTarget {
   start(context: TargetContext): Promise<RunningTarget>;
 }
 
-/** h2c (HTTP/2 with prior knowledge, plaintext) serves the HTTP/2 attack runs, not the load runs. */
-export type Transport = 'http' | 'tls' | 'h2' | 'h2c';
+/**
+ * h2c (HTTP/2 with prior knowledge, plaintext) serves the HTTP/2 attack runs,
+ * not the load runs; grpc is gRPC calls over h2c, from the client to the proxy
+ * and from the proxy to the replicas.
+ */
+export type Transport = 'http' | 'tls' | 'h2' | 'h2c' | 'grpc';
 
 /** How labels say it. */
 export const TRANSPORT_LABEL: Readonly<Record<Transport, string>> = Object.freeze({
@@ -57,6 +61,7 @@ export const TRANSPORT_LABEL: Readonly<Record<Transport, string>> = Object.freez
   tls: ', HTTP/1.1 over TLS',
   h2: ', HTTP/2 over TLS',
   h2c: ', HTTP/2 with prior knowledge (h2c)',
+  grpc: ', gRPC unary calls over h2c, h2c to the replicas',
 });
 
 /** The transport's port speaks TLS. */

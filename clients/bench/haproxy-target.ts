@@ -12,16 +12,20 @@ import type { BenchReplica } from './replica-fleet.js';
  * random 6-digit request id and nginx's $request_id: `balance uri` would send
  * every /home to one backend, and a header key would make wrk run Lua per
  * request. `http-reuse always` shares idle backend connections; no logging.
+ * For gRPC (transport `grpc`) it binds h2c (`proto h2`) and speaks h2c to the
+ * replicas too (`server … proto h2`, streams multiplexed on its connections).
  */
 export function haproxyConfig(
   threads: number,
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
-  h2c = false,
+  transport: Transport = 'http',
   clientConnections = 0,
 ): string {
-  const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}`).join('\n');
+  const h2c = transport === 'h2c' || transport === 'grpc';
+  const upstream = transport === 'grpc' ? ' proto h2' : '';
+  const servers = replicas.map((r) => `  server ${r.hostname} ${r.address}${upstream}`).join('\n');
   return `global
   nbthread ${threads}
   maxconn ${Math.max(4096, clientConnections + 1024)}
@@ -55,7 +59,7 @@ export function haproxyTarget(threads: number, binary: string, transport: Transp
     id: name,
     transport,
     label: () =>
-      `${version}, ${threads} thread${threads > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}, hash-type consistent on rand(), http-reuse always`,
+      `${version}, ${threads} thread${threads > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}${transport === 'grpc' ? ' (proto h2)' : ''}, hash-type consistent on rand(), http-reuse always`,
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `haproxy not found at '${binary}'`;
@@ -71,14 +75,14 @@ export function haproxyTarget(threads: number, binary: string, transport: Transp
           binary,
           configFile: 'haproxy.cfg',
           tls: isTls(transport),
-          h2c: transport === 'h2c',
+          h2c: transport === 'h2c' || transport === 'grpc',
           config: (port) =>
             haproxyConfig(
               threads,
               port,
               context.replicas,
               isTls(transport) ? context.certificate : undefined,
-              transport === 'h2c',
+              transport,
               context.maxClientConnections,
             ),
           // -db: stay in the foreground, so the bench owns the process and its exit.

@@ -32,7 +32,7 @@ export interface LoadSettings {
 
 /** A load generator run as a separate process, so its CPU is never the proxy's. */
 export interface LoadGenerator {
-  readonly name: 'wrk' | 'autocannon' | 'h2load';
+  readonly name: 'wrk' | 'autocannon' | 'h2load' | 'ghz';
   /** e.g. `wrk debian/4.1.0-3+b2`. */
   readonly version: string;
   run(url: string, settings: LoadSettings, signal?: AbortSignal): Promise<LoadResult>;

@@ -13,6 +13,9 @@ import type { BenchReplica } from './replica-fleet.js';
  * keep-alive pool to the backends, no access log. keepalive_requests is
  * raised on both sides so that neither wrk's nor the upstream connections
  * are closed every 1,000 requests, which the other proxies do not do either.
+ * For gRPC (transport `grpc`) it listens h2c and passes calls with
+ * `grpc_pass grpc://` (h2c) over the same upstream block; nginx's grpc module
+ * takes its upstream connections from the same keep-alive pool.
  */
 export function nginxConfig(
   dir: string,
@@ -20,9 +23,14 @@ export function nginxConfig(
   port: number,
   replicas: readonly BenchReplica[],
   certificate?: BenchCertificate,
-  h2c = false,
+  transport: Transport = 'http',
   clientConnections = 0,
 ): string {
+  const h2c = transport === 'h2c' || transport === 'grpc';
+  const pass =
+    transport === 'grpc'
+      ? '      grpc_pass grpc://replicas;\n'
+      : '      proxy_pass http://replicas;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";\n';
   const servers = replicas.map((r) => `    server ${r.address};`).join('\n');
   // Each client connection may hold an upstream one too.
   const connections = Math.max(4096, 2 * clientConnections + 1024);
@@ -60,10 +68,7 @@ ${servers}
 
   server {
 ${certificate ? nginxTls(port, certificate) : `    listen 127.0.0.1:${port}${h2c ? ' http2' : ''};\n`}    location / {
-      proxy_pass http://replicas;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
+${pass}    }
   }
 }
 `;
@@ -94,7 +99,7 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
     id: name,
     transport,
     label: () =>
-      `${version}, ${workers} worker${workers > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}, hash $request_id consistent, keepalive 64`,
+      `${version}, ${workers} worker${workers > 1 ? 's' : ''}${TRANSPORT_LABEL[transport]}${transport === 'grpc' ? ', grpc_pass' : ''}, hash $request_id consistent, keepalive 64`,
     async unavailable() {
       const found = await resolveBinary(binary);
       if (!found) return `nginx not found at '${binary}'`;
@@ -108,7 +113,7 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
           binary,
           configFile: 'nginx.conf',
           tls: isTls(transport),
-          h2c: transport === 'h2c',
+          h2c: transport === 'h2c' || transport === 'grpc',
           config: (port, dir) =>
             nginxConfig(
               dir,
@@ -116,7 +121,7 @@ export function nginxTarget(workers: number, binary: string, transport: Transpor
               port,
               context.replicas,
               isTls(transport) ? context.certificate : undefined,
-              transport === 'h2c',
+              transport,
               context.maxClientConnections,
             ),
           args: (conf, dir) => ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')],

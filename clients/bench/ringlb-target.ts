@@ -54,7 +54,13 @@ export interface RinglbTargetSpec {
  */
 export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
   const { workers, engine = 'builtin', transport = 'http', accessLog = false, baseline, traffic, strategy } = spec;
-  const policy = normalizePolicy({ ...DEFAULT_POLICY, ...(strategy ? { strategy, options: {} } : {}), traffic });
+  // gRPC needs HTTP/2 to the replicas too: the ring policy's upstream protocol, as `--upstream-protocol h2c` sets it.
+  const policy = normalizePolicy({
+    ...DEFAULT_POLICY,
+    ...(strategy ? { strategy, options: {} } : {}),
+    ...(transport === 'grpc' ? { upstreamProtocol: 'h2c' as const } : {}),
+    traffic,
+  });
   const trafficLabel = traffic
     ? `, ${trafficText(policy.traffic!).join(' ')}${baseline ? ' (in the ring policy; a build without them ignores them)' : ''}`
     : '';
@@ -90,7 +96,8 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         return 'ringlb dataplane has no worker-process mode (--workers) yet';
       if (engine !== 'builtin' && !help.includes('--proxy-engine'))
         return 'ringlb dataplane has no --proxy-engine option';
-      if (transport !== 'http' && !help.includes('--tls-cert')) return 'ringlb dataplane has no TLS (--tls-cert) yet';
+      if (isTls(transport) && !help.includes('--tls-cert')) return 'ringlb dataplane has no TLS (--tls-cert) yet';
+      if (transport === 'grpc' && !help.includes('--h2c')) return 'ringlb dataplane has no h2c listener (--h2c) yet';
       if (accessLog && !help.includes('--access-log')) return 'ringlb dataplane has no --access-log option';
       return undefined;
     },
@@ -121,12 +128,12 @@ export function ringlbTarget(spec: RinglbTargetSpec): BenchTarget {
         if (workers > 1) args.push('--workers', String(workers));
         if (engine !== 'builtin') args.push('--proxy-engine', engine);
         if (isTls(transport)) args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
-        if (transport === 'h2c') args.push('--h2c');
+        if (transport === 'h2c' || transport === 'grpc') args.push('--h2c');
         const logDir = accessLog ? mkdtempSync(path.join(os.tmpdir(), 'ringlb-bench-log-')) : undefined;
         if (logDir) args.push('--access-log', path.join(logDir, 'access.log'));
         const proc = processes.spawn(id, process.execPath, args);
         const url = `${isTls(transport) ? 'https' : 'http'}://127.0.0.1:${port}${BENCH_PATH}`;
-        await waitForHttp(url, proc);
+        await waitForHttp(url, proc, undefined, transport === 'grpc');
         return {
           url,
           pids: () => (proc.hasExited() ? [] : [proc.pid]),

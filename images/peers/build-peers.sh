@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Go proxies `ringlb bench` compares with (Traefik, Caddy) from the
-# Go module proxy, pinned, into a cache outside the checkout keyed by version,
+# Builds the Go proxies `ringlb bench` compares with (Traefik, Caddy) and the
+# gRPC load generator of its *-grpc targets (ghz) from the Go module proxy, pinned, into a cache outside the checkout keyed by version,
 # and links them into $PEERS_BIN (default /usr/local/bin) so that the bench
 # finds them on PATH. Seconds when cached; Traefik takes ~10 min cold on 2 cores.
 #
@@ -12,6 +12,8 @@ set -euo pipefail
 # fork version the Go module proxy does not serve (403).
 TRAEFIK_VERSION=v3.6.12
 CADDY_VERSION=v2.11.9
+# The only ghz version the Go module proxy lists (`go list -m -versions github.com/bojand/ghz`).
+GHZ_VERSION=v0.93.0
 CACHE=${RINGLB_TOOLS_CACHE:-/var/cache/ringlb/tools}
 PEERS_BIN=${PEERS_BIN:-/usr/local/bin}
 
@@ -23,6 +25,14 @@ caddy=$CACHE/caddy-$CADDY_VERSION/caddy
 if [[ ! -x $caddy ]]; then
   echo "building caddy $CADDY_VERSION"
   GOBIN=$(dirname "$caddy") nice -n 10 go install "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
+fi
+
+ghz=$CACHE/ghz-$GHZ_VERSION/ghz
+if [[ ! -x $ghz ]]; then
+  echo "building ghz $GHZ_VERSION"
+  # Stamped as its release builds stamp it (else `ghz --version` says "dev").
+  GOBIN=$(dirname "$ghz") nice -n 10 go install -ldflags "-X main.version=$GHZ_VERSION" \
+    "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
 fi
 
 traefik=$CACHE/traefik-$TRAEFIK_VERSION/traefik
@@ -42,5 +52,7 @@ fi
 mkdir -p "$PEERS_BIN"
 ln -sf "$caddy" "$PEERS_BIN/caddy"
 ln -sf "$traefik" "$PEERS_BIN/traefik"
+ln -sf "$ghz" "$PEERS_BIN/ghz"
 "$PEERS_BIN/caddy" version | head -1
 "$PEERS_BIN/traefik" version | head -1
+echo "ghz $("$PEERS_BIN/ghz" --version 2>&1)"

@@ -140,6 +140,51 @@ test('ringlb bench: TLS targets (HTTP/1.1 with wrk, HTTP/2 with h2load) serve th
   assert.deepEqual(run.leftovers, [], 'processes left behind');
 });
 
+test('ringlb bench: gRPC targets (ghz) through ringlb, nginx grpc_pass and HAProxy proto h2; missing peers skipped', async (t) => {
+  const out = tempOut(t);
+  const targets = ['ringlb-grpc', 'nginx-grpc', 'haproxy-grpc'];
+  const installed = {
+    ghz: Boolean(await resolveBinary('ghz')),
+    nginx: Boolean(await resolveBinary('nginx')),
+    haproxy: Boolean(await resolveBinary('haproxy')),
+  };
+  const run = await ringlbBench([
+    '--rounds',
+    '1',
+    '--duration',
+    '1',
+    '--warmup',
+    '0',
+    '--targets',
+    targets.join(','),
+    '--out',
+    out,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(path.join(out, 'bench.json'), 'utf8')) as BenchReport;
+  for (const id of targets) {
+    const r = report.targets.find((x) => x.id === id)!;
+    const peer = id.split('-')[0] as 'ringlb' | 'nginx' | 'haproxy';
+    const missing = !installed.ghz ? /ghz not found/ : peer !== 'ringlb' && !installed[peer] ? /not found/ : undefined;
+    if (missing) {
+      assert.equal(r.status, 'skipped', id);
+      assert.match(r.reason!, missing);
+      assert.equal(report.runs.filter((x) => x.target === id).length, 0);
+      continue;
+    }
+    assert.equal(r.status, 'ran', `${id}: ${r.reason}`);
+    assert.ok(r.requestsPerSecond!.median > 0, `${id} req/s`);
+    assert.equal(r.errors + r.non2xx, 0, `${id} had non-OK calls`);
+    assert.match(r.label, /gRPC unary calls over h2c, h2c to the replicas/);
+  }
+  if (installed.ghz) assert.match(report.loadGenerator, /gRPC targets: ghz /);
+  if (installed.nginx)
+    assert.match(report.targets.find((x) => x.id === 'nginx-grpc')!.config!, /grpc_pass grpc:\/\/replicas;/);
+  if (installed.haproxy)
+    assert.match(report.targets.find((x) => x.id === 'haproxy-grpc')!.config!, /server server-1 \S+ proto h2/);
+  assert.deepEqual(run.leftovers, [], 'processes left behind');
+});
+
 test('ringlb bench: a missing peer is reported as skipped, never measured; no wrk means autocannon', async (t) => {
   const out = tempOut(t);
   const missing = path.join(out, 'no-such-nginx');
