@@ -34,14 +34,27 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
   const workers = childPids(dp.child.pid!);
   assert.equal(workers.length, 2, `worker pids ${workers}`);
 
+  // A worker listens before its first ring arrives (and answers 503 until then, as one process
+  // does): wait until 10 requests in a row are proxied; every proxied request is counted below.
+  let served = 0;
+  const inService = (what: string) =>
+    waitFor(what, async () => {
+      for (let i = 0; i < 10; i++) {
+        if ((await httpRequest(`${url}/home`)).status !== 200) return false;
+        served++;
+      }
+      return true;
+    });
+  await inService('both workers in service');
   for (let i = 0; i < 40; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
+  served += 40;
   assert.equal((await httpRequest(`${url}/rep`)).json.message.N, 3);
   // Workers report once a second; the primary's /stats is their sum.
   await waitFor(
     'the summed counters',
     async () => {
       const stats = (await httpRequest(`${adminUrl}/stats`)).json;
-      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 40;
+      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === served;
     },
     15_000,
   );
@@ -59,12 +72,14 @@ test('ringlb dataplane --workers 2: two processes share the port, one admin port
     20_000,
   );
   assert.ok(replaced.includes(workers[1]));
+  await inService('the new worker in service');
   for (let i = 0; i < 20; i++) assert.equal((await httpRequest(`${url}/home`)).status, 200);
+  served += 20;
   await waitFor(
     'counters kept across the restart',
     async () => {
       const stats = (await httpRequest(`${adminUrl}/stats`)).json;
-      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === 60;
+      return stats.replicas.reduce((a: number, r: { requests: number }) => a + r.requests, 0) === served;
     },
     15_000,
   );
