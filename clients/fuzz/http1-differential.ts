@@ -276,7 +276,7 @@ function response(rng: Rng): string {
 }
 
 /** Mutates a few bytes: insert, delete, replace with noise, duplicate or truncate. */
-function mutate(rng: Rng, input: string): string {
+export function mutate(rng: Rng, input: string): string {
   let s = input;
   const edits = 1 + rng.int(3);
   for (let e = 0; e < edits; e++) {

@@ -3,6 +3,7 @@ import type { Option } from 'commander';
 import { DATAPLANE_DEFAULTS } from '../dataplane/core/defaults.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { type CertificatePair, loadCertificate } from '../dataplane/listeners/certificate-store.js';
+import { HTTP1_FRONTENDS, type Http1Frontend } from '../dataplane/listeners/http1-front-end.js';
 import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/observability/access-log.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/proxy/routing-key.js';
@@ -22,6 +23,7 @@ export interface DataPlaneConfig {
   upstreamTimeoutMs: number;
   connectionsPerReplica: number;
   proxyEngine: ProxyEngine;
+  http1Frontend: Http1Frontend;
   clientHeaderTimeoutMs: number;
   clientBodyTimeoutMs: number;
   clientIdleTimeoutMs: number;
@@ -113,6 +115,12 @@ export function dataPlaneOptions(): Option[] {
       "builtin (ringlb's HTTP/1.1 client) | undici | reply-from (Fastify + @fastify/reply-from); the last two for comparison",
       'RINGLB_PROXY_ENGINE',
       d.proxyEngine,
+    ),
+    opt(
+      '--http1-frontend <frontend>',
+      "plaintext HTTP/1.1 on the traffic port: node (node's http.Server) | ringlb (ringlb's own parser and connection; TLS stays on node)",
+      'RINGLB_HTTP1_FRONTEND',
+      d.http1Frontend,
     ),
     opt(
       '--shims <mode>',
@@ -233,6 +241,7 @@ export function readDataPlaneConfig(
     upstreamTimeoutMs: reader.int('upstreamTimeout', o.upstreamTimeout, 100, 3_600_000),
     connectionsPerReplica: reader.int('connections', o.connections, 1, 10_000),
     proxyEngine: reader.oneOf('proxyEngine', o.proxyEngine, PROXY_ENGINES),
+    http1Frontend: reader.oneOf('http1Frontend', o.http1Frontend, HTTP1_FRONTENDS),
     clientHeaderTimeoutMs: reader.int('clientHeaderTimeout', o.clientHeaderTimeout, 1_000, 3_600_000),
     clientBodyTimeoutMs: reader.int('clientBodyTimeout', o.clientBodyTimeout, 1_000, 3_600_000),
     clientIdleTimeoutMs: reader.int('clientIdleTimeout', o.clientIdleTimeout, 100, 3_600_000),
@@ -274,6 +283,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     connectionsPerReplica: config.connectionsPerReplica,
     proxyEngine: config.proxyEngine,
+    http1Frontend: config.http1Frontend,
     clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
     clientBodyTimeoutMs: config.clientBodyTimeoutMs,
     clientIdleTimeoutMs: config.clientIdleTimeoutMs,

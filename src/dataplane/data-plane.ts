@@ -10,6 +10,7 @@ import { ControlHealthFeed, healthMarker } from './control-link/control-health-f
 import { drained } from './control-link/drain-gate.js';
 import { FailureReporter } from './control-link/failure-reporter.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
+import type { ClientSideHandler } from './core/client-side.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
 import { ringShares } from './core/ring-shares.js';
 import type { RingView } from './core/ring-view.js';
@@ -18,6 +19,7 @@ import { classicClientError } from './http/client-errors.js';
 import { refusals } from './http/refusals.js';
 import { sendFailure } from './http/send-failure.js';
 import { applyClientTimeouts } from './listeners/client-timeouts.js';
+import type { Http1Frontend } from './listeners/http1-front-end.js';
 import { type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
 import { AccessLog, type AccessLogOptions, registerAccessLogMetrics } from './observability/access-log.js';
 import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
@@ -60,6 +62,8 @@ export interface DataPlaneOptions {
    * the difference (docs/performance.md).
    */
   proxyEngine?: ProxyEngine;
+  /** Plaintext HTTP/1.1: node's http.Server or ringlb's own front end (DATAPLANE_DEFAULTS). */
+  http1Frontend?: Http1Frontend;
   /**
    * How long the acknowledgement of a ring waits for requests in flight to
    * replicas that left it (drain, then remove). Default in DATAPLANE_DEFAULTS.
@@ -109,7 +113,7 @@ export class DataPlane {
   readonly #app: FastifyInstance;
   #replyFrom: ReplyFromProxy | undefined;
   /** Where proxied requests go: the undici handler, or reply-from's Fastify app. */
-  #proxyHandle: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  #proxyHandle: ClientSideHandler;
   readonly #admin: AdminServer | undefined;
   readonly #listener: TrafficListener;
   #closing: Promise<void> | undefined;
@@ -164,6 +168,10 @@ export class DataPlane {
         h2c: options.h2c,
         maxConcurrentStreams: options.maxConcurrentStreams,
         clientIdleTimeoutMs: options.clientIdleTimeoutMs,
+        // reply-from is a Fastify route: it needs node's request objects.
+        http1Frontend: options.proxyEngine === 'reply-from' ? 'node' : options.http1Frontend,
+        // The shims are Fastify's, on node's server: with the ringlb front end, their connection goes there.
+        nodeServes: (url) => shims !== 'off' && isShimRequest(url),
         log: this.#log,
       },
       (req, res) => {
@@ -172,11 +180,13 @@ export class DataPlane {
         if (req.httpVersionMajor !== 1 && !('stream' in req)) {
           res.shouldKeepAlive = false;
           sendFailure(res, refusals.unsupportedVersion(req.httpVersion));
-        } else if (req.httpVersionMinor === 1 && req.headers.host === undefined && !('stream' in req)) {
+        } else if (req.httpVersionMinor === 1 && !hasHost(req.rawHeaders) && !('stream' in req)) {
           // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
           res.shouldKeepAlive = false;
           sendFailure(res, refusals.missingHost);
-        } else if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
+        } else if (shims !== 'off' && isShimRequest(req.url!))
+          // Only node's server brings shim requests (the ringlb front end hands their connection to it).
+          fastifyHandler(req as http.IncomingMessage, res as unknown as http.ServerResponse);
         else this.#proxyHandle(req, res);
       },
     );
@@ -217,7 +227,8 @@ export class DataPlane {
         const { ReplyFromProxy } = await import('./proxy/engines/reply-from-proxy.js');
         this.#replyFrom = new ReplyFromProxy(this.proxy, this.#log.child('proxy'));
         await this.#replyFrom.start();
-        this.#proxyHandle = this.#replyFrom.handle;
+        // Fastify's objects: node's server only (the ringlb front end is not used with this engine).
+        this.#proxyHandle = this.#replyFrom.handle as unknown as ClientSideHandler;
       }
       // After the engine is chosen: the first ring opens the pools of its members, with the engine's factory.
       this.ring.start();
@@ -355,6 +366,12 @@ function historyMarkers(
 }
 
 /** '/rep', '/add' or '/rm', optionally with a query string. Checked first on every request, so cheap. */
+/** Whether a Host field was sent (without building node's headers object). */
+function hasHost(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') return true;
+  return false;
+}
+
 function isShimRequest(url: string): boolean {
   const c = url.charCodeAt(1);
   if (c !== 114 /* r */ && c !== 97 /* a */) return false;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { TestContext } from 'node:test';
 import { DataPlane, type DataPlaneOptions } from '../../src/dataplane/data-plane.js';
+import { testFrontend } from './proxy-harness.js';
 
 export interface StartedDataPlane {
   dataPlane: DataPlane;
@@ -26,6 +27,7 @@ export async function startDataPlane(
     routingKey: { kind: 'random' },
     nodeId: `test-${process.pid}`,
     logLevel: 'silent',
+    http1Frontend: testFrontend(),
     ...options,
   });
   t.after(() => dataPlane.close());

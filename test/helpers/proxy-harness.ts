@@ -3,9 +3,19 @@ import net from 'node:net';
 import type { TestContext } from 'node:test';
 import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { applyClientTimeouts } from '../../src/dataplane/listeners/client-timeouts.js';
+import { Http1FrontEnd, type Http1Frontend } from '../../src/dataplane/listeners/http1-front-end.js';
 import { DataPlaneMetrics } from '../../src/dataplane/observability/data-plane-metrics.js';
 import { ProxyHandler, type ProxyHandlerOptions } from '../../src/dataplane/proxy/proxy-handler.js';
 import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy } from '../../src/ring/index.js';
+
+/**
+ * The HTTP/1.1 front end a test runs against when it does not say:
+ * RINGLB_TEST_HTTP1_FRONTEND (`npm run test:ringlb-frontend` runs the
+ * traffic-port suites with `ringlb`), else the default.
+ */
+export function testFrontend(): Http1Frontend {
+  return process.env.RINGLB_TEST_HTTP1_FRONTEND === 'ringlb' ? 'ringlb' : 'node';
+}
 
 /** A fixed ring over `addresses` (host:port), named r1, r2, … */
 export function fixedRing(addresses: readonly string[], policy: RingPolicy = DEFAULT_POLICY): RingView {
@@ -45,12 +55,14 @@ export interface StartedProxy {
 export async function startProxy(
   t: TestContext,
   addresses: readonly string[],
-  options: Partial<ProxyHandlerOptions> & { clientHeaderTimeoutMs?: number } = {},
+  options: Partial<ProxyHandlerOptions> & { clientHeaderTimeoutMs?: number; http1Frontend?: Http1Frontend } = {},
 ): Promise<StartedProxy> {
   const ring = { current: fixedRing(addresses) };
   const metrics = fixedRingMetrics(ring.current);
   const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics, ...options });
   const server = http.createServer(proxy.handle);
+  const frontend = options.http1Frontend ?? testFrontend();
+  if (frontend === 'ringlb') new Http1FrontEnd(server, { handler: proxy.handle, nodeServes: () => false });
   applyClientTimeouts(server, options.clientHeaderTimeoutMs);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(async () => {

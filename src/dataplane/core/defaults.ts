@@ -15,6 +15,11 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   adminPort: 9901,
   routingKey: 'random',
   proxyEngine: 'builtin',
+  /**
+   * Plaintext HTTP/1.1 on the traffic port: `node` (node's http.Server) or
+   * `ringlb` (ringlb's own front end, listeners/http1-front-end.ts).
+   */
+  http1Frontend: 'node',
   shims: 'on',
   /** Extra attempts on the next ring members after a failed attempt. */
   retries: 2,
@@ -103,6 +108,7 @@ export interface DataPlaneDefaults {
   adminPort: number;
   routingKey: string;
   proxyEngine: 'builtin' | 'undici' | 'reply-from';
+  http1Frontend: 'node' | 'ringlb';
   shims: 'on' | 'read-only' | 'off';
   retries: number;
   upstreamTimeoutMs: number;

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { classicFailure } from '../../shared/errors.js';
-import { refusals } from './refusals.js';
+import { type Refusal, refusals } from './refusals.js';
 
 /** The status a request node's parser refused gets, by parser error code; anything else is 400. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -29,9 +29,18 @@ export function classicClientError(err: Error & { code?: string; reason?: string
   const status = STATUS_BY_CODE[err.code ?? ''] ?? 400;
   // llhttp's reason is fixed text from the parser, never the client's bytes.
   const refusal = status === 408 ? refusals.headTimeout : refusals.malformed(status, err.reason ?? 'malformed request');
+  socket.end(clientErrorText(refusal));
+}
+
+/**
+ * The whole answer to a request refused before it reached a handler (by
+ * node's parser or by ringlb's front end): status line, classic JSON body,
+ * `Connection: close`. Pure ASCII: the reasons are the parsers' fixed texts.
+ */
+export function clientErrorText(refusal: Refusal): string {
   const body = JSON.stringify(classicFailure(refusal.message));
-  socket.end(
+  return (
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
 }

@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { splitByPreface } from '../../shared/h2c-preface.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import type { ClientSideHandler, ClientSideResponse } from '../core/client-side.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { sendFailure } from '../http/send-failure.js';
 import {
@@ -11,6 +12,7 @@ import {
   type LoadedCertificate,
   TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
+import { Http1FrontEnd, type Http1Frontend } from './http1-front-end.js';
 import { adaptHttp2Request } from './http2-request-adapter.js';
 import { guardHttp2Session } from './http2-session-guard.js';
 
@@ -31,10 +33,14 @@ export interface TrafficListenerOptions {
   maxConcurrentStreams?: number;
   /** An HTTP/2 session with no frame either way for this long is closed (DATAPLANE_DEFAULTS.clientIdleTimeoutMs). */
   clientIdleTimeoutMs?: number;
+  /** Plaintext HTTP/1.1: node's http.Server, or ringlb's front end in front of it (DATAPLANE_DEFAULTS). */
+  http1Frontend?: Http1Frontend;
+  /** With the ringlb front end: requests whose connection node's server takes over (the REST shims). */
+  nodeServes?: (url: string) => boolean;
   log?: Logger;
 }
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+type Handler = ClientSideHandler;
 type TrafficServer = http.Server | http2.Http2SecureServer;
 
 /**
@@ -58,6 +64,7 @@ export class TrafficListener {
   readonly #h2c: http2.Http2Server | undefined;
   readonly #log: Logger;
   readonly #idleTimeoutMs: number;
+  readonly #front: Http1FrontEnd | undefined;
 
   constructor(options: TrafficListenerOptions, handler: Handler) {
     this.#log = options.log ?? silentLogger;
@@ -82,6 +89,13 @@ export class TrafficListener {
       this.scheme = 'http';
       // The data plane answers a missing Host itself, in the classic shape, on every listener alike.
       const server = http.createServer({ requireHostHeader: false }, handler);
+      // Installed before splitByPreface, which then hands it the HTTP/1.1 connections.
+      if ((options.http1Frontend ?? DATAPLANE_DEFAULTS.http1Frontend) === 'ringlb')
+        this.#front = new Http1FrontEnd(server, {
+          handler,
+          nodeServes: options.nodeServes ?? (() => false),
+          log: this.#log.child('http1'),
+        });
       if (options.h2c) {
         this.#h2c = http2.createServer({ settings }, http2Aware(handler));
         this.#trackSessions(this.#h2c);
@@ -112,6 +126,7 @@ export class TrafficListener {
   /** Tells every HTTP/2 client to finish its streams and go away (GOAWAY); part of a graceful close. */
   closeSessions(): void {
     for (const session of this.#sessions) session.close();
+    this.#front?.closeIdle();
   }
 
   /** Cuts every connection at once (after the grace period of a close). */
@@ -119,6 +134,7 @@ export class TrafficListener {
     for (const session of this.#sessions) session.destroy();
     const server = this.server as Partial<http.Server>;
     server.closeAllConnections?.();
+    this.#front?.destroyAll();
   }
 
   /** Stops watching certificate files. The server itself is closed by its owner. Idempotent. */
@@ -163,10 +179,10 @@ function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http
     if (req.httpVersionMajor === 2) {
       const malformed = adaptHttp2Request(req, res);
       if (malformed !== undefined) {
-        sendFailure(res as unknown as http.ServerResponse, malformed);
+        sendFailure(res as unknown as ClientSideResponse, malformed);
         return;
       }
     }
-    handler(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    handler(req, res as unknown as ClientSideResponse);
   };
 }

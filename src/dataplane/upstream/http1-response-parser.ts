@@ -1,5 +1,6 @@
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { connectionListed, dropNamed, HOP_BY_HOP, HOP_LENGTHS } from '../http/hop-by-hop.js';
+import { ChunkedDecoder, indexOfCrlfCrlf, parseLength, sameName, TEXT, TOKEN } from '../http/http1-syntax.js';
 
 /**
  * How a response body is delimited (RFC 9112 §6.3), as this parser decided:
@@ -55,33 +56,15 @@ export class ResponseParseError extends Error {
   override readonly name = 'ResponseParseError';
 }
 
-/** The largest chunk-size line or trailer section accepted. */
-const MAX_LINE_BYTES = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 // States.
 const IDLE = 0;
 const HEAD = 1;
 const FIXED = 2;
-const CHUNK_SIZE = 3;
-const CHUNK_DATA = 4;
-const CHUNK_DATA_CR = 5;
-const CHUNK_DATA_LF = 6;
-const TRAILERS = 7;
-const UNTIL_CLOSE = 8;
-const DONE = 9;
-
-/** tchar (RFC 9110 §5.6.2). */
-const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
-/** field-vchar, SP and HTAB (RFC 9110 §5.5): what a field value and a reason phrase may hold. */
-const TEXT = new Uint8Array(256);
-TEXT[9] = 1;
-for (let c = 0x20; c <= 0x7e; c++) TEXT[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) TEXT[c] = 1;
+const CHUNKED = 3;
+const UNTIL_CLOSE = 4;
+const DONE = 5;
 
 function fail(reason: string): never {
   throw new ResponseParseError(reason);
@@ -109,16 +92,15 @@ function fail(reason: string): never {
 export class Http1ResponseParser {
   readonly #sink: ResponseSink;
   readonly #maxHead: number;
-  #state = IDLE;
+  #state: number = IDLE;
   #headRequest = false;
-  /** Head bytes, a chunk-size line or trailers split across reads. */
+  /** Head bytes split across reads. */
   #partial: Buffer | null = null;
   #remaining = 0;
-  #lineBytes = 0;
-  #lineEmpty = true;
-  /** In a trailer line: past the colon. */
-  #inValue = false;
-  #afterCR = false;
+  readonly #chunks = new ChunkedDecoder(fail);
+  readonly #onChunk = (buf: Buffer, start: number, end: number): void => {
+    this.#sink.onBody(buf, start, end);
+  };
   /** A response byte arrived since `expect`. */
   started = false;
   /**
@@ -126,7 +108,9 @@ export class Http1ResponseParser {
    * that puts `Connection: close` there may mean it (llhttp does): such a
    * connection is not reused.
    */
-  trailers = false;
+  get trailers(): boolean {
+    return this.#chunks.trailers;
+  }
 
   constructor(sink: ResponseSink, maxHeadBytes = DATAPLANE_DEFAULTS.maxResponseHeadBytes) {
     this.#sink = sink;
@@ -139,7 +123,7 @@ export class Http1ResponseParser {
     this.#headRequest = method === 'HEAD';
     this.#partial = null;
     this.started = false;
-    this.trailers = false;
+    this.#chunks.reset();
   }
 
   /** The response ended (onEnd was called) and no more bytes are expected. */
@@ -164,6 +148,8 @@ export class Http1ResponseParser {
       switch (this.#state) {
         case HEAD:
           pos = this.#head(buf, pos, end);
+          // A response without a body ends with its head (#head changed the state).
+          if ((this.#state as number) === DONE) return pos;
           break;
         case FIXED: {
           const take = Math.min(this.#remaining, end - pos);
@@ -181,34 +167,19 @@ export class Http1ResponseParser {
           this.#sink.onBody(buf, pos, end);
           pos = end;
           break;
-        case CHUNK_SIZE:
-          pos = this.#chunkSize(buf, pos, end);
-          break;
-        case CHUNK_DATA: {
-          const take = Math.min(this.#remaining, end - pos);
-          this.#remaining -= take;
-          if (this.#remaining === 0) this.#state = CHUNK_DATA_CR;
-          this.#sink.onBody(buf, pos, pos + take);
-          pos += take;
-          break;
-        }
-        case CHUNK_DATA_CR:
-          if (buf[pos++] !== 13) fail('chunk data not followed by CRLF');
-          this.#state = CHUNK_DATA_LF;
-          break;
-        case CHUNK_DATA_LF:
-          if (buf[pos++] !== 10) fail('chunk data not followed by CRLF');
-          this.#state = CHUNK_SIZE;
-          break;
-        case TRAILERS:
-          pos = this.#trailers(buf, pos, end);
+        case CHUNKED:
+          pos = this.#chunks.execute(buf, pos, end, this.#onChunk);
+          if (this.#chunks.done) {
+            this.#state = DONE;
+            this.#sink.onEnd(buf, pos, pos);
+            return pos;
+          }
           break;
         case DONE:
           return pos;
         default:
           fail('bytes when no response was expected');
       }
-      if (this.#state === DONE) return pos;
     }
     return pos;
   }
@@ -288,84 +259,9 @@ export class Http1ResponseParser {
     else if (framing === Framing.LENGTH) {
       this.#state = FIXED;
       this.#remaining = h.contentLength;
-    } else if (framing === Framing.CHUNKED) this.#state = CHUNK_SIZE;
+    } else if (framing === Framing.CHUNKED) this.#state = CHUNKED;
     else this.#state = UNTIL_CLOSE;
     this.#sink.onHead(head_);
-  }
-
-  /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). */
-  #chunkSize(buf: Buffer, start: number, end: number): number {
-    const lf = buf.indexOf(10, start);
-    if (lf < 0 || lf >= end) {
-      const part = buf.subarray(start, end);
-      this.#partial = this.#partial === null ? Buffer.from(part) : Buffer.concat([this.#partial, part]);
-      if (this.#partial.length > MAX_LINE_BYTES) fail('chunk-size line too long');
-      return end;
-    }
-    let line = buf.toString('latin1', start, lf);
-    if (this.#partial !== null) {
-      line = this.#partial.toString('latin1') + line;
-      this.#partial = null;
-    }
-    const last = line.length - 1;
-    if (last < 1 || line.charCodeAt(last) !== 13) fail('chunk-size line without CRLF');
-    let size = 0;
-    let i = 0;
-    for (; i < last; i++) {
-      const c = line.charCodeAt(i);
-      const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-      if (v < 0) break;
-      if (i >= 12) fail('chunk too large');
-      size = size * 16 + v;
-    }
-    if (i === 0) fail('bad chunk size');
-    if (i < last) chunkExtensions(line, i, last);
-    if (size === 0) {
-      this.#state = TRAILERS;
-      this.#lineEmpty = true;
-      this.#inValue = false;
-      this.#afterCR = false;
-      this.#lineBytes = 0;
-    } else {
-      this.#state = CHUNK_DATA;
-      this.#remaining = size;
-    }
-    return lf + 1;
-  }
-
-  /**
-   * Trailer fields after the last chunk are checked and dropped (ringlb
-   * forwards none, as nginx); an empty line ends the response.
-   */
-  #trailers(buf: Buffer, start: number, end: number): number {
-    for (let i = start; i < end; i++) {
-      const c = buf[i];
-      if (++this.#lineBytes > MAX_LINE_BYTES) fail('trailers too large');
-      if (this.#afterCR) {
-        if (c !== 10) fail('bare CR in trailers');
-        this.#afterCR = false;
-        if (this.#lineEmpty) {
-          this.#state = DONE;
-          this.#sink.onEnd(buf, i + 1, i + 1);
-          return i + 1;
-        }
-        if (!this.#inValue) fail('bad trailer field');
-        this.#lineEmpty = true;
-        this.#inValue = false;
-      } else if (c === 13) {
-        this.#afterCR = true;
-      } else if (this.#inValue) {
-        if (TEXT[c] !== 1) fail('bad character in a trailer');
-      } else if (c === 58 && !this.#lineEmpty) {
-        this.#inValue = true;
-      } else if (TOKEN[c] !== 1) {
-        fail('bad trailer field');
-      } else {
-        this.#lineEmpty = false;
-        this.trailers = true;
-      }
-    }
-    return end;
   }
 }
 
@@ -471,16 +367,6 @@ function checkHeadBytes(data: Buffer, from: number, to: number): void {
   }
 }
 
-/** Whether a header name equals `lower` (a lower-case name) ignoring ASCII case; no string is made. */
-function sameName(name: string, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    const c = name.charCodeAt(i);
-    const t = lower.charCodeAt(i);
-    if (c !== t && !(t >= 97 && t <= 122 && c === t - 32)) return false;
-  }
-  return true;
-}
-
 /** The status code of a status line, checked byte by byte; throws if the line is not exact. */
 function statusOf(head: string): number {
   if (!head.startsWith('HTTP/1.') || head.length < 12) fail('not an HTTP/1.x status line');
@@ -494,58 +380,4 @@ function statusOf(head: string): number {
   const after = head.charCodeAt(12);
   if (!(after === 32 || (after === 13 && head.charCodeAt(13) === 10) || Number.isNaN(after))) fail('bad status line');
   return d0 * 100 + d1 * 10 + d2;
-}
-
-/**
- * chunk-ext = *( ";" ext-name [ "=" ext-val ] ), ext-val a token or a
- * quoted string. The BWS the grammar allows around them is refused, as
- * llhttp does: no sender needs it, and lenient extension parsing was a
- * smuggling vector between proxies.
- */
-function chunkExtensions(line: string, from: number, to: number): void {
-  let i = from;
-  const token = (): void => {
-    const s = i;
-    while (i < to && TOKEN[line.charCodeAt(i)] === 1) i++;
-    if (i === s) fail('bad chunk extension');
-  };
-  while (i < to) {
-    if (line.charCodeAt(i++) !== 59) fail('bad chunk size');
-    token();
-    if (i === to || line.charCodeAt(i) === 59) continue;
-    if (line.charCodeAt(i++) !== 61) fail('bad chunk extension');
-    if (line.charCodeAt(i) === 34) {
-      i++;
-      while (i < to && line.charCodeAt(i) !== 34) {
-        const c = line.charCodeAt(i);
-        if (c === 92) i++;
-        else if (TEXT[c] !== 1) fail('bad chunk extension');
-        i++;
-      }
-      if (i >= to) fail('bad chunk extension');
-      i++;
-    } else {
-      token();
-    }
-  }
-}
-
-/** Where CRLFCRLF starts in data[from, to), or -1. */
-function indexOfCrlfCrlf(data: Buffer, from: number, to: number): number {
-  let i = data.indexOf(CRLFCRLF, from);
-  if (i >= 0 && i + 4 > to) i = -1;
-  return i;
-}
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-
-/** A Content-Length value: 1 to 15 digits. -1 if it is not one. */
-function parseLength(value: string): number {
-  if (value.length === 0 || value.length > 15) return -1;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
 }
