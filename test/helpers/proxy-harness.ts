@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
+import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
 import type { RingView } from '../../src/dataplane/core/ring-view.js';
 import { applyClientTimeouts } from '../../src/dataplane/listeners/client-timeouts.js';
 import { Http1FrontEnd, type Http1Frontend } from '../../src/dataplane/listeners/http1-front-end.js';
@@ -10,11 +11,12 @@ import { buildRing, DEFAULT_POLICY, type RingMember, type RingPolicy } from '../
 
 /**
  * The HTTP/1.1 front end a test runs against when it does not say:
- * RINGLB_TEST_HTTP1_FRONTEND (`npm run test:ringlb-frontend` runs the
- * traffic-port suites with `ringlb`), else the default.
+ * RINGLB_TEST_HTTP1_FRONTEND (`npm run test:node-frontend` runs the
+ * traffic-port suites on node's), else the default.
  */
 export function testFrontend(): Http1Frontend {
-  return process.env.RINGLB_TEST_HTTP1_FRONTEND === 'ringlb' ? 'ringlb' : 'node';
+  const asked = process.env.RINGLB_TEST_HTTP1_FRONTEND;
+  return asked === 'node' || asked === 'ringlb' ? asked : DATAPLANE_DEFAULTS.http1Frontend;
 }
 
 /** A fixed ring over `addresses` (host:port), named r1, r2, … */

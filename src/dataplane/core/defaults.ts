@@ -16,10 +16,11 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   routingKey: 'random',
   proxyEngine: 'builtin',
   /**
-   * Plaintext HTTP/1.1 on the traffic port: `node` (node's http.Server) or
-   * `ringlb` (ringlb's own front end, listeners/http1-front-end.ts).
+   * Plaintext HTTP/1.1 on the traffic port: `ringlb` (ringlb's own front
+   * end, listeners/http1-front-end.ts: measured faster, docs/performance.md)
+   * or `node` (node's http.Server, kept selectable).
    */
-  http1Frontend: 'node',
+  http1Frontend: 'ringlb',
   shims: 'on',
   /** Extra attempts on the next ring members after a failed attempt. */
   retries: 2,
