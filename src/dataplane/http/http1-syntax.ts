@@ -115,6 +115,8 @@ export class ChunkedDecoder {
   /** In a trailer line: past the colon. */
   #inValue = false;
   #afterCR = false;
+  /** The trailer field name being read, lowercased. */
+  #name = '';
   /** The body carried trailer fields. */
   trailers = false;
 
@@ -212,6 +214,7 @@ export class ChunkedDecoder {
       this.#inValue = false;
       this.#afterCR = false;
       this.#lineBytes = 0;
+      this.#name = '';
     } else {
       this.#state = DATA;
       this.#remaining = size;
@@ -235,17 +238,21 @@ export class ChunkedDecoder {
         if (!this.#inValue) fail('bad trailer field');
         this.#lineEmpty = true;
         this.#inValue = false;
+        this.#name = '';
       } else if (c === 13) {
         this.#afterCR = true;
       } else if (this.#inValue) {
         if (TEXT[c] !== 1) fail('bad character in a trailer');
       } else if (c === 58 && !this.#lineEmpty) {
+        // Framing fields have no place in trailers (RFC 9110 §6.5.1); llhttp refuses them too.
+        if (this.#name === 'content-length' || this.#name === 'transfer-encoding') fail('framing field in trailers');
         this.#inValue = true;
       } else if (TOKEN[c] !== 1) {
         fail('bad trailer field');
       } else {
         this.#lineEmpty = false;
         this.trailers = true;
+        if (this.#name.length < 17) this.#name += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
       }
     }
     return end;

@@ -102,7 +102,17 @@ test('request parser: chunked bodies, split anywhere, end where the next request
     assert.equal(Buffer.concat(out).toString(), 'abcde');
     assert.equal(wire.toString('latin1', pos), 'GET');
   }
-  for (const bad of ['3 \r\nabc\r\n0\r\n\r\n', 'x\r\n', '3\r\nabcd', '1\r\na\r\n0\r\nbad\r\n\r\n', '1;a="\r\n']) {
+  const bads = [
+    '3 \r\nabc\r\n0\r\n\r\n',
+    'x\r\n',
+    '3\r\nabcd',
+    '1\r\na\r\n0\r\nbad\r\n\r\n',
+    '1;a="\r\n',
+    // Framing fields in trailers (RFC 9110 §6.5.1; llhttp refuses them too).
+    '1\r\na\r\n0\r\nContent-Length: 1\r\n\r\n',
+    '0\r\ntransfer-encoding: chunked\r\n\r\n',
+  ];
+  for (const bad of bads) {
     const body = new RequestBodyDecoder();
     body.reset(head);
     const data = Buffer.from(bad, 'latin1');
