@@ -18,7 +18,7 @@ import { classicClientError } from './http/client-errors.js';
 import { refusals } from './http/refusals.js';
 import { sendFailure } from './http/send-failure.js';
 import { applyClientTimeouts } from './listeners/client-timeouts.js';
-import { type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
+import { type Http2Api, type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
 import { AccessLog, type AccessLogOptions, registerAccessLogMetrics } from './observability/access-log.js';
 import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
 import { HistoryMarkers } from './observability/history-markers.js';
@@ -75,6 +75,8 @@ export interface DataPlaneOptions {
   h2c?: boolean;
   /** HTTP/2 streams per client connection (DATAPLANE_DEFAULTS). */
   maxConcurrentStreams?: number;
+  /** node's HTTP/2 server API for HTTP/2 clients (DATAPLANE_DEFAULTS). */
+  http2Api?: Http2Api;
   /** One line per proxied request (`--access-log`); none when absent. */
   accessLog?: AccessLogOptions;
   /** Default 'info'. Requests are never logged per request at info. */
@@ -163,6 +165,7 @@ export class DataPlane {
         tls: options.tls,
         h2c: options.h2c,
         maxConcurrentStreams: options.maxConcurrentStreams,
+        http2Api: options.http2Api,
         clientIdleTimeoutMs: options.clientIdleTimeoutMs,
         log: this.#log,
       },
@@ -178,6 +181,13 @@ export class DataPlane {
           sendFailure(res, refusals.missingHost);
         } else if (shims !== 'off' && isShimRequest(req.url!)) fastifyHandler(req, res);
         else this.#proxyHandle(req, res);
+      },
+      {
+        // HTTP/2 from the streams (--http2-api core): proxied requests of the builtin handler only.
+        accepts: (headers) =>
+          this.#proxyHandle === this.proxy.handle && !(shims !== 'off' && isShimRequest(String(headers[':path']))),
+        handle: (req, res) =>
+          this.proxy.handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
       },
     );
     this.tunnels.attach(this.#listener.server as http.Server);
