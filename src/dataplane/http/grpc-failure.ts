@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { GrpcStatus } from '../../shared/errors.js';
+import type { ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import type { Refusal } from './refusals.js';
 
 /**
@@ -34,7 +34,7 @@ export function grpcStatusForHttp(status: number): GrpcStatus {
 }
 
 /** Whether a request is a gRPC call (content-type application/grpc, +proto, +json …). */
-export function isGrpcRequest(req: IncomingMessage | undefined): boolean {
+export function isGrpcRequest(req: ClientSideRequest | undefined): boolean {
   const type = req?.headers['content-type'];
   return typeof type === 'string' && type.startsWith('application/grpc');
 }
@@ -49,7 +49,7 @@ export function grpcStatusFields(code: GrpcStatus, message: string): Record<stri
  * application/grpc, grpc-status and grpc-message in the only header block,
  * no body (the gRPC over HTTP/2 spec's "Trailers-Only").
  */
-export function sendGrpcFailure(res: ServerResponse, refusal: Refusal): void {
+export function sendGrpcFailure(res: ClientSideResponse, refusal: Refusal): void {
   const headers = {
     'content-type': 'application/grpc',
     ...grpcStatusFields(grpcStatusForHttp(refusal.status), refusal.message),
@@ -69,7 +69,12 @@ export function sendGrpcFailure(res: ServerResponse, refusal: Refusal): void {
  * Ends a gRPC response already under way with a status in its trailers
  * (an HTTP/2 client only: HTTP/1.1 has no trailers here, so it is cut off).
  */
-export function endGrpcResponse(req: IncomingMessage, res: ServerResponse, code: GrpcStatus, message: string): boolean {
+export function endGrpcResponse(
+  req: ClientSideRequest,
+  res: ClientSideResponse,
+  code: GrpcStatus,
+  message: string,
+): boolean {
   if (req.httpVersionMajor !== 2 || res.writableEnded || res.destroyed) return false;
   try {
     res.addTrailers(grpcStatusFields(code, message));

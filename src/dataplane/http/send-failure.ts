@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import { classicFailure } from '../../shared/errors.js';
+import type { ClientSideResponse } from '../core/client-side.js';
 import { isGrpcRequest, sendGrpcFailure } from './grpc-failure.js';
 import type { Refusal } from './refusals.js';
 
@@ -8,7 +8,7 @@ import type { Refusal } from './refusals.js';
  * started; to a gRPC call (content-type application/grpc), as a gRPC status
  * in a trailers-only response instead (grpc-failure.ts).
  */
-export function sendFailure(res: ServerResponse, refusal: Refusal): void {
+export function sendFailure(res: ClientSideResponse, refusal: Refusal): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   try {
     if (isGrpcRequest(res.req)) {

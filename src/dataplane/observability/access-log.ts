@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
+import type { ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 
 /** Line formats: JSON lines (default), or one Common-Log-like text line. */
 export type AccessLogFormat = 'json' | 'text';
@@ -35,8 +34,8 @@ export interface AccessLogOptions {
 
 /** One completed request, as the proxy reports it. */
 export interface AccessLogRecord {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ClientSideRequest;
+  res: ClientSideResponse;
   status: number;
   seconds: number;
   /** Replica that served it ('none': answered by the data plane itself). */
@@ -48,7 +47,7 @@ export interface AccessLogRecord {
 }
 
 const kBytesLogged = Symbol('ringlb.bytesLogged');
-type CountedSocket = Socket & { [kBytesLogged]?: number };
+type CountedSocket = { readonly bytesWritten: number } & { [kBytesLogged]?: number };
 
 /**
  * The access log: one line per request (or per sampled request), written
@@ -257,7 +256,7 @@ async function rotate(path: string, ino: number): Promise<boolean> {
 }
 
 /** Bytes written on the response's connection since the previous response on it (headers included). */
-function bytesSent(res: ServerResponse): number {
+function bytesSent(res: ClientSideResponse): number {
   const socket = res.socket as CountedSocket | null;
   if (!socket) return 0;
   const total = socket.bytesWritten;

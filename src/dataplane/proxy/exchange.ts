@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import type { RingMember } from '../../ring/index.js';
+import type { BodyStream, ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 import type { UpstreamHead } from '../http/request-head.js';
 import { sendFailure } from '../http/send-failure.js';
@@ -25,8 +24,8 @@ export interface ExchangeHost {
   pool(address: string): Upstream;
   /** The request is done (counters, access log). */
   completed(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientSideRequest,
+    res: ClientSideResponse,
     status: number,
     seconds: number,
     stats: UpstreamStats,
@@ -36,7 +35,7 @@ export interface ExchangeHost {
 }
 
 const kExchange = Symbol('ringlb.exchange');
-type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
+type TrackedResponse = ClientSideResponse & { [kExchange]?: Exchange };
 
 /**
  * One proxied request, possibly over several attempts: the UpstreamHandler
@@ -45,7 +44,7 @@ type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
 export class Exchange implements UpstreamHandler {
   readonly #host: ExchangeHost;
   readonly #router: Router;
-  readonly #req: IncomingMessage;
+  readonly #req: ClientSideRequest;
   readonly #res: TrackedResponse;
   readonly #key: number;
   readonly #start = performance.now();
@@ -57,7 +56,7 @@ export class Exchange implements UpstreamHandler {
   /** The body, or the first part of a streamed one. */
   #body: Buffer | null = null;
   /** The rest of a body too large to buffer. */
-  #stream: Readable | null = null;
+  #stream: BodyStream | null = null;
   /** The whole body's length; -1 when sent chunked. */
   #length = -1;
   #replayable = true;
@@ -75,7 +74,7 @@ export class Exchange implements UpstreamHandler {
   #clientGone = false;
   #finished = false;
 
-  constructor(host: ExchangeHost, req: IncomingMessage, res: ServerResponse, key: number, member: RingMember) {
+  constructor(host: ExchangeHost, req: ClientSideRequest, res: ClientSideResponse, key: number, member: RingMember) {
     this.#host = host;
     this.#router = host.router;
     this.#req = req;
@@ -100,7 +99,7 @@ export class Exchange implements UpstreamHandler {
       // 'end', destroy: measured ~3 µs of stream work per request, a tenth of
       // the proxy's CPU). Marked dumped, it skips that. node's own flag: if a
       // version drops it, this only gets slower, never wrong.
-      (req as IncomingMessage & { _dumped?: boolean })._dumped = true;
+      (req as ClientSideRequest & { _dumped?: boolean })._dumped = true;
       if (contentLength === 0) this.#body = EMPTY;
       this.#dispatch();
       return;
@@ -307,7 +306,7 @@ function onClientClose(this: TrackedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
-function clearBodyTimeout(this: IncomingMessage): void {
+function clearBodyTimeout(this: ClientSideRequest): void {
   // A socket timeout left armed would fire while the replica works, and node destroys the socket then.
   this.socket?.setTimeout(0);
 }

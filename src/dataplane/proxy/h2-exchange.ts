@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2, {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -8,6 +7,7 @@ import http2, {
 import { performance } from 'node:perf_hooks';
 import type { RingMember, UpstreamProtocol } from '../../ring/index.js';
 import { GrpcStatus } from '../../shared/errors.js';
+import type { ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import { endGrpcResponse, isGrpcRequest } from '../http/grpc-failure.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { type Refusal, refusals } from '../http/refusals.js';
@@ -30,8 +30,8 @@ export interface H2ExchangeHost {
   protocolOf(member: RingMember): UpstreamProtocol;
   /** The request is done (counters, access log). */
   completed(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientSideRequest,
+    res: ClientSideResponse,
     status: number,
     seconds: number,
     stats: UpstreamStats,
@@ -60,8 +60,8 @@ const DEADLINE_MESSAGE = refusals.deadlineExceeded.message;
 export class H2Exchange {
   readonly #host: H2ExchangeHost;
   readonly #router: Router;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ClientSideRequest;
+  readonly #res: ClientSideResponse;
   readonly #key: number;
   readonly #grpc: boolean;
   readonly #start = performance.now();
@@ -88,8 +88,8 @@ export class H2Exchange {
 
   constructor(
     host: H2ExchangeHost,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientSideRequest,
+    res: ClientSideResponse,
     key: number,
     member: RingMember,
     protocol: Exclude<UpstreamProtocol, 'http1'>,

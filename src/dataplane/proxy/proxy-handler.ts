@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RingMember, UpstreamProtocol } from '../../ring/index.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import type { ClientSideHandler, ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
 import { type Refusal, refusals } from '../http/refusals.js';
@@ -138,8 +138,8 @@ export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
     this.#pools.use(factory);
   }
 
-  /** The node request listener for proxied requests. */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /** The request listener for proxied requests (node's http.Server or ringlb's own front end). */
+  readonly handle: ClientSideHandler = (req, res) => {
     try {
       this.#handle(req, res);
     } catch (err) {
@@ -150,7 +150,7 @@ export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
     }
   };
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  #handle(req: ClientSideRequest, res: ClientSideResponse): void {
     const router = this.router;
     const view = this.#ring.current;
     const refusal = router.refusal(req.url ?? '', view);
@@ -199,7 +199,7 @@ export class ProxyHandler implements ExchangeHost, H2ExchangeHost {
     new Exchange(this, req, res, key, member).begin(head);
   }
 
-  #refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  #refuse(req: ClientSideRequest, res: ClientSideResponse, refusal: Refusal): void {
     // The request body, if any, was not read: the connection cannot carry another request.
     res.shouldKeepAlive = false;
     sendFailure(res, refusal);

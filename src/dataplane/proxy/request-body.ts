@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientSideRequest } from '../core/client-side.js';
 
 /**
  * Reads a request body until it ends or `limit` bytes have arrived,
@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
  * left paused, its later bytes for whoever streams the rest.
  */
 export function readBodyPrefix(
-  req: IncomingMessage,
+  req: ClientSideRequest,
   limit: number,
   done: (err: Error | null, body?: Buffer, complete?: boolean) => void,
 ): void {
@@ -38,7 +38,11 @@ export function readBodyPrefix(
 }
 
 /** Reads a body of known, small size into one buffer. */
-export function readBody(req: IncomingMessage, length: number, done: (err: Error | null, body?: Buffer) => void): void {
+export function readBody(
+  req: ClientSideRequest,
+  length: number,
+  done: (err: Error | null, body?: Buffer) => void,
+): void {
   const body = Buffer.allocUnsafe(length);
   let offset = 0;
   let settled = false;

@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { type RingMember, sameTraffic, TRAFFIC_DEFAULTS, type TrafficPolicy, trafficText } from '../../ring/index.js';
 import type { Logger } from '../../shared/logger.js';
+import type { ClientSideRequest } from '../core/client-side.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import type { RingView } from '../core/ring-view.js';
 import { type Refusal, refusals } from '../http/refusals.js';
@@ -114,7 +114,7 @@ export class Router {
   }
 
   /** The request's ring key (routing-key policy). */
-  keyOf(req: IncomingMessage): number {
+  keyOf(req: ClientSideRequest): number {
     return this.#keyOf(req);
   }
 

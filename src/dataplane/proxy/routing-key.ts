@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { hashString } from '../../ring/index.js';
 import { RinglbError } from '../../shared/errors.js';
+import type { ClientSideRequest } from '../core/client-side.js';
 
 /**
  * Where a request's ring key comes from. `random` is the classic contract: a
@@ -17,7 +17,7 @@ export type RoutingKeyPolicy =
   | { kind: 'path' };
 
 /** Computes a request's ring key: a non-negative integer. */
-export type RoutingKeyFn = (req: IncomingMessage) => number;
+export type RoutingKeyFn = (req: ClientSideRequest) => number;
 
 /** A 6-digit request id, 100000…999999, as in the classic contract. */
 export function randomRequestId(): number {

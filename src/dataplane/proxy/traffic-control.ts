@@ -1,12 +1,12 @@
-import type { IncomingMessage } from 'node:http';
 import type { TrafficPolicy } from '../../ring/index.js';
+import type { ClientSideRequest } from '../core/client-side.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RetryBudget } from './retry-budget.js';
 
 /** Which bucket a request takes its token from. */
-export type RateLimitKeyFn = (req: IncomingMessage, key: number) => string;
+export type RateLimitKeyFn = (req: ClientSideRequest, key: number) => string;
 
 /**
  * The traffic limits of one traffic policy, each undefined when off, so the

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { Readable } from 'node:stream';
+import type { BodyStream } from '../core/client-side.js';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './http1-response-parser.js';
 import { UpstreamCode, UpstreamError } from './upstream-errors.js';
 
@@ -17,7 +17,7 @@ export interface UpstreamRequest {
   /** A buffered body, or the first bytes of a streamed one; null for none. */
   body: Buffer | null;
   /** The rest of the body, read as it arrives from the client. */
-  stream?: Readable | null;
+  stream?: BodyStream | null;
   /** With `stream`: the whole body's length (body + stream), or -1 to send it chunked. */
   length?: number;
   /** Open a new connection for it (a resend after a reused one failed). */
@@ -97,7 +97,7 @@ export class UpstreamConnection implements ResponseSink {
   #paused = false;
   #headSeen = false;
   /** A streamed request body still being sent: the connection cannot take another request yet. */
-  #sending: Readable | null = null;
+  #sending: BodyStream | null = null;
   #connected = false;
   #error: UpstreamError | Error | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
@@ -184,7 +184,7 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   /** Sends a request body as it arrives from the client, with back-pressure both ways. */
-  #stream(body: Readable, chunked: boolean, handler: UpstreamHandler): void {
+  #stream(body: BodyStream, chunked: boolean, handler: UpstreamHandler): void {
     const socket = this.#socket;
     this.#sending = body;
     const current = (): boolean => this.#handler === handler && !socket.destroyed;
