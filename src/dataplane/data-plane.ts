@@ -186,8 +186,7 @@ export class DataPlane {
         // HTTP/2 from the streams (--http2-api core): proxied requests of the builtin handler only.
         accepts: (headers) =>
           this.#proxyHandle === this.proxy.handle && !(shims !== 'off' && isShimRequest(String(headers[':path']))),
-        handle: (req, res) =>
-          this.proxy.handle(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse),
+        handle: this.proxy.handle,
       },
     );
     this.tunnels.attach(this.#listener.server as http.Server);

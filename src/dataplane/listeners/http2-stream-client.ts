@@ -1,20 +1,28 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { ClientSideRequest, ClientSideResponse, ClientSideSocket } from '../core/client-side.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: the listener types of node's own emitters.
+const { NGHTTP2_CANCEL } = http2.constants;
+
+// biome-ignore lint/suspicious/noExplicitAny: the generic EventEmitter listener shape, as node declares it.
 type Listener = (...args: any[]) => void;
 
 /**
- * The client's side of one HTTP/2 request served from node's core stream
- * API (the session's 'stream' event): what the proxy path reads of a request,
- * over the stream itself, without node's compatibility objects
- * (Http2ServerRequest/Response, a Readable and a Writable of their own per
- * request, fed from the stream). The fields are already HTTP/1.1's
- * (http2-request-adapter.ts, http1Fields); the body is the stream's readable
- * side, so reading it and pausing it are the stream's own flow control.
+ * The client side (core/client-side.ts) of one HTTP/2 request served from
+ * node's core stream API, the session's 'stream' event: the request and the
+ * response are thin views of the stream itself, where node's compatibility
+ * layer makes an Http2ServerRequest (a Readable of its own, fed from the
+ * stream) and an Http2ServerResponse per request. The request's fields are
+ * already HTTP/1.1's (http1Fields, http2-request-adapter.ts); its body is
+ * the stream's readable side, so pausing it is the stream's own flow control.
+ *
+ * Events of the stream reach the listeners of these objects through one
+ * listener per event name on the stream, added with the first listener of
+ * that name (listeners get `this` as the request or response, as the
+ * client-side contract says).
  */
-export class Http2StreamRequest {
+export class Http2StreamRequest extends EventEmitter implements ClientSideRequest {
   readonly method: string;
   readonly url: string;
   /** node's header object (pseudo-headers included, cookies joined), as compatibility requests have. */
@@ -25,16 +33,18 @@ export class Http2StreamRequest {
   readonly httpVersionMajor = 2;
   readonly httpVersionMinor = 0;
   readonly stream: ServerHttp2Stream;
-  /** The session's socket (node's proxy of it: addresses and counters, no destroy). */
-  readonly socket: Socket;
+  readonly socket: Http2StreamSocket;
+  /** Stream events re-emitted here, by name. */
+  readonly #bridged = new Set<string | symbol>();
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, fields: string[], socket: Socket) {
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, fields: string[], connection: Socket) {
+    super();
     this.stream = stream;
     this.headers = headers;
     this.rawHeaders = fields;
     this.method = headers[':method'] as string;
     this.url = headers[':path'] as string;
-    this.socket = socket;
+    this.socket = new Http2StreamSocket(stream, connection);
   }
 
   /** The whole body arrived (END_STREAM). */
@@ -42,24 +52,9 @@ export class Http2StreamRequest {
     return this.stream.readableEnded;
   }
 
-  // The body's events ('data', 'end', 'close', 'error') are the stream's.
-  on(event: string, listener: Listener): this {
-    this.stream.on(event, listener);
-    return this;
-  }
-
-  once(event: string, listener: Listener): this {
-    this.stream.once(event, listener);
-    return this;
-  }
-
-  off(event: string, listener: Listener): this {
-    this.stream.off(event, listener);
-    return this;
-  }
-
-  removeListener(event: string, listener: Listener): this {
-    return this.off(event, listener);
+  override on(event: string | symbol, listener: Listener): this {
+    bridge(this, this.stream, this.#bridged, event);
+    return super.on(event, listener);
   }
 
   pause(): this {
@@ -72,16 +67,54 @@ export class Http2StreamRequest {
     return this;
   }
 
-  setTimeout(ms: number, callback?: () => void): this {
+  /** The body timeout is the stream's: a quiet stream does not stop the other streams of its connection. */
+  setTimeout(ms: number, callback: () => void): this {
     this.stream.setTimeout(ms, callback);
     return this;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this.stream[Symbol.asyncIterator]();
   }
 }
 
 /**
- * The response side of an Http2StreamRequest, writing straight to the
- * stream: `writeHead` is one `respond()` (HTTP/2 has no reason phrase, so
- * none is sent), the body is the stream's writable side (its 'drain' is the
+ * The "connection" of an HTTP/2 request as the proxy path sees it: the
+ * client's address and byte count are the session's socket's, but its timer
+ * and its destruction are the stream's (cutting a client off after a stalled
+ * body resets that stream, not the session with every other stream on it).
+ */
+export class Http2StreamSocket implements ClientSideSocket {
+  readonly #stream: ServerHttp2Stream;
+  readonly #connection: Socket;
+
+  constructor(stream: ServerHttp2Stream, connection: Socket) {
+    this.#stream = stream;
+    this.#connection = connection;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#connection.remoteAddress;
+  }
+
+  get bytesWritten(): number {
+    return this.#connection.bytesWritten;
+  }
+
+  setTimeout(ms: number): this {
+    this.#stream.setTimeout(ms);
+    return this;
+  }
+
+  destroy(): void {
+    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
+  }
+}
+
+/**
+ * The response to an Http2StreamRequest, written straight to the stream:
+ * `writeHead` is one `respond()` (HTTP/2 has no reason phrase, so none is
+ * sent), the body is the stream's writable side (its 'drain' is the
  * client's flow-control window opening), and trailers go in the HEADERS
  * frame that ends the stream.
  *
@@ -89,27 +122,25 @@ export class Http2StreamRequest {
  * RFC 9110 §10.1.4; every gRPC client does): only then does `writeHead`
  * respond with waitForTrailers. A response to anyone else ends with its last
  * DATA frame, one frame fewer than node's compatibility response sends.
- *
- * 'close' (the stream closed: finished, reset by the client, or its session
- * gone), 'drain' and 'finish' are re-emitted from the stream with this
- * object as `this`, as the proxy's listeners expect of a response.
  */
-export class Http2StreamResponse extends EventEmitter {
+export class Http2StreamResponse extends EventEmitter implements ClientSideResponse {
   readonly req: Http2StreamRequest;
   readonly stream: ServerHttp2Stream;
-  /** Ignored: an HTTP/2 stream's end never closes its connection. */
+  /** Ignored: the end of an HTTP/2 stream never closes its connection. */
   shouldKeepAlive = true;
+  /** The session's socket (node's proxy of it), for the access log's byte count. */
+  readonly socket: Socket;
   #trailers: OutgoingHttpHeaders | undefined;
   readonly #acceptsTrailers: boolean;
   /** `end` was called: not the stream's writableEnded, which node sets at once for a HEAD request. */
   #ended = false;
-  /** Stream events already re-emitted here. */
-  #bridged = 0;
+  readonly #bridged = new Set<string | symbol>();
 
-  constructor(req: Http2StreamRequest) {
+  constructor(req: Http2StreamRequest, connection: Socket) {
     super();
     this.req = req;
     this.stream = req.stream;
+    this.socket = connection;
     this.#acceptsTrailers = req.headers.te === 'trailers';
   }
 
@@ -125,15 +156,10 @@ export class Http2StreamResponse extends EventEmitter {
     return this.stream.destroyed;
   }
 
-  /** The session's socket, for the access log's byte counts. */
-  get socket(): Socket {
-    return this.req.socket;
-  }
-
   /**
-   * Sends the response head: `headers` as node's flat raw list (names in
-   * any case, repeated names kept) or as an object. Throws what node throws
-   * for a field HTTP/2 forbids (the caller answers 502 instead).
+   * Sends the response head: `headers` as a flat raw list (names in any
+   * case, repeated names kept) or as an object. Throws what node throws for
+   * a field HTTP/2 forbids (the caller answers 502 instead).
    */
   writeHead(status: number, reasonOrHeaders?: unknown, maybeHeaders?: unknown): this {
     const given = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
@@ -144,9 +170,9 @@ export class Http2StreamResponse extends EventEmitter {
     return this;
   }
 
-  write(chunk: Buffer | string, encoding?: BufferEncoding): boolean {
+  write(chunk: Buffer | string): boolean {
     if (!this.stream.headersSent) this.writeHead(200);
-    return encoding === undefined ? this.stream.write(chunk) : this.stream.write(chunk, encoding);
+    return this.stream.write(chunk);
   }
 
   /** Ends the body; `chunk` is its last part. A response without a body (HEAD, 204, 304) is already ended. */
@@ -166,14 +192,14 @@ export class Http2StreamResponse extends EventEmitter {
     this.#trailers = trailers;
   }
 
-  /** Resets the stream (RST_STREAM; INTERNAL_ERROR with an error, else CANCEL as node's compatibility response). */
-  destroy(err?: Error): this {
-    this.stream.destroy(err);
+  /** Resets the stream, as node's compatibility response does. */
+  destroy(): this {
+    this.stream.destroy();
     return this;
   }
 
   override on(event: string | symbol, listener: Listener): this {
-    this.#bridge(event);
+    bridge(this, this.stream, this.#bridged, event);
     return super.on(event, listener);
   }
 
@@ -187,14 +213,23 @@ export class Http2StreamResponse extends EventEmitter {
       stream.close();
     }
   };
+}
 
-  #bridge(event: string | symbol): void {
-    const bit = event === 'close' ? 1 : event === 'drain' ? 2 : event === 'finish' ? 4 : 0;
-    if (bit === 0 || (this.#bridged & bit) !== 0) return;
-    this.#bridged |= bit;
-    const name = event as string;
-    this.stream.on(name, () => this.emit(name));
-  }
+/**
+ * Re-emits the stream's `event` on `target` from now on (once per name). An
+ * 'error' goes on only while `target` has a listener for it: the stream
+ * already has one (the listener's), so no error is ever unhandled.
+ */
+function bridge(
+  target: EventEmitter,
+  stream: ServerHttp2Stream,
+  bridged: Set<string | symbol>,
+  event: string | symbol,
+) {
+  if (bridged.has(event)) return;
+  bridged.add(event);
+  if (event === 'error') stream.on('error', (err) => target.listenerCount('error') > 0 && target.emit('error', err));
+  else stream.on(event, (...args: unknown[]) => target.emit(event, ...args));
 }
 
 /** node's flat raw header list as a header object: names lowercased, repeated names as arrays. */

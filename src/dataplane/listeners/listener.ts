@@ -12,8 +12,8 @@ import {
   TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
 import { adaptHttp2Request, http1Fields } from './http2-request-adapter.js';
-import { Http2StreamRequest, Http2StreamResponse } from './http2-stream-client.js';
 import { guardHttp2Session } from './http2-session-guard.js';
+import { Http2StreamRequest, Http2StreamResponse } from './http2-stream-client.js';
 
 /** Marks a traffic socket with itself, to reach it through an HTTP/2 session's socket proxy. */
 const RAW_SOCKET = Symbol('ringlb.rawSocket');
@@ -209,13 +209,17 @@ function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, servi
         compat[0].call(server, stream, headers, flags, rawHeaders);
         return;
       }
-      // A reset or a session error is the client's doing; the proxy sees it as 'close'.
+      // A reset or a session error is the client's doing (the proxy sees it as 'close'), even one
+      // that destroyed the stream before node emitted it: then there is no one to answer.
       stream.on('error', ignore);
+      const session = stream.session;
+      if (session === undefined || stream.destroyed) return;
       const fields = http1Fields(rawHeaders, stream.endAfterHeaders);
-      const req = new Http2StreamRequest(stream, headers, fields as string[], stream.session!.socket as Socket);
-      const res = new Http2StreamResponse(req);
+      const connection = session.socket as Socket;
+      const req = new Http2StreamRequest(stream, headers, fields as string[], connection);
+      const res = new Http2StreamResponse(req, connection);
       if (!Array.isArray(fields)) {
-        sendFailure(res as unknown as http.ServerResponse, fields);
+        sendFailure(res, fields);
         return;
       }
       service.handle(req, res);
