@@ -33,7 +33,8 @@ async function startH2Proxy(
   const ring = { current: fixedRing(addresses, policy) };
   const metrics = fixedRingMetrics(ring.current);
   const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000 });
-  const listener = new TrafficListener({ h2c: true }, proxy.handle);
+  // HTTP/2 clients are served by the default API (DATAPLANE_DEFAULTS.http2Api), from the streams when it is core.
+  const listener = new TrafficListener({ h2c: true }, proxy.handle, { accepts: () => true, handle: proxy.handle });
   const server = listener.server as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   defer(t, async () => {
