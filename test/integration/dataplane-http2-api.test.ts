@@ -9,6 +9,7 @@ import { HTTP2_APIS, type Http2Api, TrafficListener } from '../../src/dataplane/
 import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
 import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { defer } from '../helpers/cleanup.js';
+import { h2Call } from '../helpers/h2-call.js';
 import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
 
 /**
@@ -62,45 +63,17 @@ async function startProxy(t: TestContext, api: Http2Api, addresses: string[], po
   return client;
 }
 
-interface Answer {
-  headers: http2.IncomingHttpHeaders;
-  /** The HEADERS frame ended the stream. */
-  endStream: boolean;
-  trailers: http2.IncomingHttpHeaders | undefined;
-  body: string;
-}
-
-function call(client: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string[]): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = client.request(headers, { endStream: body === undefined });
-    let head: http2.IncomingHttpHeaders = {};
-    let endStream = false;
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    stream.on('response', (h, flags) => {
-      head = h;
-      endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-    });
-    stream.on('trailers', (h) => {
-      trailers = h;
-    });
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', reject);
-    stream.on('end', () => resolve({ headers: head, endStream, trailers, body: Buffer.concat(chunks).toString() }));
-    if (body !== undefined) {
-      // Two DATA frames, no Content-Length: HTTP/2 frames the body by END_STREAM.
-      for (const part of body) stream.write(part);
-      stream.end();
-    }
-  });
-}
-
 for (const api of HTTP2_APIS) {
   test(`--http2-api ${api}: an HTTP/2 client gets the adapted request and response`, async (t) => {
     const client = await startProxy(t, api, [await echoReplica(t)]);
 
-    const get = await call(client, { ':path': '/a?b=1', cookie: ['c=1', 'd=2'], 'x-user': 'alice' });
-    assert.equal(get.headers[':status'], 200);
+    const get = await h2Call(client, {
+      ':method': 'GET',
+      ':path': '/a?b=1',
+      cookie: ['c=1', 'd=2'],
+      'x-user': 'alice',
+    });
+    assert.equal(get.status, 200);
     assert.deepEqual(get.headers['set-cookie'], ['x=1', 'y=2']);
     const seen = JSON.parse(get.body);
     assert.equal(seen.method, 'GET');
@@ -108,19 +81,24 @@ for (const api of HTTP2_APIS) {
     assert.match(seen.headers.host, /^127\.0\.0\.1:\d+$/);
     assert.equal(seen.headers['x-user'], 'alice');
 
-    const post = await call(client, { ':method': 'POST', ':path': '/p' }, ['hello ', 'world']);
+    const post = await h2Call(client, { ':path': '/p' }, ['hello ', 'world']);
     const posted = JSON.parse(post.body);
     // Read whole (it fits the body buffer), then sent with the Content-Length of what arrived.
     assert.equal(posted.body, 'hello world');
     assert.equal(posted.headers['content-length'], '11');
 
-    const head = await call(client, { ':method': 'HEAD', ':path': '/h' });
-    assert.equal(head.headers[':status'], 200);
+    const head = await h2Call(client, { ':method': 'HEAD', ':path': '/h' });
+    assert.equal(head.status, 200);
     assert.equal(head.headers['content-type'], 'application/json');
     assert.equal(head.body, '');
 
-    const mismatch = await call(client, { ':path': '/m', ':authority': 'here.example', host: 'elsewhere.example' });
-    assert.equal(mismatch.headers[':status'], 400);
+    const mismatch = await h2Call(client, {
+      ':method': 'GET',
+      ':path': '/m',
+      ':authority': 'here.example',
+      host: 'elsewhere.example',
+    });
+    assert.equal(mismatch.status, 400);
     assert.match(JSON.parse(mismatch.body).message, /elsewhere\.example/);
   });
 
@@ -131,13 +109,13 @@ for (const api of HTTP2_APIS) {
     const dead = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const client = await startProxy(t, api, [dead], { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' });
-    const answer = await call(
+    const answer = await h2Call(
       client,
       { ':method': 'POST', ':path': '/pkg.Svc/M', 'content-type': 'application/grpc', te: 'trailers' },
       [],
     );
-    assert.equal(answer.headers[':status'], 200);
-    assert.equal(answer.endStream, true, 'trailers-only: the HEADERS frame ends the stream');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.trailersOnly, true, 'trailers-only: the HEADERS frame ends the stream');
     assert.equal(answer.headers['grpc-status'], '14');
   });
 }
