@@ -34,8 +34,7 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
   readonly httpVersionMinor = 0;
   readonly stream: ServerHttp2Stream;
   readonly socket: Http2StreamSocket;
-  /** Stream events re-emitted here, by name. */
-  readonly #bridged = new Set<string | symbol>();
+  readonly #bridged: Bridged = { bits: 0, others: undefined };
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, fields: string[], connection: Socket) {
     super();
@@ -134,7 +133,7 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
   readonly #acceptsTrailers: boolean;
   /** `end` was called: not the stream's writableEnded, which node sets at once for a HEAD request. */
   #ended = false;
-  readonly #bridged = new Set<string | symbol>();
+  readonly #bridged: Bridged = { bits: 0, others: undefined };
 
   constructor(req: Http2StreamRequest, connection: Socket) {
     super();
@@ -215,19 +214,36 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
   };
 }
 
+/** The stream events already re-emitted on an object: the usual ones as bits, any other by name. */
+interface Bridged {
+  bits: number;
+  others: Set<string | symbol> | undefined;
+}
+
+const EVENT_BITS: Readonly<Record<string, number>> = Object.freeze({
+  data: 1,
+  end: 2,
+  close: 4,
+  error: 8,
+  drain: 16,
+  finish: 32,
+});
+
 /**
  * Re-emits the stream's `event` on `target` from now on (once per name). An
  * 'error' goes on only while `target` has a listener for it: the stream
  * already has one (the listener's), so no error is ever unhandled.
  */
-function bridge(
-  target: EventEmitter,
-  stream: ServerHttp2Stream,
-  bridged: Set<string | symbol>,
-  event: string | symbol,
-) {
-  if (bridged.has(event)) return;
-  bridged.add(event);
+function bridge(target: EventEmitter, stream: ServerHttp2Stream, bridged: Bridged, event: string | symbol): void {
+  const bit = typeof event === 'string' ? (EVENT_BITS[event] ?? 0) : 0;
+  if (bit !== 0) {
+    if ((bridged.bits & bit) !== 0) return;
+    bridged.bits |= bit;
+  } else {
+    bridged.others ??= new Set();
+    if (bridged.others.has(event)) return;
+    bridged.others.add(event);
+  }
   if (event === 'error') stream.on('error', (err) => target.listenerCount('error') > 0 && target.emit('error', err));
   else stream.on(event, (...args: unknown[]) => target.emit(event, ...args));
 }
