@@ -60,9 +60,11 @@ type TrafficServer = http.Server | http2.Http2SecureServer;
  * http2.Http2SecureServer with allowHTTP1), or plaintext with h2c prior
  * knowledge beside HTTP/1.1 (the first bytes of a connection decide).
  *
- * Whatever the protocol, requests reach the one handler as node's
- * request/response pair (HTTP/2 through node's compatibility API, adapted by
- * adaptHttp2Request), and HTTP/1.1 `Upgrade` requests are emitted as
+ * Requests reach the one handler as node's request/response pair (HTTP/2
+ * through node's compatibility API, adapted by adaptHttp2Request), except
+ * the HTTP/2 requests a StreamService accepts when http2Api is `core`: those
+ * are served from their streams (http2-stream-client.ts), by the same
+ * adaptation rules (http1Fields). HTTP/1.1 `Upgrade` requests are emitted as
  * 'upgrade' on `server`, TLS included, so a WebSocket handler attached there
  * serves ws and wss alike. HTTP/2 extended CONNECT (RFC 8441) is not offered.
  */
@@ -216,13 +218,11 @@ function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, servi
       if (session === undefined || stream.destroyed) return;
       const fields = http1Fields(rawHeaders, stream.endAfterHeaders);
       const connection = session.socket as Socket;
-      const req = new Http2StreamRequest(stream, headers, fields as string[], connection);
+      const malformed = !Array.isArray(fields);
+      const req = new Http2StreamRequest(stream, headers, malformed ? [] : fields, connection);
       const res = new Http2StreamResponse(req, connection);
-      if (!Array.isArray(fields)) {
-        sendFailure(res, fields);
-        return;
-      }
-      service.handle(req, res);
+      if (malformed) sendFailure(res, fields);
+      else service.handle(req, res);
     },
   );
 }
