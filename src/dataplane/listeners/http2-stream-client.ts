@@ -3,7 +3,7 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerH
 import type { Socket } from 'node:net';
 import type { ClientSideRequest, ClientSideResponse, ClientSideSocket } from '../core/client-side.js';
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 // biome-ignore lint/suspicious/noExplicitAny: the generic EventEmitter listener shape, as node declares it.
 type Listener = (...args: any[]) => void;
@@ -105,8 +105,13 @@ export class Http2StreamSocket implements ClientSideSocket {
     return this;
   }
 
+  /**
+   * Resets the stream: with NO_ERROR once the whole response went out, which
+   * asks the client to stop sending its body (RFC 9113 §8.1), else CANCEL.
+   */
   destroy(): void {
-    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL);
+    const stream = this.#stream;
+    if (!stream.destroyed) stream.close(stream.writableFinished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
   }
 }
 
