@@ -56,6 +56,10 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
     return super.on(event, listener);
   }
 
+  override addListener(event: string | symbol, listener: Listener): this {
+    return this.on(event, listener);
+  }
+
   pause(): this {
     this.stream.pause();
     return this;
@@ -205,6 +209,10 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
   override on(event: string | symbol, listener: Listener): this {
     bridge(this, this.stream, this.#bridged, event);
     return super.on(event, listener);
+  }
+
+  override addListener(event: string | symbol, listener: Listener): this {
+    return this.on(event, listener);
   }
 
   readonly #sendTrailers = (): void => {
