@@ -4,6 +4,7 @@ import { DATAPLANE_DEFAULTS } from '../dataplane/core/defaults.js';
 import { DataPlane, type DataPlaneOptions } from '../dataplane/data-plane.js';
 import { type CertificatePair, loadCertificate } from '../dataplane/listeners/certificate-store.js';
 import { HTTP1_FRONTENDS, type Http1Frontend } from '../dataplane/listeners/http1-front-end.js';
+import { HTTP2_APIS, type Http2Api } from '../dataplane/listeners/listener.js';
 import { ACCESS_LOG_FORMATS, type AccessLogOptions } from '../dataplane/observability/access-log.js';
 import { PROXY_ENGINES, type ProxyEngine } from '../dataplane/proxy/proxy-handler.js';
 import { parseRoutingKey, type RoutingKeyPolicy } from '../dataplane/proxy/routing-key.js';
@@ -38,6 +39,7 @@ export interface DataPlaneConfig {
   tls: CertificatePair[];
   h2c: boolean;
   maxConcurrentStreams: number;
+  http2Api: Http2Api;
   /** undefined: --access-log off. */
   accessLog: AccessLogOptions | undefined;
 }
@@ -161,6 +163,12 @@ export function dataPlaneOptions(): Option[] {
       'RINGLB_MAX_CONCURRENT_STREAMS',
       String(d.maxConcurrentStreams),
     ),
+    opt(
+      '--http2-api <api>',
+      "node's HTTP/2 server API for HTTP/2 clients: core (stream events) | compat (request/response objects)",
+      'RINGLB_HTTP2_API',
+      d.http2Api,
+    ),
     opt('--access-log <dest>', 'off | stdout | FILE: one line per proxied request', 'RINGLB_ACCESS_LOG', d.accessLog),
     opt('--access-log-format <format>', 'json (JSON lines) | text', 'RINGLB_ACCESS_LOG_FORMAT', d.accessLogFormat),
     opt(
@@ -253,6 +261,7 @@ export function readDataPlaneConfig(
     tls: readTls(reader, o),
     h2c: Boolean(o.h2c),
     maxConcurrentStreams: reader.int('maxConcurrentStreams', o.maxConcurrentStreams, 1, 10_000),
+    http2Api: reader.oneOf('http2Api', o.http2Api, HTTP2_APIS),
     accessLog: readAccessLog(reader, o),
   });
 }
@@ -296,6 +305,7 @@ export function toDataPlaneOptions(config: DataPlaneConfig, log: Logger): DataPl
     tls: config.tls.length > 0 ? { pairs: config.tls } : undefined,
     h2c: config.h2c,
     maxConcurrentStreams: config.maxConcurrentStreams,
+    http2Api: config.http2Api,
     accessLog: config.accessLog,
     log,
   };

@@ -20,7 +20,7 @@ import { refusals } from './http/refusals.js';
 import { sendFailure } from './http/send-failure.js';
 import { applyClientTimeouts } from './listeners/client-timeouts.js';
 import type { Http1Frontend } from './listeners/http1-front-end.js';
-import { type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
+import { type Http2Api, type ListenerTlsOptions, TrafficListener } from './listeners/listener.js';
 import { AccessLog, type AccessLogOptions, registerAccessLogMetrics } from './observability/access-log.js';
 import { DataPlaneMetrics } from './observability/data-plane-metrics.js';
 import { HistoryMarkers } from './observability/history-markers.js';
@@ -79,6 +79,8 @@ export interface DataPlaneOptions {
   h2c?: boolean;
   /** HTTP/2 streams per client connection (DATAPLANE_DEFAULTS). */
   maxConcurrentStreams?: number;
+  /** node's HTTP/2 server API for HTTP/2 clients (DATAPLANE_DEFAULTS). */
+  http2Api?: Http2Api;
   /** One line per proxied request (`--access-log`); none when absent. */
   accessLog?: AccessLogOptions;
   /** Default 'info'. Requests are never logged per request at info. */
@@ -167,6 +169,7 @@ export class DataPlane {
         tls: options.tls,
         h2c: options.h2c,
         maxConcurrentStreams: options.maxConcurrentStreams,
+        http2Api: options.http2Api,
         clientIdleTimeoutMs: options.clientIdleTimeoutMs,
         // reply-from is a Fastify route: it needs node's request objects.
         http1Frontend: options.proxyEngine === 'reply-from' ? 'node' : options.http1Frontend,
@@ -188,6 +191,12 @@ export class DataPlane {
           // Only node's server brings shim requests (the ringlb front end hands their connection to it).
           fastifyHandler(req as http.IncomingMessage, res as unknown as http.ServerResponse);
         else this.#proxyHandle(req, res);
+      },
+      {
+        // HTTP/2 from the streams (--http2-api core): proxied requests of the builtin handler only.
+        accepts: (headers) =>
+          this.#proxyHandle === this.proxy.handle && !(shims !== 'off' && isShimRequest(String(headers[':path']))),
+        handle: this.proxy.handle,
       },
     );
     this.tunnels.attach(this.#listener.server as http.Server);

@@ -11,6 +11,7 @@ import type { RoutingKeyPolicy } from '../../src/dataplane/proxy/routing-key.js'
 import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
+import { h2Call } from '../helpers/h2-call.js';
 import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -33,7 +34,8 @@ async function startH2Proxy(
   const ring = { current: fixedRing(addresses, policy) };
   const metrics = fixedRingMetrics(ring.current);
   const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000 });
-  const listener = new TrafficListener({ h2c: true }, proxy.handle);
+  // HTTP/2 clients are served by the default API (DATAPLANE_DEFAULTS.http2Api), from the streams when it is core.
+  const listener = new TrafficListener({ h2c: true }, proxy.handle, { accepts: () => true, handle: proxy.handle });
   const server = listener.server as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   defer(t, async () => {
@@ -72,44 +74,6 @@ async function h2Replica(
   });
   const { port } = server.address() as net.AddressInfo;
   return { address: `127.0.0.1:${port}`, sessions: () => opened, open: () => sessions.size };
-}
-
-interface H2Answer {
-  status: number;
-  headers: http2.IncomingHttpHeaders;
-  /** The response HEADERS frame ended the stream (a gRPC trailers-only response must). */
-  trailersOnly: boolean;
-  trailers: http2.IncomingHttpHeaders | undefined;
-  body: string;
-}
-
-/** One request from an HTTP/2 (h2c) client. */
-function h2Call(port: number, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<H2Answer> {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(`http://127.0.0.1:${port}`);
-    client.on('error', reject);
-    const req = client.request({ ':method': 'POST', ...headers }, { endStream: body === undefined });
-    let status = 0;
-    let head: http2.IncomingHttpHeaders = {};
-    let trailersOnly = false;
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    req.on('response', (h, flags) => {
-      status = Number(h[':status']);
-      head = h;
-      trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-    });
-    req.on('trailers', (h) => {
-      trailers = h;
-    });
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', reject);
-    req.on('close', () => {
-      client.close();
-      resolve({ status, headers: head, trailersOnly, trailers, body: Buffer.concat(chunks).toString() });
-    });
-    if (body !== undefined) req.end(body);
-  });
 }
 
 const GRPC = { 'content-type': 'application/grpc', te: 'trailers' };

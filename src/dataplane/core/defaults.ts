@@ -58,6 +58,12 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   /** HTTP/2 streams per client connection, as nginx's http2_max_concurrent_streams. */
   maxConcurrentStreams: 128,
   /**
+   * Which of node's HTTP/2 server APIs serves HTTP/2 clients: `core` (the
+   * session's 'stream' event, http2-stream-client.ts) or `compat` (node's
+   * request/response compatibility objects, http2-request-adapter.ts).
+   */
+  http2Api: 'core',
+  /**
    * HTTP/2 upstreams (h2c, h2): sessions per replica at most. Each carries as
    * many streams as the replica's SETTINGS_MAX_CONCURRENT_STREAMS allows; a
    * full session makes the pool open another, up to this many.
@@ -123,6 +129,7 @@ export interface DataPlaneDefaults {
   clientBodyTimeoutMs: number;
   clientIdleTimeoutMs: number;
   maxConcurrentStreams: number;
+  http2Api: 'core' | 'compat';
   h2SessionsPerReplica: number;
   h2Reconnect: BackoffOptions;
   http2ResetStreamsPerSecond: number;

@@ -22,8 +22,27 @@ import { type Refusal, refusals } from '../http/refusals.js';
  * Returns an error message when the request is malformed, else undefined.
  */
 export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerResponse): Refusal | undefined {
-  const raw = req.rawHeaders;
-  const out: string[] = [];
+  const fields = http1Fields(req.rawHeaders, req.stream.endAfterHeaders);
+  if (!Array.isArray(fields)) return fields;
+  // Fastify (the REST shims) reads a body only when one of the two headers says there is one.
+  if (fields.chunked) req.headers['transfer-encoding'] = 'chunked';
+  Object.defineProperty(req, 'rawHeaders', { value: fields });
+  res.writeHead = writeHeadWithoutReason as Http2ServerResponse['writeHead'];
+  return undefined;
+}
+
+/** HTTP/1.1 fields, flat as node's rawHeaders; `chunked` when `transfer-encoding: chunked` was added. */
+export type Http1Fields = string[] & { chunked?: boolean };
+
+/**
+ * The request side of the rules above, for either HTTP/2 API (this
+ * compatibility adapter and the core stream path, http2-stream-client.ts):
+ * an HTTP/2 request's raw fields (node's flat name/value list) as HTTP/1.1
+ * fields, or the refusal of a malformed request. `endAfterHeaders`: the
+ * HEADERS frame ended the stream (no body).
+ */
+export function http1Fields(raw: readonly string[], endAfterHeaders: boolean): Http1Fields | Refusal {
+  const out: Http1Fields = [];
   let authority: string | undefined;
   let host: string | undefined;
   let cookies: string[] | undefined;
@@ -47,14 +66,11 @@ export function adaptHttp2Request(req: Http2ServerRequest, res: Http2ServerRespo
   const target = authority ?? host;
   if (target !== undefined) out.push('host', target);
   if (cookies) out.push('cookie', cookies.join('; '));
-  if (!hasLength && !req.stream.endAfterHeaders) {
+  if (!hasLength && !endAfterHeaders) {
     out.push('transfer-encoding', 'chunked');
-    // Fastify (the REST shims) reads a body only when one of the two headers says there is one.
-    req.headers['transfer-encoding'] = 'chunked';
+    out.chunked = true;
   }
-  Object.defineProperty(req, 'rawHeaders', { value: out });
-  res.writeHead = writeHeadWithoutReason as Http2ServerResponse['writeHead'];
-  return undefined;
+  return out;
 }
 
 const writeHead = http2.Http2ServerResponse.prototype.writeHead as (

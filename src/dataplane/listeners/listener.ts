@@ -13,8 +13,9 @@ import {
   TLS_PROTOCOL_OPTIONS,
 } from './certificate-store.js';
 import { Http1FrontEnd, type Http1Frontend } from './http1-front-end.js';
-import { adaptHttp2Request } from './http2-request-adapter.js';
+import { adaptHttp2Request, http1Fields } from './http2-request-adapter.js';
 import { guardHttp2Session } from './http2-session-guard.js';
+import { Http2StreamRequest, Http2StreamResponse } from './http2-stream-client.js';
 
 /** Marks a traffic socket with itself, to reach it through an HTTP/2 session's socket proxy. */
 const RAW_SOCKET = Symbol('ringlb.rawSocket');
@@ -31,6 +32,8 @@ export interface TrafficListenerOptions {
   h2c?: boolean;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. Default 128. */
   maxConcurrentStreams?: number;
+  /** node's HTTP/2 server API (DATAPLANE_DEFAULTS.http2Api); `core` needs a stream handler. */
+  http2Api?: Http2Api;
   /** An HTTP/2 session with no frame either way for this long is closed (DATAPLANE_DEFAULTS.clientIdleTimeoutMs). */
   clientIdleTimeoutMs?: number;
   /** Plaintext HTTP/1.1: node's http.Server, or ringlb's front end in front of it (DATAPLANE_DEFAULTS). */
@@ -41,6 +44,20 @@ export interface TrafficListenerOptions {
 }
 
 type Handler = ClientSideHandler;
+
+/**
+ * What serves HTTP/2 requests from their streams (http2Api `core`). A
+ * request it does not accept (the REST shims, another proxy engine) goes
+ * the compatibility way to the listener's handler.
+ */
+export interface StreamService {
+  accepts(headers: http2.IncomingHttpHeaders): boolean;
+  handle(req: Http2StreamRequest, res: Http2StreamResponse): void;
+}
+
+/** node's HTTP/2 server APIs: the session's streams, or request/response objects. */
+export type Http2Api = 'core' | 'compat';
+export const HTTP2_APIS: readonly Http2Api[] = ['core', 'compat'];
 type TrafficServer = http.Server | http2.Http2SecureServer;
 
 /**
@@ -49,9 +66,11 @@ type TrafficServer = http.Server | http2.Http2SecureServer;
  * http2.Http2SecureServer with allowHTTP1), or plaintext with h2c prior
  * knowledge beside HTTP/1.1 (the first bytes of a connection decide).
  *
- * Whatever the protocol, requests reach the one handler as node's
- * request/response pair (HTTP/2 through node's compatibility API, adapted by
- * adaptHttp2Request), and HTTP/1.1 `Upgrade` requests are emitted as
+ * Requests reach the one handler as node's request/response pair (HTTP/2
+ * through node's compatibility API, adapted by adaptHttp2Request), except
+ * the HTTP/2 requests a StreamService accepts when http2Api is `core`: those
+ * are served from their streams (http2-stream-client.ts), by the same
+ * adaptation rules (http1Fields). HTTP/1.1 `Upgrade` requests are emitted as
  * 'upgrade' on `server`, TLS included, so a WebSocket handler attached there
  * serves ws and wss alike. HTTP/2 extended CONNECT (RFC 8441) is not offered.
  */
@@ -66,10 +85,11 @@ export class TrafficListener {
   readonly #idleTimeoutMs: number;
   readonly #front: Http1FrontEnd | undefined;
 
-  constructor(options: TrafficListenerOptions, handler: Handler) {
+  constructor(options: TrafficListenerOptions, handler: Handler, streams?: StreamService) {
     this.#log = options.log ?? silentLogger;
     this.#idleTimeoutMs = options.clientIdleTimeoutMs ?? DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
     const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DATAPLANE_DEFAULTS.maxConcurrentStreams };
+    const core = (options.http2Api ?? DATAPLANE_DEFAULTS.http2Api) === 'core' ? streams : undefined;
     if (options.tls) {
       this.scheme = 'https';
       this.#store = new CertificateStore({ pairs: options.tls.pairs, log: this.#log.child('tls') });
@@ -84,6 +104,7 @@ export class TrafficListener {
       );
       this.#store.onReload((current) => this.#useDefault(current));
       this.#trackSessions(server);
+      if (core) serveStreams(server, core);
       this.server = server;
     } else {
       this.scheme = 'http';
@@ -99,6 +120,7 @@ export class TrafficListener {
       if (options.h2c) {
         this.#h2c = http2.createServer({ settings }, http2Aware(handler));
         this.#trackSessions(this.#h2c);
+        if (core) serveStreams(this.#h2c, core);
         splitByPreface(server, this.#h2c);
       }
       this.server = server;
@@ -186,3 +208,39 @@ function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http
     handler(req, res as unknown as ClientSideResponse);
   };
 }
+
+/**
+ * Puts `service` in front of node's compatibility layer: node's own
+ * 'stream' listener (which makes the request/response pair and emits
+ * 'request') runs only for the streams the service does not accept, and
+ * for CONNECT and Expect, so those keep node's exact behaviour.
+ */
+function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, service: StreamService): void {
+  const compat = server.listeners('stream') as ((...args: unknown[]) => void)[];
+  // node adds its listener with the first 'request' one; without it, there is nothing to fall back to.
+  if (compat.length !== 1) return;
+  server.removeAllListeners('stream');
+  server.on(
+    'stream',
+    (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      if (headers[':method'] === 'CONNECT' || headers.expect !== undefined || !service.accepts(headers)) {
+        compat[0].call(server, stream, headers, flags, rawHeaders);
+        return;
+      }
+      // A reset or a session error is the client's doing (the proxy sees it as 'close'), even one
+      // that destroyed the stream before node emitted it: then there is no one to answer.
+      stream.on('error', ignore);
+      const session = stream.session;
+      if (session === undefined || stream.destroyed) return;
+      const fields = http1Fields(rawHeaders, stream.endAfterHeaders);
+      const connection = session.socket as Socket;
+      const malformed = !Array.isArray(fields);
+      const req = new Http2StreamRequest(stream, headers, malformed ? [] : fields, connection);
+      const res = new Http2StreamResponse(req, connection);
+      if (malformed) sendFailure(res, fields);
+      else service.handle(req, res);
+    },
+  );
+}
+
+function ignore(): void {}

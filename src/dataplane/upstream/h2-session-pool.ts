@@ -26,6 +26,12 @@ interface Entry {
   /** Streams reserved or open on it. */
   active: number;
   connected: boolean;
+  /**
+   * Streams the session may carry at once: ASSUMED_STREAMS until the
+   * replica's SETTINGS arrive, then its limit (kept here because node's
+   * `remoteSettings` getter asks the native session for a new object on every read).
+   */
+  limit: number;
   /** GOAWAY received, or closing: no new stream goes there; those in flight finish. */
   draining: boolean;
   /** Waiting for the connection. */
@@ -82,13 +88,13 @@ export class H2SessionPool {
     let best: Entry | undefined;
     for (const entry of this.#entries) {
       if (entry.draining) continue;
-      if (entry.active < limitOf(entry)) {
+      if (entry.active < entry.limit) {
         best = entry;
         break;
       }
       if (best === undefined || entry.active < best.active) best = entry;
     }
-    if (best === undefined || (best.active >= limitOf(best) && this.#entries.length < this.#o.maxSessions)) {
+    if (best === undefined || (best.active >= best.limit && this.#entries.length < this.#o.maxSessions)) {
       if (Date.now() < this.#retryAt) {
         if (best === undefined) {
           callback(new UpstreamError(UpstreamCode.H2_RECONNECT_WAIT, 'waiting to reconnect after a failed connection'));
@@ -151,14 +157,24 @@ export class H2SessionPool {
       // ALPN h2 over TLS; the certificate is checked against the system CAs and NODE_EXTRA_CA_CERTS.
       settings: { enablePush: false },
     });
-    const entry: Entry = { session, active: 0, connected: false, draining: false, waiters: [] };
+    const entry: Entry = {
+      session,
+      active: 0,
+      connected: false,
+      limit: ASSUMED_STREAMS,
+      draining: false,
+      waiters: [],
+    };
     this.#entries.push(entry);
     const timer = setTimeout(() => {
       session.destroy(new UpstreamError(UpstreamCode.CONNECT_TIMEOUT, 'connect timeout'));
     }, this.#o.connectTimeoutMs);
     // Ready when the replica's SETTINGS arrive (its connection preface): a TCP or TLS connect alone
     // does not say it speaks HTTP/2, and until then nothing was sent that it could have acted on.
-    session.once('remoteSettings', () => {
+    session.on('remoteSettings', (settings: http2.Settings) => {
+      const announced = settings.maxConcurrentStreams;
+      entry.limit = announced === undefined ? ASSUMED_STREAMS : Math.min(announced, MAX_STREAMS);
+      if (entry.connected) return;
       clearTimeout(timer);
       entry.connected = true;
       this.#backoff.reset();
@@ -225,11 +241,4 @@ export class H2SessionPool {
       else entry.session.destroy();
     }
   }
-}
-
-/** Streams the session may carry at once: the replica's limit once known. */
-function limitOf(entry: Entry): number {
-  if (!entry.connected) return ASSUMED_STREAMS;
-  const announced = entry.session.remoteSettings.maxConcurrentStreams;
-  return announced === undefined ? ASSUMED_STREAMS : Math.min(announced, MAX_STREAMS);
 }
