@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,7 @@ import { ControlPlaneServer } from '../../src/control/control-plane-server.js';
 import { normalizePolicy } from '../../src/ring/index.js';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { percentile } from './bench-report.js';
+import { ProcessSampler } from './process-sampler.js';
 import { type ManagedProcess, ProcessSet } from './process-set.js';
 import { startReplicas } from './replica-fleet.js';
 
@@ -25,6 +27,14 @@ export interface PropagationResult {
   deliveryMs: { p50: number; p99: number; max: number };
   /** Publish → the last of the data planes swapped it in, over updates: "reaches all of them". */
   allDataPlanesMs: { p50: number; p99: number; max: number };
+  /**
+   * CPU milliseconds per update (user + system): every data plane process
+   * together (receive, rebuild, swap, acknowledge), and this process
+   * (control plane and bench loop). With many data planes on few cores,
+   * this, not the network, sets how long an update takes to reach them
+   * all. Undefined where /proc is missing.
+   */
+  cpuMsPerUpdate?: { dataPlanes: number; control: number };
 }
 
 interface RingReport {
@@ -107,6 +117,11 @@ export async function runPropagationBench(
 
     const deliveries: number[] = [];
     const slowest: number[] = [];
+    const sampler = existsSync('/proc/self/stat')
+      ? new ProcessSampler(() => probes.map((p) => p.pid), 1_000)
+      : undefined;
+    sampler?.start();
+    const cpuBefore = process.cpuUsage();
     for (let u = 0; u < options.updates; u++) {
       const policy = normalizePolicy({
         strategy: 'classic',
@@ -122,6 +137,8 @@ export async function runPropagationBench(
       // Lets the data planes settle, so updates measure propagation, not a queue.
       await sleep(20);
     }
+    const cpu = process.cpuUsage(cpuBefore);
+    const probeCpu = sampler?.stop();
     const summary = (values: number[]): { p50: number; p99: number; max: number } => ({
       p50: percentile(values, 50),
       p99: percentile(values, 99),
@@ -132,6 +149,14 @@ export async function runPropagationBench(
       updates: options.updates,
       deliveryMs: summary(deliveries),
       allDataPlanesMs: summary(slowest),
+      ...(probeCpu
+        ? {
+            cpuMsPerUpdate: {
+              dataPlanes: (probeCpu.cpuSeconds * 1000) / options.updates,
+              control: (cpu.user + cpu.system) / 1000 / options.updates,
+            },
+          }
+        : {}),
     };
     log(
       `propagation: p50 ${result.allDataPlanesMs.p50.toFixed(2)} ms, p99 ${result.allDataPlanesMs.p99.toFixed(2)} ms to all ${options.dataPlanes}`,

@@ -139,6 +139,14 @@ export function renderRingMarkdown(report: RingBenchReport): string {
       `| reaches all ${p.dataPlanes} data planes | ${ms(p.allDataPlanesMs.p50)} | ${ms(p.allDataPlanesMs.p99)} | ${ms(p.allDataPlanesMs.max)} |`,
       `| reaches one data plane | ${ms(p.deliveryMs.p50)} | ${ms(p.deliveryMs.p99)} | ${ms(p.deliveryMs.max)} |`,
     );
+    const c = p.cpuMsPerUpdate;
+    if (c)
+      lines.push(
+        '',
+        `CPU per update: ${ms(c.dataPlanes)} ms in the ${p.dataPlanes} data planes together, ${ms(c.control)} ms in the control plane's process ` +
+          `(with the bench loop); on ${report.machine.cpus} cores, (sum) / cores = ${ms((c.dataPlanes + c.control) / report.machine.cpus)} ms ` +
+          'is what the CPU alone takes per update, shared with anything else running.',
+      );
   }
   lines.push('', '## Control plane at scale', '', ...renderControlScale(report.controlScale));
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { ControlPlaneService } from '../gen/ringlb/v1/ringlb.js';
 import { DEFAULT_POLICY, normalizePolicy, type RingPolicy } from '../ring/index.js';
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import type { ReplicaDriver } from '../runtime/replica-driver.js';
@@ -17,6 +16,7 @@ import { enforcePingPolicy } from './ping-policy.js';
 import { addReflection } from './reflection-service.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RingAcks } from './ring-acks.js';
+import { CONTROL_PLANE_SERVICE } from './ring-snapshot-encoding.js';
 import { RingStore } from './ring-store.js';
 import { type ControlPlaneLimits, StreamLimiter, serverOptions } from './stream-limits.js';
 
@@ -120,7 +120,7 @@ export class ControlPlaneServer {
       log: this.#log.child('replicas'),
     });
     this.#server.addService(
-      ControlPlaneService,
+      CONTROL_PLANE_SERVICE,
       createControlService({
         manager: this.manager,
         ring: this.ring,

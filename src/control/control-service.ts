@@ -22,6 +22,7 @@ import {
 import type { ReplicaManager } from './replica-manager.js';
 import type { ReplicaView } from './replica-view.js';
 import { RingAcks } from './ring-acks.js';
+import { snapshotOf } from './ring-snapshot-encoding.js';
 import type { RingStore, VersionedRing } from './ring-store.js';
 
 /**
@@ -127,7 +128,8 @@ export function createControlService(deps: {
           pending = state;
           return;
         }
-        if (!call.write(toProtoSnapshot(state))) {
+        // One shared snapshot (and its bytes) per version for every stream: ring-snapshot-encoding.ts.
+        if (!call.write(snapshotOf(state))) {
           draining = true;
           call.once('drain', () => {
             draining = false;

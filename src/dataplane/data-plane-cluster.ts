@@ -225,15 +225,19 @@ export class DataPlaneCluster {
 }
 
 /**
- * node flags of the workers: the primary's, plus a 2 MB young-generation
- * semi-space unless the operator chose one (flag or NODE_OPTIONS). Measured
- * under wrk load: the same CPU per request as V8's default of 16 MB (a proxied
- * request's garbage dies young either way), and about 20 MB less RSS per
- * worker (docs/performance.md).
+ * V8's young-generation semi-space for data plane processes, in MB. Measured
+ * under load: the same CPU per request as V8's default of 16 MB (a proxied
+ * request's garbage dies young either way), and far less RSS
+ * (docs/performance.md). Workers get it from workerExecArgv; a single process
+ * cannot change it once started, so the image's entrypoint passes it to node
+ * (images/ringlb.Dockerfile, checked against this value by a test).
  */
+export const DATAPLANE_SEMI_SPACE_MB = 2;
+
+/** node flags of the workers: the primary's, plus DATAPLANE_SEMI_SPACE_MB unless the operator chose a size (flag or NODE_OPTIONS). */
 export function workerExecArgv(): string[] {
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));
-  return chosen ? process.execArgv : [...process.execArgv, '--max-semi-space-size=2'];
+  return chosen ? process.execArgv : [...process.execArgv, `--max-semi-space-size=${DATAPLANE_SEMI_SPACE_MB}`];
 }
 
 /**

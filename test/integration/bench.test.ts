@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -340,6 +340,11 @@ test('ringlb bench --ring: every strategy timed, and ring updates timed to each 
   assert.equal(p.dataPlanes, 2);
   assert.ok(p.allDataPlanesMs.p50 > 0 && p.allDataPlanesMs.p99 >= p.allDataPlanesMs.p50);
   assert.match(run.stdout, /\| reaches all 2 data planes \|/);
+  // CPU per update comes from /proc (clock ticks: a short run may count 0 ms in the data planes).
+  if (existsSync('/proc/self/stat')) {
+    assert.ok(p.cpuMsPerUpdate && p.cpuMsPerUpdate.dataPlanes >= 0 && p.cpuMsPerUpdate.control > 0, JSON.stringify(p));
+    assert.match(run.stdout, /^CPU per update: [\d.]+ ms in the 2 data planes together/m);
+  }
   const c = report.controlScale as ControlScaleResult;
   assert.ok(c && !('skipped' in c), JSON.stringify(c));
   assert.equal(c.replicas, 40);

@@ -146,3 +146,77 @@ test('ring subscriber: tables built off the loop swap in order, snapshots queued
     'one ack, for the version in service (20 was replaced before it drained)',
   );
 });
+
+test('ring subscriber: a snapshot it cannot decode or build never half-applies; the last good ring stays, whole', async (t) => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const server = new grpc.Server();
+  const streams: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot | Buffer>[] = [];
+  const acked: number[] = [];
+  // WatchRing's serialiser passes raw bytes through, so the test can put bytes on the wire that are no RingSnapshot.
+  const service = {
+    ...ControlPlaneService,
+    watchRing: {
+      ...ControlPlaneService.watchRing,
+      responseSerialize: (value: RingSnapshot | Buffer): Buffer =>
+        Buffer.isBuffer(value) ? value : ControlPlaneService.watchRing.responseSerialize(value),
+    },
+  };
+  server.addService(service, {
+    watchRing: (call: grpc.ServerWritableStream<WatchRingRequest, RingSnapshot | Buffer>) => void streams.push(call),
+    ackRing: (
+      call: grpc.ServerUnaryCall<AckRingRequest, AckRingResponse>,
+      callback: grpc.sendUnaryData<AckRingResponse>,
+    ) => {
+      acked.push(call.request.version);
+      callback(null, { known: true });
+    },
+  } as unknown as grpc.UntypedServiceImplementation);
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  t.after(() => {
+    for (const s of streams) s.destroy();
+    server.forceShutdown();
+  });
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 200,
+  });
+  t.after(() => client.close());
+  const subscriber = new RingSubscriber({
+    client,
+    nodeId: 'test',
+    initialBackoffMs: 20,
+    maxBackoffMs: 100,
+    acknowledge: async () => undefined,
+  });
+  t.after(() => subscriber.close());
+  subscriber.start();
+
+  const stream = await waitFor('the watch call', () => streams[0]);
+  stream.write(snapshot(10, ['a', 'b']));
+  await subscriber.waitForRing(5_000);
+  await waitFor('the ack of version 10', () => acked.includes(10));
+
+  // A strategy this data plane does not know, then members that do not fit the table: refused, not applied.
+  stream.write({ ...snapshot(11, ['a', 'c']), policy: { strategy: 'no-such-strategy', options: {}, loadBound: 0 } });
+  const crowded = Array.from({ length: 100 }, (_, i) => `r${i}`);
+  stream.write({ ...snapshot(12, crowded), policy: { strategy: 'classic', options: { slots: '64' }, loadBound: 0 } });
+  // A good one after them on the same stream still applies: the stream is not poisoned.
+  stream.write(snapshot(13, ['a', 'c']));
+  await waitFor('version 13', () => subscriber.current?.version === 13);
+  assert.equal(subscriber.updates, 2);
+  assert.deepEqual([...subscriber.current!.byHostname.keys()], ['a', 'c']);
+  await waitFor('the ack of version 13', () => acked.includes(13));
+  assert.ok(!acked.includes(11) && !acked.includes(12), `acked ${acked}`);
+
+  // Bytes that are no RingSnapshot: the client fails the call; the ring in service stays whole and the subscriber resubscribes.
+  const last = subscriber.current!;
+  stream.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  const again = await waitFor('the resubscription', () => streams[1], 5_000);
+  assert.equal(subscriber.current, last, 'the same view object: nothing of the bad message was applied');
+  assert.equal(subscriber.updates, 2);
+  again.write(snapshot(14, ['a', 'b', 'c']));
+  await waitFor('version 14', () => subscriber.current?.version === 14);
+  assert.deepEqual([...subscriber.current!.byHostname.keys()], ['a', 'b', 'c']);
+});
