@@ -147,6 +147,45 @@ test('ring subscriber: tables built off the loop swap in order, snapshots queued
   );
 });
 
+test('ring subscriber: an acknowledgement waits for its delay, and rings swapped meanwhile are acknowledged once, for the newest', async (t) => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const cp = await scriptedControlPlane(address);
+  t.after(() => cp.stop());
+  const client = new ControlPlaneClient(address, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const drainedFor: number[] = [];
+  const subscriber = new RingSubscriber({
+    client,
+    nodeId: 'dp-delay',
+    ackDelayMs: 1_500,
+    acknowledge: async (view: RingView) => void drainedFor.push(view.version),
+  });
+  t.after(() => subscriber.close());
+  subscriber.start();
+  const stream = await waitFor('the watch call', () => cp.streams[0]);
+  const watchId = stream.request.watchId;
+  for (let v = 30; v <= 33; v++) stream.write(snapshot(v, ['a', 'b']));
+  await waitFor('version 33', () => subscriber.current?.version === 33);
+  // Well inside the delay (generous: the swaps above took a fraction of it).
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(cp.acks, [], 'no acknowledgement before the delay');
+  assert.deepEqual(drainedFor, [], 'the drain hook runs after the delay, not at the swap');
+  await waitFor('the ack', () => cp.acks.length > 0, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(
+    (cp.acks as AckRingRequest[]).map((a) => [a.watchId, a.version]),
+    [[watchId, 33]],
+  );
+  assert.deepEqual(drainedFor, [33], 'one drain check, for the ring in service');
+
+  // Closed during the delay: nothing is sent.
+  stream.write(snapshot(34, ['a']));
+  await waitFor('version 34', () => subscriber.current?.version === 34);
+  subscriber.close();
+  await new Promise((r) => setTimeout(r, 2_000));
+  assert.equal(cp.acks.length, 1, 'a closed subscriber sends no acknowledgement');
+});
+
 test('ring subscriber: a snapshot it cannot decode or build never half-applies; the last good ring stays, whole', async (t) => {
   const address = `127.0.0.1:${await freePort()}`;
   const server = new grpc.Server();

@@ -37,6 +37,8 @@ export interface RingSubscriberOptions {
    * acknowledgements (an admin-only subscriber).
    */
   acknowledge?: (view: RingView) => Promise<unknown>;
+  /** How long an acknowledgement waits before the drain hook runs. Default: DATAPLANE_DEFAULTS.ringAckDelayMs. */
+  ackDelayMs?: number;
   /** Builds the tables (large ones off the event loop). Default: one of its own, closed with the subscriber. */
   builder?: RingBuilder;
 }
@@ -66,6 +68,10 @@ export class RingSubscriber {
   #closed = false;
   #updates = 0;
   readonly #acknowledge: RingSubscriberOptions['acknowledge'];
+  readonly #ackDelayMs: number;
+  /** The ring waiting for its acknowledgement delay (only the newest: it covers the older ones). */
+  #pendingAck: { watchId: string; view: RingView } | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
   readonly #builder: RingBuilder;
   readonly #ownBuilder: boolean;
   /** Whether a snapshot is being turned into a view (builds run one at a time). */
@@ -84,6 +90,7 @@ export class RingSubscriber {
       maxMs: options.maxBackoffMs ?? DATAPLANE_DEFAULTS.resubscribe.maxMs,
     });
     this.#acknowledge = options.acknowledge;
+    this.#ackDelayMs = options.ackDelayMs ?? DATAPLANE_DEFAULTS.ringAckDelayMs;
     this.#ownBuilder = options.builder === undefined;
     this.#builder = options.builder ?? new RingBuilder({ log: this.#log });
   }
@@ -142,6 +149,8 @@ export class RingSubscriber {
     call?.cancel();
     this.#listeners.clear();
     this.#queued = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#pendingAck = undefined;
     if (this.#ownBuilder) this.#builder.close();
   }
 
@@ -261,13 +270,34 @@ export class RingSubscriber {
   }
 
   /**
-   * Acknowledges `view` on the stream `watchId` once the data plane says its
-   * requests to departed replicas are done. Acknowledging a version covers
-   * the older ones, so a slower, older acknowledgement is not sent.
+   * Acknowledges `view` on the stream `watchId` after the acknowledgement
+   * delay, once the data plane says its requests to departed replicas are
+   * done. Acknowledging a version covers the older ones, so only the newest
+   * ring waits for the delay, and a slower, older acknowledgement is not sent.
+   *
+   * Why the delay: every data plane of a host receives an update at once;
+   * acknowledging at once puts a unary call (a third of a data plane's CPU
+   * for an update) in that burst, before the data planes still decoding have
+   * swapped, and on the control plane beside the streams it is still
+   * writing. A removal waits for the acknowledgements anyway, so a few tens
+   * of milliseconds there buy the ring reaching every data plane sooner
+   * (docs/performance.md, "Ring propagation").
    */
   #ack(watchId: string, view: RingView): void {
+    if (!this.#acknowledge || !watchId || this.#closed) return;
+    this.#pendingAck = { watchId, view };
+    if (this.#ackTimer) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      const pending = this.#pendingAck;
+      this.#pendingAck = undefined;
+      if (pending) this.#sendAck(pending.watchId, pending.view);
+    }, this.#ackDelayMs);
+  }
+
+  #sendAck(watchId: string, view: RingView): void {
     const acknowledge = this.#acknowledge;
-    if (!acknowledge || !watchId) return;
+    if (!acknowledge || this.#closed) return;
     void acknowledge(view).then(() => {
       const acked = this.#acked;
       if (this.#closed || this.#current !== view) return;

@@ -88,6 +88,12 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   /** Longest wait for requests to replicas that left the ring before the ring is acknowledged. */
   drainTimeoutMs: 10_000,
   /**
+   * A ring is acknowledged this long after it was swapped in, so the
+   * acknowledgement's unary call stays out of the burst in which every data
+   * plane of a host rebuilds the same update (control-link/ring-subscriber.ts).
+   */
+  ringAckDelayMs: 50,
+  /**
    * A replica that left the ring keeps its per-replica series in /metrics
    * (at 0 for replica_up) and its row in /stats for this long, so a
    * Prometheus scraping once a minute (its default scrape_interval) still
@@ -137,6 +143,7 @@ export interface DataPlaneDefaults {
   rateLimitBuckets: number;
   tunnelIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  ringAckDelayMs: number;
   metricsLingerMs: number;
   resubscribe: BackoffOptions;
   workerRestart: BackoffOptions;
