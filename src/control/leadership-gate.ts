@@ -1,6 +1,6 @@
 import type { DesiredStateStore } from '../runtime/desired-state-store.js';
 import { Backoff } from '../shared/backoff.js';
-import { RinglbError } from '../shared/errors.js';
+import { GrpcStatus, RinglbError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { CONTROL_DEFAULTS } from './control-defaults.js';
 import { FollowerMirror } from './follower-mirror.js';
@@ -103,10 +103,13 @@ export class LeadershipGate {
     await this.#transition;
   }
 
+  /** Names the leader in the message (for people) and in `leader` (the ringlb-leader trailer, for clients). */
   #followerError(): RinglbError {
-    const leader = this.#o.elector?.state.leaderAddress;
-    return RinglbError.unavailable(
+    const leader = this.#o.elector?.state.leaderAddress || undefined;
+    return new RinglbError(
+      GrpcStatus.UNAVAILABLE,
       `<Error> This control plane is a follower; send changes to the leader${leader ? ` at ${leader}` : ' (being elected, retry shortly)'}`,
+      { leader },
     );
   }
 

@@ -3,9 +3,10 @@ import type { ControlPlaneClient } from '../gen/ringlb/v1/ringlb.js';
 import { Backoff } from '../shared/backoff.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import type { AdminServer } from './admin/admin-server.js';
+import type { LeaderClients } from './control-link/leader-clients.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
-import { connectControlPlane, DataPlane, type DataPlaneOptions, observe } from './data-plane.js';
+import { connectControlPlane, DataPlane, type DataPlaneOptions, followLeaders, observe } from './data-plane.js';
 import { registerAccessLogMetrics } from './observability/access-log.js';
 import type { DataPlaneMetrics, MetricsSnapshot } from './observability/data-plane-metrics.js';
 import type { HistoryBucket } from './observability/stats-history.js';
@@ -49,6 +50,8 @@ export class DataPlaneCluster {
   readonly #options: DataPlaneClusterOptions;
   readonly #log: Logger;
   readonly #client: ControlPlaneClient;
+  /** For the admin's PUT /ring/policy when the control plane is a follower (the workers have their own). */
+  readonly #leaders: LeaderClients;
   readonly ring: RingSubscriber;
   readonly metrics: DataPlaneMetrics;
   readonly #admin: AdminServer | undefined;
@@ -73,7 +76,9 @@ export class DataPlaneCluster {
       nodeId: `${options.nodeId}-primary`,
       log: this.#log.child('ring'),
     });
-    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
+    this.#leaders = followLeaders(options);
+    const link = { client: this.#client, address: options.controlAddress, leaders: this.#leaders };
+    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, link));
     if (options.accessLog) registerAccessLogMetrics(this.metrics.registry, () => this.#accessLogTotals());
   }
 
@@ -219,6 +224,7 @@ export class DataPlaneCluster {
       await this.#admin?.close();
       this.ring.close();
       this.#client.close();
+      this.#leaders.close();
     })();
     return this.#closing;
   }

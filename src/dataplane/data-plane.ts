@@ -9,6 +9,7 @@ import { AdminServer } from './admin/admin-server.js';
 import { ControlHealthFeed, healthMarker } from './control-link/control-health-feed.js';
 import { drained } from './control-link/drain-gate.js';
 import { FailureReporter } from './control-link/failure-reporter.js';
+import { LeaderClients } from './control-link/leader-clients.js';
 import { RingSubscriber } from './control-link/ring-subscriber.js';
 import type { ClientSideHandler } from './core/client-side.js';
 import { DATAPLANE_DEFAULTS } from './core/defaults.js';
@@ -16,6 +17,7 @@ import { ringShares } from './core/ring-shares.js';
 import type { RingView } from './core/ring-view.js';
 import { classicErrorHandler } from './http/classic-errors.js';
 import { classicClientError } from './http/client-errors.js';
+import type { ControlLink } from './http/control-call.js';
 import { refusals } from './http/refusals.js';
 import { sendFailure } from './http/send-failure.js';
 import { applyClientTimeouts } from './listeners/client-timeouts.js';
@@ -107,6 +109,8 @@ export class DataPlane {
   readonly #options: DataPlaneOptions;
   readonly #log: Logger;
   readonly #client: ControlPlaneClient;
+  /** Where the REST changes go when the control plane is a follower naming the leader. */
+  readonly #leaders: LeaderClients;
   readonly ring: RingSubscriber;
   readonly metrics: DataPlaneMetrics;
   readonly proxy: ProxyHandler;
@@ -124,13 +128,15 @@ export class DataPlane {
     this.#options = options;
     this.#log = options.log ?? createLogger(options.logLevel ?? 'info', 'dataplane');
     this.#client = connectControlPlane(options.controlAddress, options.controlSecurity);
+    this.#leaders = followLeaders(options);
+    const link: ControlLink = { client: this.#client, address: options.controlAddress, leaders: this.#leaders };
     this.ring = new RingSubscriber({
       client: this.#client,
       nodeId: options.nodeId,
       log: this.#log.child('ring'),
       acknowledge: (view) => drained(view, () => this.metrics.upstreams(), options.drainTimeoutMs),
     });
-    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, this.#client));
+    ({ metrics: this.metrics, admin: this.#admin } = observe(this.ring, options, this.#log, link));
     const reporter = new FailureReporter({
       client: this.#client,
       nodeId: options.nodeId,
@@ -211,8 +217,7 @@ export class DataPlane {
     this.#app.setErrorHandler(classicErrorHandler(this.#log));
     if (shims !== 'off')
       classicShims(this.#app, {
-        client: this.#client,
-        controlAddress: options.controlAddress,
+        link,
         mode: shims,
         token: options.controlSecurity?.token,
       });
@@ -298,6 +303,7 @@ export class DataPlane {
       await this.accessLog?.close();
       this.ring.close();
       this.#client.close();
+      this.#leaders.close();
     })();
     return this.#closing;
   }
@@ -315,12 +321,17 @@ export function connectControlPlane(address: string, security?: ControlClientSec
   });
 }
 
+/** Clients to the leaders followers name, built as the configured control-plane client is. */
+export function followLeaders(options: DataPlaneOptions): LeaderClients {
+  return new LeaderClients({ connect: (address) => connectControlPlane(address, options.controlSecurity) });
+}
+
 /** Metrics over a ring subscription, and the admin server showing them unless it is disabled. */
 export function observe(
   ring: RingSubscriber,
   options: DataPlaneOptions,
   log: Logger,
-  client: ControlPlaneClient,
+  link: ControlLink,
 ): { metrics: DataPlaneMetrics; admin: AdminServer | undefined } {
   const metrics = new DataPlaneMetrics(
     {
@@ -343,8 +354,8 @@ export function observe(
           metrics,
           nodeId: options.nodeId,
           routingKey: formatRoutingKey(options.routingKey),
-          control: { client, controlAddress: options.controlAddress, token: options.controlSecurity?.token },
-          markers: historyMarkers(ring, metrics, client, log),
+          control: { link, token: options.controlSecurity?.token },
+          markers: historyMarkers(ring, metrics, link.client, log),
           log: log.child('admin'),
         })
       : undefined;

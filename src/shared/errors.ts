@@ -1,6 +1,13 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 
 export { GrpcStatus };
+
+/**
+ * Trailing metadata of a follower's refusal: the lease holder's gRPC address
+ * (`host:port`, as it advertises itself), so a client can resend the change
+ * there. The data plane's REST routes do (src/dataplane/http/control-call.ts).
+ */
+export const LEADER_METADATA_KEY = 'ringlb-leader';
 
 /**
  * The one error type ringlb raises on purpose. It carries the gRPC status it
@@ -10,12 +17,15 @@ export { GrpcStatus };
  */
 export class RinglbError extends Error {
   override readonly name = 'RinglbError';
+  /** Set on a follower's refusal: where the leader serves (sent as LEADER_METADATA_KEY). */
+  readonly leader: string | undefined;
   constructor(
     readonly code: GrpcStatus,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; leader?: string },
   ) {
     super(message.startsWith('<Error> ') ? message : `<Error> ${message}`, options);
+    this.leader = options?.leader;
   }
 
   static invalidArgument(message: string): RinglbError {
@@ -80,12 +90,17 @@ export function classicFailure(message: string): ClassicFailure {
 }
 
 /**
- * Turns anything thrown into a gRPC status and message. Unexpected errors
- * become INTERNAL with a generic message: internals never leak to clients.
+ * Turns anything thrown into a gRPC status, message and trailing metadata
+ * (grpc-js sends `metadata` as the trailers of the failed call). Unexpected
+ * errors become INTERNAL with a generic message: internals never leak to clients.
  */
-export function toGrpcError(err: unknown): { code: GrpcStatus; details: string } {
-  if (err instanceof RinglbError) return { code: err.code, details: err.message };
-  return { code: GrpcStatus.INTERNAL, details: '<Error> internal error in the control plane' };
+export function toGrpcError(err: unknown): { code: GrpcStatus; details: string; metadata?: Metadata } {
+  if (!(err instanceof RinglbError))
+    return { code: GrpcStatus.INTERNAL, details: '<Error> internal error in the control plane' };
+  if (err.leader === undefined) return { code: err.code, details: err.message };
+  const metadata = new Metadata();
+  metadata.set(LEADER_METADATA_KEY, err.leader);
+  return { code: err.code, details: err.message, metadata };
 }
 
 /** Reads the gRPC status of an error a grpc-js client call failed with. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import type { VersionedRing } from '../../src/control/ring-store.js';
 import { taskState } from '../../src/runtime/swarm-driver.js';
+import { LEADER_METADATA_KEY } from '../../src/shared/errors.js';
 import { uniqueInstance } from '../helpers/docker-engine.js';
 import { call, collect, controlClient } from '../helpers/grpc-client.js';
 import { getJson, loopHome, postJson } from '../helpers/http.js';
@@ -192,7 +193,7 @@ test('taskState: running, coming back, or given up (pure)', () => {
 });
 
 test(
-  'two control planes contend for the lease: one leads, the follower mirrors its ring and names it; SIGKILL the leader and the other takes over while a data plane keeps serving',
+  'two control planes contend for the lease: one leads, the follower mirrors its ring and names it (a data plane on it follows the name); SIGKILL the leader and the other takes over while a data plane keeps serving',
   opts,
   async (t) => {
     const s = swarm();
@@ -215,6 +216,16 @@ test(
     );
     assert.equal(refused.code, 14, 'UNAVAILABLE');
     assert.match(refused.details, new RegExp(`follower.*leader at ${addressA.replace(/\./g, '\\.')}`));
+    assert.deepEqual(refused.metadata.get(LEADER_METADATA_KEY), [addressA], 'the leader in the trailer too');
+    // A data plane on the follower alone: its /add and /rm follow the trailer to the leader.
+    const onB = await startDataPlaneProcess(t, addressB);
+    const addedViaB = await postJson(`${onB.url}/add`, { n: 1, hostnames: ['via-follower'] });
+    assert.equal(addedViaB.status, 200, JSON.stringify(addedViaB.body));
+    assert.equal(addedViaB.body.message.N, 3);
+    const removedViaB = await postJson(`${onB.url}/rm`, { n: 1, hostnames: ['via-follower'] }, 'DELETE');
+    assert.equal(removedViaB.status, 200, JSON.stringify(removedViaB.body));
+    assert.equal(removedViaB.body.message.N, 2);
+    await onB.proc.kill();
 
     const { url, adminUrl } = await startDataPlaneProcess(t, `${addressA},${addressB}`);
     const load = await loadThrough(t, url);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ControlPlaneClient, RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
+import type { RingPolicy, SimulateChangeRequest } from '../../gen/ringlb/v1/ringlb.js';
 import {
   normalizeTraffic,
   policyAnswer,
@@ -10,12 +10,12 @@ import {
 } from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { RinglbError } from '../../shared/errors.js';
-import { controlCall, type UnaryMethod } from '../http/control-call.js';
+import { type ControlLink, controlCall, type UnaryMethod } from '../http/control-call.js';
 import { bearerGuard } from '../http/http-auth.js';
 
 export interface RingPolicyRoutesOptions {
-  client: ControlPlaneClient;
-  controlAddress: string;
+  /** The control plane, and the leaders its refusals name. */
+  link: ControlLink;
   timeoutMs?: number;
   /** When set, PUT /ring/policy needs `Authorization: Bearer <token>` (the dry run stays open). */
   token?: BearerToken;
@@ -30,10 +30,11 @@ export interface RingPolicyRoutesOptions {
  * through with the HTTP status of their gRPC code.
  */
 export function ringPolicyRoutes(app: FastifyInstance, options: RingPolicyRoutesOptions): void {
-  const { client, controlAddress } = options;
+  const { link } = options;
+  const { client } = link;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const unary = <Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> =>
-    controlCall(client, method, request, timeoutMs, controlAddress);
+    controlCall(link, method, request, timeoutMs);
 
   app.put('/ring/policy', { onRequest: bearerGuard(options.token) }, async (request) => {
     const snapshot = await unary(client.setRingPolicy, { policy: parsePolicy(request.body, 'body') });

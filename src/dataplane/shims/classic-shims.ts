@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { ControlPlaneClient, ReplicaSet } from '../../gen/ringlb/v1/ringlb.js';
+import type { ReplicaSet } from '../../gen/ringlb/v1/ringlb.js';
 import { MAX_WEIGHT, MIN_WEIGHT } from '../../ring/index.js';
 import type { BearerToken } from '../../shared/bearer-token.js';
 import { classicFailure, GrpcStatus, RinglbError } from '../../shared/errors.js';
-import { controlCall, type UnaryMethod } from '../http/control-call.js';
+import { type ControlLink, controlCall, type UnaryMethod } from '../http/control-call.js';
 import { bearerGuard } from '../http/http-auth.js';
 
 export interface ClassicShimsOptions {
-  client: ControlPlaneClient;
-  /** For error messages. */
-  controlAddress: string;
+  /** The control plane, and the leaders its refusals name. */
+  link: ControlLink;
   /** Deadline for AddReplicas/RemoveReplicas, which wait for replicas to start or stop. Default 60 s. */
   changeTimeoutMs?: number;
   /** Deadline for ListReplicas. Default 5 s. */
@@ -45,7 +44,8 @@ const EXAMPLE = '{"n": 1, "hostnames": ["S5"]}';
  * body gets the same clear 400 and never reaches the control plane.
  */
 export function classicShims(app: FastifyInstance, options: ClassicShimsOptions): void {
-  const { client, controlAddress } = options;
+  const { link } = options;
+  const { client } = link;
   const changeTimeoutMs = options.changeTimeoutMs ?? 60_000;
   const listTimeoutMs = options.listTimeoutMs ?? 5_000;
 
@@ -56,7 +56,7 @@ export function classicShims(app: FastifyInstance, options: ClassicShimsOptions)
     method: UnaryMethod<Req, ReplicaSet>,
     request: Req,
     timeoutMs: number,
-  ): Promise<ClassicReplicaSet> => controlCall(client, method, request, timeoutMs, controlAddress).then(toClassic);
+  ): Promise<ClassicReplicaSet> => controlCall(link, method, request, timeoutMs).then(toClassic);
 
   app.get('/rep', () => call(client.listReplicas, {}, listTimeoutMs));
   const guard =

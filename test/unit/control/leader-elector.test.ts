@@ -1,31 +1,10 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { LeaderElector } from '../../../src/control/leader-elector.js';
-import type { LeaseRecord, LeaseStore } from '../../../src/runtime/lease-store.js';
-import { RinglbError } from '../../../src/shared/errors.js';
+import type { LeaseStore } from '../../../src/runtime/lease-store.js';
 import { defer } from '../../helpers/cleanup.js';
+import { MemoryLeaseStore } from '../../helpers/memory-lease-store.js';
 import { waitFor } from '../../helpers/wait.js';
-
-/** A compare-and-swap record in memory, with a switch that makes it unreachable (an engine API lost). */
-class MemoryLeaseStore implements LeaseStore {
-  readonly where = 'memory';
-  record: LeaseRecord | undefined;
-  down = false;
-  writes = 0;
-
-  async read(): Promise<LeaseRecord | undefined> {
-    if (this.down) throw RinglbError.unavailable('engine down');
-    return this.record;
-  }
-
-  async write(expected: LeaseRecord | undefined, next: Omit<LeaseRecord, 'version'>): Promise<boolean> {
-    if (this.down) throw RinglbError.unavailable('engine down');
-    if (expected?.version !== this.record?.version) return false;
-    this.writes++;
-    this.record = { ...next, version: (this.record?.version ?? 0) + 1 };
-    return true;
-  }
-}
 
 function elector(t: TestContext, store: LeaseStore, name: string, leaseDurationMs = 300): LeaderElector {
   const e = new LeaderElector({

@@ -198,6 +198,7 @@ test('with an elector: a follower mirrors the stored ring and refuses changes; o
     assert.ok(err instanceof RinglbError);
     assert.equal(err.code, GrpcStatus.UNAVAILABLE);
     assert.match(err.message, /follower.*leader at leader:50051/);
+    assert.equal(err.leader, 'leader:50051', 'the hint clients follow (the ringlb-leader trailer)');
     return true;
   });
   assert.equal(manager.reports.failure('a', 'x'), false);

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classicFailure, GrpcStatus, httpStatusForGrpc, RinglbError, toGrpcError } from '../../../src/shared/errors.js';
+import {
+  classicFailure,
+  GrpcStatus,
+  httpStatusForGrpc,
+  LEADER_METADATA_KEY,
+  RinglbError,
+  toGrpcError,
+} from '../../../src/shared/errors.js';
 
 test('every gRPC status maps to the grpc-gateway HTTP status', () => {
   const expected: Record<string, number> = {
@@ -43,4 +50,15 @@ test('unexpected errors become INTERNAL without leaking their message', () => {
   const mapped = toGrpcError(new Error('secret path /etc/shadow'));
   assert.equal(mapped.code, GrpcStatus.INTERNAL);
   assert.doesNotMatch(mapped.details, /secret/);
+});
+
+test("a follower's refusal carries the leader in the trailing metadata, and only it does", () => {
+  const refusal = new RinglbError(GrpcStatus.UNAVAILABLE, 'follower; send changes to the leader at 10.0.0.2:50051', {
+    leader: '10.0.0.2:50051',
+  });
+  const mapped = toGrpcError(refusal);
+  assert.equal(mapped.code, GrpcStatus.UNAVAILABLE);
+  assert.equal(mapped.details, refusal.message);
+  assert.deepEqual(mapped.metadata?.get(LEADER_METADATA_KEY), ['10.0.0.2:50051']);
+  assert.equal(toGrpcError(RinglbError.unavailable('engine away')).metadata, undefined);
 });
