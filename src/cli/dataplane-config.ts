@@ -120,7 +120,7 @@ export function dataPlaneOptions(): Option[] {
     ),
     opt(
       '--http1-frontend <frontend>',
-      "plaintext HTTP/1.1 on the traffic port: node (node's http.Server) | ringlb (ringlb's own parser and connection; TLS stays on node)",
+      "HTTP/1.1 on the traffic port, plaintext and over TLS: node (node's servers) | ringlb (ringlb's own parser and connection; HTTP/2 stays on node)",
       'RINGLB_HTTP1_FRONTEND',
       d.http1Frontend,
     ),

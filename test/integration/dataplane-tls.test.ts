@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DataPlane } from '../../src/dataplane/data-plane.js';
@@ -87,6 +87,55 @@ test('TLS and HTTP/2 on the traffic port', async (t) => {
     assert.equal(echo.json.headers['x-forwarded-proto'], 'https');
     assert.equal(echo.json.headers.host, `127.0.0.1:${port}`);
   });
+
+  await t.test(
+    'HTTPS/1.1 connections: pipelined requests answered in order, a malformed one refused and closed, the REST shims',
+    async () => {
+      /** Writes `bytes` on one TLS connection (ALPN http/1.1) and reads until the server closes it. */
+      const exchange = async (bytes: string): Promise<string> => {
+        const socket = tls.connect({
+          port,
+          host: '127.0.0.1',
+          servername: 'a.test',
+          ca: a.pem,
+          ALPNProtocols: ['http/1.1'],
+        });
+        try {
+          await once(socket, 'secureConnect');
+          assert.equal(socket.alpnProtocol, 'http/1.1');
+          socket.write(bytes);
+          const chunks: Buffer[] = [];
+          socket.on('data', (c: Buffer) => chunks.push(c));
+          await Promise.race([once(socket, 'end'), once(socket, 'close')]);
+          return Buffer.concat(chunks).toString('latin1');
+        } finally {
+          socket.destroy();
+        }
+      };
+      const body = 'x'.repeat(1000);
+      const pipelined = await exchange(
+        'GET /echo?n=1 HTTP/1.1\r\nHost: a.test\r\n\r\n' +
+          `POST /echo?n=2 HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+          'GET /echo?n=3 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n',
+      );
+      const statuses = [...pipelined.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+      assert.deepEqual(statuses, ['200', '200', '200'], pipelined.slice(0, 500));
+      const order = [...pipelined.matchAll(/"url":"\/echo\?n=(\d)"/g)].map((m) => m[1]);
+      assert.deepEqual(order, ['1', '2', '3'], 'answered in order, each to its own request');
+      assert.match(pipelined, /"x-forwarded-proto":"https"/);
+
+      const refused = await exchange(
+        'GET /home HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nGET /home HTTP/1.1\r\nHost: a.test\r\n\r\n',
+      );
+      assert.match(refused, /^HTTP\/1\.1 400 /);
+      assert.equal([...refused.matchAll(/HTTP\/1\.1 \d{3} /g)].length, 1, 'nothing after the refusal is answered');
+      assert.match(refused, /"status":"failure"/);
+
+      const rep = await httpsGet(`${url}/rep`, a.pem, 'a.test');
+      assert.equal(rep.status, 200);
+      assert.equal(rep.json.status, 'successful');
+    },
+  );
 
   await t.test('HTTP/2: proxied to HTTP/1.1 replicas, :authority as Host, bodies and cookies', async () => {
     const session = await h2Connect(t, url, { ca: a.pem, servername: 'a.test' });

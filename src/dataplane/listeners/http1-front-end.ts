@@ -1,5 +1,7 @@
 import http from 'node:http';
+import type http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { ClientSideHandler } from '../core/client-side.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
@@ -14,7 +16,7 @@ import {
 import { refusals } from '../http/refusals.js';
 import { type FrontConnection, FrontRequest, FrontResponse } from './front-message.js';
 
-/** Which code serves plaintext HTTP/1.1 on the traffic port. */
+/** Which code serves HTTP/1.1 (plaintext and over TLS) on the traffic port. */
 export type Http1Frontend = 'node' | 'ringlb';
 export const HTTP1_FRONTENDS: readonly Http1Frontend[] = ['node', 'ringlb'];
 
@@ -25,6 +27,9 @@ export interface Http1FrontEndOptions {
   nodeServes: (url: string) => boolean;
   log?: Logger;
 }
+
+/** The servers a front end can sit on: plaintext HTTP/1.1, or TLS with ALPN h2 and http/1.1 (allowHTTP1). */
+export type Http1FrontEndServer = http.Server | http2.Http2SecureServer;
 
 // Connection states.
 const IDLE = 0;
@@ -53,30 +58,42 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
  * (splitByPreface, installed after this) work unchanged.
  */
 export class Http1FrontEnd {
-  readonly #server: http.Server;
+  readonly #server: Http1FrontEndServer;
   readonly #options: Http1FrontEndOptions;
   readonly #node: ((socket: Socket) => void)[];
   readonly #connections = new Set<Http1Connection>();
   readonly log: Logger;
   #closing = false;
 
-  constructor(server: http.Server, options: Http1FrontEndOptions) {
+  /**
+   * On a TLS server the front end takes over the 'secureConnection'
+   * listeners instead, and serves only the connections whose ALPN is not
+   * h2 (http/1.1, or none): HTTP/2 ones go straight to node's listener.
+   */
+  constructor(server: Http1FrontEndServer, options: Http1FrontEndOptions) {
     this.#server = server;
     this.#options = options;
     this.log = options.log ?? silentLogger;
-    this.#node = server.listeners('connection') as ((socket: Socket) => void)[];
-    server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) => this.#accept(socket));
+    const tls = !(server instanceof http.Server);
+    const event = tls ? 'secureConnection' : 'connection';
+    this.#node = server.listeners(event) as ((socket: Socket) => void)[];
+    server.removeAllListeners(event);
+    server.on(event, (socket: Socket) => {
+      if (tls && (socket as TLSSocket).alpnProtocol === 'h2') this.#toNode(socket);
+      else this.#accept(socket);
+    });
     // node's server closes only the connections it knows: these close with them (server.close()
-    // calls closeIdleConnections, a forced close closeAllConnections).
-    const closeAll = server.closeAllConnections.bind(server);
-    const closeIdle = server.closeIdleConnections.bind(server);
-    server.closeAllConnections = () => {
-      closeAll();
+    // calls closeIdleConnections, a forced close closeAllConnections; an HTTP/2 server with
+    // allowHTTP1 has only the first).
+    const nodeServer = server as Partial<Pick<http.Server, 'closeAllConnections' | 'closeIdleConnections'>>;
+    const closeAll = nodeServer.closeAllConnections?.bind(server);
+    const closeIdle = nodeServer.closeIdleConnections?.bind(server);
+    nodeServer.closeAllConnections = () => {
+      closeAll?.();
       this.destroyAll();
     };
-    server.closeIdleConnections = () => {
-      closeIdle();
+    nodeServer.closeIdleConnections = () => {
+      closeIdle?.();
       this.closeIdle();
     };
   }
@@ -91,12 +108,13 @@ export class Http1FrontEnd {
 
   /** The server's limits and timeouts, read when a connection opens (data-plane.ts sets them after listening). */
   get limits(): { maxHeadBytes: number; maxFields: number; headerTimeoutMs: number; keepAliveMs: number } {
-    const s = this.#server;
+    const s = this.#server as Partial<http.Server> & { maxHeaderSize?: number };
     return {
-      maxHeadBytes: (s as { maxHeaderSize?: number }).maxHeaderSize ?? http.maxHeaderSize,
+      maxHeadBytes: s.maxHeaderSize ?? http.maxHeaderSize,
       maxFields: s.maxHeadersCount || 2000,
       headerTimeoutMs: s.headersTimeout || DATAPLANE_DEFAULTS.clientHeaderTimeoutMs,
-      keepAliveMs: s.keepAliveTimeout,
+      // node's default for an http.Server, which an HTTP/2 server with allowHTTP1 does not set.
+      keepAliveMs: s.keepAliveTimeout ?? 5_000,
     };
   }
 
@@ -110,8 +128,12 @@ export class Http1FrontEnd {
   handOff(conn: Http1Connection, socket: Socket, unread: Buffer | null): void {
     this.#connections.delete(conn);
     if (unread !== null && unread.length > 0) socket.unshift(unread);
-    for (const listener of this.#node) listener.call(this.#server, socket);
+    this.#toNode(socket);
     socket.resume();
+  }
+
+  #toNode(socket: Socket): void {
+    for (const listener of this.#node) listener.call(this.#server, socket);
   }
 
   forget(conn: Http1Connection): void {

@@ -61,12 +61,13 @@ export const HTTP2_APIS: readonly Http2Api[] = ['core', 'compat'];
 type TrafficServer = http.Server | http2.Http2SecureServer;
 
 /**
- * The traffic port's server: plaintext HTTP/1.1 (node's http.Server, the
- * default and fastest), TLS with ALPN h2 and http/1.1 (one
- * http2.Http2SecureServer with allowHTTP1), or plaintext with h2c prior
- * knowledge beside HTTP/1.1 (the first bytes of a connection decide).
+ * The traffic port's server: plaintext HTTP/1.1 (node's http.Server), TLS
+ * with ALPN h2 and http/1.1 (one http2.Http2SecureServer with allowHTTP1),
+ * or plaintext with h2c prior knowledge beside HTTP/1.1 (the first bytes of
+ * a connection decide). HTTP/1.1 connections, plaintext or TLS, are served
+ * by ringlb's front end (http1-front-end.ts) unless `http1Frontend` is node.
  *
- * Requests reach the one handler as node's request/response pair (HTTP/2
+ * Other requests reach the one handler as node's request/response pair (HTTP/2
  * through node's compatibility API, adapted by adaptHttp2Request), except
  * the HTTP/2 requests a StreamService accepts when http2Api is `core`: those
  * are served from their streams (http2-stream-client.ts), by the same
@@ -90,6 +91,12 @@ export class TrafficListener {
     this.#idleTimeoutMs = options.clientIdleTimeoutMs ?? DATAPLANE_DEFAULTS.clientIdleTimeoutMs;
     const settings = { maxConcurrentStreams: options.maxConcurrentStreams ?? DATAPLANE_DEFAULTS.maxConcurrentStreams };
     const core = (options.http2Api ?? DATAPLANE_DEFAULTS.http2Api) === 'core' ? streams : undefined;
+    const frontend = options.http1Frontend ?? DATAPLANE_DEFAULTS.http1Frontend;
+    const frontEndOptions = () => ({
+      handler,
+      nodeServes: options.nodeServes ?? (() => false),
+      log: this.#log.child('http1'),
+    });
     if (options.tls) {
       this.scheme = 'https';
       this.#store = new CertificateStore({ pairs: options.tls.pairs, log: this.#log.child('tls') });
@@ -105,18 +112,15 @@ export class TrafficListener {
       this.#store.onReload((current) => this.#useDefault(current));
       this.#trackSessions(server);
       if (core) serveStreams(server, core);
+      // HTTPS/1.1 (ALPN http/1.1 or none) through the same front end as plaintext; h2 stays node's.
+      if (frontend === 'ringlb') this.#front = new Http1FrontEnd(server, frontEndOptions());
       this.server = server;
     } else {
       this.scheme = 'http';
       // The data plane answers a missing Host itself, in the classic shape, on every listener alike.
       const server = http.createServer({ requireHostHeader: false }, handler);
       // Installed before splitByPreface, which then hands it the HTTP/1.1 connections.
-      if ((options.http1Frontend ?? DATAPLANE_DEFAULTS.http1Frontend) === 'ringlb')
-        this.#front = new Http1FrontEnd(server, {
-          handler,
-          nodeServes: options.nodeServes ?? (() => false),
-          log: this.#log.child('http1'),
-        });
+      if (frontend === 'ringlb') this.#front = new Http1FrontEnd(server, frontEndOptions());
       if (options.h2c) {
         this.#h2c = http2.createServer({ settings }, http2Aware(handler));
         this.#trackSessions(this.#h2c);
