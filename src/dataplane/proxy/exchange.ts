@@ -73,6 +73,8 @@ export class Exchange implements UpstreamHandler {
   #replaced = 0;
   #clientGone = false;
   #finished = false;
+  /** Armed while the client does not take the response's bytes (onData). */
+  #sendTimer: NodeJS.Timeout | undefined;
 
   constructor(host: ExchangeHost, req: ClientSideRequest, res: ClientSideResponse, key: number, member: RingMember) {
     this.#host = host;
@@ -200,10 +202,25 @@ export class Exchange implements UpstreamHandler {
     const res = this.#res;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
+    // The replica's read is paused until the client reads. A client that never does would hold
+    // its connection and one to the replica forever (a slow-read attack on the pool): it gets
+    // clientBodyTimeoutMs, as nginx's send_timeout (60 s, the default of both) bounds the gap
+    // between two writes, then is cut off and the replica's request aborted.
+    this.#sendTimer = setTimeout(this.#onSendTimeout, this.#host.clientBodyTimeoutMs);
+    this.#sendTimer.unref();
     return false;
   }
 
-  readonly #onDrain = (): void => this.#resume?.();
+  readonly #onDrain = (): void => {
+    clearTimeout(this.#sendTimer);
+    this.#resume?.();
+  };
+
+  readonly #onSendTimeout = (): void => {
+    this.#res.off('drain', this.#onDrain);
+    // The client's 'close' then aborts the replica's side (clientClosed).
+    this.#res.destroy();
+  };
 
   onComplete(): void {
     this.onEnd(undefined);
@@ -294,6 +311,7 @@ export class Exchange implements UpstreamHandler {
   #finish(status: number, stats: UpstreamStats): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#sendTimer);
     this.#res[kExchange] = undefined;
     const seconds = (performance.now() - this.#start) / 1e3;
     this.#host.completed(this.#req, this.#res, status, seconds, stats, this.#attempt?.tried.length ?? 1, this.#key);
