@@ -16,7 +16,7 @@ import type { Upstream } from './upstream-pools.js';
 /** What an exchange needs from the proxy that made it (ProxyHandler). */
 export interface ExchangeHost {
   readonly router: Router;
-  /** Longest gap between two reads of a request body. */
+  /** Longest gap between two reads of a request body, and before the client takes more of its response. */
   readonly clientBodyTimeoutMs: number;
   /** Request bodies up to this size are read before dispatch, and can be resent. */
   readonly maxReplayBytes: number;
