@@ -412,6 +412,7 @@ test('h1 adversarial half-close and abort: a request then FIN is answered; a cli
 test('h1 adversarial response desync from an untrusted replica: a clean 502 or a truncated, closed connection; the replica connection never reused', async (t) => {
   const evil: Record<string, string> = {
     '/cl-te': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nEVIL!',
+    '/bad-first-chunk': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nEVIL!\r\n0\r\n\r\n',
     '/bad-chunk-size': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\nEVIL!\r\n0\r\n\r\n',
     '/after-length': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!',
     '/100-with-body':
@@ -435,6 +436,9 @@ test('h1 adversarial response desync from an untrusted replica: a clean 502 or a
   // [path, what the client gets, then whether its connection carries the next exchange]
   const expected: [string, number[], boolean][] = [
     ['/cl-te', [502, 200], true],
+    // No byte of the head had left (it waits for the first body bytes): taken back, a clean 502.
+    // It used to be a connection closed without a byte.
+    ['/bad-first-chunk', [502, 200], true],
     ['/bad-chunk-size', [200], false],
     ['/after-length', [200, 200], true],
     ['/100-with-body', [502, 200], true],

@@ -253,6 +253,11 @@ export class Exchange implements UpstreamHandler {
       this.#finish(this.#replaced, this.#stats);
       return;
     }
+    // The replica failed after its head but before a byte of it left (ringlb's front end holds
+    // the head until the first body bytes): the client gets a clean error instead of a connection
+    // cut off without a byte. Not resent elsewhere: the replica did answer.
+    const retracted = res.headersSent && this.#status !== 0 && res.retractHead?.() === true;
+    if (retracted) this.#status = 0;
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
       this.#stats.failed(code || 'body error', Date.now());
@@ -269,6 +274,7 @@ export class Exchange implements UpstreamHandler {
       tried: [member.hostname],
       resentFresh: false,
     });
+    if (retracted) attempt.replayable = false;
     const e = err as UpstreamError;
     const next = this.#router.failover(attempt, { code, reused: e.reused, responseStarted: e.responseStarted });
     if (next === 'fresh') {
