@@ -96,7 +96,7 @@ export function dataPlaneOptions(): Option[] {
     ),
     opt(
       '--client-body-timeout <ms>',
-      'longest gap between two reads of a request body (then 408)',
+      'longest gap between two reads of a request body (then 408), or before a client takes more of its response (then closed)',
       'RINGLB_CLIENT_BODY_TIMEOUT',
       String(d.clientBodyTimeoutMs),
     ),

@@ -103,6 +103,12 @@ export interface ClientSideResponse {
   addTrailers(trailers: OutgoingHttpHeaders): void;
   /** Cuts the response off (the client sees it truncated). */
   destroy(): unknown;
+  /**
+   * Takes back a written head of which no byte has left yet, so that
+   * another may be written: true if it could. ringlb's HTTP/1.1 front end
+   * can (front-message.ts); node's responses cannot (absent).
+   */
+  retractHead?(): boolean;
   on(event: string, listener: Listener): unknown;
   once(event: string, listener: Listener): unknown;
   off(event: string, listener: Listener): unknown;

@@ -47,7 +47,11 @@ export const DATAPLANE_DEFAULTS: Readonly<DataPlaneDefaults> = Object.freeze({
   bodyBufferBytes: 64 * 1024,
   /** A client must send its whole request head within this. */
   clientHeaderTimeoutMs: 60_000,
-  /** Longest gap between two reads of a client's request body (408 then). */
+  /**
+   * Longest gap between two reads of a client's request body (408 then), and
+   * the longest a response waits for its client to take more (then closed,
+   * as nginx's send_timeout, 60 s as well).
+   */
   clientBodyTimeoutMs: 60_000,
   /**
    * An idle client connection (HTTP/1.1 keep-alive, HTTP/2 session) is

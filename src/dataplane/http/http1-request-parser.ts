@@ -31,7 +31,7 @@ export interface RequestHead {
 export class RequestParseError extends Error {
   override readonly name = 'RequestParseError';
   constructor(
-    /** 400, or 431 for a head over the limits. */
+    /** 400; 414 for a request line over the head limit, 431 for a head over the limits. */
     readonly status: number,
     reason: string,
   ) {
@@ -104,20 +104,32 @@ export interface RequestHeadLimits {
  * Finds a complete request head in data[from, to): the index just past its
  * final CRLFCRLF, or -1 (more bytes needed). Empty lines before the
  * request line are skipped (RFC 9112 §2.2), as llhttp does. Throws 431 if
- * the head cannot fit the limit.
+ * the head cannot fit the limit, 414 if its request line alone does not.
  */
 export function headEnd(data: Buffer, from: number, to: number, maxHeadBytes: number): number {
   const start = skipEmptyLines(data, from, to);
   const end = indexOfCrlfCrlf(data, start, to);
   if (end < 0) {
-    if (to - start > maxHeadBytes) throw new RequestParseError(431, 'request head too large');
+    if (to - start > maxHeadBytes) throw tooLarge(data, start, maxHeadBytes);
     return -1;
   }
-  if (end + 4 - start > maxHeadBytes) throw new RequestParseError(431, 'request head too large');
+  if (end + 4 - start > maxHeadBytes) throw tooLarge(data, start, maxHeadBytes);
   return end + 4;
 }
 
-function skipEmptyLines(data: Buffer, from: number, to: number): number {
+/**
+ * A head over the limit: 414 (URI Too Long, RFC 9110 §15.5.15) when no line
+ * ends within it, so that the request line is what does not fit, as nginx
+ * answers (node's server says 431 for both).
+ */
+function tooLarge(data: Buffer, start: number, maxHeadBytes: number): RequestParseError {
+  const lf = data.indexOf(10, start);
+  if (lf < 0 || lf - start > maxHeadBytes) return new RequestParseError(414, 'request line too long');
+  return new RequestParseError(431, 'request head too large');
+}
+
+/** Where data[from, to) starts after empty lines (CRLF pairs). */
+export function skipEmptyLines(data: Buffer, from: number, to: number): number {
   let i = from;
   while (i + 1 < to && data[i] === 13 && data[i + 1] === 10) i += 2;
   return i;

@@ -233,6 +233,8 @@ export class FrontResponse extends EventEmitter implements ClientSideResponse {
   #chunked = false;
   #noBody = false;
   #trailers = '';
+  /** shouldKeepAlive before writeHead (retractHead puts it back). */
+  #keepAliveBefore = false;
   /** Small writes joined, not written yet. */
   #out: string | null = null;
 
@@ -250,6 +252,7 @@ export class FrontResponse extends EventEmitter implements ClientSideResponse {
     const reason = typeof a === 'string' ? a : (STATUS_CODES[status] ?? 'unknown');
     const headers = typeof a === 'string' ? b : a;
     if (UNSAFE.test(reason)) throw new Error('invalid character in the status message');
+    this.#keepAliveBefore = this.shouldKeepAlive;
     let text = `HTTP/1.1 ${status} ${reason}\r\n`;
     let length = false;
     let date = false;
@@ -314,6 +317,21 @@ export class FrontResponse extends EventEmitter implements ClientSideResponse {
       socket.once('drain', this.#onDrain);
       return false;
     }
+    return true;
+  }
+
+  /**
+   * Takes back a head none of which has left (it waits for the first body
+   * bytes): the exchange can then answer a clean error instead of cutting
+   * the connection off without a byte.
+   */
+  retractHead(): boolean {
+    if (this.#pending === null || this.writableEnded || this.destroyed) return false;
+    this.#pending = null;
+    this.headersSent = false;
+    this.#chunked = false;
+    this.#noBody = false;
+    this.shouldKeepAlive = this.#keepAliveBefore;
     return true;
   }
 

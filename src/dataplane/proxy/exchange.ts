@@ -16,7 +16,7 @@ import type { Upstream } from './upstream-pools.js';
 /** What an exchange needs from the proxy that made it (ProxyHandler). */
 export interface ExchangeHost {
   readonly router: Router;
-  /** Longest gap between two reads of a request body. */
+  /** Longest gap between two reads of a request body, and before the client takes more of its response. */
   readonly clientBodyTimeoutMs: number;
   /** Request bodies up to this size are read before dispatch, and can be resent. */
   readonly maxReplayBytes: number;
@@ -73,6 +73,8 @@ export class Exchange implements UpstreamHandler {
   #replaced = 0;
   #clientGone = false;
   #finished = false;
+  /** Armed while the client does not take the response's bytes (onData). */
+  #sendTimer: NodeJS.Timeout | undefined;
 
   constructor(host: ExchangeHost, req: ClientSideRequest, res: ClientSideResponse, key: number, member: RingMember) {
     this.#host = host;
@@ -200,10 +202,25 @@ export class Exchange implements UpstreamHandler {
     const res = this.#res;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
+    // The replica's read is paused until the client reads. A client that never does would hold
+    // its connection and one to the replica forever (a slow-read attack on the pool): it gets
+    // clientBodyTimeoutMs, as nginx's send_timeout (60 s, the default of both) bounds the gap
+    // between two writes, then is cut off and the replica's request aborted.
+    this.#sendTimer = setTimeout(this.#onSendTimeout, this.#host.clientBodyTimeoutMs);
+    this.#sendTimer.unref();
     return false;
   }
 
-  readonly #onDrain = (): void => this.#resume?.();
+  readonly #onDrain = (): void => {
+    clearTimeout(this.#sendTimer);
+    this.#resume?.();
+  };
+
+  readonly #onSendTimeout = (): void => {
+    this.#res.off('drain', this.#onDrain);
+    // The client's 'close' then aborts the replica's side (clientClosed).
+    this.#res.destroy();
+  };
 
   onComplete(): void {
     this.onEnd(undefined);
@@ -236,6 +253,11 @@ export class Exchange implements UpstreamHandler {
       this.#finish(this.#replaced, this.#stats);
       return;
     }
+    // The replica failed after its head but before a byte of it left (ringlb's front end holds
+    // the head until the first body bytes): the client gets a clean error instead of a connection
+    // cut off without a byte. Not resent elsewhere: the replica did answer.
+    const retracted = res.headersSent && this.#status !== 0 && res.retractHead?.() === true;
+    if (retracted) this.#status = 0;
     if (res.headersSent) {
       // Mid-body: too late for a clean error; cut the client off so it sees a truncated response.
       this.#stats.failed(code || 'body error', Date.now());
@@ -252,6 +274,7 @@ export class Exchange implements UpstreamHandler {
       tried: [member.hostname],
       resentFresh: false,
     });
+    if (retracted) attempt.replayable = false;
     const e = err as UpstreamError;
     const next = this.#router.failover(attempt, { code, reused: e.reused, responseStarted: e.responseStarted });
     if (next === 'fresh') {
@@ -294,6 +317,7 @@ export class Exchange implements UpstreamHandler {
   #finish(status: number, stats: UpstreamStats): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#sendTimer);
     this.#res[kExchange] = undefined;
     const seconds = (performance.now() - this.#start) / 1e3;
     this.#host.completed(this.#req, this.#res, status, seconds, stats, this.#attempt?.tried.length ?? 1, this.#key);

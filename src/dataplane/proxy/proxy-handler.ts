@@ -35,7 +35,7 @@ export interface ProxyHandlerOptions {
   bodyBufferBytes?: number;
   /** Longest wait for a free connection to a replica. */
   queueTimeoutMs?: number;
-  /** Longest gap between two reads of a request body. */
+  /** Longest gap between two reads of a request body, and before the client takes more of its response. */
   clientBodyTimeoutMs?: number;
   /** Replica health as this data plane sees it; one is made if none is given. */
   health?: ReplicaHealth;

@@ -35,8 +35,8 @@ export interface Attempt {
   /** The request's ring key. */
   readonly key: number;
   readonly method: string;
-  /** The body can be sent again (it was buffered whole, or there is none). */
-  readonly replayable: boolean;
+  /** The body can be sent again (it was buffered whole, or there is none); false once a replica answered. */
+  replayable: boolean;
   /** The member the last attempt went to. */
   member: RingMember;
   /** Its counters. */
