@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
+import tls from 'node:tls';
 import { StaticDriver } from '../../src/runtime/static-driver.js';
+import { makeCertificate } from '../helpers/certs.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { startControlPlane } from '../helpers/control-plane.js';
 import { startDataPlane } from '../helpers/data-plane.js';
 import { openServerSockets } from '../helpers/open-sockets.js';
@@ -93,8 +96,22 @@ interface RawClient {
 }
 
 /** A half-open-capable client: it never closes on its own (t.after destroys it). */
-async function rawClient(t: TestContext, port: number, bytes?: string | Buffer): Promise<RawClient> {
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+async function rawClient(
+  t: TestContext,
+  port: number,
+  bytes?: string | Buffer,
+  secure?: { ca: string },
+): Promise<RawClient> {
+  const socket = secure
+    ? // allowHalfOpen is passed on to the TLSSocket (node's tls.connect), though its type does not list it.
+      tls.connect({
+        port,
+        host: '127.0.0.1',
+        allowHalfOpen: true,
+        ca: secure.ca,
+        ALPNProtocols: ['http/1.1'],
+      } as tls.ConnectionOptions)
+    : net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   t.after(() => socket.destroy());
   socket.on('error', () => {});
   let text = '';
@@ -103,7 +120,7 @@ async function rawClient(t: TestContext, port: number, bytes?: string | Buffer):
     socket.once('end', () => resolve(text));
     socket.once('close', () => resolve(text));
   });
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  await new Promise<void>((resolve) => socket.once(secure ? 'secureConnect' : 'connect', resolve));
   if (bytes !== undefined) socket.write(bytes);
   return { socket, text: () => text, ended };
 }
@@ -141,88 +158,78 @@ function assertRefusal(text: string, status: number, what: string): void {
   assert.match(body.message, /^<Error> /, what);
 }
 
-test('h1 adversarial: smuggling, bad framing and limits get one classic error, the connection is closed by ringlb, the replica sees nothing', async (t) => {
+/** Requests ringlb must refuse, each with its status. */
+const REFUSED: readonly [string, string, number][] = [
+  ['CL and TE', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+  ['two CL', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd', 400],
+  ['CL list', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 4\r\n\r\nabcd', 400],
+  ['CL +4', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\nabcd', 400],
+  ['TE chunked, identity', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
+  ['TE xchunked', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n', 501],
+  [
+    'TE gzip, chunked',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n',
+    501,
+  ],
+  ['TE with SP before the colon', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n', 400],
+  ['TE after HTAB', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n', 400],
+  ['TE after VT', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\u000bchunked\r\n\r\n0\r\n\r\n', 400],
+  ['TE obs-fold', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n', 400],
+  ['obs-fold', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n', 400],
+  ['bare LF after the request line', 'GET /r HTTP/1.1\nHost: a\r\n\r\n', 400],
+  ['bare LF after a field', 'GET /r HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n', 400],
+  ['NUL in a value', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\u0000c\r\n\r\n', 400],
+  ['bare CR in a value', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n', 400],
+  [
+    'chunk size overflow',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nx\r\n0\r\n\r\n',
+    400,
+  ],
+  ['negative chunk size', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n', 400],
+  [
+    'NUL in a chunk extension',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\u0000\r\nx\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'bare LF after a chunk size',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\nx\r\n0\r\n\r\n',
+    400,
+  ],
+  [
+    'chunk longer than its size',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n',
+    400,
+  ],
+  ['bad trailer', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX : y\r\n\r\n', 400],
+  [
+    'Content-Length in the trailers',
+    'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nContent-Length: 5\r\n\r\n',
+    400,
+  ],
+  ['two Host fields', 'GET /r HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+  ['two Host fields and a body', 'POST /r HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc', 400],
+  ['no Host', 'GET /r HTTP/1.1\r\n\r\n', 400],
+  ['HTTP/0.9', 'GET /r\r\n\r\n', 400],
+  ['lower-case method', 'get /r HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+  // Limits (DATAPLANE_DEFAULTS, node's: 16 KiB of head, 2,000 fields).
+  ['request line over the head limit', `GET /${'a'.repeat(17_000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414],
+  ['head over the limit', `GET /r HTTP/1.1\r\nHost: a\r\nX-A: ${'a'.repeat(17_000)}\r\n\r\n`, 431],
+  ['2,001 fields', `GET /r HTTP/1.1\r\nHost: a\r\n${'X-A: b\r\n'.repeat(2_000)}\r\n`, 431],
+];
+
+/**
+ * Each refused request, followed by a pipelined request for /smuggled that
+ * must never be answered or forwarded, on a connection of its own; then a
+ * pipelined request after one that fails. Over `secure`, TLS with ALPN http/1.1.
+ */
+async function refusesAndCloses(t: TestContext, secure?: { ca: string; tls: Parameters<typeof startDataPlane>[2] }) {
   const replica = await rawReplica(t);
-  const port = await dataPlaneOver(t, replica);
-  // Each is followed by a pipelined request for /smuggled: it must never be answered or forwarded.
+  const port = await dataPlaneOver(t, replica, secure?.tls);
   const next = 'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n';
-  const cases: [string, string, number][] = [
-    [
-      'CL and TE',
-      'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-      400,
-    ],
-    ['two CL', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd', 400],
-    ['CL list', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 4\r\n\r\nabcd', 400],
-    ['CL +4', 'POST /r HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\nabcd', 400],
-    [
-      'TE chunked, identity',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
-      400,
-    ],
-    ['TE xchunked', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n', 501],
-    [
-      'TE gzip, chunked',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n',
-      501,
-    ],
-    ['TE with SP before the colon', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n', 400],
-    ['TE after HTAB', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n', 400],
-    ['TE after VT', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\u000bchunked\r\n\r\n0\r\n\r\n', 400],
-    ['TE obs-fold', 'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n', 400],
-    ['obs-fold', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n', 400],
-    ['bare LF after the request line', 'GET /r HTTP/1.1\nHost: a\r\n\r\n', 400],
-    ['bare LF after a field', 'GET /r HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n', 400],
-    ['NUL in a value', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\u0000c\r\n\r\n', 400],
-    ['bare CR in a value', 'GET /r HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n', 400],
-    [
-      'chunk size overflow',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nx\r\n0\r\n\r\n',
-      400,
-    ],
-    [
-      'negative chunk size',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n',
-      400,
-    ],
-    [
-      'NUL in a chunk extension',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\u0000\r\nx\r\n0\r\n\r\n',
-      400,
-    ],
-    [
-      'bare LF after a chunk size',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\nx\r\n0\r\n\r\n',
-      400,
-    ],
-    [
-      'chunk longer than its size',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n',
-      400,
-    ],
-    [
-      'bad trailer',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX : y\r\n\r\n',
-      400,
-    ],
-    [
-      'Content-Length in the trailers',
-      'POST /r HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nContent-Length: 5\r\n\r\n',
-      400,
-    ],
-    ['two Host fields', 'GET /r HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
-    ['two Host fields and a body', 'POST /r HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc', 400],
-    ['no Host', 'GET /r HTTP/1.1\r\n\r\n', 400],
-    ['HTTP/0.9', 'GET /r\r\n\r\n', 400],
-    ['lower-case method', 'get /r HTTP/1.1\r\nHost: a\r\n\r\n', 400],
-    // Limits (DATAPLANE_DEFAULTS, node's: 16 KiB of head, 2,000 fields).
-    ['request line over the head limit', `GET /${'a'.repeat(17_000)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414],
-    ['head over the limit', `GET /r HTTP/1.1\r\nHost: a\r\nX-A: ${'a'.repeat(17_000)}\r\n\r\n`, 431],
-    ['2,001 fields', `GET /r HTTP/1.1\r\nHost: a\r\n${'X-A: b\r\n'.repeat(2_000)}\r\n`, 431],
-  ];
   const clients: net.Socket[] = [];
-  for (const [what, request, status] of cases) {
-    const client = await rawClient(t, port, request + next);
+  for (const [what, request, status] of REFUSED) {
+    const client = await rawClient(t, port, request + next, secure);
     clients.push(client.socket);
     // ringlb ends the connection after its answer: no 'end' means it kept it open for more.
     const text = await within(client.ended, 5_000, `${what}: the connection ends`);
@@ -233,6 +240,7 @@ test('h1 adversarial: smuggling, bad framing and limits get one classic error, t
     t,
     port,
     `GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /r HTTP/1.1\r\nHost: a\r\nX-A: \u0001\r\n\r\n${next}`,
+    secure,
   );
   clients.push(before.socket);
   const text = await within(before.ended, 5_000, 'pipelined after an error');
@@ -243,6 +251,15 @@ test('h1 adversarial: smuggling, bad framing and limits get one classic error, t
   // its linger (5 s). Only ending them used to leave them open for as long as the client liked.
   await eventually(() => openServerSockets(port).total === 0, 10_000, 'ringlb closed every refused connection');
   for (const socket of clients) assert.equal(socket.readableEnded, true);
+}
+
+test('h1 adversarial: smuggling, bad framing and limits get one classic error, the connection is closed by ringlb, the replica sees nothing', async (t) => {
+  await refusesAndCloses(t);
+});
+
+test('h1 adversarial over TLS (ALPN http/1.1, the same front end): the same refusals, the same close, nothing at the replica', async (t) => {
+  const cert = makeCertificate(tempDir(t), 'h1', ['localhost']);
+  await refusesAndCloses(t, { ca: cert.pem, tls: { tls: { pairs: [cert] } } });
 });
 
 test('h1 adversarial timeouts: slowloris and a stalled body get 408 and are closed, an idle keep-alive connection is closed, a stream of empty lines is not buffered', async (t) => {

@@ -30,10 +30,11 @@ async function startH2Proxy(
   addresses: readonly string[],
   policy = POLICY,
   routingKey: RoutingKeyPolicy = { kind: 'random' },
+  clientBodyTimeoutMs?: number,
 ) {
   const ring = { current: fixedRing(addresses, policy) };
   const metrics = fixedRingMetrics(ring.current);
-  const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000 });
+  const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000, clientBodyTimeoutMs });
   // HTTP/2 clients are served by the default API (DATAPLANE_DEFAULTS.http2Api), from the streams when it is core.
   const listener = new TrafficListener({ h2c: true }, proxy.handle, { accepts: () => true, handle: proxy.handle });
   const server = listener.server as http.Server;
@@ -354,3 +355,64 @@ test('an HTTP/2 client that cancels its stream stops the request to an HTTP/1.1 
   });
   await Promise.race([aborted, late]).finally(() => clearTimeout(timer));
 });
+
+test('h2c upstream: a client that stops reading a streamed response is cut off after --client-body-timeout, and the replica stream is cancelled', async (t) => {
+  const closed: Promise<number>[] = [];
+  const replica = await h2Replica(t, (stream) => {
+    closed.push(new Promise((resolve) => stream.once('close', () => resolve(stream.rstCode))));
+    stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' });
+    // An endless stream, as fast as flow control lets it go: only the client's reading limits it.
+    const chunk = Buffer.alloc(16 * 1024, 120);
+    const pump = (): void => {
+      while (!stream.destroyed && stream.write(chunk));
+    };
+    stream.on('drain', pump);
+    pump();
+  });
+  const { port } = await startH2Proxy(t, [replica.address], POLICY, { kind: 'random' }, 800);
+
+  // An HTTP/1.1 client that never reads.
+  const h1 = net.connect({ port, host: '127.0.0.1' });
+  defer(t, () => h1.destroy());
+  h1.on('error', () => undefined);
+  h1.pause();
+  h1.write('GET /stream HTTP/1.1\r\nHost: a\r\n\r\n');
+  const h1Closed = new Promise<void>((resolve) => h1.once('close', () => resolve()));
+  await waitFor('the first replica stream', () => closed[0]);
+  // Generous: the timeout is 0.8 s without progress.
+  assert.equal(
+    await withinMs(closed[0]!, 10_000, 'HTTP/1.1: replica stream'),
+    http2.constants.NGHTTP2_CANCEL,
+    'the replica stream is cancelled',
+  );
+  // A paused socket does not see the close: reading now drains what was sent, then the end.
+  h1.resume();
+  await withinMs(h1Closed, 10_000, 'HTTP/1.1: client closed');
+
+  // An HTTP/2 client whose stream window stays at 0.
+  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
+  defer(t, () => session.destroy());
+  session.on('error', () => undefined);
+  const req = session.request({ ':path': '/stream' });
+  req.on('error', () => undefined);
+  const h2Closed = new Promise<void>((resolve) => req.once('close', () => resolve()));
+  await waitFor('the second replica stream', () => closed[1]);
+  assert.equal(
+    await withinMs(closed[1]!, 10_000, 'HTTP/2: replica stream'),
+    http2.constants.NGHTTP2_CANCEL,
+    'the replica stream is cancelled',
+  );
+  await withinMs(h2Closed, 10_000, 'HTTP/2: client stream closed');
+  assert.notEqual(req.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the client stream was reset, not finished');
+});
+
+/** Resolves as `promise` does, or fails after `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]);
+}

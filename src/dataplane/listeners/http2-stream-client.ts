@@ -3,7 +3,7 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerH
 import type { Socket } from 'node:net';
 import type { ClientSideRequest, ClientSideResponse, ClientSideSocket } from '../core/client-side.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 // biome-ignore lint/suspicious/noExplicitAny: the generic EventEmitter listener shape, as node declares it.
 type Listener = (...args: any[]) => void;
@@ -200,9 +200,15 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
     this.#trailers = trailers;
   }
 
-  /** Resets the stream, as node's compatibility response does. */
+  /**
+   * Resets the stream. node's own destroy() sends RST_STREAM NO_ERROR, which
+   * a client may take for a whole response; a response cut short (a replica
+   * that failed mid-body, a client that stopped reading) is INTERNAL_ERROR,
+   * as nginx resets it, so the client knows it is incomplete.
+   */
   destroy(): this {
-    this.stream.destroy();
+    const stream = this.stream;
+    if (!stream.destroyed) stream.close(stream.writableFinished ? NGHTTP2_NO_ERROR : NGHTTP2_INTERNAL_ERROR);
     return this;
   }
 

@@ -24,6 +24,8 @@ export interface H2ExchangeHost {
   readonly router: Router;
   /** Longest wait for the response headers when the client set no grpc-timeout. */
   readonly timeoutMs: number;
+  /** Longest wait for the client to take the response's bytes (exchange.ts: nginx's send_timeout). */
+  readonly clientBodyTimeoutMs: number;
   /** The HTTP/2 session pool for a replica address and protocol. */
   h2Pool(address: string, protocol: Exclude<UpstreamProtocol, 'http1'>): H2SessionPool;
   /** The protocol to speak to `member` (its own, else the ring's). */
@@ -78,6 +80,8 @@ export class H2Exchange {
   #attempt: Attempt | undefined;
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
+  /** Armed while the client does not take the response's bytes. */
+  #sendTimer: NodeJS.Timeout | undefined;
   #dispatched = false;
   /** Already resent once after the replica refused the stream (it was not processed). */
   #resentRefused = false;
@@ -225,7 +229,16 @@ export class H2Exchange {
     if (!res.write(chunk)) {
       const stream = this.#stream!;
       stream.pause();
-      res.once('drain', () => stream.resume());
+      res.once('drain', () => {
+        clearTimeout(this.#sendTimer);
+        stream.resume();
+      });
+      // As in exchange.ts: a client that never takes the bytes would hold the replica's stream
+      // (and a share of its session) forever; after clientBodyTimeoutMs it is cut off, and its
+      // 'close' cancels the replica's stream.
+      clearTimeout(this.#sendTimer);
+      this.#sendTimer = setTimeout(() => res.destroy(), this.#host.clientBodyTimeoutMs);
+      this.#sendTimer.unref();
     }
   }
 
@@ -356,6 +369,7 @@ export class H2Exchange {
     this.#finished = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
+    clearTimeout(this.#sendTimer);
     this.#res.off('close', this.#onClientClose);
     const seconds = (performance.now() - this.#start) / 1e3;
     this.#host.completed(this.#req, this.#res, status, seconds, stats, this.#attempt?.tried.length ?? 1, this.#key);
