@@ -9,6 +9,7 @@ import { startControlPlane } from '../helpers/control-plane.js';
 import { startDataPlane } from '../helpers/data-plane.js';
 import { openServerSockets } from '../helpers/open-sockets.js';
 import { startProxy } from '../helpers/proxy-harness.js';
+import { within } from '../helpers/wait.js';
 
 // An adversarial audit of the HTTP/1.1 front end (docs/security.md), through
 // a whole data plane (control plane, WatchRing, a static backend) whose one
@@ -123,17 +124,6 @@ async function rawClient(
   await new Promise<void>((resolve) => socket.once(secure ? 'secureConnect' : 'connect', resolve));
   if (bytes !== undefined) socket.write(bytes);
   return { socket, text: () => text, ended };
-}
-
-/** Resolves within `ms` or fails naming `what`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 /** Polls until `check` is true, or fails after `ms`. */

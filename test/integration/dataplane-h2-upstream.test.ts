@@ -13,7 +13,7 @@ import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { h2Call } from '../helpers/h2-call.js';
 import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /**
  * The data plane's HTTP/2 upstream path (--upstream-protocol h2c) in
@@ -381,13 +381,13 @@ test('h2c upstream: a client that stops reading a streamed response is cut off a
   await waitFor('the first replica stream', () => closed[0]);
   // Generous: the timeout is 0.8 s without progress.
   assert.equal(
-    await withinMs(closed[0]!, 10_000, 'HTTP/1.1: replica stream'),
+    await within(closed[0]!, 10_000, 'HTTP/1.1: replica stream'),
     http2.constants.NGHTTP2_CANCEL,
     'the replica stream is cancelled',
   );
   // A paused socket does not see the close: reading now drains what was sent, then the end.
   h1.resume();
-  await withinMs(h1Closed, 10_000, 'HTTP/1.1: client closed');
+  await within(h1Closed, 10_000, 'HTTP/1.1: client closed');
 
   // An HTTP/2 client whose stream window stays at 0.
   const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
@@ -398,21 +398,10 @@ test('h2c upstream: a client that stops reading a streamed response is cut off a
   const h2Closed = new Promise<void>((resolve) => req.once('close', () => resolve()));
   await waitFor('the second replica stream', () => closed[1]);
   assert.equal(
-    await withinMs(closed[1]!, 10_000, 'HTTP/2: replica stream'),
+    await within(closed[1]!, 10_000, 'HTTP/2: replica stream'),
     http2.constants.NGHTTP2_CANCEL,
     'the replica stream is cancelled',
   );
-  await withinMs(h2Closed, 10_000, 'HTTP/2: client stream closed');
+  await within(h2Closed, 10_000, 'HTTP/2: client stream closed');
   assert.notEqual(req.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the client stream was reset, not finished');
 });
-
-/** Resolves as `promise` does, or fails after `ms`. */
-function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]);
-}
