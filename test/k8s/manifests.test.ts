@@ -6,8 +6,11 @@ import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { LEASE_LABELS } from '../../src/runtime/replica-objects.js';
 import { defer } from '../helpers/cleanup.js';
+import { getJson } from '../helpers/http.js';
 import { type KubeCluster, kubeClusterForFile, testNamespace } from '../helpers/kube-cluster.js';
+import { startDataPlaneProcess } from '../helpers/ringlb-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 // deploy/kubernetes against the test cluster (npm run k8s:up): a server-side
@@ -52,9 +55,10 @@ function kustomizationIn(t: TestContext, ns: string, resource: string, patches: 
 }
 
 /** The shared bearer token the manifests expect in the Secret ringlb-token. */
-async function createToken(k: KubeCluster, ns: string): Promise<void> {
+async function createToken(k: KubeCluster, ns: string): Promise<string> {
   const token = randomBytes(32).toString('hex');
   await k.kubectl(['-n', ns, 'create', 'secret', 'generic', 'ringlb-token', `--from-literal=token=${token}`]);
+  return token;
 }
 
 test('deploy/kubernetes passes a server-side dry run, and nothing is created', { skip }, async (t) => {
@@ -164,7 +168,7 @@ test('the whole deployment serves traffic: 3 control planes, 2 data planes, the 
 }, async (t) => {
   const k = cluster();
   const ns = await testNamespace(t, k, 'deploy');
-  await createToken(k, ns);
+  const token = await createToken(k, ns);
   const { host, port } = k.apiserverFromPods;
   await k.kubectl([
     'apply',
@@ -252,4 +256,32 @@ test('the whole deployment serves traffic: 3 control planes, 2 data planes, the 
     }
     assert.equal(failed, 0, `failed requests through ${url}`);
   }
+
+  // A data plane whose control plane is a follower (through a Service it may be): its /add and /rm
+  // follow the follower's ringlb-leader trailer, the leader's --advertise address (its pod IP),
+  // with the same token. Run on this host, which reaches pod IPs through the test cluster's CNI.
+  // The manifests name the instance `prod` (control-plane.yaml).
+  const lease = await k.json(['-n', ns, 'get', 'lease', 'ringlb-prod-lease']);
+  const leader = String(lease.metadata.annotations?.[LEASE_LABELS.address] ?? '');
+  assert.match(leader, /^\d+\.\d+\.\d+\.\d+:7051$/, 'the lease names the leader by its pod IP');
+  const follower = controls.map((p) => `${p.status.podIP}:7051`).find((a) => a !== leader)!;
+  const dir = mkdtempSync('/tmp/ringlb-k8s-token-');
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'token'), token);
+  const onFollower = await startDataPlaneProcess(t, follower, { args: ['--token-file', path.join(dir, 'token')] });
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const add = await getJson(`${onFollower.url}/add`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ n: 1, hostnames: ['follow-1'] }),
+  });
+  assert.equal(add.status, 200, JSON.stringify(add.body));
+  assert.ok(add.body.message.replicas.includes('follow-1'), JSON.stringify(add.body));
+  const rm = await getJson(`${onFollower.url}/rm`, {
+    method: 'DELETE',
+    headers: auth,
+    body: JSON.stringify({ n: 1, hostnames: ['follow-1'] }),
+  });
+  assert.equal(rm.status, 200, JSON.stringify(rm.body));
+  assert.ok(!rm.body.message.replicas.includes('follow-1'), JSON.stringify(rm.body));
 });
