@@ -48,7 +48,7 @@ test('leaderOf: a bad hint is a clear UNAVAILABLE naming the value and what is w
     [['10.0.0.2:80 '], /port must be/],
     [['999.0.0.1:80'], /not an IPv4 address/],
     [['1.2.3:80'], /not an IPv4 address/],
-    [['0.0.0.0:50051'], /unspecified address: give the control planes --advertise/],
+    [['0.0.0.0:7051'], /unspecified address: give the control planes --advertise/],
     [['[::]:50051'], /unspecified/],
     [['[::1:80'], /not a DNS name/],
     [['[fe80::1%eth0]:80'], /not an IPv6 address/],
@@ -147,7 +147,7 @@ test('controlCall: one hop at most; the second refusal is the answer', async () 
 });
 
 test('controlCall: without leader clients, or with a bad hint, nothing is resent', async () => {
-  const follower = new FakeClient(() => refusal('0.0.0.0:50051'));
+  const follower = new FakeClient(() => refusal('0.0.0.0:7051'));
   const client = follower as unknown as ControlPlaneClient;
   await assert.rejects(controlCall({ client, address: 'vip:1' }, addReplicas, { n: 1 }, 5_000), /follower; send/);
   const { leaders, opened } = leadersOver({});
