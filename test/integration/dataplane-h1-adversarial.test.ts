@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import tls from 'node:tls';
-import { StaticDriver } from '../../src/runtime/static-driver.js';
 import { makeCertificate } from '../helpers/certs.js';
 import { tempDir } from '../helpers/cleanup.js';
-import { startControlPlane } from '../helpers/control-plane.js';
-import { startDataPlane } from '../helpers/data-plane.js';
+import type { startDataPlane } from '../helpers/data-plane.js';
 import { openServerSockets } from '../helpers/open-sockets.js';
 import { startProxy } from '../helpers/proxy-harness.js';
+import { dataPlaneOver, rawReplica } from '../helpers/raw-replica.js';
 import { within } from '../helpers/wait.js';
 
 // An adversarial audit of the HTTP/1.1 front end (docs/security.md), through
@@ -19,74 +18,6 @@ import { within } from '../helpers/wait.js';
 // ringlb's job, never the client's.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Replica {
-  address: string;
-  port: number;
-  /** Everything received, on every connection (heartbeats included), latin1. */
-  received: () => string;
-  /** Request lines received, /heartbeat left out. */
-  requests: () => string[];
-  /** Connections the data plane opened, and how many of them are closed. */
-  sockets: Set<net.Socket>;
-}
-
-/**
- * A raw replica: `respond` gets each request head (bodies are not framed:
- * the tests that send one say what they expect); /heartbeat answers 200.
- */
-async function rawReplica(
-  t: TestContext,
-  respond: (socket: net.Socket, head: string) => void = (socket) =>
-    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'),
-): Promise<Replica> {
-  let received = '';
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    let buffered = '';
-    socket.on('data', (data) => {
-      received += data.toString('latin1');
-      buffered += data.toString('latin1');
-      let end: number;
-      while ((end = buffered.indexOf('\r\n\r\n')) >= 0) {
-        const head = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        if (head.startsWith('GET /heartbeat ')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-        else respond(socket, head);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    address: `127.0.0.1:${port}`,
-    port,
-    received: () => received,
-    requests: () =>
-      [...received.matchAll(/(?:^|\r\n)([A-Z]+ \S+ HTTP\/1\.1)\r\n/g)]
-        .map((m) => m[1]!)
-        .filter((line) => !line.startsWith('GET /heartbeat ')),
-    sockets,
-  };
-}
-
-/** A data plane whose one ring member is `replica`, with a ring already received. */
-async function dataPlaneOver(t: TestContext, replica: Replica, options: Parameters<typeof startDataPlane>[2] = {}) {
-  const control = await startControlPlane(t, {
-    driver: new StaticDriver([{ hostname: 'raw', serverId: 1, address: replica.address }]),
-    replicas: 1,
-  });
-  // ringlb's own front end, whatever RINGLB_TEST_HTTP1_FRONTEND says: node's is not held to this.
-  const { dataPlane, url } = await startDataPlane(t, control.address, { http1Frontend: 'ringlb', ...options });
-  await dataPlane.waitForRing(10_000);
-  return Number(new URL(url).port);
-}
 
 interface RawClient {
   socket: net.Socket;

@@ -5,14 +5,12 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { DATAPLANE_DEFAULTS } from '../../src/dataplane/core/defaults.js';
-import { TrafficListener } from '../../src/dataplane/listeners/listener.js';
-import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
-import type { RoutingKeyPolicy } from '../../src/dataplane/proxy/routing-key.js';
-import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
+import { DEFAULT_POLICY } from '../../src/ring/index.js';
 import { makePki } from '../helpers/certs.js';
 import { defer } from '../helpers/cleanup.js';
 import { h2Call } from '../helpers/h2-call.js';
-import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
+import { H2C_POLICY, startH2Proxy } from '../helpers/h2-proxy.js';
+import { fixedRing } from '../helpers/proxy-harness.js';
 import { waitFor, within } from '../helpers/wait.js';
 
 /**
@@ -22,32 +20,7 @@ import { waitFor, within } from '../helpers/wait.js';
  * garbage instead of HTTP/2, a slow answer past a grpc-timeout).
  */
 
-const POLICY: RingPolicy = { ...DEFAULT_POLICY, upstreamProtocol: 'h2c' };
-
-/** ProxyHandler over an h2c ring behind a traffic listener that takes HTTP/1.1 and h2c. */
-async function startH2Proxy(
-  t: TestContext,
-  addresses: readonly string[],
-  policy = POLICY,
-  routingKey: RoutingKeyPolicy = { kind: 'random' },
-  clientBodyTimeoutMs?: number,
-) {
-  const ring = { current: fixedRing(addresses, policy) };
-  const metrics = fixedRingMetrics(ring.current);
-  const proxy = new ProxyHandler({ ring, routingKey, metrics, upstreamTimeoutMs: 5_000, clientBodyTimeoutMs });
-  // HTTP/2 clients are served by the default API (DATAPLANE_DEFAULTS.http2Api), from the streams when it is core.
-  const listener = new TrafficListener({ h2c: true }, proxy.handle, { accepts: () => true, handle: proxy.handle });
-  const server = listener.server as http.Server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  defer(t, async () => {
-    listener.destroyConnections();
-    listener.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await proxy.close(100);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  return { port, url: `http://127.0.0.1:${port}`, proxy };
-}
+const POLICY = H2C_POLICY;
 
 /** An h2c replica made of `onStream`; counts the sessions it was opened. */
 async function h2Replica(
