@@ -44,6 +44,8 @@ export const refusals = Object.freeze({
       'AUTHORITY_MISMATCH',
       `malformed HTTP/2 request: Host '${host}' differs from :authority '${authority}'`,
     ),
+  /** An HTTP/2 request RFC 9113 §8.3.1 calls malformed that nghttp2 lets through. */
+  malformedHttp2: (what: string) => refusal(400, 'MALFORMED_HTTP2', `malformed HTTP/2 request: ${what}`),
   unsendable: (reason: string) => refusal(400, 'UNSENDABLE', `cannot proxy this request: ${reason}`),
   bodyTimeout: refusal(408, 'BODY_TIMEOUT', 'the request body did not arrive in time'),
 

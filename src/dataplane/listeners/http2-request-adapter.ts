@@ -1,4 +1,5 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { REQUEST_METHODS } from '../http/http1-request-parser.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 
 /**
@@ -14,7 +15,13 @@ import { type Refusal, refusals } from '../http/refusals.js';
  *   `Transfer-Encoding: chunked`, so the proxy streams it instead of sending
  *   no body. nghttp2 already rejects the connection-specific headers HTTP/2
  *   forbids (Connection, Keep-Alive, Transfer-Encoding, Upgrade, TE other
- *   than "trailers"), and the proxy drops hop-by-hop headers anyway.
+ *   than "trailers"), and the proxy drops hop-by-hop headers anyway;
+ * - what nghttp2 lets through of a malformed request is refused (400), so
+ *   the replica's request line says what the HTTP/2 request meant: a
+ *   `:path` that is not origin-form (nghttp2 checks it only when `:scheme`
+ *   is http or https; an absolute `:path` would become the Host), an
+ *   `:authority` with userinfo (§8.3.1), a method the HTTP/1.1 front end
+ *   refuses (http1-request-parser.ts: `get` is not GET).
  *
  * The response side needs one change: HTTP/2 has no reason phrase, and node
  * warns when given one, so `writeHead` ignores it.
@@ -52,6 +59,12 @@ export function http1Fields(raw: readonly string[], endAfterHeaders: boolean): H
     const value = raw[i + 1];
     if (name.charCodeAt(0) === 58 /* ':' */) {
       if (name === ':authority') authority = value;
+      else if (name === ':path') {
+        // ('*', OPTIONS' asterisk form, is not malformed: the router refuses it as it does on HTTP/1.1.)
+        if (value.charCodeAt(0) !== 47 /* '/' */ && value !== '*')
+          return refusals.malformedHttp2(`:path '${value}' is not origin-form`);
+      } else if (name === ':method' && !REQUEST_METHODS.has(value))
+        return refusals.malformedHttp2(`unknown method '${value}'`);
       continue;
     }
     if (name === 'host') host = value;
@@ -61,6 +74,7 @@ export function http1Fields(raw: readonly string[], endAfterHeaders: boolean): H
       out.push(name, value);
     }
   }
+  if (authority?.includes('@')) return refusals.malformedHttp2(`:authority '${authority}' has userinfo`);
   if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase())
     return refusals.authorityMismatch(host, authority);
   const target = authority ?? host;

@@ -5,9 +5,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RingMember } from '../../ring/index.js';
 import { classicFailure } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
+import type { ClientSideResponse } from '../core/client-side.js';
 import { DATAPLANE_DEFAULTS } from '../core/defaults.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { type Refusal, refusals } from '../http/refusals.js';
+import { sendFailure } from '../http/send-failure.js';
 import type { Router } from './router.js';
 
 /** The protocols ringlb tunnels (Upgrade tokens, lower case). h2c and others are refused. */
@@ -148,7 +150,14 @@ export class UpgradeTunnel {
     this.#sockets.clear();
   }
 
-  readonly #onConnect = (_req: IncomingMessage, socket: Duplex): void => {
+  readonly #onConnect = (req: IncomingMessage, socket: Duplex): void => {
+    // On the TLS port the server is node's HTTP/2 one, whose compatibility layer emits an HTTP/2
+    // CONNECT here too, as (request, response): answered on its stream. Written as a socket, it
+    // went out as a body, then resume() threw out of the session's callback and the process died.
+    if (req.httpVersionMajor === 2) {
+      sendFailure(socket as unknown as ClientSideResponse, refusals.connectNotSupported);
+      return;
+    }
     socket.on('error', () => undefined);
     respond(socket, refusals.connectNotSupported, ['Allow', ALLOW]);
   };
