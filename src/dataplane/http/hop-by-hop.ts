@@ -1,8 +1,11 @@
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, not the next.
  * `expect` is answered by the proxy's own server (node sends 100 Continue
- * itself). This is the one definition: request and response paths, and
- * every engine, derive their checks from it.
+ * itself). `http2-settings` belongs to an HTTP/1.1 Upgrade to h2c (RFC 7540
+ * §3.2.1) and is connection-specific: node refuses to send it in an HTTP/2
+ * response, which made a replica that sent it a 502. This is the one
+ * definition: request and response paths, and every engine, derive their
+ * checks from it.
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -15,6 +18,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'proxy-authorization',
   'proxy-authenticate',
   'expect',
+  'http2-settings',
 ]);
 
 /** Lengths of the hop-by-hop names: most headers are ruled out without lowercasing. */
