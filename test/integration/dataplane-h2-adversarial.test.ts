@@ -1,10 +1,27 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { type TestContext, test } from 'node:test';
+import {
+  FLAG,
+  FRAME,
+  FrameReader,
+  frame,
+  headerBlock,
+  headersFrame,
+  PREFACE,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+} from '../../clients/h2attack/h2-frames.js';
 import { makeCertificate } from '../helpers/certs.js';
 import { defer, tempDir } from '../helpers/cleanup.js';
-import { H2Probe } from '../helpers/h2-probe.js';
+import { h2Call } from '../helpers/h2-call.js';
+import { H2Probe, type StreamOutcome } from '../helpers/h2-probe.js';
+import { startH2Proxy } from '../helpers/h2-proxy.js';
+import { openServerSockets } from '../helpers/open-sockets.js';
 import { dataPlaneOver, rawReplica } from '../helpers/raw-replica.js';
+import { waitFor } from '../helpers/wait.js';
 
 // An adversarial audit of the HTTP/2 paths (docs/security.md), as the
 // HTTP/1.1 one (dataplane-h1-adversarial): raw HTTP/2 clients (H2Probe: frames
@@ -13,7 +30,7 @@ import { dataPlaneOver, rawReplica } from '../helpers/raw-replica.js';
 // path with a raw HTTP/2 replica that sends what node's server would refuse.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const { NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_FLOW_CONTROL_ERROR } = http2.constants;
 
 type Fields = [string, string][];
 
@@ -297,4 +314,376 @@ test('h2 adversarial over h2c: malformed requests are reset or refused and never
 
 test('h2 adversarial over TLS (ALPN h2): the same', async (t) => {
   await auditRequests(t, true);
+});
+
+const get = (path: string, extra: Fields = []): Fields => [...request(path), ...extra];
+const TE: Fields = [['te', 'trailers']];
+
+/** The stream was reset INTERNAL_ERROR with no END_STREAM: the client knows its response is incomplete. */
+function assertCutShort(o: StreamOutcome, what: string): void {
+  assert.equal(o.ended, false, `${what}: no END_STREAM (${JSON.stringify(o)})`);
+  assert.equal(o.reset, NGHTTP2_INTERNAL_ERROR, `${what}: RST_STREAM INTERNAL_ERROR (${JSON.stringify(o)})`);
+}
+
+test('h2 adversarial truncation: a response cut short is reset, never ended; a body the client reset never reaches the HTTP/1.1 replica whole (Expect: 100-continue too)', async (t) => {
+  const uploads: net.Socket[] = [];
+  const replica = await rawReplica(t, (socket, head) => {
+    const path = head.split(' ')[1]!;
+    if (path === '/upload') uploads.push(socket);
+    else if (path === '/cut-chunked') {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly-some\r\n');
+      setTimeout(() => socket.end(), 30);
+    } else if (path === '/cut-length') {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-some');
+      setTimeout(() => socket.end(), 30);
+    } else socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+  });
+  const port = await dataPlaneOver(t, replica, { h2c: true });
+  const probe = await H2Probe.connect(port);
+  defer(t, () => probe.destroy());
+  // Cut short: it used to end with END_STREAM (node's close() ends the stream before its RST_STREAM)
+  // unless the client took trailers, so a client held a truncated body for a whole one.
+  for (const path of ['/cut-chunked', '/cut-length'])
+    for (const extra of [[], TE]) {
+      const o = await probe.outcome(probe.request(get(path, extra)));
+      assert.equal(o.body, 'only-some');
+      assertCutShort(o, `${path} ${JSON.stringify(extra)}`);
+    }
+  // A streamed body (past the 64 KiB the proxy buffers) without content-length, reset by the client:
+  // the replica's chunked request used to get its last chunk (node ends a reset stream's readable side).
+  for (const expect of [[], [['expect', '100-continue']]] as Fields[]) {
+    const before = replica.received().length;
+    const id = probe.request([...request('/upload', 'POST'), ...expect], {
+      body: Array.from({ length: 10 }, () => 'y'.repeat(10_000)),
+      endStream: false,
+    });
+    await waitFor(
+      'the body streams to the replica',
+      () => uploads.length > 0 && replica.received().length - before > 70_000,
+    );
+    probe.write(rstStreamFrame(id, NGHTTP2_CANCEL));
+    const upload = uploads.shift()!;
+    await waitFor('the replica request is aborted', () => upload.destroyed, 5_000);
+    const sent = replica.received().slice(before);
+    assert.match(sent, /^POST \/upload HTTP\/1\.1\r\n[\s\S]*transfer-encoding: chunked\r\n/);
+    assert.doesNotMatch(sent, /\r\n0\r\n\r\n/, `${JSON.stringify(expect)}: no last chunk`);
+    if (expect.length > 0) assert.deepEqual(probe.streams.get(id)?.informational, [100]);
+  }
+  // The replica connections were closed, not pooled: the next requests get their own answers.
+  for (const path of ['/next-1', '/next-2']) assert.equal((await probe.outcome(probe.request(get(path)))).body, path);
+});
+
+/** Replies of an HTTP/1.1 replica to an HTTP/2 client, and what the client must get. */
+const HOSTILE_H1: [string, string, number][] = [
+  // HTTP2-Settings is connection-specific: node's respond() refused it and the answer was a 502.
+  [
+    '/http2-settings',
+    'HTTP/1.1 200 OK\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Length: 2\r\n\r\nok',
+    200,
+  ],
+  [
+    '/connection-specific',
+    'HTTP/1.1 200 OK\r\nConnection: keep-alive, x-drop\r\nX-Drop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nTE: gzip\r\nContent-Length: 2\r\n\r\nok',
+    200,
+  ],
+  ['/ctl-in-value', 'HTTP/1.1 200 OK\r\nX-A: a\u0001b\r\nContent-Length: 2\r\n\r\nok', 502],
+  ['/101', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nEVIL', 502],
+  ['/103', 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 200],
+  ['/204-with-body', 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nEVIL!', 204],
+  ['/304-with-body', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nEVIL!', 304],
+  ['/two-lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok', 502],
+  [
+    '/huge-head',
+    `HTTP/1.1 200 OK\r\n${Array.from({ length: 1500 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}\r\n`).join('')}Content-Length: 2\r\n\r\nok`,
+    502,
+  ],
+  [
+    '/trailers',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\nConnection: close\r\n\r\n',
+    200,
+  ],
+];
+
+test('h2 adversarial: hostile HTTP/1.1 replies reach an HTTP/2 client as a clean answer or 502, connection-specific fields dropped; the data plane keeps serving', async (t) => {
+  const replica = await rawReplica(t, (socket, head) => {
+    const path = head.split(' ')[1]!;
+    const reply = HOSTILE_H1.find(([p]) => p === path)?.[1];
+    socket.write(reply ?? `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`, 'latin1');
+  });
+  const port = await dataPlaneOver(t, replica, { h2c: true, upstreamTimeoutMs: 2_000 });
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  defer(t, () => session.destroy());
+  for (const [path, , want] of HOSTILE_H1)
+    for (const te of [{}, { te: 'trailers' }]) {
+      const answer = await h2Call(session, { ':method': 'GET', ':path': path, ...te });
+      const what = `${path} ${JSON.stringify(te)}: ${answer.status} ${JSON.stringify(answer.headers)}`;
+      assert.equal(answer.status, want, what);
+      assert.doesNotMatch(answer.body, /EVIL/, what);
+      for (const name of ['http2-settings', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'x-drop'])
+        assert.equal(answer.headers[name], undefined, `${what}: no ${name}`);
+      if (want === 502) assert.match(answer.body, /"status":"failure"/, what);
+      assert.equal((await h2Call(session, { ':method': 'GET', ':path': '/next' })).body, '/next', `after ${path}`);
+    }
+});
+
+type Script = (id: number) => Buffer[];
+
+/**
+ * A raw h2c replica: it answers each request HEADERS with the next script's
+ * frames (whatever they break), and records the frames it gets.
+ */
+async function rawH2Replica(t: TestContext, scripts: Script[]) {
+  const frames: { type: number; flags: number; streamId: number; payload: Buffer }[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    const reader = new FrameReader();
+    let preface: Buffer | undefined = Buffer.alloc(0);
+    socket.write(settingsFrame([]));
+    socket.on('data', (data: Buffer) => {
+      let bytes = data;
+      if (preface !== undefined) {
+        preface = Buffer.concat([preface, data]);
+        if (preface.length < PREFACE.length) return;
+        bytes = preface.subarray(PREFACE.length);
+        preface = undefined;
+      }
+      for (const f of reader.push(bytes)) {
+        frames.push(f);
+        if (f.type === FRAME.SETTINGS && !(f.flags & FLAG.ACK)) socket.write(settingsFrame([], true));
+        else if (f.type === FRAME.HEADERS) socket.write(Buffer.concat(scripts.shift()?.(f.streamId) ?? []));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  defer(t, () => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, frames };
+}
+
+const H = (id: number, fields: Fields, end = false) => headersFrame(id, headerBlock(fields), { endStream: end });
+const D = (id: number, data: string, end = true) => frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, id, Buffer.from(data));
+const RST = (id: number, code: number) => rstStreamFrame(id, code);
+const NEXT: Script = (id) => [
+  H(id, [
+    [':status', '200'],
+    ['content-length', '4'],
+  ]),
+  D(id, 'next'),
+];
+
+/** Replies of an h2c replica, and what the client must get: a status, or 'cut' (reset INTERNAL_ERROR after the head). */
+const HOSTILE_H2: [string, Script, number | 'cut'][] = [
+  [
+    'connection in the head',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        ['connection', 'close'],
+      ]),
+      D(id, 'EVIL'),
+    ],
+    502,
+  ],
+  [
+    'transfer-encoding in the head',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        ['transfer-encoding', 'chunked'],
+      ]),
+      D(id, 'EVIL'),
+    ],
+    502,
+  ],
+  [
+    'an uppercase name',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        ['X-Up', '1'],
+      ]),
+      D(id, 'EVIL'),
+    ],
+    502,
+  ],
+  ['no :status', (id) => [H(id, [['x-a', 'b']]), D(id, 'EVIL')], 502],
+  [
+    'a request pseudo-header',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        [':path', '/x'],
+      ]),
+      D(id, 'EVIL'),
+    ],
+    502,
+  ],
+  [':status 600', (id) => [H(id, [[':status', '600']]), D(id, 'EVIL')], 502],
+  [':status 101', (id) => [H(id, [[':status', '101']]), D(id, 'EVIL')], 502],
+  [
+    'http2-settings in the head (dropped)',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        ['http2-settings', 'x'],
+      ]),
+      D(id, 'ok'),
+    ],
+    200,
+  ],
+  [
+    '103 then 200',
+    (id) => [
+      H(id, [
+        [':status', '103'],
+        ['link', '</a>'],
+      ]),
+      H(id, [[':status', '200']]),
+      D(id, 'ok'),
+    ],
+    200,
+  ],
+  ['204 with DATA', (id) => [H(id, [[':status', '204']]), D(id, 'EVIL')], 204],
+  [
+    'content-length longer than the DATA',
+    (id) => [
+      H(id, [
+        [':status', '200'],
+        ['content-length', '10'],
+      ]),
+      D(id, 'abc'),
+    ],
+    'cut',
+  ],
+  [
+    'a pseudo-header in trailers',
+    (id) => [H(id, [[':status', '200']]), D(id, 'ok', false), H(id, [[':status', '500']], true)],
+    'cut',
+  ],
+  [
+    'connection in trailers',
+    (id) => [H(id, [[':status', '200']]), D(id, 'ok', false), H(id, [['connection', 'close']], true)],
+    'cut',
+  ],
+  [
+    'RST_STREAM mid-body',
+    (id) => [H(id, [[':status', '200']]), D(id, 'part', false), RST(id, NGHTTP2_INTERNAL_ERROR)],
+    'cut',
+  ],
+];
+
+test('h2 adversarial: a hostile h2c replica gets the client a 502 or a reset stream, never a forbidden field; a client reset reaches it as RST_STREAM CANCEL with no END_STREAM', async (t) => {
+  const scripts: Script[] = [];
+  for (const [, script] of HOSTILE_H2) scripts.push(script, script, NEXT);
+  const replica = await rawH2Replica(t, scripts);
+  const { port } = await startH2Proxy(t, [replica.address]);
+  const probe = await H2Probe.connect(port);
+  defer(t, () => probe.destroy());
+  for (const [what, , want] of HOSTILE_H2) {
+    for (const te of [[], TE]) {
+      const o = await probe.outcome(probe.request(get('/p', te)));
+      if (want === 'cut') assertCutShort(o, what);
+      else {
+        assert.equal(o.status, want, `${what}: ${JSON.stringify(o)}`);
+        assert.equal(o.ended, true, what);
+        assert.doesNotMatch(o.body, /EVIL/, what);
+      }
+    }
+    assert.equal((await probe.outcome(probe.request(get('/next')))).body, 'next', `after ${what}`);
+  }
+  // A client that resets its stream mid-body: the replica's stream gets DATA without END_STREAM, then CANCEL.
+  // (It used to get END_STREAM first: node's close() ends the stream, and the pipe ended it on the reset.)
+  scripts.push(() => []);
+  const id = probe.request(request('/upload', 'POST'), { body: ['y'.repeat(1_000)], endStream: false });
+  await waitFor('the body reaches the replica', () =>
+    replica.frames.some((f) => f.type === FRAME.DATA && f.payload.length > 0),
+  );
+  probe.write(rstStreamFrame(id, NGHTTP2_CANCEL));
+  const upstream = await waitFor('the replica stream is reset', () =>
+    replica.frames.find((f) => f.type === FRAME.RST_STREAM && f.payload.readUInt32BE(0) === NGHTTP2_CANCEL),
+  );
+  const ofStream = replica.frames.filter((f) => f.streamId === upstream.streamId);
+  assert.ok(
+    ofStream.every((f) => !(f.flags & FLAG.END_STREAM) || f.type === FRAME.RST_STREAM),
+    `no END_STREAM: ${JSON.stringify(ofStream.map((f) => [f.type, f.flags]))}`,
+  );
+});
+
+test('h2 adversarial lifecycle: resets, GOAWAY, too many streams, a body past its length, DATA on a closed stream, window overflow; pooled connections never leak and sockets return to none', async (t) => {
+  const replicaSockets: net.Socket[] = [];
+  let upload: net.Socket | undefined;
+  const replica = await rawReplica(t, (socket, head) => {
+    replicaSockets.push(socket);
+    const path = head.split(' ')[1]!;
+    if (path === '/upload') return void (upload = socket);
+    if (path === '/big')
+      return void socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(1_000)}`);
+    const reply = `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`;
+    if (path.startsWith('/late')) setTimeout(() => socket.write(reply), 300);
+    else socket.write(reply);
+  });
+  const port = await dataPlaneOver(t, replica, { h2c: true, maxConcurrentStreams: 4 });
+  const ownAnswer = async (probe: H2Probe, path: string): Promise<void> =>
+    assert.equal((await probe.outcome(probe.request(get(path)))).body, path, `${path} gets its own answer`);
+
+  // RST_STREAM mid-response: the replica connection is closed, never pooled half-read.
+  let probe = await H2Probe.connect(port);
+  let id = probe.request(get('/big'));
+  await waitFor('part of the response', () => (probe.streams.get(id)?.body.length ?? 0) >= 1_000);
+  const big = replicaSockets.at(-1)!;
+  probe.write(rstStreamFrame(id, NGHTTP2_CANCEL));
+  await waitFor('the replica request is aborted', () => big.destroyed);
+  await ownAnswer(probe, '/after-reset');
+  // A body longer than its content-length (streamed past the 64 KiB buffer): reset, and the replica's
+  // request, which had less than its length, is aborted rather than completed.
+  id = probe.request(plus([['content-length', '100000']], 'POST')('/upload'), {
+    body: Array.from({ length: 7 }, () => 'z'.repeat(16_000)),
+  });
+  assert.equal((await probe.outcome(id)).reset, NGHTTP2_PROTOCOL_ERROR);
+  await waitFor('the replica request is aborted', () => upload?.destroyed);
+  // DATA on a closed stream: a stream or connection error for this client, nothing else.
+  id = probe.request(get('/closed'));
+  await probe.outcome(id);
+  probe.write(frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('late')));
+  await sleep(100);
+  probe.destroy();
+  // WINDOW_UPDATE past 2^31-1: FLOW_CONTROL_ERROR.
+  probe = await H2Probe.connect(port);
+  id = probe.request(get('/late-window'));
+  probe.write(windowUpdateFrame(id, 0x7fffffff));
+  const window = await probe.outcome(id);
+  assert.ok(
+    window.reset === NGHTTP2_FLOW_CONTROL_ERROR || probe.goaway?.code === NGHTTP2_FLOW_CONTROL_ERROR,
+    JSON.stringify({ window, goaway: probe.goaway }),
+  );
+  probe.destroy();
+  // GOAWAY from the client (last stream 0: it takes no pushes) with two streams in flight: both are
+  // answered, then the data plane ends the connection with GOAWAY NO_ERROR.
+  probe = await H2Probe.connect(port);
+  const inFlight = [probe.request(get('/late-1')), probe.request(get('/late-2'))];
+  probe.write(frame(FRAME.GOAWAY, 0, 0, Buffer.alloc(8)));
+  for (const [i, s] of inFlight.entries()) assert.equal((await probe.outcome(s)).body, `/late-${i + 1}`);
+  await probe.closed;
+  assert.equal(probe.goaway?.code, 0);
+  // Streams past SETTINGS_MAX_CONCURRENT_STREAMS (4), once the client acknowledged it: nghttp2 takes
+  // it for a connection error (GOAWAY PROTOCOL_ERROR, RFC 9113 §5.4.1 allows it), where nginx and
+  // HAProxy refuse the one stream. Only this client is cut off.
+  probe = await H2Probe.connect(port);
+  await sleep(100);
+  for (let i = 0; i < 8; i++) probe.request(get(`/late-many-${i}`));
+  await probe.closed;
+  assert.equal(probe.goaway?.code, NGHTTP2_PROTOCOL_ERROR);
+  // The data plane serves on, each answer its own, and holds no socket once the clients are gone.
+  probe = await H2Probe.connect(port);
+  for (let i = 0; i < 4; i++) await ownAnswer(probe, `/again-${i}`);
+  probe.destroy();
+  await waitFor(
+    () => `no socket left: ${JSON.stringify(openServerSockets(port))}`,
+    () => openServerSockets(port).total === 0,
+    8_000,
+  );
 });

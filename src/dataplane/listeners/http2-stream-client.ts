@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ClientSideRequest, ClientSideResponse, ClientSideSocket } from '../core/client-side.js';
+import { endedWithEndStream, resetStream } from '../http/h2-stream-end.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR } = http2.constants;
 
 // biome-ignore lint/suspicious/noExplicitAny: the generic EventEmitter listener shape, as node declares it.
 type Listener = (...args: any[]) => void;
@@ -20,7 +21,9 @@ type Listener = (...args: any[]) => void;
  * Events of the stream reach the listeners of these objects through one
  * listener per event name on the stream, added with the first listener of
  * that name (listeners get `this` as the request or response, as the
- * client-side contract says).
+ * client-side contract says). The request's 'end' is the exception: it
+ * comes only with the client's END_STREAM, never when node ends a stream
+ * the client reset (the body was cut short: only 'close' comes then).
  */
 export class Http2StreamRequest extends EventEmitter implements ClientSideRequest {
   readonly method: string;
@@ -34,7 +37,8 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
   readonly httpVersionMinor = 0;
   readonly stream: ServerHttp2Stream;
   readonly socket: Http2StreamSocket;
-  readonly #bridged: Bridged = { bits: 0, others: undefined };
+  readonly #bridged: Bridged = { bits: EVENT_BITS.end, others: undefined };
+  #complete = false;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, fields: string[], connection: Socket) {
     super();
@@ -44,11 +48,15 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
     this.method = headers[':method'] as string;
     this.url = headers[':path'] as string;
     this.socket = new Http2StreamSocket(stream, connection);
+    stream.once('end', () => {
+      this.#complete = endedWithEndStream(stream);
+      if (this.#complete) this.emit('end');
+    });
   }
 
   /** The whole body arrived (END_STREAM). */
   get complete(): boolean {
-    return this.stream.readableEnded;
+    return this.#complete;
   }
 
   override on(event: string | symbol, listener: Listener): this {
@@ -76,8 +84,10 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
     return this;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    return this.stream[Symbol.asyncIterator]();
+  /** The body as async chunks (the undici engine reads a streamed body so); throws if it was cut short. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for await (const chunk of this.stream) yield chunk as Buffer;
+    if (!this.#complete) throw new Error('client reset the stream before sending its body');
   }
 }
 
@@ -111,11 +121,14 @@ export class Http2StreamSocket implements ClientSideSocket {
 
   /**
    * Resets the stream: with NO_ERROR once the whole response went out, which
-   * asks the client to stop sending its body (RFC 9113 §8.1), else CANCEL.
+   * asks the client to stop sending its body (RFC 9113 §8.1), else CANCEL
+   * (never after an END_STREAM: h2-stream-end.ts).
    */
   destroy(): void {
     const stream = this.#stream;
-    if (!stream.destroyed) stream.close(stream.writableFinished ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+    if (stream.destroyed) return;
+    if (stream.writableFinished) stream.close(NGHTTP2_NO_ERROR);
+    else resetStream(stream, 'cancel');
   }
 }
 
@@ -204,11 +217,14 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
    * Resets the stream. node's own destroy() sends RST_STREAM NO_ERROR, which
    * a client may take for a whole response; a response cut short (a replica
    * that failed mid-body, a client that stopped reading) is INTERNAL_ERROR,
-   * as nginx resets it, so the client knows it is incomplete.
+   * as nginx resets it, with no END_STREAM before it (h2-stream-end.ts),
+   * so the client knows it is incomplete.
    */
   destroy(): this {
     const stream = this.stream;
-    if (!stream.destroyed) stream.close(stream.writableFinished ? NGHTTP2_NO_ERROR : NGHTTP2_INTERNAL_ERROR);
+    if (stream.destroyed) return this;
+    if (stream.writableFinished) stream.close(NGHTTP2_NO_ERROR);
+    else resetStream(stream, 'internal');
     return this;
   }
 

@@ -217,7 +217,12 @@ function http2Aware(handler: Handler): (req: http2.Http2ServerRequest, res: http
  * Puts `service` in front of node's compatibility layer: node's own
  * 'stream' listener (which makes the request/response pair and emits
  * 'request') runs only for the streams the service does not accept, and
- * for CONNECT and Expect, so those keep node's exact behaviour.
+ * for CONNECT and an Expect other than 100-continue, so those keep node's
+ * exact behaviour (405, 417: no request reaches a replica). A request with
+ * `expect: 100-continue` gets its 100 here, as node's compatibility layer
+ * sends it, and is served from its stream: node's compatibility request
+ * ends its body when the client resets the stream, so a body cut short
+ * would reach the replica as whole (http2-stream-client.ts does not).
  */
 function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, service: StreamService): void {
   const compat = server.listeners('stream') as ((...args: unknown[]) => void)[];
@@ -227,7 +232,9 @@ function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, servi
   server.on(
     'stream',
     (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-      if (headers[':method'] === 'CONNECT' || headers.expect !== undefined || !service.accepts(headers)) {
+      const expect = headers.expect;
+      const continues = typeof expect === 'string' && expect.toLowerCase() === '100-continue';
+      if (headers[':method'] === 'CONNECT' || (expect !== undefined && !continues) || !service.accepts(headers)) {
         compat[0].call(server, stream, headers, flags, rawHeaders);
         return;
       }
@@ -242,7 +249,10 @@ function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, servi
       const req = new Http2StreamRequest(stream, headers, malformed ? [] : fields, connection);
       const res = new Http2StreamResponse(req, connection);
       if (malformed) sendFailure(res, fields);
-      else service.handle(req, res);
+      else {
+        if (continues && !stream.endAfterHeaders) stream.additionalHeaders({ ':status': 100 });
+        service.handle(req, res);
+      }
     },
   );
 }

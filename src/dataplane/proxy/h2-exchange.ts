@@ -9,6 +9,7 @@ import type { RingMember, UpstreamProtocol } from '../../ring/index.js';
 import { GrpcStatus } from '../../shared/errors.js';
 import type { ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import { endGrpcResponse, isGrpcRequest } from '../http/grpc-failure.js';
+import { resetStream } from '../http/h2-stream-end.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 import type { UpstreamHead } from '../http/request-head.js';
@@ -42,7 +43,7 @@ export interface H2ExchangeHost {
   ): void;
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const DEADLINE_MESSAGE = refusals.deadlineExceeded.message;
 
 /**
@@ -163,7 +164,8 @@ export class H2Exchange {
       this.#trailers = trailers;
     });
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    stream.on('error', (err: Error) => this.#fail(streamError(err)));
+    // (Only this attempt's stream: one this exchange reset itself reports its AbortError later.)
+    stream.on('error', (err: Error) => this.#stream === stream && this.#fail(streamError(err)));
     // A session that dies mid-response ends its streams' readable side too ('end', no error): only
     // a close with NO_ERROR after the end is a complete response.
     stream.once('close', () => {
@@ -278,10 +280,11 @@ export class H2Exchange {
     this.#fail(new UpstreamError(UpstreamCode.ABORTED, 'client closed the connection'));
   };
 
+  /** RST_STREAM CANCEL, with no END_STREAM first: a request body cut short must not reach the replica whole. */
   #cancelStream(): void {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    if (stream !== undefined) resetStream(stream, 'cancel');
   }
 
   #fail(err: UpstreamError | Error): void {
