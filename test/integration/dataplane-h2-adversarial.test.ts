@@ -574,6 +574,8 @@ const HOSTILE_H2: [string, Script, number | 'cut'][] = [
     (id) => [H(id, [[':status', '200']]), D(id, 'part', false), RST(id, NGHTTP2_INTERNAL_ERROR)],
     'cut',
   ],
+  // A reset with NO_ERROR before END_STREAM cuts the body short too; it used to reach the client as whole.
+  ['RST_STREAM NO_ERROR mid-body', (id) => [H(id, [[':status', '200']]), D(id, 'part', false), RST(id, 0)], 'cut'],
 ];
 
 test('h2 adversarial: a hostile h2c replica gets the client a 502 or a reset stream, never a forbidden field; a client reset reaches it as RST_STREAM CANCEL with no END_STREAM', async (t) => {

@@ -1,5 +1,7 @@
-import type { Http2Stream } from 'node:http2';
+import http2, { type Http2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
+
+const { NGHTTP2_NO_ERROR } = http2.constants;
 
 /** An aborted signal: node destroys a stream given one with its AbortError, which it resets with CANCEL. */
 const ABORTED = AbortSignal.abort();
@@ -33,4 +35,29 @@ export function resetStream(stream: Http2Stream, code: 'internal' | 'cancel'): v
  */
 export function endedWithEndStream(stream: Http2Stream): boolean {
   return !stream.destroyed && !stream.aborted;
+}
+
+/**
+ * For a client stream (a replica's response): a function that tells,
+ * once the stream closed, whether its response ended with END_STREAM.
+ * endedWithEndStream cannot tell there: a replica's RST_STREAM NO_ERROR
+ * before END_STREAM (a body cut short) leaves the stream neither destroyed
+ * nor aborted once the request was sent. What differs is when node first
+ * ends the readable side: on END_STREAM while the stream is still open,
+ * on RST_STREAM after it marked it closed. So this watches the stream's
+ * own push(null) (should node ever end it otherwise, a reset with
+ * NO_ERROR counts as whole, as before).
+ */
+export function watchEndStream(stream: Http2Stream): () => boolean {
+  let ended = false;
+  let cutShort = false;
+  const push = stream.push;
+  stream.push = function (this: Http2Stream, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk === null && !ended) {
+      ended = true;
+      cutShort = stream.closed;
+    }
+    return push.call(this, chunk, encoding);
+  };
+  return () => stream.readableEnded && !cutShort && stream.rstCode === NGHTTP2_NO_ERROR;
 }

@@ -9,7 +9,7 @@ import type { RingMember, UpstreamProtocol } from '../../ring/index.js';
 import { GrpcStatus } from '../../shared/errors.js';
 import type { ClientSideRequest, ClientSideResponse } from '../core/client-side.js';
 import { endGrpcResponse, isGrpcRequest } from '../http/grpc-failure.js';
-import { resetStream } from '../http/h2-stream-end.js';
+import { resetStream, watchEndStream } from '../http/h2-stream-end.js';
 import { isHopByHop } from '../http/hop-by-hop.js';
 import { type Refusal, refusals } from '../http/refusals.js';
 import type { UpstreamHead } from '../http/request-head.js';
@@ -43,7 +43,7 @@ export interface H2ExchangeHost {
   ): void;
 }
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 const DEADLINE_MESSAGE = refusals.deadlineExceeded.message;
 
 /**
@@ -166,11 +166,13 @@ export class H2Exchange {
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     // (Only this attempt's stream: one this exchange reset itself reports its AbortError later.)
     stream.on('error', (err: Error) => this.#stream === stream && this.#fail(streamError(err)));
-    // A session that dies mid-response ends its streams' readable side too ('end', no error): only
-    // a close with NO_ERROR after the end is a complete response.
+    // A session that dies mid-response ends its streams' readable side too ('end', no error), and so
+    // does a replica's RST_STREAM NO_ERROR before END_STREAM: only a response that ended with
+    // END_STREAM, then a close with NO_ERROR, is complete.
+    const whole = watchEndStream(stream);
     stream.once('close', () => {
       if (this.#stream !== stream || this.#finished) return;
-      if (stream.readableEnded && stream.rstCode === NGHTTP2_NO_ERROR) {
+      if (whole()) {
         this.#onEnd();
         return;
       }
