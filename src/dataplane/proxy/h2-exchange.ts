@@ -164,11 +164,9 @@ export class H2Exchange {
       this.#trailers = trailers;
     });
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    // (Only this attempt's stream: one this exchange reset itself reports its AbortError later.)
+    // Only this attempt's stream: one this exchange reset reports its AbortError later.
     stream.on('error', (err: Error) => this.#stream === stream && this.#fail(streamError(err)));
-    // A session that dies mid-response ends its streams' readable side too ('end', no error), and so
-    // does a replica's RST_STREAM NO_ERROR before END_STREAM: only a response that ended with
-    // END_STREAM, then a close with NO_ERROR, is complete.
+    // A dying session and a replica's RST_STREAM NO_ERROR end the readable side too: not whole.
     const whole = watchEndStream(stream);
     stream.once('close', () => {
       if (this.#stream !== stream || this.#finished) return;
