@@ -342,7 +342,7 @@ test('h2c upstream: a client that stops reading a streamed response is cut off a
     stream.on('drain', pump);
     pump();
   });
-  const { port } = await startH2Proxy(t, [replica.address], POLICY, { kind: 'random' }, 800);
+  const { port } = await startH2Proxy(t, [replica.address], POLICY, { kind: 'random' }, { clientBodyTimeoutMs: 800 });
 
   // An HTTP/1.1 client that never reads.
   const h1 = net.connect({ port, host: '127.0.0.1' });

@@ -5,12 +5,11 @@ import type net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { ClientSideHandler } from '../../src/dataplane/core/client-side.js';
 import { Http2StreamRequest } from '../../src/dataplane/listeners/http2-stream-client.js';
-import { HTTP2_APIS, type Http2Api, TrafficListener } from '../../src/dataplane/listeners/listener.js';
-import { ProxyHandler } from '../../src/dataplane/proxy/proxy-handler.js';
+import { HTTP2_APIS, type Http2Api } from '../../src/dataplane/listeners/listener.js';
 import { DEFAULT_POLICY, type RingPolicy } from '../../src/ring/index.js';
 import { defer } from '../helpers/cleanup.js';
 import { h2Call } from '../helpers/h2-call.js';
-import { fixedRing, fixedRingMetrics } from '../helpers/proxy-harness.js';
+import { startH2Proxy } from '../helpers/h2-proxy.js';
 
 /**
  * Both HTTP/2 server APIs of the traffic port (--http2-api core and compat)
@@ -39,24 +38,16 @@ async function echoReplica(t: TestContext): Promise<string> {
 }
 
 async function startProxy(t: TestContext, api: Http2Api, addresses: string[], policy: RingPolicy = DEFAULT_POLICY) {
-  const ring = { current: fixedRing(addresses, policy) };
-  const proxy = new ProxyHandler({ ring, routingKey: { kind: 'random' }, metrics: fixedRingMetrics(ring.current) });
   // Which API served each request: the stream's own request object, or node's compatibility one.
   const served = new Set<string>();
-  const handle: ClientSideHandler = (req, res) => {
-    served.add(req instanceof Http2StreamRequest ? 'core' : 'compat');
-    proxy.handle(req, res);
-  };
-  const listener = new TrafficListener({ h2c: true, http2Api: api }, handle, { accepts: () => true, handle });
-  const server = listener.server as http.Server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  defer(t, async () => {
-    listener.destroyConnections();
-    listener.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await proxy.close(100);
-  });
-  const client = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+  const wrap =
+    (handle: ClientSideHandler): ClientSideHandler =>
+    (req, res) => {
+      served.add(req instanceof Http2StreamRequest ? 'core' : 'compat');
+      handle(req, res);
+    };
+  const { url } = await startH2Proxy(t, addresses, policy, { kind: 'random' }, { http2Api: api, wrap });
+  const client = http2.connect(url);
   client.on('error', () => undefined);
   defer(t, () => client.destroy());
   defer(t, () => assert.deepEqual([...served], [api]));
