@@ -85,25 +85,23 @@ export function guardHttp2Session(
   let open = 0;
   let windowStart = 0;
   let resets = 0;
-  session.on('stream', (stream: http2.ServerHttp2Stream) => {
-    open++;
-    stream.once('close', () => {
-      open--;
-      if (stream.rstCode === undefined || stream.rstCode === NGHTTP2_NO_ERROR) return;
-      const now = Date.now();
-      if (now - windowStart >= 1_000) {
-        windowStart = now;
-        resets = 0;
-      }
-      if (++resets > limits.resetStreamsPerSecond && !session.destroyed) {
-        log.warn('HTTP/2 client resets streams too fast: GOAWAY', {
-          remote: socket.remoteAddress,
-          perSecond: limits.resetStreamsPerSecond,
-        });
-        session.destroy(new Error('HTTP/2 client resets streams too fast'), NGHTTP2_ENHANCE_YOUR_CALM);
-      }
-    });
-  });
+  // One listener for every stream of the session ('close' comes once): no closure per stream.
+  const onStreamClose = function (this: http2.ServerHttp2Stream): void {
+    open--;
+    if (this.rstCode === undefined || this.rstCode === NGHTTP2_NO_ERROR) return;
+    const now = Date.now();
+    if (now - windowStart >= 1_000) {
+      windowStart = now;
+      resets = 0;
+    }
+    if (++resets > limits.resetStreamsPerSecond && !session.destroyed) {
+      log.warn('HTTP/2 client resets streams too fast: GOAWAY', {
+        remote: socket.remoteAddress,
+        perSecond: limits.resetStreamsPerSecond,
+      });
+      session.destroy(new Error('HTTP/2 client resets streams too fast'), NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+  };
 
   // Quiet sessions. nghttp2 handles some connection errors itself (a bad frame size, a DATA frame on an idle
   // stream…): it sends GOAWAY and stops reading and writing, and node neither tells JavaScript nor closes
@@ -117,13 +115,17 @@ export function guardHttp2Session(
   let probeMs = firstProbeMs;
   let answeredAt: number | undefined;
   let unanswered: NodeJS.Timeout | undefined;
-  const wake = (): void => {
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    open++;
+    stream.on('close', onStreamClose);
+    // A new stream ends a quiet spell. node re-arms the session's timer on every frame, so only a probe
+    // interval that has grown needs setting again (a new timer each time would cost every request).
     quietMs = 0;
-    probeMs = firstProbeMs;
     answeredAt = undefined;
+    if (probeMs === firstProbeMs) return;
+    probeMs = firstProbeMs;
     session.setTimeout(probeMs);
-  };
-  session.on('stream', wake);
+  });
   session.once('close', () => clearTimeout(unanswered));
   // Each 'timeout' means probeMs without a frame either way (node re-arms it on any activity). The
   // quiet time adds up only while nothing but the probe's answer came between two of them: a timeout
@@ -167,5 +169,5 @@ export function guardHttp2Session(
     probeMs = Math.min(probeMs * 2, Math.max(limits.idleTimeoutMs - quietMs, 1));
     session.setTimeout(probeMs);
   });
-  wake();
+  session.setTimeout(probeMs);
 }

@@ -5,6 +5,8 @@ import type { ClientSideRequest, ClientSideResponse, ClientSideSocket } from '..
 import { endedWithEndStream, resetStream } from '../http/h2-stream-end.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
+const WITH_TRAILERS = Object.freeze({ waitForTrailers: true });
+const WITHOUT_TRAILERS = Object.freeze({ waitForTrailers: false });
 
 // biome-ignore lint/suspicious/noExplicitAny: the generic EventEmitter listener shape, as node declares it.
 type Listener = (...args: any[]) => void;
@@ -48,6 +50,12 @@ export class Http2StreamRequest extends EventEmitter implements ClientSideReques
     this.method = headers[':method'] as string;
     this.url = headers[':path'] as string;
     this.socket = new Http2StreamSocket(stream, connection);
+    if (stream.endAfterHeaders) {
+      // No body (the HEADERS frame had END_STREAM): complete already, and 'end' is the stream's own.
+      this.#complete = true;
+      this.#bridged.bits = 0;
+      return;
+    }
     stream.once('end', () => {
       this.#complete = endedWithEndStream(stream);
       if (this.#complete) this.emit('end');
@@ -149,7 +157,7 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
   readonly stream: ServerHttp2Stream;
   /** Ignored: the end of an HTTP/2 stream never closes its connection. */
   shouldKeepAlive = true;
-  /** The session's socket (node's proxy of it), for the access log's byte count. */
+  /** The session's socket, for the access log's byte count. */
   readonly socket: Socket;
   #trailers: OutgoingHttpHeaders | undefined;
   readonly #acceptsTrailers: boolean;
@@ -186,7 +194,7 @@ export class Http2StreamResponse extends EventEmitter implements ClientSideRespo
     const given = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
     const headers: OutgoingHttpHeaders = Array.isArray(given) ? fromRaw(given) : { ...(given as OutgoingHttpHeaders) };
     headers[':status'] = status;
-    this.stream.respond(headers, { waitForTrailers: this.#acceptsTrailers });
+    this.stream.respond(headers, this.#acceptsTrailers ? WITH_TRAILERS : WITHOUT_TRAILERS);
     if (this.#acceptsTrailers) this.stream.once('wantTrailers', this.#sendTrailers);
     return this;
   }

@@ -19,6 +19,7 @@ import { Http2StreamRequest, Http2StreamResponse } from './http2-stream-client.j
 
 /** Marks a traffic socket with itself, to reach it through an HTTP/2 session's socket proxy. */
 const RAW_SOCKET = Symbol('ringlb.rawSocket');
+type TaggedSession = http2.ServerHttp2Session & { [RAW_SOCKET]?: Socket };
 
 export interface ListenerTlsOptions {
   /** Certificate chain and key files; the first pair is the default, the others are picked by SNI. */
@@ -182,11 +183,15 @@ export class TrafficListener {
     });
     server.on('session', (session: http2.ServerHttp2Session) => {
       this.#sessions.add(session);
+      // Kept on the session for its streams (serveStreams): reading the client's address and byte
+      // count through node's proxy of the socket costs a trap per read, on every request.
+      const raw = (session.socket as Socket & { [RAW_SOCKET]: Socket })[RAW_SOCKET];
+      (session as TaggedSession)[RAW_SOCKET] = raw;
       session.once('close', () => this.#sessions.delete(session));
       // An idle HTTP/2 connection is closed (GOAWAY) like an HTTP/1.1 keep-alive one; rapid resets are cut off.
       guardHttp2Session(
         session,
-        (session.socket as Socket & { [RAW_SOCKET]: Socket })[RAW_SOCKET],
+        raw,
         {
           idleTimeoutMs: this.#idleTimeoutMs,
           resetStreamsPerSecond: DATAPLANE_DEFAULTS.http2ResetStreamsPerSecond,
@@ -244,7 +249,7 @@ function serveStreams(server: http2.Http2SecureServer | http2.Http2Server, servi
       const session = stream.session;
       if (session === undefined || stream.destroyed) return;
       const fields = http1Fields(rawHeaders, stream.endAfterHeaders);
-      const connection = session.socket as Socket;
+      const connection = (session as TaggedSession)[RAW_SOCKET] ?? (session.socket as Socket);
       const malformed = !Array.isArray(fields);
       const req = new Http2StreamRequest(stream, headers, malformed ? [] : fields, connection);
       const res = new Http2StreamResponse(req, connection);
